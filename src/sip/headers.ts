@@ -1,0 +1,221 @@
+/**
+ * The header section of a SIP message: an ordered list of fields whose values
+ * stay raw text until a parsed view is asked for (see message.ts).
+ * Names are compared case-insensitively and compact forms are expanded
+ * (RFC 3261 §7.3.3), so callers always use the canonical lower-case long name.
+ */
+
+const COMPACT: Readonly<Record<string, string>> = {
+  v: 'via', f: 'from', t: 'to', i: 'call-id', m: 'contact', l: 'content-length',
+  c: 'content-type', e: 'content-encoding', k: 'supported', s: 'subject', o: 'event',
+  u: 'allow-events', r: 'refer-to', b: 'referred-by', x: 'session-expires',
+  a: 'accept-contact', j: 'reject-contact', d: 'request-disposition', y: 'identity',
+};
+
+/** Display names for headers we write; other names are written as first seen. */
+const DISPLAY: Readonly<Record<string, string>> = {
+  'via': 'Via', 'from': 'From', 'to': 'To', 'call-id': 'Call-ID', 'cseq': 'CSeq',
+  'contact': 'Contact', 'content-length': 'Content-Length', 'content-type': 'Content-Type',
+  'max-forwards': 'Max-Forwards', 'route': 'Route', 'record-route': 'Record-Route',
+  'path': 'Path', 'supported': 'Supported', 'require': 'Require', 'proxy-require': 'Proxy-Require',
+  'unsupported': 'Unsupported', 'allow': 'Allow', 'user-agent': 'User-Agent', 'server': 'Server',
+  'www-authenticate': 'WWW-Authenticate', 'authorization': 'Authorization',
+  'proxy-authenticate': 'Proxy-Authenticate', 'proxy-authorization': 'Proxy-Authorization',
+  'retry-after': 'Retry-After', 'expires': 'Expires', 'min-expires': 'Min-Expires',
+  'accept': 'Accept', 'event': 'Event', 'refer-to': 'Refer-To', 'rseq': 'RSeq', 'rack': 'RAck',
+  'session-expires': 'Session-Expires', 'flow-timer': 'Flow-Timer', 'warning': 'Warning',
+};
+
+/** Headers whose values may be comma-joined on one line (RFC 3261 §7.3.1). */
+const MULTI_VALUE: ReadonlySet<string> = new Set([
+  'via', 'route', 'record-route', 'contact', 'path', 'supported', 'require', 'proxy-require',
+  'unsupported', 'allow', 'accept', 'accept-encoding', 'accept-language', 'allow-events',
+  'content-encoding', 'in-reply-to', 'service-route', 'p-associated-uri',
+]);
+
+const canonicalCache = new Map<string, string>();
+
+/** Lower-case long form of a header name. */
+export function canonicalName(name: string): string {
+  const cached = canonicalCache.get(name);
+  if (cached !== undefined) return cached;
+  const lower = name.toLowerCase();
+  const canonical = COMPACT[lower] ?? lower;
+  if (canonicalCache.size < 1024) canonicalCache.set(name, canonical);
+  return canonical;
+}
+
+export function displayName(canonical: string): string {
+  return DISPLAY[canonical] ?? canonical.replace(/(^|-)([a-z])/g, (_m, p: string, c: string) => p + c.toUpperCase());
+}
+
+export function isMultiValue(canonical: string): boolean {
+  return MULTI_VALUE.has(canonical);
+}
+
+export interface HeaderField {
+  /** Canonical lower-case long name. */
+  readonly name: string;
+  /** The name as written on the wire (kept so untouched headers are relayed as received). */
+  readonly rawName: string;
+  /** Value with line folding already collapsed to single spaces, surrounding whitespace trimmed. */
+  readonly value: string;
+}
+
+/**
+ * Split a header value on top-level commas: commas inside quotes, <...> or a
+ * quoted-pair do not split (RFC 3261 §7.3.1, §25.1).
+ */
+export function splitCommaValues(value: string): string[] {
+  if (value.indexOf(',') === -1) return value.length > 0 ? [value] : [];
+  const out: string[] = [];
+  let start = 0;
+  let inQuotes = false;
+  let inAngle = false;
+  for (let i = 0; i < value.length; i++) {
+    const ch = value.charCodeAt(i);
+    if (inQuotes) {
+      if (ch === 92 /* \ */) i++;
+      else if (ch === 34 /* " */) inQuotes = false;
+    } else if (ch === 34) inQuotes = true;
+    else if (ch === 60 /* < */) inAngle = true;
+    else if (ch === 62 /* > */) inAngle = false;
+    else if (ch === 44 /* , */ && !inAngle) {
+      const part = value.slice(start, i).trim();
+      if (part.length > 0) out.push(part);
+      start = i + 1;
+    }
+  }
+  const last = value.slice(start).trim();
+  if (last.length > 0) out.push(last);
+  return out;
+}
+
+/**
+ * Ordered header fields with edits in place. Every mutation drops the cached
+ * parsed view of that header, so parsed accessors never see stale data.
+ */
+export class HeaderList {
+  readonly #fields: HeaderField[];
+  readonly #parsed = new Map<string, unknown>();
+
+  constructor(fields: HeaderField[] = []) {
+    this.#fields = fields;
+  }
+
+  get fields(): readonly HeaderField[] {
+    return this.#fields;
+  }
+
+  get size(): number {
+    return this.#fields.length;
+  }
+
+  has(name: string): boolean {
+    const n = canonicalName(name);
+    for (const f of this.#fields) if (f.name === n) return true;
+    return false;
+  }
+
+  /** Value of the first field with this name. */
+  get(name: string): string | undefined {
+    const n = canonicalName(name);
+    for (const f of this.#fields) if (f.name === n) return f.value;
+    return undefined;
+  }
+
+  /** Values of every field with this name, one per header line. */
+  getAll(name: string): string[] {
+    const n = canonicalName(name);
+    const out: string[] = [];
+    for (const f of this.#fields) if (f.name === n) out.push(f.value);
+    return out;
+  }
+
+  /** Every individual value, comma-joined lines split (for multi-value headers). */
+  values(name: string): string[] {
+    const n = canonicalName(name);
+    const out: string[] = [];
+    for (const f of this.#fields) {
+      if (f.name !== n) continue;
+      if (isMultiValue(n)) for (const v of splitCommaValues(f.value)) out.push(v);
+      else out.push(f.value);
+    }
+    return out;
+  }
+
+  /** Replace every field of this name with one field (appended where the first one was). */
+  set(name: string, value: string): void {
+    const n = canonicalName(name);
+    const idx = this.#fields.findIndex((f) => f.name === n);
+    const field: HeaderField = { name: n, rawName: idx >= 0 ? this.#fields[idx]!.rawName : displayName(n), value };
+    this.#removeAll(n);
+    if (idx >= 0) this.#fields.splice(Math.min(idx, this.#fields.length), 0, field);
+    else this.#fields.push(field);
+    this.#parsed.delete(n);
+  }
+
+  /** Insert a field above every existing field of this name (Via, Record-Route, Path). */
+  prepend(name: string, value: string): void {
+    const n = canonicalName(name);
+    const idx = this.#fields.findIndex((f) => f.name === n);
+    const field: HeaderField = { name: n, rawName: displayName(n), value };
+    if (idx >= 0) this.#fields.splice(idx, 0, field);
+    else this.#fields.unshift(field);
+    this.#parsed.delete(n);
+  }
+
+  append(name: string, value: string): void {
+    const n = canonicalName(name);
+    this.#fields.push({ name: n, rawName: displayName(n), value });
+    this.#parsed.delete(n);
+  }
+
+  /** Remove every field of this name; returns how many were removed. */
+  remove(name: string): number {
+    const n = canonicalName(name);
+    this.#parsed.delete(n);
+    return this.#removeAll(n);
+  }
+
+  /**
+   * Remove and return the first individual value of a multi-value header
+   * (pops the top Via or Route even when values are comma-joined on one line).
+   */
+  shiftValue(name: string): string | undefined {
+    const n = canonicalName(name);
+    const idx = this.#fields.findIndex((f) => f.name === n);
+    if (idx < 0) return undefined;
+    const field = this.#fields[idx]!;
+    const parts = splitCommaValues(field.value);
+    const first = parts.shift();
+    if (parts.length === 0) this.#fields.splice(idx, 1);
+    else this.#fields[idx] = { name: n, rawName: field.rawName, value: parts.join(', ') };
+    this.#parsed.delete(n);
+    return first;
+  }
+
+  /** Cached parsed view of a header; `parse` runs at most once until the header is edited. */
+  parsed<T>(name: string, parse: (list: HeaderList) => T): T {
+    const n = canonicalName(name);
+    if (this.#parsed.has(n)) return this.#parsed.get(n) as T;
+    const value = parse(this);
+    this.#parsed.set(n, value);
+    return value;
+  }
+
+  clone(): HeaderList {
+    return new HeaderList(this.#fields.slice());
+  }
+
+  #removeAll(n: string): number {
+    let removed = 0;
+    for (let i = this.#fields.length - 1; i >= 0; i--) {
+      if (this.#fields[i]!.name === n) {
+        this.#fields.splice(i, 1);
+        removed++;
+      }
+    }
+    return removed;
+  }
+}

@@ -1,0 +1,162 @@
+import { HeaderList } from './headers.js';
+import { parseCSeq, type CSeq } from './headers/cseq.js';
+import { parseNameAddr, type NameAddr } from './headers/name-addr.js';
+import { parseVia, type Via } from './headers/via.js';
+import { parseUri, type SipUri } from './uri.js';
+
+export type SipMessage = SipRequest | SipResponse;
+
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * Common part of requests and responses. Headers stay raw until a parsed view
+ * is asked for; views are cached and dropped when the header is edited.
+ * A parsed view is `undefined` when the header is absent or malformed: the
+ * core's sanity check turns that into a 400 before routing.
+ */
+abstract class SipMessageBase {
+  readonly headers: HeaderList;
+  body: Buffer;
+
+  constructor(headers: HeaderList, body: Buffer = EMPTY) {
+    this.headers = headers;
+    this.body = body;
+  }
+
+  get callId(): string | undefined {
+    return this.headers.get('call-id');
+  }
+
+  vias(): Via[] | undefined {
+    return this.headers.parsed('via', (h) => {
+      const out: Via[] = [];
+      for (const line of h.getAll('via')) {
+        const r = parseVia(line);
+        if (!r.ok) return undefined;
+        out.push(...r.value);
+      }
+      return out.length > 0 ? out : undefined;
+    });
+  }
+
+  topVia(): Via | undefined {
+    return this.vias()?.[0];
+  }
+
+  cseq(): CSeq | undefined {
+    return this.headers.parsed('cseq', (h) => {
+      const v = h.get('cseq');
+      if (v === undefined) return undefined;
+      const r = parseCSeq(v);
+      return r.ok ? r.value : undefined;
+    });
+  }
+
+  from(): NameAddr | undefined {
+    return this.#single('from');
+  }
+
+  to(): NameAddr | undefined {
+    return this.#single('to');
+  }
+
+  /** Route values, top first; undefined when one is malformed. */
+  routes(): NameAddr[] | undefined {
+    return this.#list('route');
+  }
+
+  recordRoutes(): NameAddr[] | undefined {
+    return this.#list('record-route');
+  }
+
+  paths(): NameAddr[] | undefined {
+    return this.#list('path');
+  }
+
+  /** Contact values, or `'*'` for the REGISTER wildcard (RFC 3261 §10.2.2). */
+  contacts(): NameAddr[] | '*' | undefined {
+    const values = this.headers.values('contact');
+    if (values.length === 1 && values[0] === '*') return '*';
+    return this.#list('contact');
+  }
+
+  maxForwards(): number | undefined {
+    const v = this.headers.get('max-forwards');
+    if (v === undefined || !/^\d{1,3}$/.test(v)) return undefined;
+    return Number(v);
+  }
+
+  /** Option tags of Supported / Require / Proxy-Require / Unsupported, lower-cased. */
+  optionTags(name: 'supported' | 'require' | 'proxy-require' | 'unsupported'): string[] {
+    return this.headers.values(name).map((t) => t.toLowerCase());
+  }
+
+  get contentType(): string | undefined {
+    return this.headers.get('content-type');
+  }
+
+  #single(name: string): NameAddr | undefined {
+    return this.headers.parsed(name, (h) => {
+      const v = h.get(name);
+      if (v === undefined) return undefined;
+      const r = parseNameAddr(v);
+      return r.ok ? r.value : undefined;
+    });
+  }
+
+  #list(name: string): NameAddr[] | undefined {
+    return this.headers.parsed(name, (h) => {
+      const out: NameAddr[] = [];
+      for (const v of h.values(name)) {
+        const r = parseNameAddr(v);
+        if (!r.ok) return undefined;
+        out.push(r.value);
+      }
+      return out;
+    });
+  }
+}
+
+export class SipRequest extends SipMessageBase {
+  readonly kind = 'request' as const;
+  method: string;
+  #uri: string;
+  #parsedUri: SipUri | null | undefined;
+
+  constructor(method: string, uri: string, headers: HeaderList, body?: Buffer) {
+    super(headers, body);
+    this.method = method;
+    this.#uri = uri;
+  }
+
+  /** Request-URI as text. */
+  get uri(): string {
+    return this.#uri;
+  }
+
+  set uri(value: string) {
+    this.#uri = value;
+    this.#parsedUri = undefined;
+  }
+
+  /** Parsed Request-URI; undefined when malformed. */
+  requestUri(): SipUri | undefined {
+    if (this.#parsedUri === undefined) {
+      const r = parseUri(this.#uri);
+      this.#parsedUri = r.ok ? r.value : null;
+    }
+    return this.#parsedUri ?? undefined;
+  }
+}
+
+export class SipResponse extends SipMessageBase {
+  readonly kind = 'response' as const;
+  status: number;
+  reason: string;
+
+  constructor(status: number, reason: string, headers: HeaderList, body?: Buffer) {
+    super(headers, body);
+    this.status = status;
+    this.reason = reason;
+  }
+}

@@ -1,0 +1,54 @@
+/**
+ * A flow is what a message came on: a connection (TCP, TLS, WS, WSS) or, for
+ * UDP, the listener socket plus the remote address. Responses and in-dialog
+ * requests go back on the same flow; Path and Record-Route name it by token.
+ */
+
+export type TransportProtocol = 'udp' | 'tcp' | 'tls' | 'ws' | 'wss';
+
+export const RELIABLE: Readonly<Record<TransportProtocol, boolean>> = { udp: false, tcp: true, tls: true, ws: true, wss: true };
+export const SECURE: Readonly<Record<TransportProtocol, boolean>> = { udp: false, tcp: false, tls: true, ws: false, wss: true };
+
+export interface Address {
+  /** IP address without brackets. */
+  address: string;
+  port: number;
+  family: 'IPv4' | 'IPv6';
+}
+
+/** What the transport layer knows of one configured listener. */
+export interface ListenerSpec {
+  transport: TransportProtocol;
+  address: string;
+  port: number;
+  /** Host or IP we write into Via / Record-Route / Path for this listener. */
+  advertise: string;
+  /** Optional label for multi-homed setups ("inside", "outside"). */
+  interface?: string;
+}
+
+export interface ListenerInfo extends ListenerSpec {
+  /** Position in the configured list; stable for the process lifetime. */
+  readonly index: number;
+  /** Actually bound port (differs from `port` when 0 was configured). */
+  readonly boundPort: number;
+  readonly up: boolean;
+}
+
+export interface Flow {
+  /** Stable for the flow's lifetime, unique within the process. */
+  readonly id: string;
+  readonly transport: TransportProtocol;
+  readonly listener: ListenerInfo;
+  readonly local: Address;
+  readonly remote: Address;
+  readonly secure: boolean;
+  readonly reliable: boolean;
+  readonly closed: boolean;
+  /** Monotonic ms (performance.now()) of the last message received. */
+  readonly lastSeen: number;
+  /** Queue bytes on the flow; false when the flow is closed (nothing sent). */
+  send(data: Buffer): boolean;
+  /** Idempotent. */
+  close(reason?: string): void;
+}
