@@ -1,0 +1,44 @@
+/**
+ * The state key schema. Every key is `<prefix><family>:<part>[:<part>…]`;
+ * the prefix (`state.redis.keyPrefix`, e.g. `sbc:`) lets several deployments
+ * share one Redis. Every key has a TTL; the planned families and their TTLs:
+ *
+ * | key | holds | TTL |
+ * | --- | --- | --- |
+ * | `flow:<flowId>` | hash: owning node, transport, remote address, registered AOR | registration expiry + 30 s, refreshed by each REGISTER and keepalive; 300 s for a flow that never registered |
+ * | `topo:<recordId>` | hash: the Via / Record-Route / Contact removed by topology hiding | 300 s while the dialog is early, then 24 h, refreshed by in-dialog requests; deleted on BYE |
+ * | `engine-call:<callId>` | string: URL of the media engine that owns the call, so one call stays on one engine | 24 h, refreshed on each offer/answer; deleted when the media session is deleted |
+ * | `rate:<ip>:<windowStart>` | counter: requests from one source IP in one window | 2 × window (2 s for a 1 s window), set at creation and kept |
+ * | `ban:<ip>` | string: why the source is banned | `security.rateLimit.banSeconds` (300 s by default) |
+ *
+ * Families are added here first, with their TTL, before code writes them.
+ */
+
+/** The key families in use; each part of the schema above. */
+export const KEY_FAMILY = {
+  flow: 'flow',
+  topology: 'topo',
+  engineCall: 'engine-call',
+  rate: 'rate',
+  ban: 'ban',
+} as const;
+
+export type KeyFamily = (typeof KEY_FAMILY)[keyof typeof KEY_FAMILY];
+
+/**
+ * Build a state key: the prefix as given, then the family and parts joined
+ * by `:`. Parts come from the network (Call-IDs may contain `:`), so `%` and
+ * `:` inside a part are percent-escaped to keep distinct part lists distinct.
+ *
+ * @example stateKey('sbc:', KEY_FAMILY.engineCall, callId) // "sbc:engine-call:a84b4c76e66710"
+ */
+export function stateKey(prefix: string, family: KeyFamily, ...parts: string[]): string {
+  let key = prefix + family;
+  for (const part of parts) key += ':' + escapePart(part);
+  return key;
+}
+
+function escapePart(part: string): string {
+  if (!part.includes(':') && !part.includes('%')) return part;
+  return part.replaceAll('%', '%25').replaceAll(':', '%3A');
+}
