@@ -1,4 +1,6 @@
-import type { SipMessage } from './message.js';
+import { isDigit, isTokenChar } from './chars.js';
+import { canonicalName, HeaderList, type HeaderField } from './headers.js';
+import { SipRequest, SipResponse, type SipMessage } from './message.js';
 import type { Result } from './result.js';
 
 /** Safe defaults for every parser limit, in one place. */
@@ -31,10 +33,231 @@ export interface ParseError {
   partial?: SipMessage;
 }
 
+/** Status per error code: size problems are 513 Message Too Large (RFC 3261 §21.5.14), a foreign version 505 (§21.5.7). */
+const STATUS: Readonly<Record<ParseErrorCode, number>> = {
+  'empty': 400,
+  'bad-start-line': 400,
+  'bad-version': 505,
+  'bad-header': 400,
+  'too-many-headers': 513,
+  'header-too-long': 513,
+  'too-large': 513,
+  'bad-content-length': 400,
+  'truncated-body': 400,
+};
+
+function parseError(code: ParseErrorCode, reason: string, partial?: SipMessage): { ok: false; error: ParseError } {
+  const error: ParseError = { code, reason, status: STATUS[code] };
+  if (partial !== undefined) error.partial = partial;
+  return { ok: false, error };
+}
+
+const NL_CRLF = Buffer.from('\n\r\n');
+const LF_LF = Buffer.from('\n\n');
+
+/** The header section's extent: `headEnd` is the index of the LF ending the last header line. */
+interface HeadExtent {
+  headEnd: number;
+  bodyStart: number;
+}
+
+/**
+ * Find the empty line that ends the header section. CRLF is the rule; LF-only
+ * line ends are tolerated (RFC 3261 §7.5 asks for leniency on receipt).
+ */
+export function findHeadEnd(data: Buffer, from: number): HeadExtent | undefined {
+  const crlf = data.indexOf(NL_CRLF, from);
+  const lfScope = crlf >= 0 ? data.subarray(0, crlf + 1) : data;
+  const lf = lfScope.indexOf(LF_LF, from);
+  if (lf >= 0) return { headEnd: lf, bodyStart: lf + 2 };
+  if (crlf >= 0) return { headEnd: crlf, bodyStart: crlf + 3 };
+  return undefined;
+}
+
+type StartLine =
+  | { ok: true; kind: 'request'; method: string; uri: string }
+  | { ok: true; kind: 'response'; status: number; reason: string }
+  | { ok: false; code: ParseErrorCode; reason: string };
+
+function isSipVersion(s: string, at: number): boolean {
+  // SIP-Version is case-insensitive on receipt (RFC 3261 §7.1).
+  return s.length - at >= 7 && (s.charCodeAt(at) | 0x20) === 0x73 && (s.charCodeAt(at + 1) | 0x20) === 0x69 &&
+    (s.charCodeAt(at + 2) | 0x20) === 0x70 && s.startsWith('/2.0', at + 3);
+}
+
+function startsWithSipSlash(s: string, at: number): boolean {
+  return s.length - at >= 4 && (s.charCodeAt(at) | 0x20) === 0x73 && (s.charCodeAt(at + 1) | 0x20) === 0x69 &&
+    (s.charCodeAt(at + 2) | 0x20) === 0x70 && s.charCodeAt(at + 3) === 47;
+}
+
+/** Request-Line = Method SP Request-URI SP SIP-Version; Status-Line = SIP-Version SP Status-Code SP Reason-Phrase (RFC 3261 §7.1, §7.2). */
+function parseStartLine(line: string): StartLine {
+  if (startsWithSipSlash(line, 0)) {
+    if (!isSipVersion(line, 0) || line.charCodeAt(7) !== 32) {
+      return { ok: false, code: 'bad-version', reason: 'Version Not Supported' };
+    }
+    const c0 = line.charCodeAt(8), c1 = line.charCodeAt(9), c2 = line.charCodeAt(10);
+    if (!isDigit(c0) || !isDigit(c1) || !isDigit(c2) || c0 < 49 || c0 > 54) {
+      return { ok: false, code: 'bad-start-line', reason: 'Bad Status Line' };
+    }
+    const status = (c0 - 48) * 100 + (c1 - 48) * 10 + (c2 - 48);
+    if (line.length > 11 && line.charCodeAt(11) !== 32) return { ok: false, code: 'bad-start-line', reason: 'Bad Status Line' };
+    return { ok: true, kind: 'response', status, reason: line.length > 12 ? line.slice(12) : '' };
+  }
+  const sp1 = line.indexOf(' ');
+  const sp2 = line.lastIndexOf(' ');
+  if (sp1 <= 0 || sp2 <= sp1 + 1) return { ok: false, code: 'bad-start-line', reason: 'Bad Request Line' };
+  for (let i = 0; i < sp1; i++) {
+    if (!isTokenChar(line.charCodeAt(i))) return { ok: false, code: 'bad-start-line', reason: 'Bad Method' };
+  }
+  const uri = line.slice(sp1 + 1, sp2);
+  // Exactly one SP between elements; a URI with whitespace or controls is malformed (RFC 4475 §3.1.2.10).
+  for (let i = 0; i < uri.length; i++) {
+    const c = uri.charCodeAt(i);
+    if (c <= 32 || c === 127) return { ok: false, code: 'bad-start-line', reason: 'Bad Request-URI' };
+  }
+  if (uri.indexOf(':') <= 0) return { ok: false, code: 'bad-start-line', reason: 'Bad Request-URI' };
+  if (!isSipVersion(line, sp2 + 1) || line.length !== sp2 + 8) {
+    return startsWithSipSlash(line, sp2 + 1)
+      ? { ok: false, code: 'bad-version', reason: 'Version Not Supported' }
+      : { ok: false, code: 'bad-start-line', reason: 'Bad Request Line' };
+  }
+  return { ok: true, kind: 'request', method: line.slice(0, sp1), uri };
+}
+
+/** Content-Length = 1*DIGIT; returns -1 when malformed. */
+function contentLengthValue(value: string): number {
+  if (value.length === 0 || value.length > 9) return -1;
+  let n = 0;
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (!isDigit(c)) return -1;
+    n = n * 10 + (c - 48);
+  }
+  return n;
+}
+
 /**
  * Parse one complete datagram or framed message.
  * Never throws: hostile bytes give `{ ok: false }`.
  */
-export function parseMessage(_data: Buffer, _limits?: Partial<ParserLimits>): Result<SipMessage, ParseError> {
-  throw new Error('not implemented');
+export function parseMessage(data: Buffer, limits?: Partial<ParserLimits>): Result<SipMessage, ParseError> {
+  const lim: ParserLimits = limits === undefined ? PARSER_LIMITS : { ...PARSER_LIMITS, ...limits };
+  const len = data.length;
+
+  // CRLFs before the start line are ignored (RFC 3261 §7.5); they are also keepalives.
+  let start = 0;
+  while (start < len && (data[start] === 13 || data[start] === 10)) start++;
+  if (start === len) return parseError('empty', 'Empty Message');
+
+  const tooLarge = len - start > lim.maxMessageBytes;
+  const scope = tooLarge ? data.subarray(0, start + lim.maxMessageBytes) : data;
+  const extent = findHeadEnd(scope, start);
+  let headEnd: number;
+  let bodyStart: number;
+  let unterminated = false;
+  if (extent !== undefined) {
+    headEnd = extent.headEnd;
+    bodyStart = extent.bodyStart;
+  } else {
+    // No empty line: the message is cut off, or a sloppy sender omitted it after the last header.
+    headEnd = scope.length;
+    bodyStart = scope.length;
+    unterminated = tooLarge || scope[scope.length - 1] !== 10;
+  }
+
+  const head = scope.toString('utf8', start, headEnd);
+  let lineEnd = head.indexOf('\n');
+  if (lineEnd < 0) lineEnd = head.length;
+  const firstLine = head.charCodeAt(lineEnd - 1) === 13 ? head.slice(0, lineEnd - 1) : head.slice(0, lineEnd);
+  if (firstLine.length > lim.maxHeaderLineBytes) return parseError('header-too-long', 'Start Line Too Long');
+  const sl = parseStartLine(firstLine);
+  if (!sl.ok) return parseError(sl.code, sl.reason);
+
+  const fields: HeaderField[] = [];
+  let firstError: { code: ParseErrorCode; reason: string } | undefined;
+  let pendingName = '';
+  let pendingValue = '';
+  let contentLength = -2; // -2: absent, -1: malformed or conflicting
+
+  const flush = (): void => {
+    if (pendingName.length === 0) return;
+    const name = canonicalName(pendingName);
+    if (pendingValue.length > lim.maxHeaderLineBytes) {
+      firstError ??= { code: 'header-too-long', reason: 'Header Too Long' };
+    } else if (fields.length >= lim.maxHeaderCount) {
+      firstError ??= { code: 'too-many-headers', reason: 'Too Many Headers' };
+    } else {
+      fields.push({ name, rawName: pendingName, value: pendingValue });
+      if (name === 'content-length') {
+        const n = contentLengthValue(pendingValue);
+        if (n < 0 || (contentLength !== -2 && contentLength !== n)) contentLength = -1;
+        else contentLength = n;
+      }
+    }
+    pendingName = '';
+  };
+
+  let pos = lineEnd + 1;
+  while (pos < head.length) {
+    let next = head.indexOf('\n', pos);
+    if (next < 0) next = head.length;
+    const end = head.charCodeAt(next - 1) === 13 && next - 1 >= pos ? next - 1 : next;
+    const lineStart = pos;
+    pos = next + 1;
+    if (end - lineStart > lim.maxHeaderLineBytes) {
+      flush();
+      firstError ??= { code: 'header-too-long', reason: 'Header Too Long' };
+      continue;
+    }
+    const line = head.slice(lineStart, end);
+    if (line.indexOf('\r') >= 0) {
+      flush();
+      firstError ??= { code: 'bad-header', reason: 'Bare CR In Header' };
+      continue;
+    }
+    const c0 = line.charCodeAt(0);
+    if (c0 === 32 || c0 === 9) {
+      // Line folding: continuation lines join the previous value with one SP (RFC 3261 §7.3.1).
+      if (pendingName.length === 0) {
+        firstError ??= { code: 'bad-header', reason: 'Misplaced Continuation Line' };
+        continue;
+      }
+      const more = line.trim();
+      if (more.length > 0) pendingValue = pendingValue.length > 0 ? pendingValue + ' ' + more : more;
+      continue;
+    }
+    flush();
+    const colon = line.indexOf(':');
+    let nameEnd = colon;
+    // LWS between the name and the colon is allowed (RFC 3261 §7.3.1 HCOLON).
+    while (nameEnd > 0 && (line.charCodeAt(nameEnd - 1) === 32 || line.charCodeAt(nameEnd - 1) === 9)) nameEnd--;
+    let valid = nameEnd > 0;
+    for (let i = 0; valid && i < nameEnd; i++) valid = isTokenChar(line.charCodeAt(i));
+    if (!valid) {
+      firstError ??= { code: 'bad-header', reason: 'Malformed Header' };
+      continue;
+    }
+    pendingName = line.slice(0, nameEnd);
+    pendingValue = line.slice(colon + 1).trim();
+  }
+  flush();
+
+  const headers = new HeaderList(fields);
+  const msg: SipMessage = sl.kind === 'request'
+    ? new SipRequest(sl.method, sl.uri, headers)
+    : new SipResponse(sl.status, sl.reason, headers);
+
+  if (tooLarge) return parseError('too-large', 'Message Too Large', unterminated ? undefined : msg);
+  if (unterminated) return parseError('bad-header', 'Missing Empty Line After Headers', msg);
+  if (firstError !== undefined) return parseError(firstError.code, firstError.reason, msg);
+  if (contentLength === -1) return parseError('bad-content-length', 'Bad Content-Length', msg);
+  if (contentLength >= 0) {
+    if (bodyStart + contentLength > len) return parseError('truncated-body', 'Body Shorter Than Content-Length', msg);
+    msg.body = data.subarray(bodyStart, bodyStart + contentLength);
+  } else {
+    // No Content-Length on a datagram: the body is the rest of it (RFC 3261 §18.3).
+    msg.body = data.subarray(bodyStart);
+  }
+  return { ok: true, value: msg };
 }
