@@ -1,0 +1,178 @@
+/**
+ * INVITE server transaction (IST), RFC 3261 §17.2.1 with RFC 6026.
+ *
+ *                      |INVITE
+ *                      |send 100 Trying
+ *   INVITE             V
+ *   resend last  +------------+ 1xx from TU: send
+ *   provisional  | Proceeding |<----------+
+ *        +------>|            |-----------+
+ *        |       +------------+
+ *        +---------|   |   |
+ *                  |   |   | 2xx from TU: send
+ *                  |   |   V
+ *                  |   | +----------+ 2xx from TU: send (RFC 6026)
+ *                  |   | | Accepted | INVITE: absorb; ACK: not ours (ack-2xx)
+ *                  |   | +----------+
+ *                  |   |   | Timer L (64·T1)
+ *   3xx-6xx from TU|   |   V
+ *   send           |   | Terminated
+ *                  V   |
+ *          +-----------+ INVITE: resend final
+ *          | Completed | Timer G (UDP, T1 doubling to T2): resend final
+ *          +-----------+ Timer H (64·T1): TU onTimeout -> Terminated
+ *                  | ACK
+ *                  V
+ *          +-----------+ ACK: absorb
+ *          | Confirmed |
+ *          +-----------+
+ *                  | Timer I (T4 UDP, 0 reliable)
+ *                  V
+ *              Terminated
+ *
+ * A closed flow on any send: TU onTransportError -> Terminated.
+ */
+import type { SipRequest, SipResponse } from '../sip/message.js';
+import { serialize } from '../sip/serializer.js';
+import type { Flow } from '../transport/flow.js';
+import { TimerSlot, transactionTimeoutMs } from './timers.js';
+import { TransactionBase } from './transaction-base.js';
+import type { TransactionContext } from './transaction.js';
+import type { ServerTransactionUser } from './transaction-user.js';
+import { buildTrying } from './trying-response.js';
+
+export type InviteServerState = 'proceeding' | 'accepted' | 'completed' | 'confirmed';
+
+/** What happened to an ACK handed to the transaction. */
+export type IstAckResult = 'absorbed' | 'ack-2xx' | 'ack-unmatched';
+
+export class InviteServerTransaction extends TransactionBase<InviteServerState> {
+  readonly type = 'ist' as const;
+  #user: ServerTransactionUser | undefined;
+  /** Last response sent, kept serialized for retransmissions. */
+  #lastResponse: Buffer | undefined;
+  #finalStatus = 0;
+  readonly #retransmit = new TimerSlot(); // G
+  readonly #timeout = new TimerSlot(); // H, L, I
+  #interval = 0;
+
+  /** Created by the layer; sends 100 Trying at once. */
+  constructor(id: string | undefined, request: SipRequest, flow: Flow, ctx: TransactionContext) {
+    super(id, request, flow, ctx, 'proceeding');
+  }
+
+  /** @internal Called by the layer right after it put the transaction in its table. */
+  start(): void {
+    // A proxy quenches upstream retransmissions at once; the 100 is
+    // hop-by-hop and never forwarded (RFC 3261 §17.2.1, §16.7 step 5).
+    this.#send(serialize(buildTrying(this.request)));
+  }
+
+  setUser(user: ServerTransactionUser | undefined): void {
+    this.#user = user;
+  }
+
+  /** Status of the final response sent, 0 before one. */
+  get finalStatus(): number {
+    return this.#finalStatus;
+  }
+
+  /**
+   * Send a response from the TU. Returns false when the state does not allow
+   * it (e.g. a 1xx after the final) or the flow is closed.
+   */
+  respond(res: SipResponse): boolean {
+    const state = this.state;
+    const status = res.status;
+    if (state === 'proceeding') {
+      if (status < 200) return this.#send(serialize(res));
+      if (status < 300) {
+        // RFC 6026: Accepted instead of Terminated, so forwarded 2xx
+        // retransmissions still find the transaction.
+        this.#finalStatus = status;
+        this.setState('accepted');
+        if (!this.#send(serialize(res))) return false;
+        this.#timeout.start(transactionTimeoutMs(this.timers), () => this.terminate()); // Timer L
+        return true;
+      }
+      this.#finalStatus = status;
+      this.setState('completed');
+      if (!this.#send(serialize(res))) return false;
+      // RFC 3261 §17.2.1: Timer G only on unreliable transports; Timer H always.
+      if (!this.flow.reliable) {
+        this.#interval = this.timers.t1Ms;
+        this.#retransmit.start(this.#interval, () => this.#onTimerG());
+      }
+      this.#timeout.start(transactionTimeoutMs(this.timers), () => this.#onTimerH());
+      return true;
+    }
+    if (state === 'accepted' && status >= 200 && status < 300) {
+      // RFC 6026: 2xx from the TU in Accepted are passed to the transport.
+      // Not kept as the last response: INVITE retransmissions are absorbed in Accepted.
+      return this.transmit(serialize(res));
+    }
+    this.logger.debug({ callId: this.request.callId, status, state }, 'IST: response not allowed in this state, dropped');
+    return false;
+  }
+
+  /** @internal A retransmission of the INVITE arrived. */
+  receiveRetransmission(): void {
+    const state = this.state;
+    // RFC 3261 §17.2.1: resend the most recent provisional (Proceeding) or the
+    // final (Completed). RFC 6026: absorbed in Accepted.
+    if ((state === 'proceeding' || state === 'completed') && this.#lastResponse !== undefined) {
+      this.transmit(this.#lastResponse);
+    }
+  }
+
+  /** @internal An ACK matched this transaction. */
+  receiveAck(): IstAckResult {
+    switch (this.state) {
+      case 'completed':
+        // RFC 3261 §17.2.1: ACK for our non-2xx → Confirmed; Timer I absorbs its retransmissions.
+        this.setState('confirmed');
+        this.#retransmit.stop();
+        this.#timeout.stop();
+        if (this.flow.reliable) this.terminate();
+        else this.#timeout.start(this.timers.t4Ms, () => this.terminate());
+        return 'absorbed';
+      case 'confirmed':
+        return 'absorbed';
+      case 'accepted':
+        // RFC 6026: the ACK for a 2xx is end-to-end; the TU routes it.
+        return 'ack-2xx';
+      default:
+        return 'ack-unmatched';
+    }
+  }
+
+  protected notify(event: 'onTimeout' | 'onTransportError' | 'onTerminated'): void {
+    const user = this.#user;
+    const fn = user?.[event];
+    if (user === undefined || fn === undefined) return;
+    this.guard(event, () => fn.call(user, this));
+  }
+
+  protected stopTimers(): void {
+    this.#retransmit.stop();
+    this.#timeout.stop();
+  }
+
+  #send(data: Buffer): boolean {
+    this.#lastResponse = data;
+    return this.transmit(data);
+  }
+
+  #onTimerG(): void {
+    if (this.state !== 'completed' || this.#lastResponse === undefined) return;
+    if (!this.transmit(this.#lastResponse)) return;
+    this.#interval = Math.min(this.#interval * 2, this.timers.t2Ms);
+    this.#retransmit.start(this.#interval, () => this.#onTimerG());
+  }
+
+  #onTimerH(): void {
+    if (this.state !== 'completed') return;
+    this.notify('onTimeout');
+    this.terminate();
+  }
+}

@@ -1,0 +1,87 @@
+/** What all four state machines share: identity, sending through the flow, containing TU errors, terminating once. */
+import type { Logger } from '../log/logger.js';
+import type { SipRequest } from '../sip/message.js';
+import type { Flow } from '../transport/flow.js';
+import type { TimerSettings } from './timers.js';
+import type { Transaction, TransactionContext, TransactionType } from './transaction.js';
+
+export abstract class TransactionBase<S extends string> {
+  abstract readonly type: TransactionType;
+  /** Table key; undefined for a request that cannot be matched (it still works, it just is not findable). */
+  readonly id: string | undefined;
+  readonly request: SipRequest;
+  readonly flow: Flow;
+  protected readonly ctx: TransactionContext;
+  #state: S;
+  #terminated = false;
+
+  protected constructor(id: string | undefined, request: SipRequest, flow: Flow, ctx: TransactionContext, initial: S) {
+    this.id = id;
+    this.request = request;
+    this.flow = flow;
+    this.ctx = ctx;
+    this.#state = initial;
+  }
+
+  get state(): S | 'terminated' {
+    return this.#terminated ? 'terminated' : this.#state;
+  }
+
+  get terminated(): boolean {
+    return this.#terminated;
+  }
+
+  protected get timers(): TimerSettings {
+    return this.ctx.timers;
+  }
+
+  protected get logger(): Logger {
+    return this.ctx.logger;
+  }
+
+  protected setState(s: S): void {
+    this.#state = s;
+  }
+
+  /**
+   * Hand bytes to the flow. A closed flow is a transport error (RFC 3261
+   * §17.1.4, §17.2.4): the TU is told and the transaction terminates.
+   */
+  protected transmit(data: Buffer): boolean {
+    if (this.#terminated) return false;
+    if (this.flow.send(data)) return true;
+    this.logger.debug({ tx: this.type, callId: this.request.callId, flowId: this.flow.id }, 'transport error: flow closed');
+    this.notify('onTransportError');
+    this.terminate();
+    return false;
+  }
+
+  /** Run a TU callback; a throwing TU is logged, never allowed to break the state machine. */
+  protected guard(what: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.logger.error({ err, tx: this.type, callId: this.request.callId, callback: what }, 'transaction user callback threw');
+    }
+  }
+
+  /** Tell the user about a timeout or transport error. */
+  protected abstract notify(event: 'onTimeout' | 'onTransportError' | 'onTerminated'): void;
+
+  /** Stop every timer this transaction owns. */
+  protected abstract stopTimers(): void;
+
+  /** Move to Terminated: stop timers, leave the table, tell the user. Idempotent. */
+  protected terminate(): void {
+    if (this.#terminated) return;
+    this.#terminated = true;
+    this.stopTimers();
+    this.ctx.terminated(this as unknown as Transaction);
+    this.notify('onTerminated');
+  }
+
+  /** Terminate now without further messages (layer shutdown). Idempotent. */
+  close(): void {
+    this.terminate();
+  }
+}
