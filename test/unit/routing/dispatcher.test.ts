@@ -1,0 +1,185 @@
+import assert from 'node:assert/strict';
+import { afterEach, describe, it } from 'node:test';
+import {
+  Dispatcher, RoutingConfigError, type BackendGroupSpec, type ProbeFunction, type ProbeOutcome, type Target,
+} from '../../../src/routing/index.js';
+import { silentLogger } from '../../../src/log/logger.js';
+import { waitFor } from './helpers/wait.js';
+
+const probeSpec = { method: 'OPTIONS', intervalSeconds: 10, failuresToDown: 2, successesToUp: 2 };
+const spec = (uris: string[], algorithm: BackendGroupSpec['algorithm'] = 'round-robin'): BackendGroupSpec => ({
+  algorithm,
+  probe: { ...probeSpec },
+  targets: uris.map((uri, i) => ({ uri, weight: 1, priority: i })),
+});
+const alive: ProbeFunction = async () => ({ kind: 'response', status: 200 });
+
+const open: Dispatcher[] = [];
+function make(options: Partial<ConstructorParameters<typeof Dispatcher>[0]> & { groups: Record<string, BackendGroupSpec> }): Dispatcher {
+  const d = new Dispatcher({ routes: [], logger: silentLogger(), probe: alive, ...options });
+  open.push(d);
+  return d;
+}
+afterEach(() => {
+  for (const d of open.splice(0)) d.stop();
+});
+
+const A = 'sip:10.0.0.1:5060;transport=udp';
+const B = 'sip:10.0.0.2:5070;transport=tcp';
+
+describe('Dispatcher', () => {
+  it('starts with every IP target up and selects them all', () => {
+    const d = make({ groups: { default: spec([A, B]) } });
+    assert.equal(d.isEmpty, false);
+    const list = d.select('default', {});
+    assert.deepEqual(list.map((t) => [t.transport, t.address, t.port, t.up]), [['udp', '10.0.0.1', 5060, true], ['tcp', '10.0.0.2', 5070, true]]);
+    assert.deepEqual(d.select('nope', {}), []);
+  });
+
+  it('marks a target down after failuresToDown failed requests and skips it', () => {
+    const changes: [string, boolean][] = [];
+    const d = make({ groups: { default: spec([A, B]) }, onChange: (t) => changes.push([t.uri, t.up]) });
+    const a = d.select('default', {}).find((t) => t.uri === A) as Target;
+    d.reportFailure(a, 'timeout');
+    assert.equal(a.up, true, 'one failure is not enough');
+    d.reportSuccess(a);
+    d.reportFailure(a, 'timeout');
+    assert.equal(a.up, true, 'a success in between resets the count');
+    d.reportFailure(a, '503');
+    assert.equal(a.up, false);
+    assert.match(a.reason ?? '', /2 consecutive failures, last: request answered 503/);
+    assert.deepEqual(changes, [[A, false]]);
+    for (let i = 0; i < 5; i++) assert.deepEqual(d.select('default', {}).map((t) => t.uri), [B]);
+    d.reportFailure(d.select('default', {})[0] as Target, 'transport');
+    d.reportFailure(d.select('default', {})[0] as Target, 'transport');
+    assert.deepEqual(d.select('default', {}), []);
+    assert.equal(d.retryAfterSeconds('default'), 20, 'successesToUp (2) probe intervals of 10 s');
+  });
+
+  it('counts in-flight requests and never goes below zero', () => {
+    const d = make({ groups: { default: spec([A]) } });
+    const [a] = d.select('default', {}) as [Target];
+    d.acquire(a);
+    d.acquire(a);
+    d.release(a);
+    assert.equal(a.inFlight, 1);
+    d.release(a);
+    d.release(a);
+    assert.equal(a.inFlight, 0);
+  });
+
+  it('snapshot() has the GET /api/backends shape and survives JSON', () => {
+    const d = make({ groups: { default: spec([A, B], 'weighted') } });
+    const [a] = d.select('default', {}) as [Target];
+    d.acquire(a);
+    const body = JSON.parse(JSON.stringify(d.snapshot()));
+    assert.deepEqual(body, {
+      groups: [{
+        name: 'default',
+        algorithm: 'weighted',
+        targets: [
+          { uri: A, transport: 'udp', address: '10.0.0.1', port: 5060, up: true, reason: null, inFlight: 1, weight: 1, priority: 0, lastProbe: null },
+          { uri: B, transport: 'tcp', address: '10.0.0.2', port: 5070, up: true, reason: null, inFlight: 0, weight: 1, priority: 1, lastProbe: null },
+        ],
+      }],
+    });
+  });
+
+  it('records probe outcomes: any response but 503 is alive, 503/timeout/error are not', async () => {
+    const outcomes = new Map<string, ProbeOutcome>([
+      ['sip:10.0.0.1', { kind: 'response', status: 404 }],
+      ['sip:10.0.0.2', { kind: 'response', status: 503 }],
+      ['sip:10.0.0.3', { kind: 'timeout' }],
+      ['sip:10.0.0.4', { kind: 'error', message: 'ECONNREFUSED' }],
+    ]);
+    const probe: ProbeFunction = async (t) => outcomes.get(t.uri) ?? { kind: 'timeout' };
+    const group = spec([...outcomes.keys()]);
+    group.probe = { method: 'OPTIONS', intervalSeconds: 0.02, failuresToDown: 2, successesToUp: 1 };
+    const d = make({ groups: { default: group }, probe });
+    await d.start();
+    await waitFor(() => d.select('default', {}).length === 1, 'three targets down');
+    const snap = d.snapshot().groups[0]?.targets ?? [];
+    assert.deepEqual(snap.map((t) => [t.uri, t.up, t.lastProbe?.outcome]), [
+      ['sip:10.0.0.1', true, 'response 404'],
+      ['sip:10.0.0.2', false, 'response 503'],
+      ['sip:10.0.0.3', false, 'timeout'],
+      ['sip:10.0.0.4', false, 'error: ECONNREFUSED'],
+    ]);
+    assert.equal(typeof snap[0]?.lastProbe?.rttMs, 'number');
+    assert.ok(!Number.isNaN(Date.parse(snap[0]?.lastProbe?.at ?? '')));
+  });
+
+  it('treats a rejecting probe function as an error outcome', async () => {
+    const group = spec([A]);
+    group.probe = { method: 'OPTIONS', intervalSeconds: 0.02, failuresToDown: 1, successesToUp: 1 };
+    const d = make({ groups: { default: group }, probe: async () => { throw new Error('socket exploded'); } });
+    await d.start();
+    await waitFor(() => d.select('default', {}).length === 0, 'target down');
+    assert.equal(d.snapshot().groups[0]?.targets[0]?.lastProbe?.outcome, 'error: socket exploded');
+  });
+
+  it('resolves host names at start and keeps an unresolvable one down with the reason', async () => {
+    const resolve = async (host: string): Promise<string> => {
+      if (host === 'fs1.example.com') return '192.0.2.7';
+      throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${host}`), { code: 'ENOTFOUND' });
+    };
+    const d = make({ groups: { default: spec(['sip:fs1.example.com;transport=tcp', 'sip:gone.example.com']) }, resolve });
+    assert.deepEqual(d.select('default', {}), [], 'names are not usable before they resolve');
+    await d.start();
+    assert.deepEqual(d.select('default', {}).map((t) => [t.host, t.address, t.port]), [['fs1.example.com', '192.0.2.7', 5060]]);
+    const gone = d.snapshot().groups[0]?.targets[1];
+    assert.equal(gone?.up, false);
+    assert.equal(gone?.address, null);
+    assert.equal(gone?.reason, 'cannot resolve host "gone.example.com": ENOTFOUND');
+  });
+
+  it('resolves a real name through the system resolver', async () => {
+    const d = make({ groups: { default: spec(['sip:localhost:5099']) } });
+    await d.start();
+    const [t] = d.select('default', {});
+    assert.ok(t?.address === '127.0.0.1' || t?.address === '::1', `localhost resolved to ${t?.address}`);
+  });
+
+  it('reload keeps the health of unchanged targets and applies the rest', async () => {
+    const d = make({ groups: { default: spec([A, B]) } });
+    const a = d.select('default', {}).find((t) => t.uri === A) as Target;
+    d.acquire(a);
+    d.reportFailure(a, 'timeout');
+    d.reportFailure(a, 'timeout');
+    assert.equal(a.up, false);
+    const C = 'sip:10.0.0.3';
+    const next = spec([A, C], 'priority');
+    next.targets[0] = { uri: A, weight: 7, priority: 9 };
+    await d.reload({ default: next, other: spec([B]) }, [{ domain: 'b.example.com', backend: 'other' }]);
+    const snap = d.snapshot();
+    assert.deepEqual(snap.groups.map((g) => [g.name, g.algorithm, g.targets.map((t) => [t.uri, t.up, t.inFlight, t.weight, t.priority])]), [
+      ['default', 'priority', [[A, false, 1, 7, 9], [C, true, 0, 1, 1]]],
+      ['other', 'round-robin', [[B, true, 0, 1, 0]]],
+    ]);
+    assert.equal(d.groupFor('b.example.com'), 'other');
+    d.release(a);
+    assert.equal(d.snapshot().groups[0]?.targets[0]?.inFlight, 0, 'a target handed out before the reload can still be released');
+  });
+
+  it('refuses an invalid configuration naming the key, and keeps the old one', async () => {
+    assert.throws(
+      () => make({ groups: { default: spec(['sip:10.0.0.1;transport=sctp']) } }),
+      (err: unknown) => err instanceof RoutingConfigError && err.code === 'SBC_ERR_CONFIG_KEY' && /backends\.default\.targets\[0\]\.uri/.test(err.message),
+    );
+    const d = make({ groups: { default: spec([A]) } });
+    await assert.rejects(d.reload({ default: spec([A]) }, [{ domain: 'x.example.com', backend: 'missing' }]), /routes\[0\]\.backend: no backend group "missing"/);
+    await assert.rejects(d.reload({ default: spec([A, A]) }, []), /listed twice/);
+    assert.equal(d.select('default', {})[0]?.uri, A);
+  });
+
+  it('is empty without groups, and stop() is idempotent', async () => {
+    const d = make({ groups: {} });
+    assert.equal(d.isEmpty, true);
+    assert.equal(d.groupFor('anything'), undefined);
+    assert.equal(d.retryAfterSeconds('default'), 30);
+    await d.start();
+    d.stop();
+    d.stop();
+    d.close();
+  });
+});
