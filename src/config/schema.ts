@@ -1,0 +1,328 @@
+/**
+ * The one place that holds every configuration key: its type, default, unit
+ * and documentation. CONTRACT.md "Configuration keys" is the source of the
+ * names and defaults; keys beyond it are documented here.
+ *
+ * Objects are strict (an unknown key is an error) and every nested object is
+ * `prefault({})`, so a partial section gets the defaults of the keys it omits.
+ */
+import { isIP } from 'node:net';
+import { z } from 'zod';
+import { parseUri } from '../sip/uri.js';
+import { checkCrossFields } from './cross-checks.js';
+import { isCidr, isHostOrIp, parseHostPort } from './net-formats.js';
+
+/** SIP transports a listener can serve. */
+export const TRANSPORTS = ['udp', 'tcp', 'tls', 'ws', 'wss'] as const;
+export type ListenTransport = (typeof TRANSPORTS)[number];
+
+/** Port a listener gets when its entry names none (CONTRACT.md "Default listeners"). */
+export const DEFAULT_PORTS: Readonly<Record<ListenTransport, number>> = { udp: 5060, tcp: 5060, tls: 5061, ws: 5066, wss: 7443 };
+
+export const BALANCING_ALGORITHMS = ['round-robin', 'weighted', 'priority', 'hash-callid', 'hash-from', 'hash-to', 'hash-ruri'] as const;
+export const MEDIA_MODES = ['auto', 'rtpengine', 'embedded', 'passthrough'] as const;
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** Methods that would create dialogs or registrations at the backend; never used as probes. */
+const STATEFUL_METHODS = new Set(['INVITE', 'ACK', 'CANCEL', 'BYE', 'REGISTER', 'SUBSCRIBE', 'PRACK', 'UPDATE', 'REFER']);
+
+const DEFAULT_BLOCKED_USER_AGENTS = ['friendly-scanner', 'sipvicious', 'sipcli', 'sip-scan', 'sundayddr', 'iwar', 'sivus', 'smap', 'sipsak'];
+
+const port = z.int().min(0).max(65535);
+const seconds = z.number().min(0);
+const bindAddress = z.string().refine((a) => isIP(a) !== 0, { message: 'must be an IPv4 or IPv6 address to bind to' });
+const hostPort = z.string().refine((s) => parseHostPort(s) !== undefined, { message: 'must be host:port or [IPv6]:port' });
+
+const listenerSchema = z
+  .strictObject({
+    transport: z.enum(TRANSPORTS).describe('SIP transport: udp | tcp | tls | ws | wss. wss also serves the web page over HTTPS at /.'),
+    address: bindAddress.default('0.0.0.0').describe('IP address to bind; 0.0.0.0 or :: for all. @default "0.0.0.0"'),
+    port: port
+      .optional()
+      .describe('Port to bind; 0 picks a free one. @default 5060 for udp/tcp, 5061 tls, 5066 ws, 7443 wss'),
+    advertise: z
+      .string()
+      .refine(isHostOrIp, { message: 'must be a host name or IP address' })
+      .optional()
+      .describe('Host or IP written into Via, Record-Route and Path for this listener (e.g. the public address behind NAT). @default the bound address'),
+    interface: z.string().min(1).optional().describe('Label for multi-homed setups, e.g. "inside" or "outside".'),
+  })
+  .transform((l) => ({ ...l, port: l.port ?? DEFAULT_PORTS[l.transport] }));
+
+const DEFAULT_LISTENERS = [
+  { transport: 'udp', address: '0.0.0.0', port: 5060 },
+  { transport: 'tcp', address: '0.0.0.0', port: 5060 },
+  { transport: 'tls', address: '0.0.0.0', port: 5061 },
+  { transport: 'wss', address: '0.0.0.0', port: 7443 },
+] as const;
+
+const probeSchema = z
+  .strictObject({
+    method: z
+      .string()
+      .regex(/^[A-Z]+$/, { message: 'must be an upper-case SIP method' })
+      .refine((m) => !STATEFUL_METHODS.has(m), { message: 'must not be a method that creates state at the backend' })
+      .default('OPTIONS')
+      .describe('SIP method sent as a health probe. @default "OPTIONS"'),
+    intervalSeconds: seconds.default(10).describe('Seconds between probes of one target; 0 turns probing off (targets stay up). @default 10'),
+    failuresToDown: z.int().min(1).default(3).describe('Consecutive failed probes that mark a target down. @default 3'),
+    successesToUp: z.int().min(1).default(1).describe('Consecutive answered probes that bring a down target back. @default 1'),
+    timeoutMs: z.int().min(1).default(5000).describe('Milliseconds a probe waits for a final response before it counts as failed. @default 5000'),
+    aliveCodes: z
+      .array(z.int().min(200).max(699))
+      .min(1)
+      .optional()
+      .describe(
+        'Final response codes that count as alive. When absent, any final response from the target counts except 408 and 503 ' +
+          '(a target that answers 404 or 405 is up; 503 means it refuses work). No response within timeoutMs, or a transport error, always counts as a failure.',
+      ),
+  })
+  .prefault({});
+
+const targetSchema = z.strictObject({
+  uri: z
+    .string()
+    .superRefine((text, ctx) => {
+      const problem = sipTargetProblem(text);
+      if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+    })
+    .describe('SIP URI of the target, e.g. "sip:10.0.0.5:5060;transport=udp".'),
+  weight: z.int().min(0).default(1).describe('Share of traffic under the weighted algorithm; 0 takes none. @default 1'),
+  priority: z.int().min(0).default(0).describe('Lower is preferred under the priority algorithm. @default 0'),
+});
+
+const backendGroupSchema = z.strictObject({
+  algorithm: z.enum(BALANCING_ALGORITHMS).default('round-robin').describe(`How a target is chosen: ${BALANCING_ALGORITHMS.join(' | ')}. @default "round-robin"`),
+  probe: probeSchema.describe('Health probing of every target in the group.'),
+  targets: z.array(targetSchema).min(1).describe('The group\'s SIP servers; at least one.'),
+});
+
+const rtpengineSchema = z
+  .strictObject({
+    engines: z
+      .array(
+        z.strictObject({
+          url: z
+            .string()
+            .refine(isEngineUrl, { message: 'must be udp:HOST:PORT or udp6:[IPv6]:PORT' })
+            .describe('ng control socket, e.g. "udp:127.0.0.1:22222".'),
+          weight: z.int().min(1).default(1).describe('Share of new calls given to this engine. @default 1'),
+        }),
+      )
+      .default([])
+      .describe('RTPEngine instances (ng protocol). @default [] (none)'),
+    timeoutMs: z.int().min(1).default(1000).describe('Milliseconds to wait for an ng answer before retrying or failing over. @default 1000'),
+  })
+  .prefault({});
+
+const redisSchema = z
+  .strictObject({
+    url: z
+      .string()
+      .refine(isRedisUrl, { message: 'must be a redis:// or rediss:// URL' })
+      .default('redis://127.0.0.1:6379')
+      .describe('Standalone Redis, or the credentials and database used with sentinels / cluster. @default "redis://127.0.0.1:6379"'),
+    keyPrefix: z.string().default('sbc:').describe('Prefix of every key this SBC writes. @default "sbc:"'),
+    sentinels: z
+      .strictObject({
+        name: z.string().min(1).describe('Master group name known to the sentinels.'),
+        nodes: z.array(hostPort).min(1).describe('Sentinel addresses, host:port.'),
+      })
+      .optional()
+      .describe('Use Redis Sentinel instead of the url\'s host.'),
+    cluster: z
+      .strictObject({ nodes: z.array(hostPort).min(1).describe('Seed nodes, host:port.') })
+      .optional()
+      .describe('Use Redis Cluster instead of the url\'s host.'),
+  })
+  .prefault({});
+
+/** The whole configuration schema; parse `{}` to get the embedded defaults. */
+export const configSchema = z
+  .strictObject({
+    listen: z
+      .array(listenerSchema)
+      .default(() => DEFAULT_LISTENERS.map((l) => ({ ...l })))
+      .describe('SIP listeners. @default udp, tcp on 0.0.0.0:5060, tls on 0.0.0.0:5061, wss on 0.0.0.0:7443 (ws off; 5066 when listed)'),
+    tls: z
+      .strictObject({
+        cert: z.string().min(1).default('certs/server.crt').describe('PEM certificate for tls and wss, relative to the working directory. @default "certs/server.crt"'),
+        key: z.string().min(1).default('certs/server.key').describe('PEM private key. When neither file exists a self-signed pair is generated there. @default "certs/server.key"'),
+      })
+      .prefault({}),
+    mode: z.enum(['proxy', 'b2bua']).default('proxy').describe('proxy keeps one dialog end to end; b2bua starts a new one inward. @default "proxy"'),
+    topologyHiding: z
+      .strictObject({
+        enabled: z.boolean().default(true).describe('Hide inside Via, Record-Route and Contact from the outside. @default true'),
+        maskCallId: z.boolean().default(false).describe('Also replace the Call-ID on the way out. @default false'),
+      })
+      .prefault({}),
+    trustedSources: z
+      .array(z.string().refine(isCidr, { message: 'must be a CIDR such as 10.0.0.0/8 or fd00::/8' }))
+      .default([])
+      .describe('Networks treated as inside besides backend targets; a bare address means one host. @default []'),
+    backends: z
+      .record(z.string().regex(/^[A-Za-z0-9_.-]+$/, { message: 'group names use letters, digits, _ . -' }), backendGroupSchema)
+      .default({})
+      .describe('Dispatcher groups by name. @default {} (none: requests get 503 and start-up says so)'),
+    routes: z
+      .array(
+        z.strictObject({
+          domain: z
+            .string()
+            .refine(isHostOrIp, { message: 'must be a domain name or IP address' })
+            .transform((d) => d.toLowerCase())
+            .describe('Request-URI host to match, case-insensitively.'),
+          backend: z.string().min(1).describe('Backend group that receives the matching requests.'),
+        }),
+      )
+      .default([])
+      .describe('Domain routes, first match wins; no match goes to backend group "default". @default []'),
+    registrar: z
+      .strictObject({
+        backend: z.string().min(1).default('default').describe('Backend group that receives REGISTER. @default "default"'),
+        pathMode: z.boolean().default(true).describe('Add Path with a flow token (RFC 3327, RFC 5626) so calls find the client\'s flow. @default true'),
+      })
+      .prefault({}),
+    media: z
+      .strictObject({
+        mode: z
+          .enum(MEDIA_MODES)
+          .default('auto')
+          .describe('auto (rtpengine when engines are listed, else embedded) | rtpengine | embedded | passthrough. @default "auto"'),
+        rtpengine: rtpengineSchema,
+      })
+      .prefault({}),
+    state: z
+      .strictObject({
+        store: z.enum(['memory', 'redis']).default('memory').describe('memory for one node; redis to share state between nodes. @default "memory"'),
+        redis: redisSchema,
+      })
+      .prefault({}),
+    security: z
+      .strictObject({
+        auth: z
+          .strictObject({
+            mode: z.enum(['none', 'local', 'backend']).default('none').describe('none | local (users file) | backend (pass challenges through). @default "none"'),
+            usersFile: z.string().min(1).optional().describe('Users file for mode local, relative to the working directory.'),
+            realm: z.string().min(1).optional().describe('Digest realm for mode local. @default the Request-URI domain'),
+          })
+          .prefault({}),
+        rateLimit: z
+          .strictObject({
+            requestsPerSecondPerIp: z.number().min(0).default(50).describe('Sustained requests per second one IP may send; 0 = unlimited. @default 50'),
+            burst: z.int().min(1).default(100).describe('Requests one IP may send at once before the rate applies. @default 100'),
+            banSeconds: seconds.default(300).describe('Seconds an IP stays banned after exceeding the limit. @default 300'),
+          })
+          .prefault({}),
+        blockedUserAgents: z
+          .array(z.string().min(1))
+          .default(() => [...DEFAULT_BLOCKED_USER_AGENTS])
+          .describe('Requests whose User-Agent contains one of these (case-insensitive) are dropped silently.'),
+        maxCallsPerUser: z.int().min(0).default(0).describe('Concurrent calls per user; 0 = unlimited. @default 0'),
+        maxMessageBytes: z.int().min(512).max(16_777_216).default(65535).describe('Largest SIP message accepted, in bytes. @default 65535'),
+      })
+      .prefault({}),
+    admin: z
+      .strictObject({
+        listen: hostPort.default('127.0.0.1:9060').describe('Admin HTTP API and metrics, host:port. @default "127.0.0.1:9060"'),
+        token: z.string().default('').describe('Bearer token required by the admin API; empty = none. @default ""'),
+      })
+      .prefault({}),
+    shutdown: z
+      .strictObject({
+        drainSeconds: seconds.default(30).describe('On SIGTERM/SIGINT, seconds dialogs may continue before exit. @default 30'),
+      })
+      .prefault({}),
+    log: z
+      .strictObject({
+        level: z.enum(LOG_LEVELS).default('info').describe(`${LOG_LEVELS.join(' | ')}. @default "info"`),
+      })
+      .prefault({}),
+    transport: z
+      .strictObject({
+        maxHeaderCount: z.int().min(8).default(128).describe('Most header fields one message may carry. @default 128'),
+        maxConnectionsPerIp: z.int().min(1).default(100).describe('Open inbound connections (tcp, tls, ws, wss together) from one IP. @default 100'),
+        handshakeTimeoutSeconds: z.number().positive().default(10).describe('A connection that sends no complete message within this is closed. @default 10'),
+        idleTimeoutSeconds: z.number().positive().default(900).describe('A connection silent this long is closed; above SIP.js\'s 600 s re-REGISTER. @default 900'),
+        wsPingIntervalSeconds: z.number().min(0).default(30).describe('Seconds between WebSocket pings; 0 = off. @default 30'),
+      })
+      .prefault({}),
+    flowTokens: z
+      .strictObject({
+        secret: z
+          .string()
+          .default('')
+          .describe('HMAC key for flow tokens in Path and Record-Route. Empty = random per process, so tokens die with the process; a cluster needs one shared secret. @default ""'),
+      })
+      .prefault({}),
+    web: z
+      .strictObject({
+        enabled: z.boolean().default(true).describe('Serve the softphone page at / on the wss listener. @default true'),
+        root: z.string().min(1).default('web').describe('Directory of the page, relative to the working directory. @default "web"'),
+      })
+      .prefault({}),
+    nat: z
+      .strictObject({
+        keepaliveIntervalSeconds: seconds.default(30).describe('Seconds between keepalives towards registered UDP clients; 0 = off. @default 30'),
+        keepaliveMethod: z.enum(['OPTIONS', 'CRLF']).default('OPTIONS').describe('OPTIONS request or CRLF (RFC 5626 §4.4.1). @default "OPTIONS"'),
+      })
+      .prefault({}),
+    proxy: z
+      .strictObject({
+        flowFailedStatus: z
+          .literal([430, 480])
+          .default(430)
+          .describe('Status for a request whose flow is gone: 430 Flow Failed (RFC 5626 §5.3.1) or 480 for backends that do not know 430. @default 430'),
+      })
+      .prefault({}),
+    timers: z
+      .strictObject({
+        t1Ms: z.int().min(1).default(500).describe('RFC 3261 T1, RTT estimate, ms. @default 500'),
+        t2Ms: z.int().min(1).default(4000).describe('RFC 3261 T2, longest non-INVITE retransmit interval, ms. @default 4000'),
+        t4Ms: z.int().min(1).default(5000).describe('RFC 3261 T4, longest a message stays in the network, ms. @default 5000'),
+        timerCSeconds: z.number().min(1).default(180).describe('Proxy INVITE Timer C, s (RFC 3261 §16.6 step 11: at least 3 minutes). @default 180'),
+      })
+      .prefault({}),
+  })
+  // Cross-field checks only make sense once every key parsed on its own.
+  .superRefine(checkCrossFields, { when: (payload) => payload.issues.length === 0 });
+
+/** The effective configuration, defaults filled in. */
+export type Config = z.output<typeof configSchema>;
+/** What a config file may contain: every key optional. */
+export type ConfigInput = z.input<typeof configSchema>;
+export type ListenerConfig = Config['listen'][number];
+export type BackendGroupConfig = Config['backends'][string];
+export type ProbeConfig = BackendGroupConfig['probe'];
+
+/** The embedded defaults, a fresh object on every call. */
+export function defaultConfig(): Config {
+  return configSchema.parse({});
+}
+
+function sipTargetProblem(text: string): string | undefined {
+  const parsed = parseUri(text);
+  if (!parsed.ok) return `not a SIP URI: ${parsed.error}`;
+  const uri = parsed.value;
+  if (uri.scheme !== 'sip' && uri.scheme !== 'sips') return 'must be a sip: or sips: URI';
+  if (uri.host === '') return 'must name a host';
+  const transport = uri.params.get('transport');
+  if (transport !== undefined && (transport === null || !(TRANSPORTS as readonly string[]).includes(transport.toLowerCase()))) {
+    return `transport must be one of ${TRANSPORTS.join(', ')}`;
+  }
+  return undefined;
+}
+
+function isEngineUrl(text: string): boolean {
+  const colon = text.indexOf(':');
+  const scheme = text.slice(0, colon);
+  if (scheme !== 'udp' && scheme !== 'udp6') return false;
+  return parseHostPort(text.slice(colon + 1)) !== undefined;
+}
+
+function isRedisUrl(text: string): boolean {
+  if (!URL.canParse(text)) return false;
+  const url = new URL(text);
+  return (url.protocol === 'redis:' || url.protocol === 'rediss:') && url.hostname !== '';
+}
