@@ -1,0 +1,10 @@
+/** The transport layer's public face. */
+export type { Address, Flow, ListenerInfo, ListenerSpec, TransportProtocol } from './flow.js';
+export { RELIABLE, SECURE } from './flow.js';
+export { FlowTable, type FlowClosedListener } from './flow-table.js';
+export { FlowTokens, type FlowTokenData, type FlowTokenError } from './flow-token.js';
+export { TRANSPORT_LIMITS, resolveLimits, type TransportLimits } from './limits.js';
+export { TransportLayer, type ConnectTarget, type TransportLayerOptions, type TransportUser } from './transport-layer.js';
+export type { StreamTlsClientOptions } from './stream-dialer.js';
+export type { HttpRequestHandler } from './ws.js';
+export { SIP_SUBPROTOCOL } from './ws.js';

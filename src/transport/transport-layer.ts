@@ -1,0 +1,267 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { isIP } from 'node:net';
+import { SbcError } from '../errors.js';
+import type { Logger } from '../log/logger.js';
+import type { SipMessage } from '../sip/message.js';
+import { parseMessage, type ParseError, type ParserLimits } from '../sip/parser.js';
+import type { FlowBase } from './flow-base.js';
+import { FlowTable } from './flow-table.js';
+import { FlowTokens } from './flow-token.js';
+import type { Flow, ListenerInfo, ListenerSpec, TransportProtocol } from './flow.js';
+import { resolveLimits, type TransportLimits } from './limits.js';
+import { ListenerState, type Listener, type ListenerContext } from './listener.js';
+import { dialStream, type StreamTlsClientOptions } from './stream-dialer.js';
+import { TcpListener } from './tcp.js';
+import { TlsListener } from './tls.js';
+import { UdpListener } from './udp.js';
+import { WsListener, type HttpRequestHandler } from './ws.js';
+
+/** Who receives what the transport layer reads: the transaction layer. */
+export interface TransportUser {
+  onMessage(msg: SipMessage, flow: Flow): void;
+  /** Bytes that did not parse; `error.status` says which SIP status a request deserves. */
+  onInvalid(error: ParseError, flow: Flow): void;
+  onFlowClosed?(flow: Flow): void;
+}
+
+export interface TransportLayerOptions {
+  listeners: ListenerSpec[];
+  /** Needed when a TLS or WSS listener is configured. */
+  tls?: { cert: string | Buffer; key: string | Buffer };
+  limits?: Partial<TransportLimits>;
+  logger: Logger;
+  /** Signs flow tokens; shared by every node that must accept the others' tokens. */
+  flowTokenSecret: string | Buffer;
+  /** Serves ordinary HTTP requests on WS/WSS listeners (the web page). @default 404 for everything */
+  httpHandler?: HttpRequestHandler;
+  /** Outbound TLS (SIP over TLS to backends). */
+  tlsClient?: StreamTlsClientOptions;
+}
+
+/** Where connect() should send. `address` is an IP or, for TCP/TLS, a host name. */
+export interface ConnectTarget {
+  transport: TransportProtocol;
+  address: string;
+  port: number;
+}
+
+/**
+ * UDP, TCP, TLS, WS and WSS behind one Flow abstraction: binds the listeners,
+ * turns bytes into messages for the TransportUser, and opens or reuses flows
+ * for outbound messages.
+ */
+export class TransportLayer {
+  readonly flows: FlowTable;
+  readonly tokens: FlowTokens;
+  readonly limits: Readonly<TransportLimits>;
+  readonly #logger: Logger;
+  readonly #states: ListenerState[];
+  readonly #listeners: Listener[];
+  readonly #parserLimits: Partial<ParserLimits>;
+  readonly #tlsClient: StreamTlsClientOptions;
+  readonly #perIp = new Map<string, number>();
+  readonly #dialing = new Map<string, Promise<FlowBase>>();
+  readonly #context: ListenerContext;
+  #user: TransportUser | undefined;
+  #stopping: Promise<void> | undefined;
+
+  constructor(options: TransportLayerOptions) {
+    this.limits = Object.freeze(resolveLimits(options.limits));
+    this.#logger = options.logger;
+    this.#parserLimits = { maxMessageBytes: this.limits.maxMessageBytes, maxHeaderCount: this.limits.maxHeaderCount };
+    this.#tlsClient = options.tlsClient ?? {};
+    this.tokens = new FlowTokens(options.flowTokenSecret);
+    this.flows = new FlowTable({ tokens: this.tokens, maxUdpFlows: this.limits.maxUdpFlows, udpFlowIdleMs: this.limits.udpFlowIdleMs });
+    this.#context = {
+      limits: this.limits,
+      logger: this.#logger,
+      flows: this.flows,
+      receive: (flow, data) => this.#receive(flow, data),
+      invalid: (flow, error) => this.#invalid(flow, error),
+      admit: (ip) => this.#admit(ip),
+      release: (ip) => this.#release(ip),
+    };
+    this.#states = options.listeners.map((spec, i) => new ListenerState(spec, i));
+    this.#listeners = this.#states.map((state) => this.#createListener(state, options));
+    this.flows.rebuildUdp = (index, address, port) => {
+      const listener = this.#listeners[index];
+      return listener instanceof UdpListener ? listener.flowTo(address, port) : undefined;
+    };
+    this.flows.onClose((flow) => this.#onFlowClosed(flow));
+  }
+
+  /** The layer above; messages that arrive before it is set are dropped. */
+  setUser(user: TransportUser): void {
+    this.#user = user;
+  }
+
+  get listeners(): readonly ListenerInfo[] {
+    return this.#states;
+  }
+
+  /**
+   * Bind every listener, in order. On the first failure the ones already
+   * bound are closed and the error names the listener that failed.
+   */
+  async start(): Promise<void> {
+    if (this.#stopping !== undefined) throw new Error('transport layer was stopped');
+    for (const listener of this.#listeners) {
+      if (listener.info.up) continue;
+      try {
+        await listener.start();
+        this.#logger.info({ listener: listener.info.label, advertise: listener.info.advertise }, 'listening');
+      } catch (err) {
+        await Promise.allSettled(this.#listeners.map((l) => l.stop()));
+        const reason = err instanceof Error ? err.message : String(err);
+        throw new SbcError('SBC_ERR_LISTEN', `cannot listen on ${listener.info.label}: ${reason}`, { cause: err });
+      }
+    }
+  }
+
+  /** Close every listener and flow. Idempotent. */
+  stop(): Promise<void> {
+    this.#stopping ??= (async () => {
+      await Promise.allSettled(this.#listeners.map((l) => l.stop()));
+      this.flows.close();
+      this.#perIp.clear();
+      this.#dialing.clear();
+    })();
+    return this.#stopping;
+  }
+
+  /** The first listener for `transport` (on interface `iface` when given), preferring one that is up. */
+  listenerFor(transport: TransportProtocol, iface?: string): ListenerInfo | undefined {
+    let fallback: ListenerInfo | undefined;
+    for (const info of this.#states) {
+      if (info.transport !== transport || (iface !== undefined && info.interface !== iface)) continue;
+      if (info.up) return info;
+      fallback ??= info;
+    }
+    return fallback;
+  }
+
+  /**
+   * A flow to `target`. UDP goes out from the UDP listener of the target's
+   * address family; TCP and TLS reuse an open connection to the same address
+   * and port, else dial one (which then also receives requests).
+   * Rejects with SbcError SBC_ERR_TRANSPORT when no listener fits or the connection fails.
+   */
+  async connect(target: ConnectTarget, via?: ListenerInfo): Promise<Flow> {
+    if (this.#stopping !== undefined) throw new SbcError('SBC_ERR_TRANSPORT', 'transport layer is stopped');
+    if (target.transport === 'ws' || target.transport === 'wss') {
+      throw new SbcError('SBC_ERR_TRANSPORT', `outbound ${target.transport} is not supported; reach WebSocket clients through their flow`);
+    }
+    if (!Number.isInteger(target.port) || target.port <= 0 || target.port > 65535) {
+      throw new SbcError('SBC_ERR_TRANSPORT', `invalid port ${target.port} for ${target.address}`);
+    }
+    const listener = this.#outboundListener(target, via);
+    if (target.transport === 'udp') {
+      if (isIP(target.address) === 0) throw new SbcError('SBC_ERR_TRANSPORT', `udp target must be an IP address, got ${target.address}`);
+      const flow = listener instanceof UdpListener ? listener.flowTo(target.address, target.port) : undefined;
+      if (flow === undefined) throw new SbcError('SBC_ERR_TRANSPORT', `udp listener ${listener.info.label} is not up`);
+      return flow;
+    }
+    const open = this.flows.byRemote(target.transport, target.address, target.port);
+    if (open !== undefined) return open;
+    const key = `${target.transport} ${target.address} ${target.port}`;
+    let pending = this.#dialing.get(key);
+    if (pending === undefined) {
+      pending = dialStream(target.transport, target.address, target.port, listener.info, this.#context, this.#tlsClient)
+        .finally(() => this.#dialing.delete(key));
+      this.#dialing.set(key, pending);
+    }
+    return pending;
+  }
+
+  #outboundListener(target: ConnectTarget, via: ListenerInfo | undefined): Listener {
+    if (via !== undefined && via.transport === target.transport) {
+      const chosen = this.#listeners[via.index];
+      if (chosen !== undefined && chosen.info === via) return chosen;
+    }
+    const family = isIP(target.address) === 6 ? 'IPv6' : isIP(target.address) === 4 ? 'IPv4' : undefined;
+    let fallback: Listener | undefined;
+    for (const l of this.#listeners) {
+      if (l.info.transport !== target.transport || !l.info.up) continue;
+      if (family === undefined || l.info.family === family) return l;
+      // An IPv6 wildcard socket reaches IPv4 too (dual stack), so it is a usable second choice.
+      if (l.info.address === '::') fallback ??= l;
+    }
+    if (fallback !== undefined) return fallback;
+    throw new SbcError('SBC_ERR_TRANSPORT', `no ${target.transport} listener is up for ${target.address} (configure one in listen)`);
+  }
+
+  #createListener(state: ListenerState, options: TransportLayerOptions): Listener {
+    switch (state.transport) {
+      case 'udp':
+        return new UdpListener(state, this.#context);
+      case 'tcp':
+        return new TcpListener(state, this.#context);
+      case 'tls':
+        if (options.tls === undefined) throw new SbcError('SBC_ERR_CERT', `${state.label}: a TLS listener needs tls.cert and tls.key`);
+        return new TlsListener(state, this.#context, options.tls);
+      case 'ws':
+      case 'wss':
+        if (state.transport === 'wss' && options.tls === undefined) throw new SbcError('SBC_ERR_CERT', `${state.label}: a WSS listener needs tls.cert and tls.key`);
+        return new WsListener(state, this.#context, { ...(options.tls ? { tls: options.tls } : {}), ...(options.httpHandler ? { httpHandler: options.httpHandler } : {}) });
+    }
+  }
+
+  #receive(flow: FlowBase, data: Buffer): void {
+    flow.touch();
+    const user = this.#user;
+    if (user === undefined) return;
+    let parsed: ReturnType<typeof parseMessage>;
+    try {
+      parsed = parseMessage(data, this.#parserLimits);
+    } catch (err) {
+      this.#logger.error({ err, flow: flow.id, bytes: data.length }, 'parser threw; message dropped');
+      return;
+    }
+    if (!parsed.ok) {
+      this.#invalid(flow, parsed.error);
+      return;
+    }
+    try {
+      user.onMessage(parsed.value, flow);
+    } catch (err) {
+      this.#logger.error({ err, flow: flow.id }, 'message handler threw; message dropped');
+    }
+  }
+
+  #invalid(flow: FlowBase, error: ParseError): void {
+    flow.touch();
+    const user = this.#user;
+    if (user === undefined) return;
+    try {
+      user.onInvalid(error, flow);
+    } catch (err) {
+      this.#logger.error({ err, flow: flow.id }, 'invalid-message handler threw');
+    }
+  }
+
+  #onFlowClosed(flow: FlowBase): void {
+    try {
+      this.#user?.onFlowClosed?.(flow);
+    } catch (err) {
+      this.#logger.error({ err, flow: flow.id }, 'flow-closed handler threw');
+    }
+  }
+
+  #admit(ip: string): boolean {
+    const n = this.#perIp.get(ip) ?? 0;
+    if (n >= this.limits.maxConnectionsPerIp) {
+      // debug, not warn: a flood of refusals must not become a flood of log lines.
+      this.#logger.debug({ ip, limit: this.limits.maxConnectionsPerIp }, 'connection refused: too many from this address');
+      return false;
+    }
+    this.#perIp.set(ip, n + 1);
+    return true;
+  }
+
+  #release(ip: string): void {
+    const n = this.#perIp.get(ip);
+    if (n === undefined) return;
+    if (n <= 1) this.#perIp.delete(ip);
+    else this.#perIp.set(ip, n - 1);
+  }
+}

@@ -1,0 +1,108 @@
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { FlowBase } from './flow-base.js';
+import { udpFlowId } from './flow-token.js';
+import type { Address } from './flow.js';
+import { crlfKeepalive } from './keepalive.js';
+import { familyOf, tooLargeError, type Listener, type ListenerContext, type ListenerState } from './listener.js';
+
+/** A UDP flow: the listener socket plus one remote address. Sends leave from the listener socket. */
+export class UdpFlow extends FlowBase {
+  readonly #owner: UdpListener;
+
+  constructor(owner: UdpListener, local: Address, remote: Address, inbound: boolean) {
+    super({ id: udpFlowId(owner.info.index, remote.address, remote.port), transport: 'udp', listener: owner.info, local, remote, inbound });
+    this.#owner = owner;
+  }
+
+  protected write(data: Buffer): boolean {
+    return this.#owner.sendTo(data, this.remote.address, this.remote.port);
+  }
+
+  // Nothing to release: the socket belongs to the listener.
+  protected release(): void {}
+}
+
+/** A dgram listener; one socket per configured address (IPv4 or IPv6). */
+export class UdpListener implements Listener {
+  readonly info: ListenerState;
+  readonly #ctx: ListenerContext;
+  #socket: Socket | undefined;
+  #local: Address | undefined;
+
+  constructor(info: ListenerState, ctx: ListenerContext) {
+    this.info = info;
+    this.#ctx = ctx;
+  }
+
+  start(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const socket = createSocket({ type: this.info.family === 'IPv6' ? 'udp6' : 'udp4' });
+      const onStartError = (err: Error): void => {
+        socket.close();
+        reject(err);
+      };
+      socket.once('error', onStartError);
+      socket.bind(this.info.port, this.info.address, () => {
+        socket.off('error', onStartError);
+        // A socket error after bind (ICMP unreachable and the like) concerns one datagram, not the listener.
+        socket.on('error', (err) => this.#ctx.logger.warn({ err, listener: this.info.label }, 'udp socket error'));
+        socket.on('message', (msg, rinfo) => this.#onDatagram(msg, rinfo));
+        const bound = socket.address();
+        this.#socket = socket;
+        this.#local = { address: bound.address, port: bound.port, family: familyOf(bound.address) };
+        this.info.boundPort = bound.port;
+        this.info.up = true;
+        resolve();
+      });
+    });
+  }
+
+  stop(): Promise<void> {
+    const socket = this.#socket;
+    this.info.up = false;
+    if (socket === undefined) return Promise.resolve();
+    this.#socket = undefined;
+    for (const flow of this.#ctx.flows.values()) {
+      if (flow.listener === this.info) flow.close('listener-stopped');
+    }
+    return new Promise((resolve) => socket.close(() => resolve()));
+  }
+
+  /** The flow to `address:port` through this socket, created when absent; undefined when the listener is down. */
+  flowTo(address: string, port: number, inbound = false): UdpFlow | undefined {
+    const local = this.#local;
+    if (this.#socket === undefined || local === undefined) return undefined;
+    const existing = this.#ctx.flows.get(udpFlowId(this.info.index, address, port));
+    if (existing instanceof UdpFlow && !existing.closed) return existing;
+    const flow = new UdpFlow(this, local, { address, port, family: familyOf(address) }, inbound);
+    this.#ctx.flows.add(flow);
+    return flow;
+  }
+
+  /** Send one datagram; false when the listener is down. */
+  sendTo(data: Buffer, address: string, port: number): boolean {
+    const socket = this.#socket;
+    if (socket === undefined) return false;
+    socket.send(data, port, address, (err) => {
+      if (err) this.#ctx.logger.debug({ err, listener: this.info.label, address, port }, 'udp send failed');
+    });
+    return true;
+  }
+
+  #onDatagram(msg: Buffer, rinfo: RemoteInfo): void {
+    // RFC 5626 §4.4.2 UDP keepalives are STUN; bare CRLFs are tolerated. Neither creates a flow.
+    const first = msg[0];
+    if (first === undefined || first < 0x20) {
+      if (first !== undefined && crlfKeepalive(msg) !== undefined) this.#ctx.flows.get(udpFlowId(this.info.index, rinfo.address, rinfo.port))?.touch();
+      return;
+    }
+    const flow = this.flowTo(rinfo.address, rinfo.port, true);
+    if (flow === undefined) return;
+    if (msg.length > this.#ctx.limits.maxMessageBytes) {
+      flow.touch();
+      this.#ctx.invalid(flow, tooLargeError());
+      return;
+    }
+    this.#ctx.receive(flow, msg);
+  }
+}
