@@ -16,6 +16,6 @@ export {
 } from './schema.js';
 export { loadConfig, DEFAULT_CONFIG_FILE, NO_FILE_SOURCE, type LoadConfigOptions, type LoadedConfig } from './load.js';
 export { formatConfigError, formatKeyPath, FILE_KEY, type ConfigError } from './config-error.js';
-export { printConfig, redactConfig, REDACTED } from './print.js';
+export { printConfig, printConfig as renderConfig, redactConfig, REDACTED } from './print.js';
 export { isAliveResponse } from './probe-alive.js';
 export { parseHostPort, isCidr, isHostOrIp, isUnspecifiedAddress, type HostPort } from './net-formats.js';
