@@ -90,6 +90,8 @@ export class Dispatcher {
   #routes: DomainRoutes;
   /** Hold-down timers for targets taken down by failed requests in groups that do not probe. */
   readonly #recovery = new Map<string, NodeJS.Timeout>();
+  /** Lookups in progress, keyed by target object. */
+  readonly #resolving = new Map<MutableTarget, Promise<void>>();
   #started = false;
   #stopped = false;
 
@@ -131,6 +133,7 @@ export class Dispatcher {
     this.#scheduler.close();
     for (const timer of this.#recovery.values()) clearTimeout(timer);
     this.#recovery.clear();
+    this.#resolving.clear();
   }
 
   /** Same as stop(), for owners that close their children. */
@@ -346,7 +349,16 @@ export class Dispatcher {
     await Promise.all(targets.filter((t) => t.address !== t.host).map((t) => this.#resolveName(t)));
   }
 
-  async #resolveName(t: MutableTarget): Promise<void> {
+  /** One lookup per target at a time: start(), reload() and probe ticks may all ask. */
+  #resolveName(t: MutableTarget): Promise<void> {
+    const pending = this.#resolving.get(t);
+    if (pending !== undefined) return pending;
+    const lookup = this.#lookup(t).finally(() => this.#resolving.delete(t));
+    this.#resolving.set(t, lookup);
+    return lookup;
+  }
+
+  async #lookup(t: MutableTarget): Promise<void> {
     let address: string | undefined;
     let error: string | undefined;
     try {

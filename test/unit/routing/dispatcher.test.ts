@@ -161,6 +161,26 @@ describe('Dispatcher', () => {
     assert.equal(d.snapshot().groups[0]?.targets[0]?.inFlight, 0, 'a target handed out before the reload can still be released');
   });
 
+  it('after a reload probes the new targets and never the removed ones', async () => {
+    const calls = new Map<string, number>();
+    const probe: ProbeFunction = async (t) => {
+      calls.set(t.uri, (calls.get(t.uri) ?? 0) + 1);
+      return { kind: 'response', status: 200 };
+    };
+    const fast = (uris: string[]): BackendGroupSpec => ({ ...spec(uris), probe: { ...probeSpec, intervalSeconds: 0.02 } });
+    const d = make({ groups: { default: fast([A]) }, probe });
+    await d.start();
+    await waitFor(() => (calls.get(A) ?? 0) >= 2, 'A probed');
+    await d.reload({ default: fast([B]) }, []);
+    const aCallsAtReload = calls.get(A);
+    await waitFor(() => (calls.get(B) ?? 0) >= 3, 'B probed');
+    assert.equal(calls.get(A), aCallsAtReload);
+    d.stop();
+    const bCallsAtStop = calls.get(B);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(calls.get(B), bCallsAtStop, 'no probe after stop()');
+  });
+
   it('refuses an invalid configuration naming the key, and keeps the old one', async () => {
     assert.throws(
       () => make({ groups: { default: spec(['sip:10.0.0.1;transport=sctp']) } }),
