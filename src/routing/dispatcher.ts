@@ -289,7 +289,7 @@ export class Dispatcher {
     if (outcome.kind === 'response') lastProbe.rttMs = Math.round((performance.now() - sentAt) * 10) / 10;
     t.lastProbe = lastProbe;
     this.#log.debug({ target: t.uri, outcome: lastProbe.outcome }, 'probe');
-    this.#record(t, isAlive(outcome), `probe ${lastProbe.outcome}`);
+    this.#record(t, isAlive(outcome, probe.aliveCodes), `probe ${lastProbe.outcome}`);
   }
 
   async #guardedProbe(t: MutableTarget, method: string, timeoutMs: number): Promise<ProbeOutcome> {

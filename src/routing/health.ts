@@ -19,14 +19,18 @@ export interface HealthThresholds {
 }
 
 /**
- * Any SIP response except 503 shows the peer is alive: a 404 or 405 to an
- * OPTIONS still means a SIP stack is answering. 503 is the peer saying it is
- * not taking traffic (RFC 3261 §21.5.4). Timeouts and transport errors mean
- * nothing answered. (A 408/503 the transaction layer makes up locally is
- * reported as a timeout or error by the probe function, never as a response.)
+ * Whether a probe outcome shows the target alive. Without `aliveCodes`, any
+ * final response except 503 and 408 counts: a 404 or 405 to an OPTIONS still
+ * means a SIP stack is answering, while 503 is the peer refusing traffic
+ * (RFC 3261 §21.5.4) and 408 means something behind it did not answer. The
+ * same rule as config's `probe.aliveCodes` documentation. Timeouts and
+ * transport errors mean nothing answered; a 408/503 the transaction layer
+ * makes up locally must be reported as a timeout or error, not a response.
  */
-export function isAlive(outcome: ProbeOutcome): boolean {
-  return outcome.kind === 'response' && outcome.status !== 503;
+export function isAlive(outcome: ProbeOutcome, aliveCodes?: readonly number[]): boolean {
+  if (outcome.kind !== 'response' || outcome.status < 200) return false;
+  if (aliveCodes !== undefined) return aliveCodes.includes(outcome.status);
+  return outcome.status !== 503 && outcome.status !== 408;
 }
 
 /** Short text for logs and the admin API. */

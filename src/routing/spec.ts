@@ -23,6 +23,8 @@ export interface ProbeSpec {
   successesToUp: number;
   /** How long a probe waits for an answer. @default min(2000, interval) */
   timeoutMs?: number;
+  /** Final response codes that count as alive; absent: any except 408 and 503. */
+  aliveCodes?: number[];
 }
 
 /** `backends.<group>.targets[i]` */
