@@ -1,0 +1,207 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { ParseErrorCode } from '../sip/parser.js';
+import type { TransportProtocol } from '../transport/flow.js';
+
+export type Direction = 'in' | 'out';
+export type TransactionType = 'ict' | 'nict' | 'ist' | 'nist';
+
+/** Methods counted under their own name; anything else is "other". */
+export const KNOWN_SIP_METHODS: ReadonlySet<string> = new Set([
+  'INVITE', 'ACK', 'BYE', 'CANCEL', 'REGISTER', 'OPTIONS', 'INFO', 'UPDATE', 'PRACK',
+  'SUBSCRIBE', 'NOTIFY', 'REFER', 'MESSAGE', 'PUBLISH',
+]);
+
+/** Safe defaults for label bounds, in one place. */
+export const METRIC_LIMITS = {
+  /** Distinct rejection reasons kept before new ones count as "other". */
+  maxReasons: 64,
+  /** Distinct backend groups, targets or media engines kept before "other". */
+  maxGroups: 256,
+  maxTargets: 1024,
+  maxEngines: 256,
+} as const;
+
+/** Request latency buckets in seconds: sub-millisecond relaying up to slow backends. */
+export const LATENCY_BUCKETS_SECONDS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] as const;
+
+/** A counter whose labels are typed and normalized to a bounded set. */
+export interface CounterHandle<L> {
+  inc(labels: L, value?: number): void;
+}
+
+/** A gauge whose labels are typed and normalized to a bounded set. */
+export interface GaugeHandle<L> {
+  set(labels: L, value: number): void;
+  inc(labels: L, value?: number): void;
+  dec(labels: L, value?: number): void;
+  /** Stop reporting one series (a target removed by a reload). */
+  remove(labels: L): void;
+}
+
+/** A histogram in seconds whose labels are typed and normalized. */
+export interface HistogramHandle<L> {
+  observe(labels: L, seconds: number): void;
+  /** Start timing; the returned function records the elapsed seconds. */
+  startTimer(labels: L): () => void;
+}
+
+/** Every metric the SBC exports (CONTRACT.md, GET /metrics). */
+export interface SbcMetrics {
+  readonly registry: Registry;
+  /** `sbc_sip_messages_total`; method is the request method or "response". */
+  readonly sipMessages: CounterHandle<{ direction: Direction; transport: TransportProtocol; method: string }>;
+  /** `sbc_sip_responses_total` by status class (1xx..6xx). */
+  readonly sipResponses: CounterHandle<{ direction: Direction; status: number }>;
+  /** `sbc_sip_parse_errors_total`. */
+  readonly parseErrors: CounterHandle<{ transport: TransportProtocol; code: ParseErrorCode }>;
+  /** `sbc_rejected_requests_total` (rate-limit, banned, blocked-user-agent, …). */
+  readonly rejectedRequests: CounterHandle<{ reason: string }>;
+  /** `sbc_active_flows`. */
+  readonly activeFlows: GaugeHandle<{ transport: TransportProtocol }>;
+  /** `sbc_transactions`: live transactions. */
+  readonly transactions: GaugeHandle<{ type: TransactionType }>;
+  /** `sbc_transactions_created_total`. */
+  readonly transactionsCreated: CounterHandle<{ type: TransactionType }>;
+  /** `sbc_backend_up`: 1 up, 0 down. */
+  readonly backendUp: GaugeHandle<{ group: string; target: string }>;
+  /** `sbc_backend_selections_total`. */
+  readonly backendSelections: CounterHandle<{ group: string; target: string }>;
+  /** `sbc_registrations_relayed_total`. */
+  readonly registrationsRelayed: Counter;
+  /** `sbc_active_dialogs`. */
+  readonly activeDialogs: Gauge;
+  /** `sbc_media_engine_up`: 1 up, 0 down. */
+  readonly engineUp: GaugeHandle<{ engine: string }>;
+  /** `sbc_media_sessions`: sessions open on each engine. */
+  readonly mediaSessions: GaugeHandle<{ engine: string }>;
+  /** `sbc_request_latency_seconds`: request in to final response out. */
+  readonly requestLatency: HistogramHandle<{ method: string }>;
+}
+
+/**
+ * Register every SBC metric, plus prom-client's default process metrics, on
+ * `registry`. Call once per registry (names must be unique in it).
+ */
+export function createMetrics(registry: Registry = new Registry()): SbcMetrics {
+  collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+  const reasons = new BoundedLabel(METRIC_LIMITS.maxReasons);
+  const groups = new BoundedLabel(METRIC_LIMITS.maxGroups);
+  const targets = new BoundedLabel(METRIC_LIMITS.maxTargets);
+  const engines = new BoundedLabel(METRIC_LIMITS.maxEngines);
+  const backendLabels = (l: { group: string; target: string }) => ({ group: groups.label(l.group), target: targets.label(l.target) });
+  const engineLabels = (l: { engine: string }) => ({ engine: engines.label(l.engine) });
+
+  return {
+    registry,
+    sipMessages: counter(
+      new Counter({ name: 'sbc_sip_messages_total', help: 'SIP messages received (in) and sent (out)', labelNames: ['direction', 'transport', 'method'] as const, registers }),
+      (l) => ({ direction: l.direction, transport: l.transport, method: methodLabel(l.method) }),
+    ),
+    sipResponses: counter(
+      new Counter({ name: 'sbc_sip_responses_total', help: 'SIP responses by status class', labelNames: ['direction', 'class'] as const, registers }),
+      (l) => ({ direction: l.direction, class: statusClassLabel(l.status) }),
+    ),
+    parseErrors: counter(
+      new Counter({ name: 'sbc_sip_parse_errors_total', help: 'SIP messages that could not be parsed', labelNames: ['transport', 'code'] as const, registers }),
+      (l) => ({ transport: l.transport, code: l.code }),
+    ),
+    rejectedRequests: counter(
+      new Counter({ name: 'sbc_rejected_requests_total', help: 'Requests refused or dropped, by reason', labelNames: ['reason'] as const, registers }),
+      (l) => ({ reason: reasons.label(l.reason) }),
+    ),
+    activeFlows: gauge(
+      new Gauge({ name: 'sbc_active_flows', help: 'Open flows', labelNames: ['transport'] as const, registers }),
+      (l) => ({ transport: l.transport }),
+    ),
+    transactions: gauge(
+      new Gauge({ name: 'sbc_transactions', help: 'Live SIP transactions', labelNames: ['type'] as const, registers }),
+      (l) => ({ type: l.type }),
+    ),
+    transactionsCreated: counter(
+      new Counter({ name: 'sbc_transactions_created_total', help: 'SIP transactions created', labelNames: ['type'] as const, registers }),
+      (l) => ({ type: l.type }),
+    ),
+    backendUp: gauge(
+      new Gauge({ name: 'sbc_backend_up', help: 'Backend target health: 1 up, 0 down', labelNames: ['group', 'target'] as const, registers }),
+      backendLabels,
+    ),
+    backendSelections: counter(
+      new Counter({ name: 'sbc_backend_selections_total', help: 'Times a backend target was chosen', labelNames: ['group', 'target'] as const, registers }),
+      backendLabels,
+    ),
+    registrationsRelayed: new Counter({ name: 'sbc_registrations_relayed_total', help: 'REGISTER requests relayed to the registrar', registers }),
+    activeDialogs: new Gauge({ name: 'sbc_active_dialogs', help: 'Active dialogs', registers }),
+    engineUp: gauge(
+      new Gauge({ name: 'sbc_media_engine_up', help: 'Media engine health: 1 up, 0 down', labelNames: ['engine'] as const, registers }),
+      engineLabels,
+    ),
+    mediaSessions: gauge(
+      new Gauge({ name: 'sbc_media_sessions', help: 'Media sessions open on each engine', labelNames: ['engine'] as const, registers }),
+      engineLabels,
+    ),
+    requestLatency: histogram(
+      new Histogram({
+        name: 'sbc_request_latency_seconds',
+        help: 'Time from a request arriving to its final response leaving',
+        labelNames: ['method'] as const,
+        buckets: [...LATENCY_BUCKETS_SECONDS],
+        registers,
+      }),
+      (l) => ({ method: methodLabel(l.method) }),
+    ),
+  };
+}
+
+/** The method label: a known SIP method, "response", or "other". */
+export function methodLabel(method: string): string {
+  return method === 'response' || KNOWN_SIP_METHODS.has(method) ? method : 'other';
+}
+
+/** "1xx".."6xx" for a valid status code, else "other". */
+export function statusClassLabel(status: number): string {
+  return Number.isInteger(status) && status >= 100 && status <= 699 ? `${Math.floor(status / 100)}xx` : 'other';
+}
+
+/**
+ * Keeps the first `max` distinct values of a label and maps later ones to
+ * "other", so a runaway caller cannot grow the series without bound.
+ */
+class BoundedLabel {
+  readonly #seen = new Set<string>();
+  readonly #max: number;
+
+  constructor(max: number) {
+    this.#max = max;
+  }
+
+  label(value: string): string {
+    if (this.#seen.has(value)) return value;
+    if (this.#seen.size >= this.#max) return 'other';
+    this.#seen.add(value);
+    return value;
+  }
+}
+
+function counter<L, N extends string>(metric: Counter<N>, toLabels: (labels: L) => Record<N, string>): CounterHandle<L> {
+  return { inc: (labels, value = 1) => metric.inc(toLabels(labels), value) };
+}
+
+function gauge<L, N extends string>(metric: Gauge<N>, toLabels: (labels: L) => Record<N, string>): GaugeHandle<L> {
+  return {
+    set: (labels, value) => metric.set(toLabels(labels), value),
+    inc: (labels, value = 1) => metric.inc(toLabels(labels), value),
+    dec: (labels, value = 1) => metric.dec(toLabels(labels), value),
+    remove: (labels) => metric.remove(toLabels(labels)),
+  };
+}
+
+function histogram<L, N extends string>(metric: Histogram<N>, toLabels: (labels: L) => Record<N, string>): HistogramHandle<L> {
+  return {
+    observe: (labels, seconds) => metric.observe(toLabels(labels), seconds),
+    startTimer: (labels) => {
+      const end = metric.startTimer(toLabels(labels));
+      return () => void end();
+    },
+  };
+}
