@@ -274,6 +274,11 @@ export const configSchema = z
           .literal([430, 480])
           .default(430)
           .describe('Status for a request whose flow is gone: 430 Flow Failed (RFC 5626 §5.3.1) or 480 for backends that do not know 430. @default 430'),
+        failoverTimeoutMs: z
+          .int()
+          .min(50)
+          .default(4000)
+          .describe('An initial request that hears nothing at all (not even 100 Trying) from a backend target for this long moves to the next target of its group, ms. @default 4000'),
       })
       .prefault({}),
     timers: z

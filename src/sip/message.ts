@@ -139,6 +139,11 @@ export class SipRequest extends SipMessageBase {
     this.#parsedUri = undefined;
   }
 
+  /** A copy whose header edits do not touch this request (one per forwarded branch); the body is shared. */
+  clone(): SipRequest {
+    return new SipRequest(this.method, this.#uri, this.headers.clone(), this.body);
+  }
+
   /** Parsed Request-URI; undefined when malformed. */
   requestUri(): SipUri | undefined {
     if (this.#parsedUri === undefined) {

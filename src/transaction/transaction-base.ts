@@ -71,6 +71,15 @@ export abstract class TransactionBase<S extends string> {
   /** Stop every timer this transaction owns. */
   protected abstract stopTimers(): void;
 
+  /**
+   * Give up on this transaction without waiting for its timers: no more
+   * retransmissions, no callbacks except onTerminated. The proxy uses it when
+   * it fails over away from a silent target, and probes when they time out.
+   */
+  abandon(): void {
+    this.terminate();
+  }
+
   /** Move to Terminated: stop timers, leave the table, tell the user. Idempotent. */
   protected terminate(): void {
     if (this.#terminated) return;

@@ -1,0 +1,501 @@
+/**
+ * The one place where a message's fate is decided. Requests, in order:
+ *   sanity → transaction match (retransmission, ACK, overload) → CANCEL →
+ *   Max-Forwards → loop → local (OPTIONS to us) → own Route / flow token →
+ *   in-dialog | initial from outside (backend group, Path on REGISTER) |
+ *   initial from inside (Route / Request-URI, or a flow token) → forward.
+ * Responses go to their client transaction; unmatched ones are forwarded
+ * statelessly by the next Via (UDP) or dropped.
+ */
+import { BlockList, isIP } from 'node:net';
+import type { Logger } from '../log/logger.js';
+import type { SbcMetrics as Metrics } from '../admin/metrics.js';
+import type { Dispatcher, Target } from '../routing/index.js';
+import { newBranch } from '../sip/ids.js';
+import type { SipMessage, SipRequest, SipResponse } from '../sip/message.js';
+import type { ParseError } from '../sip/parser.js';
+import { createResponse } from '../sip/response.js';
+import { serialize } from '../sip/serializer.js';
+import { parseUri, type SipUri } from '../sip/uri.js';
+import type { ClientTransaction, ClientTransactionUser, InviteServerTransaction, ServerTransaction, TransactionLayer } from '../transaction/index.js';
+import type { Flow } from '../transport/flow.js';
+import type { TransportLayer } from '../transport/index.js';
+import { loopHash, OWN_BRANCH_PREFIX } from './loop-detection.js';
+import { resolveUri, type Destination } from './next-hop.js';
+import { OwnAddresses } from './own-addresses.js';
+import { ProxyTransaction, type BranchTarget } from './proxy-transaction.js';
+import { ownUri, ownVia } from './record-route.js';
+import { checkRequest } from './sanity.js';
+
+export interface PipelineOptions {
+  transport: TransportLayer;
+  transactions: TransactionLayer;
+  dispatcher: Dispatcher;
+  logger: Logger;
+  metrics?: Metrics;
+  /** CIDRs whose requests count as inside, besides backend targets. */
+  trustedSources: readonly string[];
+  /** Backend group for REGISTER (registrar.backend); Path is added when pathMode. */
+  registrar: { backend: string; pathMode: boolean };
+  /** Status for a flow that is gone: 430 Flow Failed (RFC 5626) or 480. */
+  flowFailedStatus: number;
+  /** A silent target is abandoned for the next one after this long. */
+  failoverTimeoutMs: number;
+  /** Value of Server / User-Agent on what we generate. */
+  productName?: string;
+}
+
+/** Methods that create a dialog and so get our Record-Route (RFC 3261 §16.6 step 4). */
+const DIALOG_FORMING: ReadonlySet<string> = new Set(['INVITE', 'SUBSCRIBE', 'REFER', 'NOTIFY']);
+/** Initial requests that fail over to the next target (issue: INVITE/REGISTER/MESSAGE/OPTIONS). */
+const FAILOVER: ReadonlySet<string> = new Set(['INVITE', 'REGISTER', 'MESSAGE', 'OPTIONS', 'SUBSCRIBE']);
+const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, MESSAGE, INFO, UPDATE, PRACK, REFER, SUBSCRIBE, NOTIFY';
+
+/** Where a request goes: a live flow (a client of ours) or an address to connect to. */
+type NextHop = { kind: 'flow'; flow: Flow } | { kind: 'address'; uri: SipUri };
+
+export class Pipeline {
+  readonly #o: PipelineOptions;
+  readonly #log: Logger;
+  readonly #own: OwnAddresses;
+  readonly #trusted = new BlockList();
+  /** Server transaction → its proxy context, so CANCEL can find what to cancel. */
+  readonly #contexts = new WeakMap<ServerTransaction, ProxyTransaction>();
+  /** Flows we opened toward backends count as inside. */
+  readonly #insideFlows = new WeakSet<Flow>();
+  #insideAddresses = new Set<string>();
+  #draining = false;
+
+  constructor(options: PipelineOptions) {
+    this.#o = options;
+    this.#log = options.logger;
+    this.#own = new OwnAddresses(options.transport.listeners);
+    for (const cidr of options.trustedSources) {
+      const [net, bits] = cidr.split('/');
+      if (net === undefined) continue;
+      const family = isIP(net) === 6 ? 'ipv6' : 'ipv4';
+      this.#trusted.addSubnet(net, Number(bits ?? (family === 'ipv6' ? 128 : 32)), family);
+    }
+    this.refreshInside();
+  }
+
+  /** Recompute which source addresses are backends (after start or reload). */
+  refreshInside(): void {
+    const set = new Set<string>();
+    for (const g of this.#o.dispatcher.snapshot().groups) {
+      for (const t of g.targets) if (t.address !== undefined) set.add(`${t.address}:${t.port}`);
+    }
+    this.#insideAddresses = set;
+  }
+
+  /** Stop taking new calls and registrations: 503 with Retry-After (CONTRACT.md, SIGTERM). */
+  drain(): void {
+    this.#draining = true;
+  }
+
+  isInside(flow: Flow): boolean {
+    if (this.#insideFlows.has(flow)) return true;
+    const { address, port, family } = flow.remote;
+    if (this.#insideAddresses.has(`${address}:${port}`)) return true;
+    return this.#trusted.check(address, family === 'IPv6' ? 'ipv6' : 'ipv4');
+  }
+
+  // ── transport user ────────────────────────────────────────────────────
+
+  onMessage(msg: SipMessage, flow: Flow): void {
+    try {
+      if (msg.kind === 'request') this.#onRequest(msg, flow);
+      else this.#onResponse(msg, flow);
+    } catch (err) {
+      this.#log.error({ err, callId: msg.callId, flow: flow.id }, 'message handling failed');
+    }
+  }
+
+  onInvalid(error: ParseError, flow: Flow): void {
+    this.#o.metrics?.parseErrors.inc({ transport: flow.transport, code: error.code });
+    const partial = error.partial;
+    if (partial?.kind !== 'request' || partial.method === 'ACK') return;
+    if (partial.vias() === undefined || partial.callId === undefined || partial.cseq() === undefined) return;
+    this.#reply(partial, flow, error.status, error.reason);
+  }
+
+  // ── requests ──────────────────────────────────────────────────────────
+
+  #onRequest(req: SipRequest, flow: Flow): void {
+    this.#o.metrics?.sipMessages.inc({ direction: 'in', transport: flow.transport, method: req.method });
+    const inside = this.isInside(flow);
+    const bad = checkRequest(req);
+    if (bad !== undefined) {
+      this.#o.metrics?.rejectedRequests.inc({ reason: 'malformed' });
+      if (req.method !== 'ACK' && req.vias() !== undefined && req.callId !== undefined && req.cseq() !== undefined) {
+        this.#reply(req, flow, bad.status, bad.reason, bad.headers);
+      }
+      return;
+    }
+    stampVia(req, flow, !inside);
+
+    const match = this.#o.transactions.receiveRequest(req, flow);
+    switch (match.kind) {
+      case 'absorbed':
+        return;
+      case 'overloaded':
+        this.#o.metrics?.rejectedRequests.inc({ reason: 'overload' });
+        if (req.method !== 'ACK') this.#reply(req, flow, 503, 'Service Unavailable', { 'Retry-After': '5' });
+        return;
+      case 'ack-2xx':
+      case 'ack-unmatched':
+        void this.#forwardAck(req, flow, inside);
+        return;
+      case 'new':
+        break;
+    }
+    if (req.method === 'ACK') return;
+
+    const server = this.#o.transactions.createServerTransaction(req, flow);
+    if (req.method === 'CANCEL') {
+      this.#onCancel(req, server);
+      return;
+    }
+
+    const mf = req.maxForwards() ?? 70;
+    const toUs = this.#isToUs(req);
+    if (mf === 0 && !(toUs && req.method === 'OPTIONS')) {
+      this.#respond(server, 483, 'Too Many Hops');
+      return;
+    }
+    if (this.#isLooping(req)) {
+      this.#respond(server, 482, 'Loop Detected');
+      return;
+    }
+    if (toUs && req.method === 'OPTIONS') {
+      this.#respond(server, 200, 'OK', { Allow: ALLOW, Accept: 'application/sdp', Supported: 'path, outbound' });
+      return;
+    }
+
+    // Our own Route entries (Record-Route, Path) are popped here; a flow token
+    // among them names the client to deliver to (RFC 5626 §5.3).
+    const popped = this.#popOwnRoutes(req);
+    if (popped.error === 'tampered' && inside) {
+      this.#o.metrics?.rejectedRequests.inc({ reason: 'bad-flow-token' });
+      this.#respond(server, 403, 'Invalid Flow Token');
+      return;
+    }
+    const inDialog = req.to()?.params.get('tag') != null;
+
+    if (inside && popped.token !== undefined) {
+      if (popped.flow === undefined) {
+        this.#o.metrics?.rejectedRequests.inc({ reason: 'flow-gone' });
+        this.#respond(server, this.#o.flowFailedStatus);
+        return;
+      }
+      this.#proxy(server, req, flow, inside, [{ kind: 'flow', flow: popped.flow }], false);
+      return;
+    }
+
+    if (!inDialog && !inside) {
+      if (this.#draining) {
+        this.#respond(server, 503, 'Service Unavailable', { 'Retry-After': '30' });
+        return;
+      }
+      this.#toBackend(server, req, flow);
+      return;
+    }
+
+    // In-dialog from either side, or initial from inside: next Route, else Request-URI.
+    const hop = this.#nextHopFromRequest(req);
+    if (hop === undefined) {
+      this.#respond(server, inDialog ? 404 : 404, 'Not Found');
+      return;
+    }
+    if (!inDialog && this.#draining) {
+      this.#respond(server, 503, 'Service Unavailable', { 'Retry-After': '30' });
+      return;
+    }
+    this.#proxy(server, req, flow, inside, [hop], false);
+  }
+
+  /** CANCEL (RFC 3261 §16.10): 200 at once; the INVITE's branches are cancelled (deferred until a provisional). */
+  #onCancel(req: SipRequest, server: ServerTransaction): void {
+    const invite = this.#o.transactions.findInviteServerTransaction(req) as InviteServerTransaction | undefined;
+    const ctx = invite === undefined ? undefined : this.#contexts.get(invite);
+    if (invite === undefined || ctx === undefined) {
+      this.#respond(server, 481, 'Call/Transaction Does Not Exist');
+      return;
+    }
+    this.#respond(server, 200, 'OK');
+    ctx.cancel();
+  }
+
+  /** Initial request from outside: a target of the backend group (REGISTER: the registrar group). */
+  #toBackend(server: ServerTransaction, req: SipRequest, flow: Flow): void {
+    const dispatcher = this.#o.dispatcher;
+    // Preloaded routes from outside are not honoured: the backend decides (no open relay).
+    req.headers.remove('route');
+    const group = req.method === 'REGISTER' ? this.#o.registrar.backend : dispatcher.groupFor(req.requestUri()?.host ?? '');
+    if (group === undefined || !dispatcher.hasGroup(group)) {
+      this.#o.metrics?.rejectedRequests.inc({ reason: 'no-backend' });
+      this.#respond(server, 503, 'No Backend Configured');
+      return;
+    }
+    const targets = dispatcher.select(group, {
+      callId: req.callId,
+      fromUri: req.headers.get('from'),
+      toUri: req.headers.get('to'),
+      requestUri: req.uri,
+    });
+    if (targets.length === 0) {
+      this.#o.metrics?.rejectedRequests.inc({ reason: 'no-target' });
+      this.#respond(server, 503, 'Service Unavailable', { 'Retry-After': String(dispatcher.retryAfterSeconds(group)) });
+      return;
+    }
+    if (req.method === 'REGISTER') this.#o.metrics?.registrationsRelayed.inc();
+    const hops = targets.map((t) => ({ kind: 'target' as const, target: t }));
+    this.#proxy(server, req, flow, false, hops, FAILOVER.has(req.method));
+  }
+
+  /**
+   * Forward statefully to one hop after another (serial failover). `source`
+   * is the flow the request came on; the forwarded copies get our Via, our
+   * Record-Route (dialog-forming initial requests) and Path (REGISTER from outside).
+   */
+  #proxy(server: ServerTransaction, req: SipRequest, source: Flow, inside: boolean, hops: Array<NextHop | { kind: 'target'; target: Target }>, failover: boolean): void {
+    const mf = req.maxForwards();
+    req.headers.set('max-forwards', String(mf === undefined ? 70 : mf - 1));
+    const initial = req.to()?.params.get('tag') == null;
+    const recordRoute = initial && DIALOG_FORMING.has(req.method);
+    const addPath = req.method === 'REGISTER' && !inside && this.#o.registrar.pathMode;
+    const hash = loopHash(req);
+    const started = performance.now();
+
+    const branches: BranchTarget[] = hops.map((hop) => {
+      const label = hop.kind === 'flow' ? `flow:${hop.flow.id}` : hop.kind === 'target' ? hop.target.uri : hop.uri.host;
+      const target = hop.kind === 'target' ? hop.target : undefined;
+      return {
+        label,
+        start: async (user: ClientTransactionUser): Promise<ClientTransaction | undefined> => {
+          const out = await this.#flowFor(hop);
+          if (out === undefined) return undefined;
+          if (target !== undefined) this.#o.dispatcher.acquire(target);
+          const copy = req.clone();
+          if (recordRoute) this.#addRecordRoute(copy, source, inside, out);
+          if (addPath) this.#addPath(copy, source, out);
+          copy.headers.prepend('via', ownVia(out.listener, `${OWN_BRANCH_PREFIX}${hash}-${newBranch().slice(7)}`));
+          this.#o.metrics?.sipMessages.inc({ direction: 'out', transport: out.transport, method: copy.method });
+          return this.#o.transactions.createClientTransaction(copy, out, user, { timerC: copy.method === 'INVITE' });
+        },
+        onSuccess: target === undefined ? undefined : () => this.#o.dispatcher.reportSuccess(target),
+        onFailure: target === undefined ? undefined : (reason) => this.#o.dispatcher.reportFailure(target, reason),
+        onEnd: target === undefined ? undefined : () => this.#o.dispatcher.release(target),
+      };
+    });
+
+    const ctx = new ProxyTransaction(server, req, branches, {
+      failover,
+      failoverTimeoutMs: this.#o.failoverTimeoutMs,
+      unreachableStatus: hops[0]?.kind === 'flow' ? this.#o.flowFailedStatus : 503,
+      logger: this.#log,
+      onFinal: () => this.#o.metrics?.requestLatency.observe({ method: req.method }, (performance.now() - started) / 1000),
+    });
+    this.#contexts.set(server, ctx);
+    ctx.start();
+  }
+
+  async #flowFor(hop: NextHop | { kind: 'target'; target: Target }): Promise<Flow | undefined> {
+    try {
+      if (hop.kind === 'flow') return hop.flow.closed ? undefined : hop.flow;
+      let dest: Destination | undefined;
+      if (hop.kind === 'target') {
+        const t = hop.target;
+        dest = { transport: t.transport, address: t.address ?? t.host, port: t.port };
+      } else {
+        dest = await resolveUri(hop.uri);
+      }
+      if (dest === undefined || dest.transport === 'ws' || dest.transport === 'wss') return undefined;
+      const flow = await this.#o.transport.connect(dest);
+      if (hop.kind === 'target') this.#insideFlows.add(flow);
+      return flow;
+    } catch (err) {
+      this.#log.debug({ err }, 'connect failed');
+      return undefined;
+    }
+  }
+
+  /**
+   * Record-Route (RFC 3261 §16.6 step 4), twice when the request changes
+   * listener (RFC 5658). The entry facing the outside carries that side's
+   * flow token, so in-dialog requests from inside find the client's flow.
+   * The top entry faces downstream (it is the one the next hop uses).
+   */
+  #addRecordRoute(req: SipRequest, source: Flow, sourceInside: boolean, out: Flow): void {
+    const outIsClient = !this.#insideFlows.has(out) && !this.isInside(out);
+    const upToken = sourceInside ? undefined : this.#o.transport.tokens.issue(source);
+    const downToken = outIsClient ? this.#o.transport.tokens.issue(out) : undefined;
+    if (source.listener.index === out.listener.index) {
+      req.headers.prepend('record-route', ownUri(out.listener, upToken ?? downToken));
+      return;
+    }
+    req.headers.prepend('record-route', ownUri(source.listener, upToken));
+    req.headers.prepend('record-route', ownUri(out.listener, downToken));
+  }
+
+  /** Path (RFC 3327 §5.2) with the client's flow token, and `path` in Supported for strict registrars. */
+  #addPath(req: SipRequest, source: Flow, out: Flow): void {
+    req.headers.prepend('path', ownUri(out.listener, this.#o.transport.tokens.issue(source), ';ob'));
+    const supported = req.optionTags('supported');
+    if (!supported.includes('path')) {
+      if (supported.length === 0) req.headers.set('supported', 'path');
+      else req.headers.append('supported', 'path');
+    }
+  }
+
+  /**
+   * Pop every Route entry of ours at the top (one, or two after double
+   * Record-Route) and the strict-router form (RFC 3261 §16.4). The last
+   * token among them names a client flow.
+   */
+  #popOwnRoutes(req: SipRequest): { token?: string; flow?: Flow; error?: 'tampered' } {
+    let token: string | undefined;
+    const reqUri = req.requestUri();
+    if (reqUri !== undefined && this.#own.isOwn(reqUri) && reqUri.params.has('lr')) {
+      // A strict router upstream put our Record-Route URI in the Request-URI:
+      // the real target is the last Route (RFC 3261 §16.4).
+      if (reqUri.user !== undefined) token = reqUri.user;
+      const routes = req.headers.values('route');
+      const last = routes.pop();
+      if (last !== undefined) {
+        req.headers.remove('route');
+        for (const r of routes) req.headers.append('route', r);
+        const lastUri = parseUri(last.replace(/^[^<]*</, '').replace(/>.*$/, ''));
+        if (lastUri.ok) req.uri = last.replace(/^[^<]*</, '').replace(/>.*$/, '');
+      }
+    }
+    for (;;) {
+      const top = req.routes()?.[0];
+      if (top === undefined || !this.#own.isOwn(top.uri)) break;
+      if (top.uri.user !== undefined) token = top.uri.user;
+      req.headers.shiftValue('route');
+    }
+    if (token === undefined) return {};
+    const found = this.#o.transport.flows.byToken(token);
+    if (found.ok) return { token, flow: found.value };
+    return found.error === 'tampered' ? { token, error: 'tampered' } : { token };
+  }
+
+  /** Next hop by the remaining Route set (loose or strict) or the Request-URI. */
+  #nextHopFromRequest(req: SipRequest): NextHop | undefined {
+    const top = req.routes()?.[0];
+    if (top !== undefined) {
+      if (!top.uri.params.has('lr')) {
+        // Strict next hop (RFC 3261 §16.6 step 6): it becomes the Request-URI.
+        const first = req.headers.shiftValue('route');
+        req.headers.append('route', `<${req.uri}>`);
+        if (first !== undefined) req.uri = first.replace(/^[^<]*</, '').replace(/>.*$/, '');
+      }
+      return { kind: 'address', uri: top.uri };
+    }
+    const uri = req.requestUri();
+    if (uri === undefined || this.#own.isOwn(uri)) return undefined;
+    return { kind: 'address', uri };
+  }
+
+  /** ACK for a 2xx: end to end, its own transaction, forwarded statelessly (RFC 3261 §16.11 / §13.2.2.4). */
+  async #forwardAck(req: SipRequest, flow: Flow, inside: boolean): Promise<void> {
+    const mf = req.maxForwards() ?? 70;
+    if (mf === 0) return;
+    const popped = this.#popOwnRoutes(req);
+    let hop: NextHop | undefined;
+    if (inside && popped.flow !== undefined) hop = { kind: 'flow', flow: popped.flow };
+    else if (inside && popped.token !== undefined) return;
+    else hop = this.#nextHopFromRequest(req);
+    if (hop === undefined) return;
+    const out = await this.#flowFor(hop);
+    if (out === undefined) return;
+    req.headers.set('max-forwards', String(mf - 1));
+    req.headers.prepend('via', ownVia(out.listener, newBranch()));
+    this.#o.metrics?.sipMessages.inc({ direction: 'out', transport: out.transport, method: 'ACK' });
+    out.send(serialize(req));
+  }
+
+  #isToUs(req: SipRequest): boolean {
+    const uri = req.requestUri();
+    if (uri === undefined || uri.user !== undefined) return false;
+    if (!this.#own.isOwn(uri)) return false;
+    const routes = req.routes() ?? [];
+    return routes.every((r) => this.#own.isOwn(r.uri));
+  }
+
+  /** RFC 3261 §16.3 step 4: one of our Vias carries this request's own loop hash. */
+  #isLooping(req: SipRequest): boolean {
+    const vias = req.vias();
+    if (vias === undefined || vias.length < 2) return false;
+    const prefix = `${OWN_BRANCH_PREFIX}${loopHash(req)}-`;
+    for (const v of vias) {
+      const branch = v.params.get('branch');
+      if (branch?.startsWith(prefix) && this.#own.isOwnSentBy(v.host, v.port, v.transport)) return true;
+    }
+    return false;
+  }
+
+  #respond(server: ServerTransaction, status: number, reason?: string, headers?: Record<string, string>): void {
+    const res = createResponse(server.request, status, reason);
+    if (headers !== undefined) for (const [k, v] of Object.entries(headers)) res.headers.set(k, v);
+    if (this.#o.productName !== undefined && status >= 200) res.headers.set('server', this.#o.productName);
+    server.respond(res);
+  }
+
+  /** A response outside any transaction (malformed or overloaded requests). */
+  #reply(req: SipRequest, flow: Flow, status: number, reason?: string, headers?: Record<string, string>): void {
+    const res = createResponse(req, status, reason);
+    if (headers !== undefined) for (const [k, v] of Object.entries(headers)) res.headers.set(k, v);
+    flow.send(serialize(res));
+  }
+
+  // ── responses ─────────────────────────────────────────────────────────
+
+  #onResponse(res: SipResponse, flow: Flow): void {
+    this.#o.metrics?.sipMessages.inc({ direction: 'in', transport: flow.transport, method: 'response' });
+    if (res.vias() === undefined || res.cseq() === undefined) return;
+    if (this.#o.transactions.receiveResponse(res, flow)) return;
+    this.#forwardResponseStatelessly(res);
+  }
+
+  /**
+   * A response matching no transaction (RFC 3261 §16.7 note; late 2xx
+   * retransmissions): if the top Via is ours, drop it and send to the next Via
+   * over UDP. Anything else is dropped.
+   */
+  #forwardResponseStatelessly(res: SipResponse): void {
+    const vias = res.vias();
+    const top = vias?.[0];
+    const next = vias?.[1];
+    if (top === undefined || next === undefined) return;
+    if (!top.params.get('branch')?.startsWith('z9hG4bK') || !this.#own.isOwnSentBy(top.host, top.port, top.transport)) return;
+    if (next.transport.toUpperCase() !== 'UDP') return;
+    const address = next.params.get('received') ?? next.host;
+    const rport = next.params.get('rport');
+    const port = rport !== undefined && rport !== null && rport !== '' ? Number(rport) : (next.port ?? 5060);
+    res.headers.shiftValue('via');
+    void this.#o.transport.connect({ transport: 'udp', address, port }).then(
+      (out) => out.send(serialize(res)),
+      () => undefined,
+    );
+  }
+}
+
+/**
+ * received / rport on the top Via (RFC 3261 §18.2.1, RFC 3581 §4). From
+ * outside, rport is forced: every client is assumed to be behind NAT.
+ */
+function stampVia(req: SipRequest, flow: Flow, force: boolean): void {
+  const top = req.topVia();
+  if (top === undefined) return;
+  const hasRport = top.params.has('rport');
+  const needReceived = top.host !== flow.remote.address || hasRport || force;
+  if (!needReceived && !hasRport) return;
+  const raw = req.headers.shiftValue('via');
+  if (raw === undefined) return;
+  let value = raw.replace(/;\s*received=[^;,]*/i, '');
+  if (hasRport || force) value = value.replace(/;\s*rport(=[^;,]*)?/i, '') + `;rport=${flow.remote.port}`;
+  value += `;received=${flow.remote.address}`;
+  req.headers.prepend('via', value);
+}

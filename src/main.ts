@@ -1,0 +1,126 @@
+#!/usr/bin/env node
+/**
+ * CLI: argv → config → server.start(); SIGTERM/SIGINT → drain → exit 0.
+ *   webrtc-sbc [--config FILE] [--set key.path=value ...]
+ *   webrtc-sbc check-config FILE [--set ...]
+ *   webrtc-sbc status|flows|dialogs|backends|engines|reload [--admin URL] [--token T]
+ * Exit codes: 0 clean stop, 2 configuration error, 1 any other fatal error.
+ */
+import { parseArgs } from 'node:util';
+import { loadConfig, formatConfigError, renderConfig } from './config/index.js';
+import { runAdminCommand, type AdminCommandName as AdminCommand } from './admin/index.js';
+import { createLogger } from './log/logger.js';
+import { Server } from './server.js';
+
+const ADMIN_COMMANDS: readonly AdminCommand[] = ['status', 'flows', 'dialogs', 'backends', 'engines', 'reload'];
+
+const USAGE = `usage:
+  webrtc-sbc [--config FILE] [--set key.path=value ...]     run the gateway
+  webrtc-sbc check-config FILE [--set key.path=value ...]   validate and print the effective configuration
+  webrtc-sbc ${ADMIN_COMMANDS.join('|')} [--admin URL] [--token TOKEN]
+`;
+
+async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        config: { type: 'string', short: 'c' },
+        set: { type: 'string', multiple: true, short: 's' },
+        admin: { type: 'string' },
+        token: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const command = positionals[0];
+
+  if (command !== undefined && (ADMIN_COMMANDS as readonly string[]).includes(command)) {
+    let adminUrl = values.admin;
+    let token = values.token;
+    if (adminUrl === undefined || token === undefined) {
+      // Default to the configured admin listener (CONTRACT.md).
+      const loaded = await loadConfig({ file: values.config, sets: values.set ?? [], env: process.env, cwd: process.cwd() });
+      if (loaded.ok) {
+        const listen = loaded.value.config.admin.listen.replace(/^0\.0\.0\.0:/, '127.0.0.1:').replace(/^\[::\]:/, '[::1]:');
+        adminUrl ??= `http://${listen}`;
+        token ??= loaded.value.config.admin.token || undefined;
+      }
+      adminUrl ??= 'http://127.0.0.1:9060';
+    }
+    return runAdminCommand(command as AdminCommand, { adminUrl, token, out: process.stdout });
+  }
+
+  if (command === 'check-config') {
+    const file = positionals[1] ?? values.config;
+    if (file === undefined) {
+      process.stderr.write(`check-config needs a FILE\n${USAGE}`);
+      return 2;
+    }
+    const loaded = await loadConfig({ file, sets: values.set ?? [], env: process.env, cwd: process.cwd() });
+    if (!loaded.ok) {
+      process.stderr.write(`${formatConfigError(loaded.error)}\n`);
+      return 2;
+    }
+    process.stdout.write(renderConfig(loaded.value.config));
+    return 0;
+  }
+
+  if (command !== undefined) {
+    process.stderr.write(`unknown command: ${command}\n${USAGE}`);
+    return 2;
+  }
+
+  const loaded = await loadConfig({ file: values.config, sets: values.set ?? [], env: process.env, cwd: process.cwd() });
+  if (!loaded.ok) {
+    process.stderr.write(`${formatConfigError(loaded.error)}\n`);
+    return 2;
+  }
+  const { config, source } = loaded.value;
+  const logger = createLogger(config.log.level);
+  const server = new Server(config, logger, { configSource: source });
+  try {
+    await server.start();
+  } catch (err) {
+    logger.fatal({ err }, 'start-up failed');
+    await server.stop().catch(() => undefined);
+    return 1;
+  }
+
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const onSignal = (signal: NodeJS.Signals): void => {
+      if (stopping) {
+        logger.warn({ signal }, 'second signal: stopping now');
+        void server.stop().finally(() => resolve(0));
+        return;
+      }
+      stopping = true;
+      logger.info({ signal, drainSeconds: config.shutdown.drainSeconds }, 'draining');
+      void server.drainAndStop().then(() => resolve(0), (err: unknown) => {
+        logger.error({ err }, 'error while stopping');
+        resolve(1);
+      });
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+}
+
+main(process.argv.slice(2)).then(
+  (code) => { process.exitCode = code; setTimeout(() => process.exit(code), 200).unref(); },
+  (err: unknown) => {
+    process.stderr.write(`fatal: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,263 @@
+/**
+ * Composition root: builds the parts from the configuration and starts them
+ * in dependency order (state → transport → transactions → routing → core →
+ * admin); stops them in reverse.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { networkInterfaces } from 'node:os';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Registry } from 'prom-client';
+import { AdminServer, createMetrics, type SbcMetrics as Metrics } from './admin/index.js';
+import { ensureCertificate } from './certs/index.js';
+import type { Config } from './config/index.js';
+import { OptionsProber } from './core/options-prober.js';
+import { Pipeline } from './core/pipeline.js';
+import { StaticFiles } from './http/static-files.js';
+import type { Logger } from './log/logger.js';
+import { Dispatcher } from './routing/index.js';
+import { createStateStore, type StateStore } from './state/index.js';
+import { TransactionLayer } from './transaction/index.js';
+import { TransportLayer, type ListenerSpec, type TransportProtocol } from './transport/index.js';
+
+/** Where the package lives (dist/src/server.js or src/server.ts → the root). */
+const PACKAGE_ROOT = (() => {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
+  return dir;
+})();
+
+const PRODUCT = 'webrtc-sbc';
+
+export interface ServerOptions {
+  /** Where the configuration came from, for the start-up log line. */
+  configSource?: string;
+}
+
+export class Server {
+  readonly config: Config;
+  readonly #log: Logger;
+  readonly #options: ServerOptions;
+  readonly registry = new Registry();
+  readonly metrics: Metrics;
+  #store: StateStore | undefined;
+  #transport: TransportLayer | undefined;
+  #transactions: TransactionLayer | undefined;
+  #dispatcher: Dispatcher | undefined;
+  #pipeline: Pipeline | undefined;
+  #admin: AdminServer | undefined;
+  #metricsTimer: NodeJS.Timeout | undefined;
+  #stopped: Promise<void> | undefined;
+
+  constructor(config: Config, logger: Logger, options: ServerOptions = {}) {
+    this.config = config;
+    this.#log = logger;
+    this.#options = options;
+    this.metrics = createMetrics(this.registry);
+  }
+
+  get transport(): TransportLayer {
+    if (this.#transport === undefined) throw new Error('server not started');
+    return this.#transport;
+  }
+
+  get dispatcher(): Dispatcher {
+    if (this.#dispatcher === undefined) throw new Error('server not started');
+    return this.#dispatcher;
+  }
+
+  /** Bound admin address (port 0 in config → ephemeral). */
+  adminAddress(): { host: string; port: number } | undefined {
+    return this.#admin?.address();
+  }
+
+  async start(): Promise<void> {
+    const c = this.config;
+    const log = this.#log;
+    this.#store = createStateStore(c.state);
+
+    const listeners: ListenerSpec[] = c.listen.map((l) => ({
+      transport: l.transport,
+      address: l.address,
+      port: l.port,
+      advertise: l.advertise ?? defaultAdvertise(l.address),
+      ...(l.interface !== undefined ? { interface: l.interface } : {}),
+    }));
+
+    let tls: { cert: string; key: string } | undefined;
+    if (listeners.some((l) => l.transport === 'tls' || l.transport === 'wss')) {
+      const hosts = [...new Set(listeners.map((l) => l.advertise))];
+      tls = await ensureCertificate({ certFile: this.#path(c.tls.cert), keyFile: this.#path(c.tls.key), hosts, logger: log });
+    }
+
+    let httpHandler: StaticFiles['handle'] | undefined;
+    if (c.web.enabled) {
+      const root = this.#webRoot(c.web.root);
+      if (root === undefined) log.warn({ root: c.web.root }, 'web page not built: run `npm run build`; serving 404 at /');
+      else httpHandler = (await StaticFiles.load(root)).handle;
+    }
+
+    let secret: string | Buffer = c.flowTokens.secret;
+    if (secret === '') {
+      secret = randomBytes(32);
+      if (c.state.store === 'redis') log.warn('flowTokens.secret is empty: tokens issued by this node will not be accepted by other nodes');
+    }
+
+    const transport = new TransportLayer({
+      listeners,
+      ...(tls !== undefined ? { tls } : {}),
+      limits: {
+        maxMessageBytes: c.security.maxMessageBytes,
+        maxHeaderCount: c.transport.maxHeaderCount,
+        maxConnectionsPerIp: c.transport.maxConnectionsPerIp,
+        handshakeTimeoutMs: c.transport.handshakeTimeoutSeconds * 1000,
+        idleTimeoutMs: c.transport.idleTimeoutSeconds * 1000,
+        wsPingIntervalMs: c.transport.wsPingIntervalSeconds * 1000,
+      },
+      logger: log.child({ part: 'transport' }),
+      flowTokenSecret: secret,
+      ...(httpHandler !== undefined ? { httpHandler } : {}),
+    });
+    this.#transport = transport;
+    await transport.start();
+
+    const transactions = new TransactionLayer({
+      timers: { t1Ms: c.timers.t1Ms, t2Ms: c.timers.t2Ms, t4Ms: c.timers.t4Ms, timerCMs: c.timers.timerCSeconds * 1000 },
+      logger: log.child({ part: 'transaction' }),
+    });
+    this.#transactions = transactions;
+
+    const prober = new OptionsProber(transport, transactions, PRODUCT);
+    const dispatcher = new Dispatcher({
+      groups: c.backends,
+      routes: c.routes,
+      logger: log.child({ part: 'routing' }),
+      probe: (target, method, timeoutMs) => prober.probe(target, method, timeoutMs),
+    });
+    dispatcher.onChange = (t) => {
+      this.metrics.backendUp.set({ group: t.group, target: t.uri }, t.up ? 1 : 0);
+      log.info({ group: t.group, target: t.uri, up: t.up }, t.up ? 'backend up' : 'backend down');
+    };
+    this.#dispatcher = dispatcher;
+    await dispatcher.start();
+    if (dispatcher.isEmpty) log.warn('no backend configured (backends is empty): calls and registrations will be answered 503');
+
+    const pipeline = new Pipeline({
+      transport,
+      transactions,
+      dispatcher,
+      logger: log.child({ part: 'core' }),
+      metrics: this.metrics,
+      trustedSources: c.trustedSources,
+      registrar: c.registrar,
+      flowFailedStatus: c.proxy.flowFailedStatus,
+      failoverTimeoutMs: c.proxy.failoverTimeoutMs,
+      productName: PRODUCT,
+    });
+    this.#pipeline = pipeline;
+    transport.setUser({
+      onMessage: (msg, flow) => pipeline.onMessage(msg, flow),
+      onInvalid: (err, flow) => pipeline.onInvalid(err, flow),
+    });
+
+    this.#metricsTimer = setInterval(() => this.#sampleGauges(), 1000);
+    this.#metricsTimer.unref();
+
+    const admin = new AdminServer({
+      listen: c.admin.listen,
+      ...(c.admin.token !== '' ? { token: c.admin.token } : {}),
+      logger: log.child({ part: 'admin' }),
+      registry: this.registry,
+      health: () => {
+        const states = transport.listeners.map((l) => ({ transport: l.transport, address: l.address, port: l.boundPort, up: l.up }));
+        return { ok: states.every((s) => s.up) && this.#stopped === undefined, details: { listeners: states } };
+      },
+    });
+    admin.route('GET', '/api/backends', () => ({ status: 200, body: dispatcher.snapshot() }));
+    admin.route('GET', '/api/flows', () => ({ status: 200, body: { flows: this.#flowList() } }));
+    admin.route('GET', '/api/dialogs', () => ({ status: 200, body: { dialogs: [] } }));
+    admin.route('GET', '/api/engines', () => ({ status: 200, body: { mode: c.media.mode, engines: [] } }));
+    this.#admin = admin;
+    await admin.start();
+
+    const page = transport.listeners.find((l) => l.transport === 'wss') ?? transport.listeners.find((l) => l.transport === 'ws');
+    log.info({
+      config: this.#options.configSource ?? 'defaults',
+      listeners: transport.listeners.map((l) => `${l.transport}:${l.address}:${l.boundPort}${l.advertise !== l.address ? ` (advertised as ${l.advertise})` : ''}`),
+      admin: `http://${c.admin.listen}`,
+      page: page === undefined ? undefined : `${page.transport === 'wss' ? 'https' : 'http'}://${hostForUrl(page.advertise)}:${page.boundPort}/`,
+      mediaMode: c.media.mode,
+    }, `${PRODUCT} started`);
+    if (c.media.mode !== 'passthrough') {
+      log.warn({ mediaMode: c.media.mode }, 'media relay is not available yet: SDP passes through unchanged (media.mode=passthrough behaviour)');
+    }
+  }
+
+  /** SIGTERM: refuse new calls and registrations, let transactions finish, then stop. */
+  async drainAndStop(): Promise<void> {
+    this.#pipeline?.drain();
+    const deadline = Date.now() + this.config.shutdown.drainSeconds * 1000;
+    while (Date.now() < deadline && (this.#transactions?.size ?? 0) > 0) {
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    await this.stop();
+  }
+
+  stop(): Promise<void> {
+    this.#stopped ??= this.#stop();
+    return this.#stopped;
+  }
+
+  async #stop(): Promise<void> {
+    if (this.#metricsTimer !== undefined) clearInterval(this.#metricsTimer);
+    await this.#admin?.stop().catch((err: unknown) => this.#log.warn({ err }, 'admin stop failed'));
+    this.#dispatcher?.stop();
+    this.#transactions?.close();
+    await this.#transport?.stop().catch((err: unknown) => this.#log.warn({ err }, 'transport stop failed'));
+    await this.#store?.close();
+    this.#log.info('stopped');
+  }
+
+  #sampleGauges(): void {
+    const counts = this.#transactions?.counts();
+    if (counts !== undefined) for (const type of ['ict', 'nict', 'ist', 'nist'] as const) this.metrics.transactions.set({ type }, counts[type]);
+    const byTransport: Record<TransportProtocol, number> = { udp: 0, tcp: 0, tls: 0, ws: 0, wss: 0 };
+    for (const f of this.#transport?.flows.values() ?? []) byTransport[f.transport]++;
+    for (const transport of ['udp', 'tcp', 'tls', 'ws', 'wss'] as const) this.metrics.activeFlows.set({ transport }, byTransport[transport]);
+  }
+
+  #flowList(): unknown[] {
+    const now = performance.now();
+    const out: unknown[] = [];
+    for (const f of this.#transport?.flows.values() ?? []) {
+      out.push({ id: f.id, transport: f.transport, remote: `${f.remote.address}:${f.remote.port}`, idleSeconds: Math.round((now - f.lastSeen) / 1000) });
+      if (out.length >= 10_000) break;
+    }
+    return out;
+  }
+
+  #path(p: string): string {
+    return isAbsolute(p) ? p : resolve(process.cwd(), p);
+  }
+
+  /** The built page (web/dist) when present, else the folder itself if it has an index.html. */
+  #webRoot(root: string): string | undefined {
+    const base = isAbsolute(root) ? root : resolve(PACKAGE_ROOT, root);
+    for (const candidate of [join(base, 'dist'), base]) if (existsSync(join(candidate, 'index.html'))) return candidate;
+    return undefined;
+  }
+}
+
+/** A wildcard bind advertises the first non-internal IPv4 address (or loopback when there is none). */
+function defaultAdvertise(address: string): string {
+  if (address !== '0.0.0.0' && address !== '::') return address;
+  for (const addrs of Object.values(networkInterfaces())) {
+    for (const a of addrs ?? []) if (!a.internal && a.family === 'IPv4') return a.address;
+  }
+  return address === '::' ? '::1' : '127.0.0.1';
+}
+
+function hostForUrl(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}

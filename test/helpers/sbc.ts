@@ -1,0 +1,64 @@
+/**
+ * Starts a real SBC in-process on loopback with ephemeral ports, for
+ * integration tests. Everything it starts is stopped by `stop()`.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { configSchema, type Config } from '../../src/config/schema.js';
+import { silentLogger, createLogger } from '../../src/log/logger.js';
+import { Server } from '../../src/server.js';
+import type { ListenerInfo, TransportProtocol } from '../../src/transport/flow.js';
+
+export interface TestSbc {
+  server: Server;
+  config: Config;
+  listener(transport: TransportProtocol): ListenerInfo;
+  /** `host:port` of a listener. */
+  hostPort(transport: TransportProtocol): string;
+  adminUrl: string;
+  stop(): Promise<void>;
+}
+
+/** Config input as YAML would give it; listeners default to udp, tcp, ws on 127.0.0.1:0. */
+export async function startSbc(input: Record<string, unknown> = {}): Promise<TestSbc> {
+  const dir = mkdtempSync(join(tmpdir(), 'sbc-test-'));
+  const config = configSchema.parse({
+    listen: [
+      { transport: 'udp', address: '127.0.0.1', port: 0 },
+      { transport: 'tcp', address: '127.0.0.1', port: 0 },
+      { transport: 'ws', address: '127.0.0.1', port: 0 },
+    ],
+    tls: { cert: join(dir, 'server.crt'), key: join(dir, 'server.key') },
+    admin: { listen: '127.0.0.1:0' },
+    web: { enabled: false },
+    shutdown: { drainSeconds: 0 },
+    ...input,
+  });
+  const logger = process.env.SBC_TEST_LOG ? createLogger('debug') : silentLogger();
+  const server = new Server(config, logger);
+  try {
+    await server.start();
+  } catch (err) {
+    await server.stop().catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  const listener = (t: TransportProtocol): ListenerInfo => {
+    const l = server.transport.listeners.find((x) => x.transport === t);
+    if (l === undefined) throw new Error(`no ${t} listener`);
+    return l;
+  };
+  const admin = server.adminAddress();
+  return {
+    server,
+    config,
+    listener,
+    hostPort: (t) => `${listener(t).address}:${listener(t).boundPort}`,
+    adminUrl: `http://127.0.0.1:${admin?.port ?? 0}`,
+    stop: async () => {
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
