@@ -1,4 +1,4 @@
-import { isDigit, isTokenChar } from './chars.js';
+import { isDigit, isTokenChar, isWsp } from './chars.js';
 import { canonicalName, HeaderList, type HeaderField } from './headers.js';
 import { SipRequest, SipResponse, type SipMessage } from './message.js';
 import type { Result } from './result.js';
@@ -175,73 +175,80 @@ export function parseMessage(data: Buffer, limits?: Partial<ParserLimits>): Resu
   if (!sl.ok) return parseError(sl.code, sl.reason);
 
   const fields: HeaderField[] = [];
-  let firstError: { code: ParseErrorCode; reason: string } | undefined;
-  let pendingName = '';
-  let pendingValue = '';
+  let firstError: ParseErrorCode | undefined;
+  let errorReason = '';
   let contentLength = -2; // -2: absent, -1: malformed or conflicting
+  const headLen = head.length;
+  const maxLine = lim.maxHeaderLineBytes;
 
-  const flush = (): void => {
-    if (pendingName.length === 0) return;
-    const name = canonicalName(pendingName);
-    if (pendingValue.length > lim.maxHeaderLineBytes) {
-      firstError ??= { code: 'header-too-long', reason: 'Header Too Long' };
-    } else if (fields.length >= lim.maxHeaderCount) {
-      firstError ??= { code: 'too-many-headers', reason: 'Too Many Headers' };
-    } else {
-      fields.push({ name, rawName: pendingName, value: pendingValue });
-      if (name === 'content-length') {
-        const n = contentLengthValue(pendingValue);
-        if (n < 0 || (contentLength !== -2 && contentLength !== n)) contentLength = -1;
-        else contentLength = n;
-      }
-    }
-    pendingName = '';
-  };
-
+  // Walk the header lines by index; values are sliced once from `head`.
   let pos = lineEnd + 1;
-  while (pos < head.length) {
+  while (pos < headLen) {
     let next = head.indexOf('\n', pos);
-    if (next < 0) next = head.length;
-    const end = head.charCodeAt(next - 1) === 13 && next - 1 >= pos ? next - 1 : next;
+    if (next < 0) next = headLen;
+    let end = next > pos && head.charCodeAt(next - 1) === 13 ? next - 1 : next;
     const lineStart = pos;
     pos = next + 1;
-    if (end - lineStart > lim.maxHeaderLineBytes) {
-      flush();
-      firstError ??= { code: 'header-too-long', reason: 'Header Too Long' };
+    if (end - lineStart > maxLine) {
+      if (firstError === undefined) { firstError = 'header-too-long'; errorReason = 'Header Too Long'; }
       continue;
     }
-    const line = head.slice(lineStart, end);
-    if (line.indexOf('\r') >= 0) {
-      flush();
-      firstError ??= { code: 'bad-header', reason: 'Bare CR In Header' };
+    const cr = head.indexOf('\r', lineStart);
+    if (cr >= 0 && cr < end) {
+      if (firstError === undefined) { firstError = 'bad-header'; errorReason = 'Bare CR In Header'; }
       continue;
     }
-    const c0 = line.charCodeAt(0);
+    const c0 = head.charCodeAt(lineStart);
     if (c0 === 32 || c0 === 9) {
-      // Line folding: continuation lines join the previous value with one SP (RFC 3261 §7.3.1).
-      if (pendingName.length === 0) {
-        firstError ??= { code: 'bad-header', reason: 'Misplaced Continuation Line' };
-        continue;
-      }
-      const more = line.trim();
-      if (more.length > 0) pendingValue = pendingValue.length > 0 ? pendingValue + ' ' + more : more;
+      // A continuation line with no header above it (folds are consumed below).
+      if (firstError === undefined) { firstError = 'bad-header'; errorReason = 'Misplaced Continuation Line'; }
       continue;
     }
-    flush();
-    const colon = line.indexOf(':');
-    let nameEnd = colon;
+    const colon = head.indexOf(':', lineStart);
+    let nameEnd = colon < end ? colon : -1;
     // LWS between the name and the colon is allowed (RFC 3261 §7.3.1 HCOLON).
-    while (nameEnd > 0 && (line.charCodeAt(nameEnd - 1) === 32 || line.charCodeAt(nameEnd - 1) === 9)) nameEnd--;
-    let valid = nameEnd > 0;
-    for (let i = 0; valid && i < nameEnd; i++) valid = isTokenChar(line.charCodeAt(i));
+    while (nameEnd > lineStart && isWsp(head.charCodeAt(nameEnd - 1))) nameEnd--;
+    let valid = nameEnd > lineStart;
+    for (let i = lineStart; valid && i < nameEnd; i++) valid = isTokenChar(head.charCodeAt(i));
     if (!valid) {
-      firstError ??= { code: 'bad-header', reason: 'Malformed Header' };
+      if (firstError === undefined) { firstError = 'bad-header'; errorReason = 'Malformed Header'; }
       continue;
     }
-    pendingName = line.slice(0, nameEnd);
-    pendingValue = line.slice(colon + 1).trim();
+    let vs = colon + 1;
+    while (vs < end && isWsp(head.charCodeAt(vs))) vs++;
+    while (end > vs && isWsp(head.charCodeAt(end - 1))) end--;
+    let value = head.slice(vs, end);
+
+    // Line folding: continuation lines join the value with one SP (RFC 3261 §7.3.1).
+    while (pos < headLen && isWsp(head.charCodeAt(pos))) {
+      let fnext = head.indexOf('\n', pos);
+      if (fnext < 0) fnext = headLen;
+      let fs = pos;
+      let fe = fnext > pos && head.charCodeAt(fnext - 1) === 13 ? fnext - 1 : fnext;
+      pos = fnext + 1;
+      while (fs < fe && isWsp(head.charCodeAt(fs))) fs++;
+      while (fe > fs && isWsp(head.charCodeAt(fe - 1))) fe--;
+      if (fe > fs) value = value.length > 0 ? value + ' ' + head.slice(fs, fe) : head.slice(fs, fe);
+      const fcr = head.indexOf('\r', fs);
+      if (fcr >= 0 && fcr < fe && firstError === undefined) { firstError = 'bad-header'; errorReason = 'Bare CR In Header'; }
+    }
+
+    if (value.length > maxLine) {
+      if (firstError === undefined) { firstError = 'header-too-long'; errorReason = 'Header Too Long'; }
+      continue;
+    }
+    if (fields.length >= lim.maxHeaderCount) {
+      if (firstError === undefined) { firstError = 'too-many-headers'; errorReason = 'Too Many Headers'; }
+      continue;
+    }
+    const rawName = head.slice(lineStart, nameEnd);
+    const name = canonicalName(rawName);
+    fields.push({ name, rawName, value });
+    if (name === 'content-length') {
+      const n = contentLengthValue(value);
+      contentLength = n < 0 || (contentLength !== -2 && contentLength !== n) ? -1 : n;
+    }
   }
-  flush();
 
   const headers = new HeaderList(fields);
   const msg: SipMessage = sl.kind === 'request'
@@ -250,7 +257,7 @@ export function parseMessage(data: Buffer, limits?: Partial<ParserLimits>): Resu
 
   if (tooLarge) return parseError('too-large', 'Message Too Large', unterminated ? undefined : msg);
   if (unterminated) return parseError('bad-header', 'Missing Empty Line After Headers', msg);
-  if (firstError !== undefined) return parseError(firstError.code, firstError.reason, msg);
+  if (firstError !== undefined) return parseError(firstError, errorReason, msg);
   if (contentLength === -1) return parseError('bad-content-length', 'Bad Content-Length', msg);
   if (contentLength >= 0) {
     if (bodyStart + contentLength > len) return parseError('truncated-body', 'Body Shorter Than Content-Length', msg);
