@@ -35,6 +35,8 @@ function element<T extends HTMLElement>(id: string, type: new () => T): T {
 
 const ui = {
   status: element('status', HTMLElement),
+  accountDetails: element('account-details', HTMLDetailsElement),
+  accountSummary: element('account-summary', HTMLElement),
   accountForm: element('account-form', HTMLFormElement),
   server: element('server', HTMLInputElement),
   aor: element('aor', HTMLInputElement),
@@ -71,8 +73,9 @@ let view: PhoneView = { state: 'idle', status: 'Not registered', connected: fals
 
 const phone = new Phone(ui.audio, {
   onChange: (next) => {
+    const previous = view;
     view = next;
-    renderView(next);
+    renderView(next, previous);
   },
   onCallEnded: addLogEntry,
   onQuality: renderQuality,
@@ -80,7 +83,8 @@ const phone = new Phone(ui.audio, {
 
 /** The actions behind the buttons, shared with the test hook. */
 const actions = {
-  register: (opts: AccountOptions) => phone.register(opts),
+  // The form always shows the account in use, whether it was typed or came from the hook.
+  register: (opts: AccountOptions) => phone.register(writeAccount(opts)),
   unregister: () => phone.unregister(),
   call: (target: string) => phone.call(target),
   answer: () => phone.answer(),
@@ -130,6 +134,16 @@ function readAccount(): AccountOptions {
   };
 }
 
+function writeAccount(account: AccountOptions): AccountOptions {
+  ui.server.value = account.server;
+  ui.aor.value = account.aor;
+  ui.authUser.value = account.authUser ?? '';
+  ui.password.value = account.password ?? '';
+  ui.displayName.value = account.displayName ?? '';
+  ui.stun.value = account.stun ?? '';
+  return account;
+}
+
 ui.server.value = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host || 'localhost:7443'}`;
 
 ui.accountForm.addEventListener('submit', (event) => {
@@ -172,12 +186,15 @@ ui.dialPad.addEventListener('keydown', (event) => {
 
 window.addEventListener('pagehide', () => void phone.close());
 
-function renderView(next: PhoneView): void {
+function renderView(next: PhoneView, previous: PhoneView): void {
   ui.status.textContent = next.status;
   ui.status.dataset['state'] = next.state;
   const call = next.call;
   const ringingIn = call !== undefined && call.direction === 'in' && !call.answered;
   ui.register.disabled = next.state === 'connecting';
+  ui.accountSummary.textContent = next.registered ? ui.aor.value : 'not registered';
+  // Fold only on the change, so the user can still open it while registered.
+  if (next.registered !== previous.registered) ui.accountDetails.open = !next.registered;
   ui.unregister.disabled = !next.connected;
   ui.call.disabled = !next.registered || call !== undefined;
   ui.hangup.disabled = call === undefined;
