@@ -51,7 +51,7 @@ describe('config schema defaults (CONTRACT.md)', () => {
     assert.deepEqual(c.flowTokens, { secret: '' });
     assert.deepEqual(c.web, { enabled: true, root: 'web' });
     assert.deepEqual(c.nat, { keepaliveIntervalSeconds: 30, keepaliveMethod: 'OPTIONS' });
-    assert.deepEqual(c.proxy, { flowFailedStatus: 430 });
+    assert.deepEqual(c.proxy, { flowFailedStatus: 430, failoverTimeoutMs: 4000 });
     assert.deepEqual(c.timers, { t1Ms: 500, t2Ms: 4000, t4Ms: 5000, timerCSeconds: 180 });
   });
 
