@@ -7,4 +7,3 @@ export { NonInviteClientTransaction, type NonInviteClientState } from './non-inv
 export { InviteServerTransaction, type InviteServerState } from './invite-server-transaction.js';
 export { NonInviteServerTransaction, type NonInviteServerState } from './non-invite-server-transaction.js';
 export { DEFAULT_TIMER_SETTINGS, resolveTimerSettings, type TimerSettings } from './timers.js';
-export { MAGIC_COOKIE } from './transaction-keys.js';

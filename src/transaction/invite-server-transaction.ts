@@ -33,13 +33,13 @@
  * A closed flow on any send: TU onTransportError -> Terminated.
  */
 import type { SipRequest, SipResponse } from '../sip/message.js';
+import { createResponse } from '../sip/response.js';
 import { serialize } from '../sip/serializer.js';
 import type { Flow } from '../transport/flow.js';
 import { TimerSlot, transactionTimeoutMs } from './timers.js';
 import { TransactionBase } from './transaction-base.js';
 import type { TransactionContext } from './transaction.js';
 import type { ServerTransactionUser } from './transaction-user.js';
-import { buildTrying } from './trying-response.js';
 
 export type InviteServerState = 'proceeding' | 'accepted' | 'completed' | 'confirmed';
 
@@ -65,7 +65,10 @@ export class InviteServerTransaction extends TransactionBase<InviteServerState> 
   start(): void {
     // A proxy quenches upstream retransmissions at once; the 100 is
     // hop-by-hop and never forwarded (RFC 3261 §17.2.1, §16.7 step 5).
-    this.#send(serialize(buildTrying(this.request)));
+    // §8.2.6.1: a Timestamp in the request is copied into the 100.
+    const timestamp = this.request.headers.get('timestamp');
+    const trying = createResponse(this.request, 100, 'Trying', timestamp === undefined ? {} : { headers: [['Timestamp', timestamp]] });
+    this.#send(serialize(trying));
   }
 
   setUser(user: ServerTransactionUser | undefined): void {

@@ -4,9 +4,7 @@
  */
 import type { SipRequest, SipResponse } from '../sip/message.js';
 import { viaBranch, type Via } from '../sip/headers/via.js';
-
-/** RFC 3261 §8.1.1.7: branches of RFC 3261 elements start with this cookie. */
-export const MAGIC_COOKIE = 'z9hG4bK';
+import { BRANCH_MAGIC } from '../sip/ids.js';
 
 function sentBy(via: Via): string {
   return via.port === undefined ? via.host.toLowerCase() : `${via.host.toLowerCase()}:${via.port}`;
@@ -21,8 +19,8 @@ export function serverKeyAs(req: SipRequest, method: string): string | undefined
   const via = req.topVia();
   if (via === undefined) return undefined;
   const branch = viaBranch(via);
-  // RFC 3261 §17.2.3: branch + sent-by + method.
-  if (branch !== undefined && branch.startsWith(MAGIC_COOKIE)) return `${branch}\u0001${sentBy(via)}\u0001${method}`;
+  // RFC 3261 §17.2.3: branch + sent-by + method (the z9hG4bK cookie of §8.1.1.7 says the branch is unique).
+  if (branch !== undefined && branch.startsWith(BRANCH_MAGIC)) return `${branch}\u0001${sentBy(via)}\u0001${method}`;
   // RFC 2543 fallback (§17.2.3): Request-URI, From tag, Call-ID, CSeq number,
   // top Via. The To tag is left out: an INVITE carries none and its ACK carries
   // the one of our response, so including it would split the pair.

@@ -38,11 +38,11 @@ export type RequestMatch =
 
 export const DEFAULT_MAX_TRANSACTIONS = 200_000;
 
-const NEW: RequestMatch = { kind: 'new' };
-const ABSORBED: RequestMatch = { kind: 'absorbed' };
-const ACK_2XX: RequestMatch = { kind: 'ack-2xx' };
-const ACK_UNMATCHED: RequestMatch = { kind: 'ack-unmatched' };
-const OVERLOADED: RequestMatch = { kind: 'overloaded' };
+const NEW: RequestMatch = Object.freeze({ kind: 'new' });
+const ABSORBED: RequestMatch = Object.freeze({ kind: 'absorbed' });
+const ACK_2XX: RequestMatch = Object.freeze({ kind: 'ack-2xx' });
+const ACK_UNMATCHED: RequestMatch = Object.freeze({ kind: 'ack-unmatched' });
+const OVERLOADED: RequestMatch = Object.freeze({ kind: 'overloaded' });
 
 export class TransactionLayer {
   readonly timers: TimerSettings;
@@ -105,7 +105,8 @@ export class TransactionLayer {
    * Not for ACK, which never creates a transaction.
    */
   createServerTransaction(req: SipRequest, flow: Flow): ServerTransaction {
-    const key = serverKey(req);
+    // An ACK's key is its INVITE's; storing it would evict that IST.
+    const key = req.method === 'ACK' ? undefined : serverKey(req);
     const tx: ServerTransaction = req.method === 'INVITE'
       ? new InviteServerTransaction(key, req, flow, this.#ctx)
       : new NonInviteServerTransaction(key, req, flow, this.#ctx);
