@@ -274,7 +274,8 @@ export class Phone {
     try {
       await reinvite(session);
     } catch (error) {
-      session.sessionDescriptionHandlerOptionsReInvite = { ...previous, hold: call.held } as Web.SessionDescriptionHandlerOptions;
+      const unchanged: Web.SessionDescriptionHandlerOptions = { ...previous, hold: call.held };
+      session.sessionDescriptionHandlerOptionsReInvite = unchanged;
       throw new Error(`${on ? 'Hold' : 'Resume'} failed: ${messageOf(error)}`);
     }
     call.held = on;
