@@ -134,14 +134,14 @@ export class AdminServer {
 
   /** Stop listening and close every connection, keep-alive ones included. Idempotent. */
   stop(): Promise<void> {
-    this.#stopping ??= new Promise<void>((resolve) => {
-      if (!this.#server.listening) {
-        resolve();
-        return;
-      }
-      this.#server.close(() => resolve());
+    this.#stopping ??= (async () => {
+      // A start still binding would otherwise finish after the stop and leak the listener.
+      await this.#starting?.catch(() => undefined);
+      if (!this.#server.listening) return;
+      const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
       this.#server.closeAllConnections();
-    });
+      await closed;
+    })();
     return this.#stopping;
   }
 

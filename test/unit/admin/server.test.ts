@@ -203,9 +203,16 @@ describe('AdminServer lifecycle', () => {
     await assert.rejects(server.start(), /stopped/);
   });
 
-  it('stop before start resolves', async () => {
-    const server = new AdminServer({ listen: '127.0.0.1:0', logger: silentLogger() });
-    await server.stop();
+  it('stop before start resolves, and a stop during start leaves nothing listening', async () => {
+    const idle = new AdminServer({ listen: '127.0.0.1:0', logger: silentLogger() });
+    await idle.stop();
+    await assert.rejects(idle.start(), /stopped/);
+
+    const racing = new AdminServer({ listen: '127.0.0.1:0', logger: silentLogger() });
+    const started = racing.start();
+    await racing.stop();
+    await started;
+    assert.throws(() => racing.address(), /not listening/);
   });
 
   it('start rejects when the port is taken', async (t) => {
