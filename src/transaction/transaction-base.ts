@@ -5,6 +5,10 @@ import type { Flow } from '../transport/flow.js';
 import type { TimerSettings } from './timers.js';
 import type { Transaction, TransactionContext, TransactionType } from './transaction.js';
 
+/**
+ * Base of ICT, NICT, IST and NIST. `state` reads 'terminated' once the
+ * transaction is over; `close()` ends it at once (timers cleared, table left).
+ */
 export abstract class TransactionBase<S extends string> {
   abstract readonly type: TransactionType;
   /** Table key; undefined for a request that cannot be matched (it still works, it just is not findable). */

@@ -36,6 +36,7 @@ export type RequestMatch =
   /** The table is full: the core answers 503. */
   | { kind: 'overloaded' };
 
+/** Default bound on live transactions; beyond it new requests are `overloaded` (503). */
 export const DEFAULT_MAX_TRANSACTIONS = 200_000;
 
 const NEW: RequestMatch = Object.freeze({ kind: 'new' });
@@ -44,6 +45,10 @@ const ACK_2XX: RequestMatch = Object.freeze({ kind: 'ack-2xx' });
 const ACK_UNMATCHED: RequestMatch = Object.freeze({ kind: 'ack-unmatched' });
 const OVERLOADED: RequestMatch = Object.freeze({ kind: 'overloaded' });
 
+/**
+ * Owns every transaction: the core hands it each incoming message first and
+ * creates server/client transactions through it. `close()` ends them all.
+ */
 export class TransactionLayer {
   readonly timers: TimerSettings;
   readonly maxTransactions: number;
