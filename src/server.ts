@@ -16,6 +16,8 @@ import { OptionsProber } from './core/options-prober.js';
 import { Pipeline } from './core/pipeline.js';
 import { StaticFiles } from './http/static-files.js';
 import type { Logger } from './log/logger.js';
+import { NatKeepalive } from './registrar/nat-keepalive.js';
+import { Registrations } from './registrar/registrations.js';
 import { Dispatcher } from './routing/index.js';
 import { createStateStore, type StateStore } from './state/index.js';
 import { TransactionLayer } from './transaction/index.js';
@@ -47,6 +49,8 @@ export class Server {
   #dispatcher: Dispatcher | undefined;
   #pipeline: Pipeline | undefined;
   #admin: AdminServer | undefined;
+  #registrations: Registrations | undefined;
+  #keepalive: NatKeepalive | undefined;
   #metricsTimer: NodeJS.Timeout | undefined;
   #stopped: Promise<void> | undefined;
 
@@ -143,6 +147,10 @@ export class Server {
     await dispatcher.start();
     if (dispatcher.isEmpty) log.warn('no backend configured (backends is empty): calls and registrations will be answered 503');
 
+    const registrations = new Registrations({ maxBindingsPerFlow: c.registrar.maxBindingsPerFlow, maxFlows: c.registrar.maxFlows });
+    this.#registrations = registrations;
+    transport.flows.onClose((flow) => registrations.dropFlow(flow.id));
+
     const pipeline = new Pipeline({
       transport,
       transactions,
@@ -151,6 +159,7 @@ export class Server {
       metrics: this.metrics,
       trustedSources: c.trustedSources,
       registrar: c.registrar,
+      registrations,
       flowFailedStatus: c.proxy.flowFailedStatus,
       failoverTimeoutMs: c.proxy.failoverTimeoutMs,
       productName: PRODUCT,
@@ -160,6 +169,19 @@ export class Server {
       onMessage: (msg, flow) => pipeline.onMessage(msg, flow),
       onInvalid: (err, flow) => pipeline.onInvalid(err, flow),
     });
+
+    this.#keepalive = new NatKeepalive({
+      intervalSeconds: c.nat.keepaliveIntervalSeconds,
+      method: c.nat.keepaliveMethod,
+      failuresToClose: c.nat.keepaliveFailures,
+      bindings: registrations.bindings,
+      flows: transport.flows,
+      transactions,
+      logger: log.child({ part: 'nat' }),
+      product: PRODUCT,
+      isOutside: (flow) => !pipeline.isInside(flow),
+    });
+    this.#keepalive.start();
 
     this.#metricsTimer = setInterval(() => this.#sampleGauges(), 1000);
     this.#metricsTimer.unref();
@@ -212,6 +234,7 @@ export class Server {
   async #stop(): Promise<void> {
     if (this.#metricsTimer !== undefined) clearInterval(this.#metricsTimer);
     await this.#admin?.stop().catch((err: unknown) => this.#log.warn({ err }, 'admin stop failed'));
+    this.#keepalive?.close();
     this.#dispatcher?.stop();
     this.#transactions?.close();
     await this.#transport?.stop().catch((err: unknown) => this.#log.warn({ err }, 'transport stop failed'));
@@ -227,11 +250,22 @@ export class Server {
     for (const transport of ['udp', 'tcp', 'tls', 'ws', 'wss'] as const) this.metrics.activeFlows.set({ transport }, byTransport[transport]);
   }
 
+  /** GET /api/flows: open flows with what is registered through each (CONTRACT.md). */
   #flowList(): unknown[] {
     const now = performance.now();
     const out: unknown[] = [];
-    for (const f of this.#transport?.flows.values() ?? []) {
-      out.push({ id: f.id, transport: f.transport, remote: `${f.remote.address}:${f.remote.port}`, idleSeconds: Math.round((now - f.lastSeen) / 1000) });
+    const transport = this.#transport;
+    for (const f of transport?.flows.values() ?? []) {
+      const registered = this.#registrations?.bindings.view(f.id).bindings ?? [];
+      out.push({
+        id: f.id,
+        transport: f.transport,
+        remote: `${f.remote.address}:${f.remote.port}`,
+        ageSeconds: Math.round((now - f.createdAt) / 1000),
+        idleSeconds: Math.round((now - f.lastSeen) / 1000),
+        registered,
+        ...(registered.length > 0 && transport !== undefined ? { token: transport.tokens.issue(f) } : {}),
+      });
       if (out.length >= 10_000) break;
     }
     return out;

@@ -182,6 +182,12 @@ export const configSchema = z
       .strictObject({
         backend: z.string().min(1).default('default').describe('Backend group that receives REGISTER. @default "default"'),
         pathMode: z.boolean().default(true).describe('Add Path with a flow token (RFC 3327, RFC 5626) so calls find the client\'s flow. @default true'),
+        rewriteWsContact: z
+          .boolean()
+          .default(false)
+          .describe('Rewrite transport=ws/wss in REGISTER Contacts to the inside transport, for backends (FreeSWITCH) that otherwise try to dial WebSocket contacts themselves; the user part is kept. @default false'),
+        maxBindingsPerFlow: z.int().min(1).default(20).describe('AORs remembered per flow in our view of registrations (a REGISTER storm from one connection cannot grow it further). @default 20'),
+        maxFlows: z.int().min(1).default(200_000).describe('Flows with registrations remembered in our view. @default 200000'),
       })
       .prefault({}),
     media: z
@@ -266,6 +272,7 @@ export const configSchema = z
       .strictObject({
         keepaliveIntervalSeconds: seconds.default(30).describe('Seconds between keepalives towards registered UDP clients; 0 = off. @default 30'),
         keepaliveMethod: z.enum(['OPTIONS', 'CRLF']).default('OPTIONS').describe('OPTIONS request or CRLF (RFC 5626 §4.4.1). @default "OPTIONS"'),
+        keepaliveFailures: z.int().min(1).default(3).describe('Unanswered OPTIONS keepalives in a row before a registered UDP flow is closed. @default 3'),
       })
       .prefault({}),
     proxy: z

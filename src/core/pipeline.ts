@@ -26,6 +26,7 @@ import { OwnAddresses } from './own-addresses.js';
 import { ProxyTransaction, type BranchTarget } from './proxy-transaction.js';
 import { ownUri, ownVia } from './record-route.js';
 import { checkRequest } from './sanity.js';
+import type { Registrations } from '../registrar/registrations.js';
 
 export interface PipelineOptions {
   transport: TransportLayer;
@@ -36,7 +37,9 @@ export interface PipelineOptions {
   /** CIDRs whose requests count as inside, besides backend targets. */
   trustedSources: readonly string[];
   /** Backend group for REGISTER (registrar.backend); Path is added when pathMode. */
-  registrar: { backend: string; pathMode: boolean };
+  registrar: { backend: string; pathMode: boolean; rewriteWsContact: boolean };
+  /** Our view of registrations relayed through us, learnt from the registrar's answers. */
+  registrations?: Registrations;
   /** Status for a flow that is gone: 430 Flow Failed (RFC 5626) or 480. */
   flowFailedStatus: number;
   /** A silent target is abandoned for the next one after this long. */
@@ -279,6 +282,7 @@ export class Pipeline {
           const copy = req.clone();
           if (recordRoute) this.#addRecordRoute(copy, source, inside, out);
           if (addPath) this.#addPath(copy, source, out);
+          if (hop.kind === 'flow') this.#restoreWsTransport(copy, out);
           copy.headers.prepend('via', ownVia(out.listener, `${OWN_BRANCH_PREFIX}${hash}-${newBranch().slice(7)}`));
           this.#o.metrics?.sipMessages.inc({ direction: 'out', transport: out.transport, method: copy.method });
           return this.#o.transactions.createClientTransaction(copy, out, user, { timerC: copy.method === 'INVITE' });
@@ -295,6 +299,9 @@ export class Pipeline {
       unreachableStatus: hops[0]?.kind === 'flow' ? this.#o.flowFailedStatus : 503,
       logger: this.#log,
       onFinal: () => this.#o.metrics?.requestLatency.observe({ method: req.method }, (performance.now() - started) / 1000),
+      ...(addPath && this.#o.registrations !== undefined
+        ? { onFinalResponse: (res: SipResponse) => this.#o.registrations?.learn(source, req, res) }
+        : {}),
     });
     this.#contexts.set(server, ctx);
     ctx.start();
@@ -341,11 +348,24 @@ export class Pipeline {
   /** Path (RFC 3327 §5.2) with the client's flow token, and `path` in Supported for strict registrars. */
   #addPath(req: SipRequest, source: Flow, out: Flow): void {
     req.headers.prepend('path', ownUri(out.listener, this.#o.transport.tokens.issue(source), ';ob'));
+    if (this.#o.registrar.rewriteWsContact) {
+      // FreeSWITCH dials transport=ws contacts itself; it must route by our Path instead (PROTOCOLS.md §3).
+      const contacts = req.headers.values('contact');
+      if (contacts.some((c) => /;transport=wss?\b/i.test(c))) {
+        req.headers.set('contact', contacts.map((c) => c.replace(/;transport=wss?\b/gi, `;transport=${out.transport}`)).join(', '));
+      }
+    }
     const supported = req.optionTags('supported');
     if (!supported.includes('path')) {
       if (supported.length === 0) req.headers.set('supported', 'path');
       else req.headers.append('supported', 'path');
     }
+  }
+
+  /** Undo the Contact rewrite on the way to a WebSocket client, whose URI said transport=ws. */
+  #restoreWsTransport(req: SipRequest, out: Flow): void {
+    if (!this.#o.registrar.rewriteWsContact || (out.transport !== 'ws' && out.transport !== 'wss')) return;
+    if (/;transport=(udp|tcp|tls)\b/i.test(req.uri)) req.uri = req.uri.replace(/;transport=(udp|tcp|tls)\b/i, ';transport=ws');
   }
 
   /**

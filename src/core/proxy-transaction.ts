@@ -35,6 +35,8 @@ export interface ProxyTransactionOptions {
   unreachableStatus?: number;
   logger: Logger;
   onFinal?(status: number): void;
+  /** Every final response on its way upstream (REGISTER: our view of registrations learns from it). */
+  onFinalResponse?(res: SipResponse): void;
 }
 
 interface Branch {
@@ -160,6 +162,7 @@ export class ProxyTransaction {
       if (!branch.done) this.#endBranch(branch);
       // Every 2xx goes upstream at once (RFC 3261 §16.7 step 5, RFC 6026).
       this.#finalSent = true;
+      this.#options.onFinalResponse?.(res);
       this.#relay(res);
       this.#options.onFinal?.(status);
       return;
@@ -229,6 +232,7 @@ export class ProxyTransaction {
       res.reason = 'Server Internal Error';
     }
     this.#finalSent = true;
+    this.#options.onFinalResponse?.(res);
     this.#relay(res);
     this.#options.onFinal?.(res.status);
   }
