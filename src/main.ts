@@ -58,7 +58,7 @@ async function main(argv: string[]): Promise<number> {
       }
       adminUrl ??= 'http://127.0.0.1:9060';
     }
-    return runAdminCommand(command as AdminCommand, { adminUrl, token, out: process.stdout });
+    return runAdminCommand(command as AdminCommand, { adminUrl, token, out: process.stdout, err: process.stderr });
   }
 
   if (command === 'check-config') {

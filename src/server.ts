@@ -207,7 +207,7 @@ export class Server {
     log.info({
       config: this.#options.configSource ?? 'defaults',
       listeners: transport.listeners.map((l) => `${l.transport}:${l.address}:${l.boundPort}${l.advertise !== l.address ? ` (advertised as ${l.advertise})` : ''}`),
-      admin: `http://${c.admin.listen}`,
+      admin: admin.url(),
       page: page === undefined ? undefined : `${page.transport === 'wss' ? 'https' : 'http'}://${hostForUrl(page.advertise)}:${page.boundPort}/`,
       mediaMode: c.media.mode,
     }, `${PRODUCT} started`);
