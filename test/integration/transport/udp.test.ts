@@ -11,7 +11,7 @@ async function udpClient(type: 'udp4' | 'udp6', address: string): Promise<Socket
   return socket;
 }
 
-describe('UDP listener', () => {
+describe('UDP listener', { timeout: 20_000 }, () => {
   let h: Harness;
   let client: Socket;
 
@@ -103,7 +103,7 @@ describe('UDP listener', () => {
   });
 });
 
-describe('UDP over IPv6', () => {
+describe('UDP over IPv6', { timeout: 20_000 }, () => {
   it('receives and replies on ::1', async () => {
     const h = await startHarness([{ transport: 'udp', address: '::1' }]);
     const client = await udpClient('udp6', '::1');
