@@ -35,7 +35,7 @@ export async function startSbc(input: Record<string, unknown> = {}): Promise<Tes
     shutdown: { drainSeconds: 0 },
     ...input,
   });
-  const logger = process.env.SBC_TEST_LOG ? createLogger('debug') : silentLogger();
+  const logger = process.env.TEST_SBC_LOG ? createLogger('debug') : silentLogger();
   const server = new Server(config, logger);
   try {
     await server.start();
