@@ -125,6 +125,25 @@ function parseStartLine(line: string): StartLine {
   return { ok: true, kind: 'request', method: line.slice(0, sp1), uri };
 }
 
+/**
+ * Canonical names of the headers seen in nearly every message, matched by
+ * plain string comparison: cheaper than hashing every sliced name.
+ */
+function commonCanonicalName(raw: string): string | undefined {
+  switch (raw.length) {
+    case 2: return raw === 'To' ? 'to' : undefined;
+    case 3: return raw === 'Via' ? 'via' : undefined;
+    case 4: return raw === 'From' ? 'from' : raw === 'CSeq' ? 'cseq' : undefined;
+    case 5: return raw === 'Route' ? 'route' : raw === 'Allow' ? 'allow' : undefined;
+    case 7: return raw === 'Call-ID' ? 'call-id' : raw === 'Contact' ? 'contact' : raw === 'Expires' ? 'expires' : undefined;
+    case 9: return raw === 'Supported' ? 'supported' : undefined;
+    case 10: return raw === 'User-Agent' ? 'user-agent' : undefined;
+    case 12: return raw === 'Max-Forwards' ? 'max-forwards' : raw === 'Content-Type' ? 'content-type' : raw === 'Record-Route' ? 'record-route' : undefined;
+    case 14: return raw === 'Content-Length' ? 'content-length' : undefined;
+    default: return undefined;
+  }
+}
+
 /** Content-Length = 1*DIGIT; returns -1 when malformed. */
 function contentLengthValue(value: string): number {
   if (value.length === 0 || value.length > 9) return -1;
@@ -152,7 +171,25 @@ export function parseMessage(data: Buffer, limits?: Partial<ParserLimits>): Resu
 
   const tooLarge = len - start > lim.maxMessageBytes;
   const scope = tooLarge ? data.subarray(0, start + lim.maxMessageBytes) : data;
-  const extent = findHeadEnd(scope, start);
+  // Fast path: one search for the CRLF empty line. An LF-only empty line before it is
+  // noticed while walking the lines, and then the exact search runs.
+  const crlf = scope.indexOf(NL_CRLF, start);
+  if (crlf >= 0) {
+    const r = parseSections(data, scope, start, { headEnd: crlf, bodyStart: crlf + 3 }, lim, tooLarge, true);
+    if (r !== LF_EMPTY_LINE) return r;
+  }
+  const r = parseSections(data, scope, start, findHeadEnd(scope, start), lim, tooLarge, false);
+  return r === LF_EMPTY_LINE ? parseError('bad-header', 'Malformed Header Section') : r;
+}
+
+/** Returned when an LF-only empty line ends the headers before the CRLF one that was assumed. */
+const LF_EMPTY_LINE = Symbol('lf-empty-line');
+
+function parseSections(
+  data: Buffer, scope: Buffer, start: number, extent: HeadExtent | undefined,
+  lim: ParserLimits, tooLarge: boolean, assumedCrlf: boolean,
+): Result<SipMessage, ParseError> | typeof LF_EMPTY_LINE {
+  const len = data.length;
   let headEnd: number;
   let bodyStart: number;
   let unterminated = false;
@@ -186,6 +223,7 @@ export function parseMessage(data: Buffer, limits?: Partial<ParserLimits>): Resu
   while (pos < headLen) {
     let next = head.indexOf('\n', pos);
     if (next < 0) next = headLen;
+    if (next === pos && assumedCrlf) return LF_EMPTY_LINE;
     let end = next > pos && head.charCodeAt(next - 1) === 13 ? next - 1 : next;
     const lineStart = pos;
     pos = next + 1;
@@ -242,7 +280,7 @@ export function parseMessage(data: Buffer, limits?: Partial<ParserLimits>): Resu
       continue;
     }
     const rawName = head.slice(lineStart, nameEnd);
-    const name = canonicalName(rawName);
+    const name = commonCanonicalName(rawName) ?? canonicalName(rawName);
     fields.push({ name, rawName, value });
     if (name === 'content-length') {
       const n = contentLengthValue(value);
