@@ -189,7 +189,7 @@ describe('WS listener without an HTTP handler', { timeout: 20_000 }, () => {
 function httpGetFor(transport: 'ws' | 'wss') {
   return (u: string, opts: { ca?: string }, cb: (res: IncomingMessage) => void) => {
     const target = u.replace(/^ws/, 'http');
-    if (transport === 'ws') return httpGet(target, opts, cb);
+    if (transport === 'ws') return httpGet(target, cb);
     return httpsGet(target, opts, cb);
   };
 }
