@@ -46,11 +46,16 @@ function isContentLengthName(head: string, start: number, colon: number): boolea
 /** Content-Length in a header section: -2 when absent, -1 when malformed or conflicting. */
 function findContentLength(head: string): number {
   let found = -2;
+  let nextColon = -1; // remembered so colon-less lines don't rescan the head
   let pos = head.indexOf('\n') + 1; // skip the start line
   while (pos > 0 && pos < head.length) {
     let next = head.indexOf('\n', pos);
     if (next < 0) next = head.length;
-    const colon = head.indexOf(':', pos);
+    if (nextColon < pos) {
+      nextColon = head.indexOf(':', pos);
+      if (nextColon === -1) nextColon = head.length + 1;
+    }
+    const colon = nextColon;
     if (colon > pos && colon < next && isContentLengthName(head, pos, colon)) {
       let value = head.slice(colon + 1, next).trim();
       // A folded value continues on lines that start with whitespace.

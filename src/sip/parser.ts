@@ -219,6 +219,10 @@ function parseSections(
   const maxLine = lim.maxHeaderLineBytes;
 
   // Walk the header lines by index; values are sliced once from `head`.
+  // The next CR and colon positions are remembered so that lines without them
+  // don't rescan the rest of the head: the walk stays linear on hostile input.
+  let nextCr = -1;
+  let nextColon = -1;
   let pos = lineEnd + 1;
   while (pos < headLen) {
     let next = head.indexOf('\n', pos);
@@ -231,8 +235,11 @@ function parseSections(
       if (firstError === undefined) { firstError = 'header-too-long'; errorReason = 'Header Too Long'; }
       continue;
     }
-    const cr = head.indexOf('\r', lineStart);
-    if (cr >= 0 && cr < end) {
+    if (nextCr < lineStart) {
+      nextCr = head.indexOf('\r', lineStart);
+      if (nextCr === -1) nextCr = headLen + 1; // none left
+    }
+    if (nextCr < end) {
       if (firstError === undefined) { firstError = 'bad-header'; errorReason = 'Bare CR In Header'; }
       continue;
     }
@@ -242,7 +249,11 @@ function parseSections(
       if (firstError === undefined) { firstError = 'bad-header'; errorReason = 'Misplaced Continuation Line'; }
       continue;
     }
-    const colon = head.indexOf(':', lineStart);
+    if (nextColon < lineStart) {
+      nextColon = head.indexOf(':', lineStart);
+      if (nextColon === -1) nextColon = headLen + 1;
+    }
+    const colon = nextColon;
     let nameEnd = colon < end ? colon : -1;
     // LWS between the name and the colon is allowed (RFC 3261 §7.3.1 HCOLON).
     while (nameEnd > lineStart && isWsp(head.charCodeAt(nameEnd - 1))) nameEnd--;
@@ -267,8 +278,11 @@ function parseSections(
       while (fs < fe && isWsp(head.charCodeAt(fs))) fs++;
       while (fe > fs && isWsp(head.charCodeAt(fe - 1))) fe--;
       if (fe > fs) value = value.length > 0 ? value + ' ' + head.slice(fs, fe) : head.slice(fs, fe);
-      const fcr = head.indexOf('\r', fs);
-      if (fcr >= 0 && fcr < fe && firstError === undefined) { firstError = 'bad-header'; errorReason = 'Bare CR In Header'; }
+      if (nextCr < fs) {
+        nextCr = head.indexOf('\r', fs);
+        if (nextCr === -1) nextCr = headLen + 1;
+      }
+      if (nextCr < fe && firstError === undefined) { firstError = 'bad-header'; errorReason = 'Bare CR In Header'; }
     }
 
     if (value.length > maxLine) {

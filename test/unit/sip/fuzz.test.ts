@@ -166,3 +166,25 @@ test('mutated byte streams through the framer never throw and every framed messa
     assert.ok(framer.buffered <= 8192 + 600);
   }
 });
+
+test('pathological inputs near the size limit are rejected or parsed without blowing up', { timeout: 20_000 }, () => {
+  const start = 'INVITE sip:b@h SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKx\r\nCall-ID: p\r\n';
+  const cases: [string, string][] = [
+    ['colon-less LF lines', start + 'x\n'.repeat(30_000) + '\n'],
+    ['colon-less CRLF lines', start + 'x\r\n'.repeat(20_000) + '\r\n'],
+    ['one huge folded header', start + 'Subject: a\r\n' + ' b\r\n'.repeat(15_000) + '\r\n'],
+    ['many commas in one Contact', start + 'Contact: ' + '<sip:a@h>,'.repeat(6_000) + '<sip:a@h>\r\n\r\n'],
+    ['many parameters', start + 'To: <sip:a@h>' + ';p=1'.repeat(2_000) + '\r\nVia: SIP/2.0/UDP h' + ';x'.repeat(3_000) + '\r\n\r\n'],
+    ['unterminated quotes', start + 'From: "' + 'a\\"'.repeat(2_500) + '\r\n\r\n'],
+    ['no line ends at all', 'INVITE sip:b@h SIP/2.0 ' + 'x'.repeat(60_000)],
+  ];
+  for (const [label, text] of cases) {
+    const data = Buffer.from(text);
+    const r = parseMessage(data, { maxHeaderLineBytes: 65535 });
+    const m = r.ok ? r.value : r.error.partial;
+    if (m !== undefined) exercise(m);
+    assert.equal(typeof r.ok, 'boolean', label);
+    const framer = new StreamFramer({ maxHeaderBytes: 65535 });
+    for (const e of framer.push(data)) assert.notEqual(e.kind, 'ping', label);
+  }
+});
