@@ -8,6 +8,7 @@
  */
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { parseEngineUrl } from '../media/rtpengine/engine-url.js';
 import { parseUri } from '../sip/uri.js';
 import { checkCrossFields } from './cross-checks.js';
 import { isCidr, isHostOrIp, parseHostPort } from './net-formats.js';
@@ -97,6 +98,16 @@ const backendGroupSchema = z.strictObject({
   targets: z.array(targetSchema).min(1).describe('The group\'s SIP servers; at least one.'),
 });
 
+/** A value in an ng flag set: what JSON/YAML can write and bencode can carry (no booleans). */
+type NgFlagValue = string | number | NgFlagValue[] | { [key: string]: NgFlagValue };
+const ngFlagValue: z.ZodType<NgFlagValue> = z.lazy(() =>
+  z.union([z.string(), z.int(), z.array(ngFlagValue), z.record(z.string(), ngFlagValue)]),
+);
+/** Overrides for one direction: each key replaces the default's key; null removes it. */
+const ngFlagOverrides = z
+  .record(z.string().min(1), ngFlagValue.nullable())
+  .optional();
+
 const rtpengineSchema = z
   .strictObject({
     engines: z
@@ -104,14 +115,32 @@ const rtpengineSchema = z
         z.strictObject({
           url: z
             .string()
-            .refine(isEngineUrl, { message: 'must be udp:HOST:PORT or udp6:[IPv6]:PORT' })
-            .describe('ng control socket, e.g. "udp:127.0.0.1:22222".'),
+            .refine(isEngineUrl, { message: 'must be udp:HOST:PORT, udp6:[IPv6]:PORT or ws://HOST:PORT (rtpengine --listen-http)' })
+            .describe('ng control socket, e.g. "udp:127.0.0.1:22222", or "ws://127.0.0.1:8080" for ng over WebSocket (large SDPs).'),
           weight: z.int().min(1).default(1).describe('Share of new calls given to this engine. @default 1'),
         }),
       )
       .default([])
       .describe('RTPEngine instances (ng protocol). @default [] (none)'),
     timeoutMs: z.int().min(1).default(1000).describe('Milliseconds to wait for an ng answer before retrying or failing over. @default 1000'),
+    tries: z.int().min(1).max(10).default(3).describe('Sends of one ng request (same cookie) before the engine counts as not answering; an offer then moves to the next engine. @default 3'),
+    pingIntervalSeconds: z.number().positive().default(5).describe('Seconds between ng pings to each engine. @default 5'),
+    failuresToDown: z.int().min(1).default(2).describe('Consecutive unanswered pings or commands that mark an engine down. @default 2'),
+    successesToUp: z.int().min(1).default(1).describe('Consecutive answers that bring a down engine back. @default 1'),
+    interfaces: z
+      .strictObject({
+        webrtc: z.string().min(1).describe('rtpengine interface name (--interface=NAME/IP) facing browsers, e.g. "pub".'),
+        rtp: z.string().min(1).describe('rtpengine interface name facing the plain-RTP side, e.g. "priv".'),
+      })
+      .optional()
+      .describe('For multi-homed engines: sent as the ng "direction" pair on initial offers. @default none (the engine\'s default interface)'),
+    flags: z
+      .strictObject({
+        webrtcToRtp: ngFlagOverrides.describe('Merged over the default ng flags for SDPs from a browser toward plain RTP (RTP/AVP, ICE remove, DTLS off, rtcp-mux demux, DTLS-reverse passive).'),
+        rtpToWebrtc: ngFlagOverrides.describe('Merged over the default ng flags for SDPs from plain RTP toward a browser (UDP/TLS/RTP/SAVPF, ICE force, DTLS passive, rtcp-mux require, generate-mid).'),
+      })
+      .prefault({})
+      .describe('ng flag overrides per direction; a key replaces the default key, null removes it. @default {} (the working defaults)'),
   })
   .prefault({});
 
@@ -327,10 +356,7 @@ function sipTargetProblem(text: string): string | undefined {
 }
 
 function isEngineUrl(text: string): boolean {
-  const colon = text.indexOf(':');
-  const scheme = text.slice(0, colon);
-  if (scheme !== 'udp' && scheme !== 'udp6') return false;
-  return parseHostPort(text.slice(colon + 1)) !== undefined;
+  return parseEngineUrl(text) !== undefined;
 }
 
 function isRedisUrl(text: string): boolean {
