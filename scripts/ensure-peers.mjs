@@ -8,6 +8,9 @@ import { existsSync } from 'node:fs';
 export const PEERS = {
   kamailio: '/usr/sbin/kamailio',
   sipsak: '/usr/bin/sipsak',
+  'baresip-core': '/usr/bin/baresip',
+  'rtpengine-daemon': '/usr/bin/rtpengine',
+  chromium: '/usr/bin/chromium',
 };
 
 const missing = Object.entries(PEERS).filter(([, bin]) => !existsSync(bin)).map(([pkg]) => pkg);

@@ -79,7 +79,11 @@ export class NatKeepalive {
     headers.append('cseq', `${this.#seq++} OPTIONS`);
     headers.append('user-agent', this.#o.product);
     headers.append('content-length', '0');
-    const req = new SipRequest('OPTIONS', `sip:${formatHostPort(flow.remote.address, flow.remote.port)}`, headers);
+    // Addressed to the registered contact's user at the address it really sends from:
+    // phones answer 404 to an OPTIONS without their user part.
+    const user = /^sips?:([^@]+)@/.exec(binding.contact)?.[1];
+    const target = `sip:${user !== undefined ? `${user}@` : ''}${formatHostPort(flow.remote.address, flow.remote.port)}`;
+    const req = new SipRequest('OPTIONS', target, headers);
     let answered = false;
     const timeout = setTimeout(() => {
       if (answered) return;

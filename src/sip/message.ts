@@ -82,8 +82,14 @@ abstract class SipMessageBase {
 
   maxForwards(): number | undefined {
     const v = this.headers.get('max-forwards');
-    if (v === undefined || !/^\d{1,3}$/.test(v)) return undefined;
-    return Number(v);
+    // 1*DIGIT (RFC 3261 §20.22): leading zeros are legal (RFC 4475 §3.1.1.1); values over 255 are not sane.
+    if (v === undefined || v.length === 0 || v.length > 10) return undefined;
+    for (let i = 0; i < v.length; i++) {
+      const c = v.charCodeAt(i);
+      if (c < 48 || c > 57) return undefined;
+    }
+    const n = Number(v);
+    return n > 255 ? undefined : n;
   }
 
   /** Option tags of Supported / Require / Proxy-Require / Unsupported, lower-cased. */

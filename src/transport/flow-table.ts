@@ -32,6 +32,12 @@ export class FlowTable {
   readonly #byRemote = new Map<string, FlowBase>();
   readonly #unsubscribe = new Map<string, () => void>();
   readonly #closeListeners = new Set<FlowClosedListener>();
+  /**
+   * UDP flows closed on purpose (e.g. the phone stopped answering keepalives),
+   * by id → expiry (ms): their tokens answer 'gone' instead of being rebuilt,
+   * until the peer sends again from that address.
+   */
+  readonly #deadUdp = new Map<string, number>();
   #sweepTimer: NodeJS.Timeout | undefined;
   #closed = false;
 
@@ -67,6 +73,7 @@ export class FlowTable {
     const existing = this.get(flow.id);
     if (existing !== undefined) return existing;
     if (flow.transport === 'udp') {
+      this.#deadUdp.delete(flow.id);
       if (this.#udp.size >= this.#options.maxUdpFlows) this.#makeUdpRoom();
       this.#udp.set(flow.id, flow);
       this.#startSweep();
@@ -104,6 +111,11 @@ export class FlowTable {
     const flow = this.get(flowId);
     if (flow !== undefined && !flow.closed) return ok(flow);
     if (udp === undefined || this.#closed) return fail('gone');
+    const deadUntil = this.#deadUdp.get(flowId);
+    if (deadUntil !== undefined) {
+      if (deadUntil > performance.now()) return fail('gone');
+      this.#deadUdp.delete(flowId);
+    }
     const rebuilt = this.#options.rebuildUdp?.(udp.listenerIndex, udp.address, udp.port);
     return rebuilt === undefined ? fail('gone') : ok(rebuilt);
   }
@@ -133,6 +145,7 @@ export class FlowTable {
     this.#connections.clear();
     this.#udp.clear();
     this.#byRemote.clear();
+    this.#deadUdp.clear();
     this.#unsubscribe.clear();
     this.#closeListeners.clear();
   }
@@ -146,7 +159,16 @@ export class FlowTable {
       if (this.#byRemote.get(key) === flow) this.#byRemote.delete(key);
     }
     this.#unsubscribe.delete(flow.id);
+    if (flow.transport === 'udp' && !SOFT_UDP_CLOSE.has(reason)) this.#rememberDead(flow.id);
     for (const l of this.#closeListeners) l(flow, reason);
+  }
+
+  #rememberDead(id: string): void {
+    if (this.#deadUdp.size >= DEAD_UDP_MAX) {
+      const oldest = this.#deadUdp.keys().next().value;
+      if (oldest !== undefined) this.#deadUdp.delete(oldest);
+    }
+    this.#deadUdp.set(id, performance.now() + DEAD_UDP_TTL_MS);
   }
 
   #makeUdpRoom(): void {
@@ -171,6 +193,11 @@ export class FlowTable {
     this.#sweepTimer = undefined;
   }
 }
+
+/** Closes that only end our soft state: the peer may well still be there. */
+const SOFT_UDP_CLOSE: ReadonlySet<string> = new Set(['udp-idle', 'udp-evicted', 'shutdown']);
+const DEAD_UDP_TTL_MS = 3_600_000;
+const DEAD_UDP_MAX = 100_000;
 
 function remoteKey(transport: TransportProtocol, address: string, port: number): string {
   return `${transport} ${address} ${port}`;
