@@ -8,6 +8,10 @@
  *                             └─fail─► unregistered  └── INVITE ──► ringing ─answer()──┘
  *                                                                                       │
  *                                       ended ◄── BYE / CANCEL / rejection / hangup() ──┘
+ *
+ *   registered ──WebSocket dropped──► reconnecting ──connected──► connecting ──200──► registered
+ *                                        ▲      │ (retry with backoff until unregister())
+ *                                        └──────┘
  */
 import {
   Invitation,
@@ -29,6 +33,7 @@ export type PhoneState =
   | 'connecting'
   | 'registered'
   | 'unregistered'
+  | 'reconnecting'
   | 'calling'
   | 'ringing'
   | 'in call'
@@ -93,6 +98,10 @@ type IncomingResponse = Core.IncomingResponse;
 const QUALITY_INTERVAL_MS = 1000;
 const AUDIO_ONLY = { constraints: { audio: true, video: false } };
 const DTMF_TONE = /^[0-9A-D*#]$/i;
+/** First retry right away after a drop, then 2, 4, 8… s, capped so a phone comes back soon after the server. */
+const RECONNECT_FIRST_DELAY_MS = 0;
+const RECONNECT_BASE_DELAY_MS = 1000;
+const RECONNECT_MAX_DELAY_MS = 30_000;
 
 /** A softphone: one registration, one call at a time. */
 export class Phone {
@@ -107,6 +116,11 @@ export class Phone {
   #status = 'Not registered';
   #registered = false;
   #qualityTimer: ReturnType<typeof setInterval> | undefined;
+  #reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Failed reconnection attempts since the last drop; 0 while connected. */
+  #reconnectAttempts = 0;
+  /** The transport dropped and has not come back yet: the next connect must re-register. */
+  #dropped = false;
   #lastQuality: CallQuality = NO_QUALITY;
 
   /** @param audio the `<audio autoplay>` element that plays the remote party */
@@ -143,6 +157,7 @@ export class Phone {
       },
       delegate: {
         onInvite: (invitation) => this.#onInvite(invitation),
+        onConnect: () => this.#onConnect(userAgent),
         onDisconnect: (error) => this.#onDisconnect(userAgent, error),
       },
     });
@@ -384,10 +399,66 @@ export class Phone {
     else this.#emit();
   }
 
+  // SIP.js only calls this for a drop it did not ask for (error set); its own reconnection
+  // options are deprecated and give up after a fixed count, so the phone retries itself.
   #onDisconnect(userAgent: UserAgent, error: Error | undefined): void {
     if (this.#userAgent !== userAgent || error === undefined) return;
     this.#registered = false;
-    this.#update('unregistered', `Connection lost: ${error.message}`);
+    this.#dropped = true;
+    this.#reconnectAttempts = 0;
+    this.#scheduleReconnect(userAgent, error.message);
+  }
+
+  #scheduleReconnect(userAgent: UserAgent, reason: string): void {
+    this.#clearReconnect();
+    const attempt = this.#reconnectAttempts++;
+    const delay = attempt === 0
+      ? RECONNECT_FIRST_DELAY_MS
+      : Math.min(RECONNECT_BASE_DELAY_MS * 2 ** (attempt - 1), RECONNECT_MAX_DELAY_MS);
+    const when = delay === 0 ? 'now' : `in ${Math.round(delay / 1000)} s`;
+    this.#showRegistration('reconnecting', `Connection lost (${reason}); reconnecting ${when}…`);
+    this.#reconnectTimer = setTimeout(() => {
+      this.#reconnectTimer = undefined;
+      if (this.#userAgent !== userAgent) return;
+      userAgent.reconnect().catch((error: unknown) => {
+        if (this.#userAgent === userAgent) this.#scheduleReconnect(userAgent, messageOf(error));
+      });
+    }, delay);
+  }
+
+  // Fires on the first connect too; only a connect after a drop re-registers, so the
+  // registrar learns the new flow (our SBC puts a new Path on the new connection).
+  #onConnect(userAgent: UserAgent): void {
+    if (this.#userAgent !== userAgent || !this.#dropped) return;
+    this.#dropped = false;
+    this.#reconnectAttempts = 0;
+    this.#clearReconnect();
+    const registerer = this.#registerer;
+    if (registerer === undefined) return;
+    this.#showRegistration('connecting', 'Reconnected; registering again…');
+    const refused = (response: IncomingResponse): void =>
+      this.#showRegistration('unregistered', `Registration failed after reconnecting: ${statusOf(response)}`);
+    // The Registerer never left "Registered" while the socket was down, so no state change
+    // will announce this 200: the request delegate does.
+    const accepted = (): void => {
+      if (this.#registerer !== registerer) return;
+      this.#registered = true;
+      this.#showRegistration('registered', `Registered as ${this.#aor}`);
+    };
+    registerer
+      .register({ requestDelegate: { onAccept: accepted, onReject: refused, onRedirect: refused } })
+      .catch((error: unknown) => this.#showRegistration('unregistered', `Registration failed after reconnecting: ${messageOf(error)}`));
+  }
+
+  #clearReconnect(): void {
+    if (this.#reconnectTimer !== undefined) clearTimeout(this.#reconnectTimer);
+    this.#reconnectTimer = undefined;
+  }
+
+  /** A registration phase goes on the status line unless a call is showing there. */
+  #showRegistration(state: PhoneState, status: string): void {
+    if (this.#call === undefined) this.#update(state, status);
+    else this.#emit();
   }
 
   #startQuality(): void {
@@ -436,6 +507,9 @@ export class Phone {
     this.#userAgent = undefined;
     this.#registerer = undefined;
     this.#registered = false;
+    this.#dropped = false;
+    this.#reconnectAttempts = 0;
+    this.#clearReconnect();
     if (userAgent === undefined) return;
     // UserAgent.stop() unregisters, ends sessions (BYE/CANCEL) and closes the WebSocket.
     await userAgent.stop().catch(() => undefined);
