@@ -1,0 +1,100 @@
+/**
+ * Steps a UDP load up through a list of rates, each for a few seconds with
+ * the rate split over several generator processes, until a step sees a
+ * failure. The highest rate with none is the result.
+ */
+import { forkWorker, nextMessage, procCpuSeconds, stopChild } from './children.js';
+import { combine, ms, type StepFigures, type WorkerReport } from './stats.js';
+
+export type UdpMode = 'call' | 'register' | 'refresh';
+
+export interface StepResult extends StepFigures {
+  rate: number;
+  /** CPU the SBC used during the step, in % of one core; undefined when measured without it. */
+  sbcCpuPercent?: number;
+  /** CPU the generators used, in % of one core, all workers together (UDP generators only). */
+  generatorCpuPercent?: number;
+}
+
+export interface RampOptions {
+  mode: UdpMode;
+  target: { host: string; port: number };
+  rates: readonly number[];
+  durationS: number;
+  workers: number;
+  timeoutMs: number;
+  /** Process whose CPU use is sampled per step (the SBC). */
+  sbcPid?: number;
+  /** Progress lines go here. */
+  log: (line: string) => void;
+  label: string;
+}
+
+let runSeq = 0;
+
+/** One step: `workers` generator processes sharing `rate`. */
+export async function runStep(o: Omit<RampOptions, 'rates'>, rate: number): Promise<StepResult> {
+  const run = `${process.pid.toString(36)}${(runSeq++).toString(36)}`;
+  const share = rate / o.workers;
+  const children = Array.from({ length: o.workers }, (_, i) =>
+    forkWorker('uac', [
+      '--target', `${o.target.host}:${o.target.port}`,
+      '--mode', o.mode,
+      '--rate', String(share),
+      '--duration', String(o.durationS),
+      '--timeout', String(o.timeoutMs),
+      '--worker', String(i),
+      '--run', run,
+    ]),
+  );
+  const cpu0 = o.sbcPid === undefined ? undefined : await procCpuSeconds(o.sbcPid);
+  const t0 = performance.now();
+  try {
+    const limit = (o.durationS * 3 + 10) * 1000 + o.timeoutMs;
+    const reports = await Promise.all(
+      children.map((c) => nextMessage(c, (m) => (m as { report?: WorkerReport }).report, limit)),
+    );
+    const wallS = (performance.now() - t0) / 1000;
+    const cpu1 = o.sbcPid === undefined ? undefined : await procCpuSeconds(o.sbcPid);
+    const figures = combine(reports);
+    const generatorCpuS = reports.reduce((sum, r) => sum + r.cpuMs / 1000, 0);
+    return {
+      rate,
+      ...figures,
+      ...(cpu0 !== undefined && cpu1 !== undefined ? { sbcCpuPercent: Math.round(((cpu1 - cpu0) / wallS) * 100) } : {}),
+      generatorCpuPercent: Math.round((generatorCpuS / wallS) * 100),
+    };
+  } finally {
+    await Promise.all(children.map((c) => stopChild(c)));
+  }
+}
+
+/** Steps through `rates` until one fails; returns every step run. */
+export async function ramp(o: RampOptions): Promise<StepResult[]> {
+  const steps: StepResult[] = [];
+  for (const rate of o.rates) {
+    const step = await runStep(o, rate);
+    steps.push(step);
+    o.log(formatStep(o.label, step));
+    if (step.failed > 0) break;
+    // Let the last step's stragglers and the SBC's timers settle before the next one.
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  return steps;
+}
+
+/** The highest step without a failure, or undefined. */
+export function best(steps: readonly StepResult[]): StepResult | undefined {
+  let top: StepResult | undefined;
+  for (const s of steps) if (s.failed === 0 && s.ok > 0 && (top === undefined || s.rate > top.rate)) top = s;
+  return top;
+}
+
+export function formatStep(label: string, s: StepResult): string {
+  const failures = Object.entries(s.failures).map(([k, v]) => `${k}=${v}`).join(' ');
+  const cpu = s.sbcCpuPercent === undefined ? '' : ` sbc-cpu=${s.sbcCpuPercent}%`;
+  return (
+    `${label} rate=${s.rate}/s sent=${Math.round(s.sentRate)}/s ok=${s.ok} failed=${s.failed}` +
+    ` p50=${ms(s.p50Ms)}ms p99=${ms(s.p99Ms)}ms${cpu} ${s.generatorCpuPercent === undefined ? '' : ` gen-cpu=${s.generatorCpuPercent}%`}${failures === '' ? '' : ` (${failures})`}`
+  );
+}

@@ -1,0 +1,261 @@
+/**
+ * The load bench: the SBC as a child process between our generators and our
+ * UAS, each in its own process.
+ *   calls    INVITE→100→180→200→ACK→BYE→200 at rising rates; the best rate
+ *            is then measured directly against the UAS for "added latency".
+ *   register new registrations at rising rates (fresh Call-ID and AOR each).
+ *   refresh  re-REGISTERs (same Call-ID, CSeq + 1) at rising rates.
+ *   wss      N WSS clients each REGISTER once (SBC memory per flow, measured
+ *            after a full GC through the inspector and as RSS), then
+ *            re-REGISTER over those connections at rising rates.
+ * Each part gets a fresh SBC, so one part's lingering transactions do not
+ * load the next. Progress goes to stderr; the results as JSON to stdout or
+ * to --json FILE.
+ *
+ * Run: node dist/bench/load/run.js [--quick] [--only calls,register,refresh,wss]
+ *        [--wss-clients N] [--workers N] [--profile DIR] [--json FILE]
+ */
+import type { ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { freePortInRange } from '../../test/helpers/free-port.js';
+import { forkWorker, nextMessage, procCpuSeconds, procStatusKb, stopChild } from './children.js';
+import { collectAndMeasure, type MemoryFigures } from './heap-probe.js';
+import { best, formatStep, ramp, runStep, type StepResult, type UdpMode } from './ramp.js';
+import { benchWorkDir, startSbcProcess, type SbcProcess } from './sbc-process.js';
+import { combine, ms, type WorkerReport } from './stats.js';
+import type { OpenReport } from './wss-clients.js';
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    'wss-clients': { type: 'string' },
+    workers: { type: 'string' },
+    profile: { type: 'string' },
+    json: { type: 'string' },
+  },
+});
+
+const quick = values.quick ?? false;
+const parts = new Set((values.only ?? 'calls,register,refresh,wss').split(','));
+const workers = Number(values.workers ?? 2);
+const log = (line: string): void => {
+  process.stderr.write(`${line}\n`);
+};
+
+/** Rates and durations; --quick keeps the whole run well under a minute. */
+const PLAN = quick
+  ? { calls: [500, 1500], register: [2000, 5000], refresh: [2000, 5000], stepS: 2, wssClients: 1000, wssRates: [1000, 5000], wssStepS: 2 }
+  : {
+      calls: [250, 500, 1000, 1500, 2000, 2500, 3000],
+      register: [1000, 2000, 3000, 4000, 5000, 6000, 8000, 10000],
+      refresh: [1000, 2000, 3000, 4000, 5000, 6000, 8000, 10000],
+      stepS: 5,
+      wssClients: 10_000,
+      wssRates: [1000, 2500, 5000, 7500, 10000],
+      wssStepS: 3,
+    };
+const wssClients = Number(values['wss-clients'] ?? PLAN.wssClients);
+
+export interface UdpPartResult {
+  steps: StepResult[];
+  best: StepResult | undefined;
+  /** The best rate measured straight against the UAS, no SBC in between. */
+  direct?: StepResult;
+}
+
+export interface WssPartResult {
+  clients: number;
+  open: OpenReport;
+  before: MemoryFigures & { vmRssKb: number };
+  after: MemoryFigures & { vmRssKb: number };
+  /** Growth per registered flow, bytes: RSS (as the OS sees it) and live JS heap after a full GC. */
+  rssPerFlowBytes: number;
+  heapPerFlowBytes: number;
+  refresh: StepResult[];
+  bestRefresh: StepResult | undefined;
+}
+
+export interface LoadResults {
+  quick: boolean;
+  workers: number;
+  calls?: UdpPartResult;
+  register?: UdpPartResult;
+  refresh?: UdpPartResult;
+  wss?: WssPartResult;
+  errors: string[];
+}
+
+async function startUas(): Promise<{ port: number; stop: () => Promise<void> }> {
+  const child = forkWorker('uas', []);
+  const port = await nextMessage(child, (m) => (m as { port?: number }).port, 10_000);
+  return { port, stop: () => stopChild(child) };
+}
+
+async function udpPart(label: string, mode: UdpMode, rates: readonly number[], work: string, measureDirect: boolean): Promise<UdpPartResult> {
+  const uas = await startUas();
+  let sbc: SbcProcess | undefined;
+  try {
+    sbc = await startSbcProcess({ uasPort: uas.port, workDir: work, ...(values.profile !== undefined ? { cpuProfileDir: values.profile } : {}) });
+    log(`${label}: SBC pid ${sbc.pid} udp 127.0.0.1:${sbc.udpPort}, UAS 127.0.0.1:${uas.port}, ${workers} generator processes`);
+    const steps = await ramp({
+      mode,
+      label,
+      target: { host: '127.0.0.1', port: sbc.udpPort },
+      rates,
+      durationS: PLAN.stepS,
+      workers,
+      timeoutMs: 5000,
+      sbcPid: sbc.pid,
+      log,
+    });
+    const top = best(steps);
+    const result: UdpPartResult = { steps, best: top };
+    if (measureDirect && top !== undefined) {
+      const direct = await runStep({ mode, label: `${label} direct`, target: { host: '127.0.0.1', port: uas.port }, durationS: PLAN.stepS, workers, timeoutMs: 5000, log }, top.rate);
+      log(formatStep(`${label} direct (no SBC)`, direct));
+      result.direct = direct;
+    }
+    return result;
+  } finally {
+    await sbc?.stop();
+    await uas.stop();
+  }
+}
+
+async function memory(sbc: SbcProcess, inspectPort: number): Promise<MemoryFigures & { vmRssKb: number }> {
+  const m = await collectAndMeasure(inspectPort);
+  return { ...m, vmRssKb: (await procStatusKb(sbc.pid, 'VmRSS')) ?? 0 };
+}
+
+/** Open `count` clients spread over the client processes; their reports added up. */
+async function openClients(procs: ChildProcess[], url: string, count: number, tag: string): Promise<OpenReport> {
+  const per = Math.ceil(count / procs.length);
+  const reports = await Promise.all(
+    procs.map((p, i) => {
+      const n = Math.max(0, Math.min(per, count - i * per));
+      p.send({ cmd: 'open', url, count: n, concurrency: 50, tag: `${tag}${i}x` });
+      return nextMessage(p, (m) => (m as { opened?: OpenReport }).opened, 600_000);
+    }),
+  );
+  const failures: Record<string, number> = {};
+  for (const r of reports) for (const [k, v] of Object.entries(r.failures)) failures[k] = (failures[k] ?? 0) + v;
+  return {
+    opened: reports.reduce((a, r) => a + r.opened, 0),
+    registered: reports.reduce((a, r) => a + r.registered, 0),
+    failed: reports.reduce((a, r) => a + r.failed, 0),
+    failures,
+    elapsedMs: Math.max(...reports.map((r) => r.elapsedMs)),
+    // Per-process percentiles; the worst process is reported.
+    p50Ms: Math.max(...reports.map((r) => r.p50Ms)),
+    p99Ms: Math.max(...reports.map((r) => r.p99Ms)),
+  };
+}
+
+async function wssRefreshStep(procs: ChildProcess[], sbcPid: number, rate: number): Promise<StepResult> {
+  const cpu0 = await procCpuSeconds(sbcPid);
+  const t0 = performance.now();
+  const reports = await Promise.all(
+    procs.map((p) => {
+      p.send({ cmd: 'refresh', rate: rate / procs.length, duration: PLAN.wssStepS });
+      return nextMessage(p, (m) => (m as { report?: WorkerReport }).report, (PLAN.wssStepS * 3 + 30) * 1000);
+    }),
+  );
+  const wallS = (performance.now() - t0) / 1000;
+  const cpu1 = await procCpuSeconds(sbcPid);
+  return {
+    rate,
+    ...combine(reports),
+    ...(cpu0 !== undefined && cpu1 !== undefined ? { sbcCpuPercent: Math.round(((cpu1 - cpu0) / wallS) * 100) } : {}),
+  };
+}
+
+async function wssPart(work: string): Promise<WssPartResult> {
+  const uas = await startUas();
+  const inspectPort = await freePortInRange(20000, 32000);
+  // One client process per 5,000 connections: TLS on the client side costs CPU too.
+  const procs = Array.from({ length: Math.max(1, Math.ceil(wssClients / 5000)) }, () => forkWorker('wss-clients', []));
+  let sbc: SbcProcess | undefined;
+  try {
+    sbc = await startSbcProcess({ uasPort: uas.port, workDir: work, wss: true, maxConnectionsPerIp: wssClients + 1000, inspectPort });
+    const url = `wss://127.0.0.1:${sbc.wssPort}`;
+    log(`wss: SBC pid ${sbc.pid} ${url}, ${wssClients} clients in ${procs.length} processes`);
+    // Warm-up: run TLS, WebSocket and REGISTER once so the baseline already holds their code and caches.
+    const warm = await openClients(procs, url, 100, 'warm');
+    if (warm.registered === 0) throw new Error(`warm-up clients did not register: ${JSON.stringify(warm.failures)}`);
+    await new Promise((r) => setTimeout(r, 1000));
+    const before = await memory(sbc, inspectPort);
+    const open = await openClients(procs, url, wssClients, 'c');
+    log(
+      `wss: ${open.registered}/${wssClients} registered in ${(open.elapsedMs / 1000).toFixed(1)} s` +
+        ` (connect+REGISTER p50 ${ms(open.p50Ms)} ms, p99 ${ms(open.p99Ms)} ms), failures ${JSON.stringify(open.failures)}`,
+    );
+    await new Promise((r) => setTimeout(r, 2000));
+    const after = await memory(sbc, inspectPort);
+    const flows = Math.max(1, open.registered);
+    const rssPerFlowBytes = Math.round(((after.vmRssKb - before.vmRssKb) * 1024) / flows);
+    const heapPerFlowBytes = Math.round((after.heapUsedBytes - before.heapUsedBytes) / flows);
+    log(
+      `wss: SBC memory for ${open.registered} flows: RSS +${((after.vmRssKb - before.vmRssKb) / 1024).toFixed(1)} MB` +
+        ` (${(rssPerFlowBytes / 1024).toFixed(1)} kB/flow), JS heap after GC +${((after.heapUsedBytes - before.heapUsedBytes) / 1048576).toFixed(1)} MB` +
+        ` (${(heapPerFlowBytes / 1024).toFixed(1)} kB/flow)`,
+    );
+    const refresh: StepResult[] = [];
+    for (const rate of PLAN.wssRates) {
+      const step = await wssRefreshStep(procs, sbc.pid, rate);
+      refresh.push(step);
+      log(formatStep('wss refresh', step));
+      if (step.failed > 0) break;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    return { clients: wssClients, open, before, after, rssPerFlowBytes, heapPerFlowBytes, refresh, bestRefresh: best(refresh) };
+  } finally {
+    for (const p of procs) if (p.connected) p.send({ cmd: 'close' });
+    await Promise.all(procs.map((p) => stopChild(p)));
+    await sbc?.stop();
+    await uas.stop();
+  }
+}
+
+async function main(): Promise<LoadResults> {
+  const results: LoadResults = { quick, workers, errors: [] };
+  const work = benchWorkDir();
+  try {
+    const part = async <K extends 'calls' | 'register' | 'refresh'>(key: K, mode: UdpMode, rates: readonly number[], direct: boolean): Promise<void> => {
+      if (!parts.has(key)) return;
+      try {
+        results[key] = await udpPart(key, mode, rates, work.dir, direct);
+      } catch (err) {
+        results.errors.push(`${key}: ${(err as Error).message}`);
+        log(`${key} failed: ${(err as Error).message}`);
+      }
+    };
+    await part('calls', 'call', PLAN.calls, true);
+    await part('register', 'register', PLAN.register, true);
+    await part('refresh', 'refresh', PLAN.refresh, false);
+    if (parts.has('wss')) {
+      try {
+        results.wss = await wssPart(work.dir);
+      } catch (err) {
+        results.errors.push(`wss: ${(err as Error).message}`);
+        log(`wss failed: ${(err as Error).message}`);
+      }
+    }
+  } finally {
+    work.remove();
+  }
+  return results;
+}
+
+main().then(
+  (results) => {
+    const text = JSON.stringify(results, null, 2);
+    if (values.json !== undefined) writeFileSync(values.json, text);
+    else process.stdout.write(`${text}\n`);
+  },
+  (err: unknown) => {
+    process.stderr.write(`load bench: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,120 @@
+/**
+ * The SBC under test as a child process: `node dist/src/main.js --config
+ * <tmp yaml>` with listeners on free loopback ports, admin on a free port,
+ * one backend (the bench UAS), log level warn. Optionally CPU-profiled
+ * (`--cpu-prof`) or with the inspector open for heap measurements.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePortInRange } from '../../test/helpers/free-port.js';
+import { repoRoot, sbcCommand } from '../../test/helpers/paths.js';
+import { stopChild } from './children.js';
+
+export interface SbcOptions {
+  /** UDP port of the UAS the backend group points at. */
+  uasPort: number;
+  /** Also listen for WSS. */
+  wss?: boolean;
+  /** Inbound connections allowed from one IP (all bench clients are 127.0.0.1). */
+  maxConnectionsPerIp?: number;
+  /** Write a V8 CPU profile into this directory when the SBC exits. */
+  cpuProfileDir?: string;
+  /** Open the inspector on this port (for GC and heap figures). */
+  inspectPort?: number;
+  /** Directory for config and certificates; shared between runs so the key is generated once. */
+  workDir: string;
+}
+
+export interface SbcProcess {
+  pid: number;
+  udpPort: number;
+  wssPort: number | undefined;
+  adminUrl: string;
+  /** The last lines the SBC printed, for a failure report. */
+  tail(): string[];
+  stop(): Promise<void>;
+}
+
+/** A scratch directory for the bench; removed by the returned function. */
+export function benchWorkDir(): { dir: string; remove: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), 'sbc-bench-'));
+  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Start the SBC and wait until /healthz says every listener is up. */
+export async function startSbcProcess(o: SbcOptions): Promise<SbcProcess> {
+  // Ports below the kernel's ephemeral range, so the generators' sockets cannot take them.
+  const udpPort = await freePortInRange(20000, 32000);
+  const wssPort = o.wss ? await freePortInRange(20000, 32000) : undefined;
+  const adminPort = await freePortInRange(20000, 32000);
+  const config = {
+    listen: [
+      { transport: 'udp', address: '127.0.0.1', port: udpPort },
+      ...(wssPort !== undefined ? [{ transport: 'wss', address: '127.0.0.1', port: wssPort }] : []),
+    ],
+    tls: { cert: join(o.workDir, 'server.crt'), key: join(o.workDir, 'server.key') },
+    backends: { default: { targets: [{ uri: `sip:127.0.0.1:${o.uasPort};transport=udp` }] } },
+    // Signalling only: the bench measures SIP routing, not a media relay.
+    media: { mode: 'passthrough' },
+    // Every generator shares 127.0.0.1: per-IP limits would measure the limiter.
+    security: { rateLimit: { requestsPerSecondPerIp: 0 } },
+    transport: { maxConnectionsPerIp: o.maxConnectionsPerIp ?? 100 },
+    admin: { listen: `127.0.0.1:${adminPort}` },
+    web: { enabled: false },
+    shutdown: { drainSeconds: 0 },
+    log: { level: 'warn' },
+  };
+  // JSON is YAML.
+  const file = join(o.workDir, `sbc-${udpPort}.yaml`);
+  writeFileSync(file, JSON.stringify(config, null, 2));
+
+  const { command, args } = sbcCommand();
+  const nodeFlags: string[] = [];
+  if (o.cpuProfileDir !== undefined) nodeFlags.push('--cpu-prof', `--cpu-prof-dir=${o.cpuProfileDir}`);
+  if (o.inspectPort !== undefined) nodeFlags.push(`--inspect=127.0.0.1:${o.inspectPort}`);
+  const child = spawn(command, [...nodeFlags, ...args, '--config', file], { stdio: ['ignore', 'pipe', 'pipe'], cwd: repoRoot });
+  const lines: string[] = [];
+  const keep = (chunk: Buffer): void => {
+    for (const line of chunk.toString('utf8').split('\n')) {
+      if (line.trim() === '') continue;
+      lines.push(line);
+      if (lines.length > 50) lines.shift();
+    }
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+
+  const adminUrl = `http://127.0.0.1:${adminPort}`;
+  const sbc: SbcProcess = {
+    pid: child.pid ?? 0,
+    udpPort,
+    wssPort,
+    adminUrl,
+    tail: () => [...lines],
+    stop: () => stopChild(child, 10_000),
+  };
+  try {
+    await waitHealthy(child, adminUrl, 120_000);
+  } catch (err) {
+    await sbc.stop();
+    throw new Error(`SBC did not start: ${(err as Error).message}\n${lines.join('\n')}`);
+  }
+  return sbc;
+}
+
+async function waitHealthy(child: ChildProcess, adminUrl: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`exited with ${child.signalCode ?? child.exitCode}`);
+    try {
+      const res = await fetch(`${adminUrl}/healthz`, { signal: AbortSignal.timeout(1000) });
+      if (res.status === 200) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`no 200 from ${adminUrl}/healthz within ${timeoutMs} ms`);
+}

@@ -1,0 +1,134 @@
+// npm run bench: the SIP parse bench, then the load benches (calls, REGISTER,
+// re-REGISTER, WSS flows) against the SBC as a child process, then a summary
+// table saying which targets were met. It reports; it exits 0 even when a
+// target is missed (1 only when the benches could not run at all).
+// Usage: node scripts/run-bench.mjs [--quick] [--only calls,register,refresh,wss]
+//          [--wss-clients N] [--workers N] [--profile DIR]
+// Needs `npm run build` first (npm run bench does it).
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+
+const root = resolve(import.meta.dirname, '..');
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    'wss-clients': { type: 'string' },
+    workers: { type: 'string' },
+    profile: { type: 'string' },
+  },
+});
+
+const TARGETS = { callsPerSecond: 1500, registersPerSecond: 5000, wssFlows: 10_000, bytesPerWssFlow: 20 * 1024 };
+
+const parseBench = join(root, 'dist', 'bench', 'sip-parse.bench.js');
+const loadBench = join(root, 'dist', 'bench', 'load', 'run.js');
+const profileTop = join(root, 'dist', 'bench', 'load', 'profile-top.js');
+for (const f of [parseBench, loadBench]) {
+  if (!existsSync(f)) {
+    console.error(`missing ${f}: run \`npm run build\` first (npm run bench does)`);
+    process.exit(1);
+  }
+}
+
+/** Run node with `args`; stderr passes through, stdout is returned (and echoed when `echo`). */
+function node(args, echo) {
+  return new Promise((resolveRun) => {
+    const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+      if (echo) process.stdout.write(d);
+    });
+    child.on('close', (code) => resolveRun({ code, out }));
+  });
+}
+
+const started = Date.now();
+const load = loadavg().map((l) => l.toFixed(2)).join(' ');
+console.log(`webrtc-sbc bench: ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), node ${process.version}, load average ${load}${values.quick ? ', --quick' : ''}`);
+if (loadavg()[0] > cpus().length * 0.5) console.log('note: the machine is busy; load figures will be lower and noisier than on an idle machine');
+
+console.log('\n== SIP parse + edit + serialize (one core) ==');
+const parse = await node([parseBench], true);
+const parseRates = {};
+for (const m of parse.out.matchAll(/sip parse\+edit\+serialize (\w+): (\d+) msg\/s .*?(ok|below target (\d+))\)/g)) {
+  parseRates[m[1]] = { rate: Number(m[2]), target: m[4] === undefined ? undefined : Number(m[4]), met: m[3] === 'ok' };
+}
+
+console.log('\n== load through the SBC (UDP generators and UAS as separate processes) ==');
+const scratch = mkdtempSync(join(tmpdir(), 'sbc-bench-results-'));
+const jsonFile = join(scratch, 'load.json');
+const loadArgs = [loadBench, '--json', jsonFile];
+if (values.quick) loadArgs.push('--quick');
+if (values.only !== undefined) loadArgs.push('--only', values.only);
+if (values['wss-clients'] !== undefined) loadArgs.push('--wss-clients', values['wss-clients']);
+if (values.workers !== undefined) loadArgs.push('--workers', values.workers);
+if (values.profile !== undefined) loadArgs.push('--profile', resolve(values.profile));
+const loadRun = await node(loadArgs, true);
+let results;
+try {
+  results = JSON.parse(readFileSync(jsonFile, 'utf8'));
+} catch {
+  console.error(`load bench produced no results (exit ${loadRun.code})`);
+}
+rmSync(scratch, { recursive: true, force: true });
+
+if (values.profile !== undefined && existsSync(profileTop)) {
+  for (const f of readdirSync(resolve(values.profile)).filter((n) => n.endsWith('.cpuprofile')).sort()) {
+    console.log(`\n== CPU profile of the SBC: ${join(values.profile, f)} ==`);
+    await node([profileTop, join(resolve(values.profile), f), '--top', '20', '--filter', 'src/'], true);
+  }
+}
+
+// ── summary ─────────────────────────────────────────────────────────────
+const rows = [];
+const fmt = (n, digits = 2) => (typeof n === 'number' && Number.isFinite(n) ? n.toFixed(digits) : '-');
+const verdict = (met) => (met === undefined ? '' : met ? 'MET' : 'MISSED');
+for (const [label, r] of Object.entries(parseRates)) {
+  rows.push([`parse+edit+serialize ${label}`, `${r.rate} msg/s`, r.target === undefined ? 'see bench' : `>= ${r.target}`, r.target === undefined ? 'MET' : 'MISSED']);
+}
+function udpRows(name, part, target, unit) {
+  if (part === undefined) return;
+  const top = part.best;
+  const failedStep = part.steps.find((s) => s.failed > 0);
+  const ceiling = failedStep === undefined ? ' (no failure up to the last step)' : ` (${failedStep.rate}/s: ${failedStep.failed} failed)`;
+  rows.push([`${name}, 0 failures`, top === undefined ? 'none' : `${top.rate} ${unit}${ceiling}`, `>= ${target}`, verdict(top !== undefined && top.rate >= target)]);
+  if (top !== undefined) {
+    rows.push([`  ${name} latency via SBC p50/p99`, `${fmt(top.p50Ms)} / ${fmt(top.p99Ms)} ms at ${top.rate}/s`, '', '']);
+    if (part.direct !== undefined) {
+      const d = part.direct;
+      rows.push([`  ${name} latency direct p50/p99`, `${fmt(d.p50Ms)} / ${fmt(d.p99Ms)} ms at ${d.rate}/s${d.failed > 0 ? ` (${d.failed} failed)` : ''}`, '', '']);
+      rows.push([`  added by the SBC p50/p99`, `${fmt(top.p50Ms - d.p50Ms)} / ${fmt(top.p99Ms - d.p99Ms)} ms`, '', '']);
+    }
+    if (top.sbcCpuPercent !== undefined) rows.push([`  SBC CPU at that rate`, `${top.sbcCpuPercent}% of one core`, '', '']);
+  }
+}
+if (results !== undefined) {
+  udpRows('calls/s (INVITE..BYE)', results.calls, TARGETS.callsPerSecond, 'calls/s');
+  udpRows('REGISTER/s new, UDP', results.register, TARGETS.registersPerSecond, 'REGISTER/s');
+  udpRows('REGISTER/s refresh, UDP', results.refresh, TARGETS.registersPerSecond, 'REGISTER/s');
+  const w = results.wss;
+  if (w !== undefined) {
+    rows.push(['WSS flows registered', `${w.open.registered} of ${w.clients} in ${fmt(w.open.elapsedMs / 1000, 1)} s`, `>= ${TARGETS.wssFlows}`, verdict(w.open.registered >= TARGETS.wssFlows)]);
+    rows.push(['SBC memory per WSS flow (RSS delta)', `${fmt(w.rssPerFlowBytes / 1024, 1)} kB`, `<= ${TARGETS.bytesPerWssFlow / 1024} kB`, verdict(w.rssPerFlowBytes <= TARGETS.bytesPerWssFlow)]);
+    rows.push(['  JS heap per WSS flow after full GC', `${fmt(w.heapPerFlowBytes / 1024, 1)} kB`, '', '']);
+    const top = w.bestRefresh;
+    rows.push([`REGISTER/s refresh over ${w.open.registered} WSS`, top === undefined ? 'none' : `${top.rate} REGISTER/s (p50/p99 ${fmt(top.p50Ms)} / ${fmt(top.p99Ms)} ms)`, `>= ${TARGETS.registersPerSecond}`, verdict(top !== undefined && top.rate >= TARGETS.registersPerSecond)]);
+  }
+  for (const e of results.errors ?? []) rows.push(['error', e.split('\n')[0], '', 'MISSED']);
+}
+
+const widths = [0, 1, 2, 3].map((i) => Math.max(...rows.map((r) => String(r[i]).length), ['bench', 'figure', 'target', 'verdict'][i].length));
+const line = (r) => r.map((c, i) => String(c).padEnd(widths[i])).join('  ').trimEnd();
+console.log(`\n== summary (${((Date.now() - started) / 1000).toFixed(0)} s${values.quick ? ', --quick: short steps, low ceilings' : ''}) ==`);
+console.log(line(['bench', 'figure', 'target', 'verdict']));
+console.log(line(widths.map((w) => '-'.repeat(w))));
+for (const r of rows) console.log(line(r));
+const missed = rows.filter((r) => r[3] === 'MISSED').length;
+const met = rows.filter((r) => r[3] === 'MET').length;
+console.log(`\ntargets met: ${met}, missed: ${missed}`);
+process.exit(results === undefined && parse.code !== 0 ? 1 : 0);
