@@ -92,9 +92,11 @@ export class EnginePool {
       failuresToDown: options.failuresToDown ?? ENGINE_POOL_DEFAULTS.failuresToDown,
       successesToUp: options.successesToUp ?? ENGINE_POOL_DEFAULTS.successesToUp,
     };
+    const urls = options.engines.map((e) => e.url);
+    const twice = urls.find((url, i) => urls.indexOf(url) !== i);
+    if (twice !== undefined) throw new TypeError(`rtpengine ${twice} is listed twice`);
     this.#engines = [];
     for (const config of options.engines) {
-      if (this.#byUrl.has(config.url)) throw new TypeError(`rtpengine ${config.url} is listed twice`);
       const client = new NgClient(config.url, { timeoutMs: this.#timeoutMs, tries: options.tries ?? NG_CLIENT_DEFAULTS.tries, cookies, logger: options.logger });
       const engine = new Engine(client, config.weight ?? 1, thresholds);
       this.#engines.push(engine);

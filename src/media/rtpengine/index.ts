@@ -12,3 +12,4 @@ export { DEFAULT_FLAG_SETS, MEDIA_DIRECTIONS, mergeFlagSet, resolveFlagSets } fr
 export type { FlagConfig, FlagSet, FlagSets, FlagValue, InterfaceLabels, MediaDirection } from './flags.js';
 export { Engine, type EngineHealth, type EngineSnapshot } from './engine.js';
 export { EnginePool, ENGINE_POOL_DEFAULTS, rendezvousScore, type EngineConfig, type EnginePoolOptions, type MediaResult } from './engine-pool.js';
+export { createEnginePool, flagSetsFromConfig, type EnginePoolDeps, type RtpengineConfig } from './pool-from-config.js';

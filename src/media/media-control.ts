@@ -1,0 +1,185 @@
+/**
+ * Offer/answer through the media engine on every call that has a WebRTC side
+ * (PROTOCOLS.md §1; PEERS.md "rtpengine"): an SDP going to a browser gets the
+ * SAVPF/ICE/DTLS set, an SDP from a browser going to a plain-RTP peer gets the
+ * RTP/AVP set. Plain RTP on both sides is left alone.
+ *
+ *   request with SDP (INVITE, re-INVITE, UPDATE)  → offer   (from-tag = sender's tag)
+ *   request without SDP (late offer)              → the 2xx carries the offer (from-tag = To tag),
+ *                                                   the ACK the answer
+ *   1xx/2xx with SDP to an offer                  → answer  (from-tag = offerer, to-tag = answerer)
+ *   BYE, final failure of the initial INVITE,
+ *   the client's flow closing                     → delete
+ */
+import type { Logger } from '../log/logger.js';
+import type { SipRequest, SipResponse } from '../sip/message.js';
+import type { Flow } from '../transport/flow.js';
+import type { EnginePool, FlagSets, MediaDirection } from './rtpengine/index.js';
+import { hasBundleGroup, hasSdp, isWebrtcSdp, restoreBundle } from './sdp.js';
+
+/** What the pipeline needs from a media relay. */
+export interface MediaHooks {
+  /** Rewrite the SDP of a request forwarded from `from` to `to`. @throws MediaUnavailable */
+  request(req: SipRequest, from: Flow, to: Flow): Promise<void>;
+  /** Rewrite the SDP of a response to `req` on its way from `from` (downstream) to `to` (upstream). */
+  response(res: SipResponse, req: SipRequest, from: Flow, to: Flow): Promise<void>;
+  /** The call is over: free its media. */
+  endCall(callId: string): void;
+  close(): void;
+}
+
+/** The engine could not take the SDP: the request is answered with this status. */
+export class MediaUnavailable extends Error {
+  readonly status: number;
+  constructor(message: string, status = 503, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'MediaUnavailable';
+    this.status = status;
+  }
+}
+
+const MAX_TRACKED = 100_000;
+
+export interface RtpengineMediaOptions {
+  pool: EnginePool;
+  flags: FlagSets;
+  logger: Logger;
+}
+
+export class RtpengineMedia implements MediaHooks {
+  readonly #pool: EnginePool;
+  readonly #flags: FlagSets;
+  readonly #log: Logger;
+  /** Call-IDs whose WebRTC offer grouped its media with BUNDLE (an answer may only keep what was offered). */
+  readonly #bundled = new Map<string, true>();
+  /** Flow id → Call-IDs with media through that client flow, to delete them when it closes. */
+  readonly #byFlow = new Map<string, Set<string>>();
+  /** Call-IDs that have an engine session. */
+  readonly #calls = new Map<string, string>();
+
+  constructor(options: RtpengineMediaOptions) {
+    this.#pool = options.pool;
+    this.#flags = options.flags;
+    this.#log = options.logger;
+  }
+
+  async request(req: SipRequest, from: Flow, to: Flow): Promise<void> {
+    if (!hasSdp(req)) return;
+    const callId = req.callId ?? '';
+    const sdp = req.body.toString('utf8');
+    const direction = this.#direction(sdp, from, to);
+    if (direction === undefined) return;
+    const fromTag = req.from()?.params.get('tag') ?? '';
+    const toTag = req.to()?.params.get('tag') ?? '';
+    try {
+      let out: string;
+      if (req.method === 'ACK' || req.method === 'PRACK') {
+        // The answer to an offer the other side made in a response (late offer).
+        out = (await this.#pool.answer({ callId, fromTag: toTag, toTag: fromTag, sdp, flags: this.#flags.answer(direction) })).sdp;
+      } else {
+        if (direction === 'webrtcToRtp' && hasBundleGroup(sdp)) this.#remember(this.#bundled, callId, true);
+        out = (await this.#pool.offer({ callId, fromTag, sdp, flags: this.#flags.offer(direction) })).sdp;
+        if (direction === 'rtpToWebrtc') out = restoreBundle(out);
+      }
+      this.#track(callId, from, to);
+      req.body = Buffer.from(out, 'utf8');
+    } catch (err) {
+      this.#log.warn({ err, callId, method: req.method }, 'media engine refused the SDP');
+      throw new MediaUnavailable('Media Engine Unavailable', 503, { cause: err });
+    }
+  }
+
+  async response(res: SipResponse, req: SipRequest, from: Flow, to: Flow): Promise<void> {
+    if (res.status >= 300 || !hasSdp(res)) return;
+    const method = res.cseq()?.method;
+    if (method !== 'INVITE' && method !== 'UPDATE') return;
+    const callId = res.callId ?? '';
+    const sdp = res.body.toString('utf8');
+    const direction = this.#direction(sdp, from, to);
+    if (direction === undefined) return;
+    const offererTag = req.from()?.params.get('tag') ?? '';
+    const answererTag = res.to()?.params.get('tag') ?? '';
+    try {
+      let out: string;
+      if (hasSdp(req)) {
+        out = (await this.#pool.answer({ callId, fromTag: offererTag, toTag: answererTag, sdp, flags: this.#flags.answer(direction) })).sdp;
+        if (direction === 'rtpToWebrtc' && this.#bundled.has(callId)) out = restoreBundle(out);
+      } else {
+        // Late offer: the responder is the offerer (PROTOCOLS.md §1.2, tag orientation).
+        out = (await this.#pool.offer({ callId, fromTag: answererTag, sdp, flags: this.#flags.offer(direction) })).sdp;
+        if (direction === 'rtpToWebrtc') out = restoreBundle(out);
+      }
+      this.#track(callId, from, to);
+      res.body = Buffer.from(out, 'utf8');
+    } catch (err) {
+      // The response still goes up unchanged: failing it here would leave the
+      // downstream dialog established with nobody to tear it down.
+      this.#log.error({ err, callId, status: res.status }, 'media engine failed on a response SDP; relayed unchanged');
+    }
+  }
+
+  endCall(callId: string): void {
+    if (!this.#calls.has(callId)) return;
+    const flowIds = this.#calls.get(callId)?.split(' ') ?? [];
+    this.#calls.delete(callId);
+    this.#bundled.delete(callId);
+    for (const id of flowIds) {
+      const set = this.#byFlow.get(id);
+      set?.delete(callId);
+      if (set?.size === 0) this.#byFlow.delete(id);
+    }
+    this.#pool.delete({ callId, deleteDelay: 0 }).catch((err: unknown) => this.#log.debug({ err, callId }, 'media delete failed'));
+  }
+
+  /** A client flow closed: its calls have no media peer any more. */
+  flowClosed(flowId: string): void {
+    const set = this.#byFlow.get(flowId);
+    if (set === undefined) return;
+    this.#byFlow.delete(flowId);
+    for (const callId of set) this.endCall(callId);
+  }
+
+  close(): void {
+    this.#bundled.clear();
+    this.#byFlow.clear();
+    this.#calls.clear();
+  }
+
+  /** Which flag set applies, or undefined when neither side speaks WebRTC. */
+  #direction(sdp: string, from: Flow, to: Flow): MediaDirection | undefined {
+    const toWebrtc = isWebSocket(to);
+    const fromWebrtc = isWebSocket(from) || isWebrtcSdp(sdp);
+    if (toWebrtc) return 'rtpToWebrtc';
+    if (fromWebrtc) return 'webrtcToRtp';
+    return undefined;
+  }
+
+  #track(callId: string, a: Flow, b: Flow): void {
+    const ids = [a, b].filter(isWebSocket).map((f) => f.id);
+    if (!this.#calls.has(callId) && this.#calls.size >= MAX_TRACKED) {
+      const oldest = this.#calls.keys().next().value;
+      if (oldest !== undefined) this.endCall(oldest);
+    }
+    this.#calls.set(callId, ids.join(' '));
+    for (const id of ids) {
+      let set = this.#byFlow.get(id);
+      if (set === undefined) {
+        set = new Set();
+        this.#byFlow.set(id, set);
+      }
+      set.add(callId);
+    }
+  }
+
+  #remember(map: Map<string, true>, key: string, value: true): void {
+    if (map.size >= MAX_TRACKED) {
+      const oldest = map.keys().next().value;
+      if (oldest !== undefined) map.delete(oldest);
+    }
+    map.set(key, value);
+  }
+}
+
+function isWebSocket(flow: Flow): boolean {
+  return flow.transport === 'ws' || flow.transport === 'wss';
+}
