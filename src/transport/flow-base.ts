@@ -62,7 +62,7 @@ export abstract class FlowBase implements Flow {
     return this.write(data);
   }
 
-  /** Called once, on the first close(); returns the close listeners' view. */
+  /** Call `listener` once when the flow closes (at once if it already has); returns an unsubscribe function. */
   onClose(listener: FlowCloseListener): () => void {
     if (this.#closed) {
       listener(this, 'closed');

@@ -1,4 +1,4 @@
-import type { Server } from 'node:net';
+import type { Server, Socket } from 'node:net';
 import { createServer, type TLSSocket } from 'node:tls';
 import type { ListenerContext, ListenerState } from './listener.js';
 import { StreamListener } from './stream-listener.js';
@@ -20,9 +20,9 @@ export class TlsListener extends StreamListener {
       // A handshake is the first thing a connection must finish; same budget as the first SIP message.
       handshakeTimeout: this.ctx.limits.handshakeTimeoutMs,
     });
-    server.on('secureConnection', (socket: TLSSocket) => {
-      if (this.admit(socket)) this.adopt(socket);
-    });
+    // Count the raw connection, so handshakes in progress are limited per IP too.
+    server.on('connection', (raw: Socket) => this.admit(raw));
+    server.on('secureConnection', (socket: TLSSocket) => this.adopt(socket));
     server.on('tlsClientError', (err) => this.ctx.logger.debug({ err, listener: this.info.label }, 'tls handshake failed'));
     return server;
   }

@@ -4,6 +4,7 @@ import { udpFlowId } from './flow-token.js';
 import type { Address } from './flow.js';
 import { crlfKeepalive } from './keepalive.js';
 import { familyOf, tooLargeError, type Listener, type ListenerContext, type ListenerState } from './listener.js';
+import { isStunBindingRequest, stunBindingResponse } from './stun.js';
 
 /** A UDP flow: the listener socket plus one remote address. Sends leave from the listener socket. */
 export class UdpFlow extends FlowBase {
@@ -90,10 +91,10 @@ export class UdpListener implements Listener {
   }
 
   #onDatagram(msg: Buffer, rinfo: RemoteInfo): void {
-    // RFC 5626 §4.4.2 UDP keepalives are STUN; bare CRLFs are tolerated. Neither creates a flow.
+    // SIP starts with a letter; below 0x20 is a keepalive or noise. Neither creates a flow.
     const first = msg[0];
     if (first === undefined || first < 0x20) {
-      if (first !== undefined && crlfKeepalive(msg) !== undefined) this.#ctx.flows.get(udpFlowId(this.info.index, rinfo.address, rinfo.port))?.touch();
+      this.#onKeepalive(msg, rinfo);
       return;
     }
     const flow = this.flowTo(rinfo.address, rinfo.port, true);
@@ -104,5 +105,16 @@ export class UdpListener implements Listener {
       return;
     }
     this.#ctx.receive(flow, msg);
+  }
+
+  #onKeepalive(msg: Buffer, rinfo: RemoteInfo): void {
+    // RFC 5626 §4.4.2 / §8.4: UDP keepalives are STUN Binding requests, answered with the mapped address.
+    if (isStunBindingRequest(msg)) {
+      const response = stunBindingResponse(msg, rinfo.address, rinfo.port);
+      if (response !== undefined) this.sendTo(response, rinfo.address, rinfo.port);
+    } else if (crlfKeepalive(msg) === undefined) {
+      return;
+    }
+    this.#ctx.flows.get(udpFlowId(this.info.index, rinfo.address, rinfo.port))?.touch();
   }
 }

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { createSocket, type Socket } from 'node:dgram';
 import { once } from 'node:events';
+import { performance } from 'node:perf_hooks';
 import { after, before, describe, it } from 'node:test';
+import { bindingRequest, decodeMapped } from '../../unit/transport/stun-client.js';
 import { portOf, sipRequest, sipResponse, startHarness, type Harness } from './harness.js';
 
 async function udpClient(type: 'udp4' | 'udp6', address: string): Promise<Socket> {
@@ -69,15 +71,27 @@ describe('UDP listener', { timeout: 20_000 }, () => {
     assert.equal((await h.nextMessage()).msg.callId, 'udp-after-bad');
   });
 
+  it('answers a STUN Binding keepalive with the client address (RFC 5626 §4.4.2)', async () => {
+    const reply = once(client, 'message');
+    client.send(bindingRequest(), portOf(h.layer, 'udp'), '127.0.0.1');
+    const [data] = (await reply) as [Buffer];
+    assert.deepEqual(
+      (({ address, port }) => ({ address, port }))(decodeMapped(data)),
+      { address: '127.0.0.1', port: client.address().port },
+    );
+  });
+
   it('rebuilds a UDP flow from its token after the table entry is gone', async () => {
     const port = portOf(h.layer, 'udp');
     client.send(sipRequest('udp-token'), port, '127.0.0.1');
     const { flow } = await h.nextMessage();
     const token = h.layer.tokens.issue(flow);
-    h.layer.flows.delete(flow.id);
+    // Expire the entry the way the idle sweep does.
+    h.layer.flows.sweep(performance.now() + h.layer.limits.udpFlowIdleMs + 1);
+    assert.equal(flow.closed, true);
     assert.equal(h.layer.flows.get(flow.id), undefined);
     const found = h.layer.flows.byToken(token);
-    assert.ok(found.ok);
+    assert.ok(found.ok, `byToken: ${found.ok ? 'ok' : found.error}`);
     assert.equal(found.value.id, flow.id);
     assert.deepEqual(found.value.remote, flow.remote);
     const reply = once(client, 'message');

@@ -1,0 +1,83 @@
+import { isIPv4, isIPv6 } from 'node:net';
+
+/** RFC 5389 §6 magic cookie. */
+const MAGIC_COOKIE = 0x2112a442;
+const BINDING_REQUEST = 0x0001;
+const BINDING_SUCCESS = 0x0101;
+const XOR_MAPPED_ADDRESS = 0x0020;
+const HEADER_BYTES = 20;
+/** A keepalive Binding request carries few attributes; anything bigger is not one. */
+const MAX_REQUEST_BYTES = 548;
+
+/**
+ * True for a STUN Binding request: RFC 5626 §4.4.2 UDP keepalives (and §8.4,
+ * the edge answers them). A SIP message can never match: it starts with a letter.
+ */
+export function isStunBindingRequest(data: Buffer): boolean {
+  return data.length >= HEADER_BYTES
+    && data.length <= MAX_REQUEST_BYTES
+    && data.readUInt16BE(0) === BINDING_REQUEST
+    && data.readUInt16BE(2) === data.length - HEADER_BYTES
+    && data.readUInt32BE(4) === MAGIC_COOKIE;
+}
+
+/**
+ * The Binding success response telling the client its public address
+ * (XOR-MAPPED-ADDRESS, RFC 5389 §15.2), which is how an RFC 5626 client
+ * notices a NAT rebinding. Undefined when the address cannot be encoded.
+ */
+export function stunBindingResponse(request: Buffer, address: string, port: number): Buffer | undefined {
+  const mapped = mappedAddress(address);
+  if (mapped === undefined) return undefined;
+  const txid = request.subarray(8, HEADER_BYTES);
+  const value = Buffer.alloc(4 + mapped.length);
+  value[1] = mapped.length === 4 ? 0x01 : 0x02;
+  value.writeUInt16BE(port ^ (MAGIC_COOKIE >>> 16), 2);
+  const key = Buffer.alloc(16);
+  key.writeUInt32BE(MAGIC_COOKIE, 0);
+  txid.copy(key, 4);
+  for (let i = 0; i < mapped.length; i++) value[4 + i] = (mapped[i] ?? 0) ^ (key[i] ?? 0);
+  const out = Buffer.alloc(HEADER_BYTES + 4 + value.length);
+  out.writeUInt16BE(BINDING_SUCCESS, 0);
+  out.writeUInt16BE(4 + value.length, 2);
+  out.writeUInt32BE(MAGIC_COOKIE, 4);
+  txid.copy(out, 8);
+  out.writeUInt16BE(XOR_MAPPED_ADDRESS, HEADER_BYTES);
+  out.writeUInt16BE(value.length, HEADER_BYTES + 2);
+  value.copy(out, HEADER_BYTES + 4);
+  return out;
+}
+
+/** Address bytes; an IPv4-mapped IPv6 address is reported as the IPv4 address it is. */
+function mappedAddress(address: string): Buffer | undefined {
+  if (isIPv4(address)) return Buffer.from(address.split('.').map(Number));
+  if (!isIPv6(address)) return undefined;
+  const lower = address.toLowerCase();
+  if (lower.startsWith('::ffff:') && isIPv4(lower.slice(7))) return mappedAddress(lower.slice(7));
+  return ipv6Bytes(lower);
+}
+
+function ipv6Bytes(address: string): Buffer | undefined {
+  const zone = address.indexOf('%');
+  const text = zone >= 0 ? address.slice(0, zone) : address;
+  const [head = '', tail] = text.split('::');
+  const groups = (part: string | undefined): number[] => {
+    if (part === undefined || part === '') return [];
+    const out: number[] = [];
+    for (const g of part.split(':')) {
+      if (isIPv4(g)) {
+        const b = g.split('.').map(Number);
+        out.push(((b[0] ?? 0) << 8) | (b[1] ?? 0), ((b[2] ?? 0) << 8) | (b[3] ?? 0));
+      } else out.push(parseInt(g, 16));
+    }
+    return out;
+  };
+  const left = groups(head);
+  const right = groups(tail);
+  const fill = tail === undefined ? 0 : 8 - left.length - right.length;
+  const all = [...left, ...new Array<number>(Math.max(0, fill)).fill(0), ...right];
+  if (all.length !== 8 || all.some((g) => !(g >= 0 && g <= 0xffff))) return undefined;
+  const out = Buffer.alloc(16);
+  all.forEach((g, i) => out.writeUInt16BE(g, i * 2));
+  return out;
+}
