@@ -35,7 +35,7 @@ export class NgTimeoutError extends SbcError {
   }
 }
 
-/** The client was closed, or holds too many requests in flight, before a reply came. */
+/** The request could not be sent: client closed, too many requests in flight, or a message too large for the transport. */
 export class NgUnavailableError extends Error {
   readonly engine: string;
 

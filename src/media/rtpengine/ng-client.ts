@@ -106,13 +106,17 @@ export class NgClient {
    * Send one command and resolve with the reply dict.
    * @throws NgError on `result: error` (with the engine's `error-reason`) or `load limit`
    * @throws NgTimeoutError when no reply came after every try
-   * @throws NgUnavailableError when the client is closed or too many requests are in flight
+   * @throws NgUnavailableError when the client is closed, too many requests are in flight, or the message is too large for the transport
    */
   request(command: string, dict: NgDict = {}, options: NgRequestOptions = {}): Promise<NgReply> {
     if (this.#closed) return Promise.reject(new NgUnavailableError(this.url, 'client closed'));
     if (this.#pending.size >= this.#maxPending) return Promise.reject(new NgUnavailableError(this.url, `${this.#maxPending} requests already in flight`));
     const cookie = this.#cookies.next();
     const message = Buffer.concat([Buffer.from(cookie + ' ', 'latin1'), encodeBencode({ ...dict, command })]);
+    if (message.length > this.#transport.maxMessageBytes) {
+      const hint = this.url.startsWith('udp') ? '; use a ws:// engine URL (rtpengine --listen-http) for large SDPs' : '';
+      return Promise.reject(new NgUnavailableError(this.url, `${command} of ${message.length} bytes exceeds the transport limit of ${this.#transport.maxMessageBytes}${hint}`));
+    }
     const timeoutMs = options.timeoutMs ?? this.#timeoutMs;
     const tries = Math.max(1, options.tries ?? this.#tries);
     this.#stats.requests++;

@@ -4,6 +4,8 @@
  * messages (one datagram or one WebSocket message each, [ng]).
  */
 export interface NgTransport {
+  /** Largest message this transport can carry (a UDP datagram's payload, for UDP). */
+  readonly maxMessageBytes: number;
   /** Best effort: a lost message is covered by the client's retransmission. */
   send(message: Buffer): void;
   /** Idempotent; no message is delivered after it. */

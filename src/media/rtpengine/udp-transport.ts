@@ -7,6 +7,8 @@ import type { NgMessageSink, NgTransport, NgTransportErrorSink } from './ng-tran
  * followed on each send.
  */
 export class UdpNgTransport implements NgTransport {
+  /** 65535 minus the IP (20, IPv4 only) and UDP (8) headers. */
+  readonly maxMessageBytes: number;
   readonly #socket: Socket;
   readonly #host: string;
   readonly #port: number;
@@ -15,6 +17,7 @@ export class UdpNgTransport implements NgTransport {
   constructor(family: 4 | 6, host: string, port: number, onMessage: NgMessageSink, onError: NgTransportErrorSink) {
     this.#host = host;
     this.#port = port;
+    this.maxMessageBytes = family === 6 ? 65_527 : 65_507;
     this.#socket = createSocket(family === 6 ? 'udp6' : 'udp4');
     this.#socket.on('message', (message) => onMessage(message));
     this.#socket.on('error', onError);

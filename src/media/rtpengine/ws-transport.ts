@@ -6,8 +6,8 @@ export const NG_WS_SUBPROTOCOL = 'ng.rtpengine.com';
 
 /** Messages held while the connection opens; beyond this they are dropped (and retransmitted later). */
 const MAX_QUEUED = 1024;
-/** Largest reply accepted; a `statistics` reply is a few kB, an SDP tens of kB. */
-const MAX_REPLY_BYTES = 4 * 1024 * 1024;
+/** Largest message sent or reply accepted; a `statistics` reply is a few kB, a big SDP ~100 kB. */
+const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
 
 /**
  * ng over WebSocket (rtpengine `--listen-http`): one WS message per ng
@@ -16,6 +16,7 @@ const MAX_REPLY_BYTES = 4 * 1024 * 1024;
  * covers messages lost in between.
  */
 export class WsNgTransport implements NgTransport {
+  readonly maxMessageBytes = MAX_MESSAGE_BYTES;
   readonly #url: string;
   readonly #onMessage: NgMessageSink;
   readonly #onError: NgTransportErrorSink;
@@ -40,7 +41,7 @@ export class WsNgTransport implements NgTransport {
   }
 
   #connect(): WebSocket {
-    const socket = new WebSocket(this.#url, NG_WS_SUBPROTOCOL, { maxPayload: MAX_REPLY_BYTES, handshakeTimeout: 5000 });
+    const socket = new WebSocket(this.#url, NG_WS_SUBPROTOCOL, { maxPayload: MAX_MESSAGE_BYTES, handshakeTimeout: 5000 });
     this.#socket = socket;
     socket.on('open', () => {
       const queued = this.#queue;

@@ -4,7 +4,7 @@ import { createSocket } from 'node:dgram';
 import { after, before, describe, it } from 'node:test';
 import { decodeBencode, encodeBencode, isBencodeDict, type BencodeDict } from '../../../src/media/rtpengine/bencode.js';
 import { answerDict, deleteDict, offerDict, queryDict, replyCalls, replySdp } from '../../../src/media/rtpengine/commands.js';
-import { NgError } from '../../../src/media/rtpengine/errors.js';
+import { NgError, NgUnavailableError } from '../../../src/media/rtpengine/errors.js';
 import { resolveFlagSets } from '../../../src/media/rtpengine/flags.js';
 import { NgClient } from '../../../src/media/rtpengine/ng-client.js';
 import { startRtpengine, type RunningRtpengine } from '../../helpers/rtpengine.js';
@@ -189,5 +189,39 @@ describe('interface labels on a multi-homed rtpengine', () => {
     assert.ok(sdpLines(answer).includes('c=IN IP4 127.0.0.1'), `answer toward the browser is not on pub:\n${answer}`);
     assert.equal(sdpLines(answer).some((l) => l.includes('127.0.0.2')), false, `answer toward the browser mentions priv:\n${answer}`);
     await client.request('delete', deleteDict({ callId, fromTag: 'b' }));
+  });
+});
+
+describe('SDPs larger than a UDP datagram', () => {
+  let engine: RunningRtpengine;
+  let ws: NgClient;
+  let udp: NgClient;
+
+  before(async () => {
+    engine = await startRtpengine({ ws: true });
+    ws = new NgClient(engine.wsUrl!);
+    udp = new NgClient(engine.udpUrl);
+  });
+  after(async () => {
+    ws?.close();
+    udp?.close();
+    await engine?.stop();
+  });
+
+  it('go through the WebSocket transport; over UDP they fail at once with a hint at ws://', async () => {
+    // ~95 kB: a Chrome offer with a long tail of ssrc lines.
+    const padding = Array.from({ length: 1500 }, (_, i) => `a=ssrc:${1000 + i} cname:padding-to-exceed-one-udp-datagram-${i}`).join('\r\n') + '\r\n';
+    const sdp = chromeOffer() + padding;
+    assert.ok(Buffer.byteLength(sdp) > 65_535);
+    const callId = newCallId();
+    const offer = await ws.request('offer', offerDict({ callId, fromTag: 'big', sdp, flags: flags.offer('webrtcToRtp') }));
+    const out = replySdp(offer, ws.url, 'offer');
+    assertPlainRtp(out);
+    assert.ok(Buffer.byteLength(out) > 65_535, 'the reply lost the large part of the SDP');
+    await assert.rejects(
+      udp.request('offer', offerDict({ callId: newCallId(), fromTag: 'big', sdp, flags: flags.offer('webrtcToRtp') })),
+      (e: unknown) => e instanceof NgUnavailableError && e.message.includes('ws://'),
+    );
+    await ws.request('delete', deleteDict({ callId, fromTag: 'big' }));
   });
 });
