@@ -51,23 +51,7 @@ describe('softphone page in Chromium → SBC (WSS) → Kamailio registrar', () =
       await run(process.execPath, [join(repoRoot, 'scripts', 'build-web.mjs')], { cwd: repoRoot });
     }
     kam = await startKamailio();
-    sbc = await startSbc({
-      listen: [
-        { transport: 'udp', address: '127.0.0.1', port: 0 },
-        { transport: 'wss', address: '127.0.0.1', port: 0 },
-      ],
-      web: { enabled: true },
-      backends: {
-        default: {
-          algorithm: 'round-robin',
-          probe: { method: 'OPTIONS', intervalSeconds: 5, failuresToDown: 3, successesToUp: 1, timeoutMs: 1000 },
-          targets: [{ uri: kam.uri, weight: 1, priority: 0 }],
-        },
-      },
-      registrar: { backend: 'default', pathMode: true },
-      // No media engine yet: the two pages' WebRTC media goes peer to peer on loopback.
-      media: { mode: 'passthrough' },
-    });
+    sbc = await startSbc(sbcConfig(kam, { udp: 0, wss: 0 }));
     browser = await launchChromium();
   });
 
@@ -230,7 +214,56 @@ describe('softphone page in Chromium → SBC (WSS) → Kamailio registrar', () =
     await connectCall(other, dropped, ALICE, BOB);
     await hangUp(dropped, other);
   });
+
+  scenario('the SBC restarts on the same ports: both pages show "reconnecting", come back, register again and call', async () => {
+    const a = need(alice, 'alice\'s page');
+    const b = need(bob, 'bob\'s page');
+    const old = need(sbc, 'the SBC');
+    const ports = { udp: old.listener('udp').boundPort, wss: old.listener('wss').boundPort };
+    const oldPaths = { alice: (await binding('alice')).path[0], bob: (await binding('bob')).path[0] };
+
+    sbc = undefined;
+    await old.stop();
+    await Promise.all([a.waitForState('reconnecting'), b.waitForState('reconnecting')]);
+    const shown = await a.statusLine();
+    assert.equal(shown.state, 'reconnecting');
+    assert.match(shown.text, /^Connection lost \(.+\); reconnecting (now|in \d+ s)…$/, 'the user is told the phone is trying again');
+
+    // A new process signs flow tokens with a new random key: only a fresh REGISTER makes the old Path usable again.
+    sbc = await startSbc(sbcConfig(need(kam, 'Kamailio'), ports));
+    await Promise.all([a.waitForState('registered', 20_000), b.waitForState('registered', 20_000)]);
+    const [aliceNow, bobNow] = await Promise.all([
+      binding('alice', (c) => c.path[0] !== oldPaths.alice),
+      binding('bob', (c) => c.path[0] !== oldPaths.bob),
+    ]);
+    assertOurPath(aliceNow, await flowOf(ALICE));
+    assertOurPath(bobNow, await flowOf(BOB));
+
+    await connectCall(a, b, BOB, ALICE);
+    await hangUp(b, a);
+  });
 });
+
+/** The SBC under test: UDP toward Kamailio, WSS (and the page over HTTPS) toward the browsers. */
+function sbcConfig(kam: RunningKamailio, ports: { udp: number; wss: number }): Record<string, unknown> {
+  return {
+    listen: [
+      { transport: 'udp', address: '127.0.0.1', port: ports.udp },
+      { transport: 'wss', address: '127.0.0.1', port: ports.wss },
+    ],
+    web: { enabled: true },
+    backends: {
+      default: {
+        algorithm: 'round-robin',
+        probe: { method: 'OPTIONS', intervalSeconds: 5, failuresToDown: 3, successesToUp: 1, timeoutMs: 1000 },
+        targets: [{ uri: kam.uri, weight: 1, priority: 0 }],
+      },
+    },
+    registrar: { backend: 'default', pathMode: true },
+    // No media engine yet: the two pages' WebRTC media goes peer to peer on loopback.
+    media: { mode: 'passthrough' },
+  };
+}
 
 function userOf(aor: string): string {
   return /^sip:([^@]+)@/.exec(aor)?.[1] ?? aor;
