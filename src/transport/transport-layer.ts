@@ -61,6 +61,8 @@ export class TransportLayer {
   readonly #tlsClient: StreamTlsClientOptions;
   readonly #perIp = new Map<string, number>();
   readonly #dialing = new Map<string, Promise<FlowBase>>();
+  /** Outbound flows dialed by host name, so the next connect() to that name reuses them. */
+  readonly #byName = new Map<string, FlowBase>();
   readonly #context: ListenerContext;
   #user: TransportUser | undefined;
   #stopping: Promise<void> | undefined;
@@ -125,6 +127,7 @@ export class TransportLayer {
       this.flows.close();
       this.#perIp.clear();
       this.#dialing.clear();
+      this.#byName.clear();
     })();
     return this.#stopping;
   }
@@ -161,16 +164,27 @@ export class TransportLayer {
       if (flow === undefined) throw new SbcError('SBC_ERR_TRANSPORT', `udp listener ${listener.info.label} is not up`);
       return flow;
     }
-    const open = this.flows.byRemote(target.transport, target.address, target.port);
-    if (open !== undefined) return open;
     const key = `${target.transport} ${target.address} ${target.port}`;
+    const open = this.flows.byRemote(target.transport, target.address, target.port) ?? this.#byName.get(key);
+    if (open !== undefined && !open.closed) return open;
     let pending = this.#dialing.get(key);
     if (pending === undefined) {
       pending = dialStream(target.transport, target.address, target.port, listener.info, this.#context, this.#tlsClient)
+        .then((flow) => {
+          if (isIP(target.address) === 0) this.#rememberName(key, flow);
+          return flow;
+        })
         .finally(() => this.#dialing.delete(key));
       this.#dialing.set(key, pending);
     }
     return pending;
+  }
+
+  #rememberName(key: string, flow: FlowBase): void {
+    this.#byName.set(key, flow);
+    flow.onClose(() => {
+      if (this.#byName.get(key) === flow) this.#byName.delete(key);
+    });
   }
 
   #outboundListener(target: ConnectTarget, via: ListenerInfo | undefined): Listener {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { connect, createServer as createTlsServer, type TLSSocket } from 'node:tls';
+import { connect as netConnect } from 'node:net';
 import { describe, it } from 'node:test';
 import { testCert } from '../../helpers/test-cert.js';
 import { portOf, sipRequest, sipResponse, startHarness } from './harness.js';
@@ -35,6 +36,26 @@ describe('TLS listener', { timeout: 20_000 }, () => {
     }
   });
 
+  it('counts connections per IP before the TLS handshake', async () => {
+    const cert = testCert();
+    const h = await startHarness([{ transport: 'tls' }], { tls: cert, limits: { maxConnectionsPerIp: 1 } });
+    const first = connect({ host: '127.0.0.1', port: portOf(h.layer, 'tls'), ca: cert.cert });
+    first.on('error', () => {});
+    await once(first, 'secureConnect');
+    const second = netConnect({ host: '127.0.0.1', port: portOf(h.layer, 'tls') });
+    second.on('error', () => {});
+    try {
+      // The second never starts a handshake; it is refused for the count alone.
+      await once(second, 'close');
+      first.write(sipRequest('tls-first'));
+      assert.equal((await h.nextMessage()).msg.callId, 'tls-first');
+    } finally {
+      first.destroy();
+      second.destroy();
+      await h.stop();
+    }
+  });
+
   it('connect() dials a TLS backend with a self-signed certificate', async () => {
     const cert = testCert();
     const h = await startHarness([{ transport: 'tls' }], { tls: cert });
@@ -47,6 +68,7 @@ describe('TLS listener', { timeout: 20_000 }, () => {
       const flow = await h.layer.connect({ transport: 'tls', address: 'localhost', port });
       assert.equal(flow.transport, 'tls');
       assert.equal(flow.secure, true);
+      assert.equal(await h.layer.connect({ transport: 'tls', address: 'localhost', port }), flow, 'a host name reuses its connection too');
       while (accepted.length === 0) await new Promise((r) => setImmediate(r));
       const server = accepted[0]!;
       const got = once(server, 'data');
