@@ -16,6 +16,8 @@ import { OptionsProber } from './core/options-prober.js';
 import { Pipeline } from './core/pipeline.js';
 import { StaticFiles } from './http/static-files.js';
 import type { Logger } from './log/logger.js';
+import { RtpengineMedia } from './media/media-control.js';
+import { EnginePool, resolveFlagSets } from './media/rtpengine/index.js';
 import { NatKeepalive } from './registrar/nat-keepalive.js';
 import { Registrations } from './registrar/registrations.js';
 import { Dispatcher } from './routing/index.js';
@@ -51,6 +53,8 @@ export class Server {
   #admin: AdminServer | undefined;
   #registrations: Registrations | undefined;
   #keepalive: NatKeepalive | undefined;
+  #engines: EnginePool | undefined;
+  #media: RtpengineMedia | undefined;
   #metricsTimer: NodeJS.Timeout | undefined;
   #stopped: Promise<void> | undefined;
 
@@ -147,6 +151,31 @@ export class Server {
     await dispatcher.start();
     if (dispatcher.isEmpty) log.warn('no backend configured (backends is empty): calls and registrations will be answered 503');
 
+    const r = c.media.rtpengine;
+    const useEngines = c.media.mode === 'rtpengine' || (c.media.mode === 'auto' && r.engines.length > 0);
+    if (useEngines) {
+      this.#engines = new EnginePool({
+        engines: r.engines,
+        store: this.#store,
+        keyPrefix: c.state.redis.keyPrefix,
+        timeoutMs: r.timeoutMs,
+        tries: r.tries,
+        pingIntervalSeconds: r.pingIntervalSeconds,
+        failuresToDown: r.failuresToDown,
+        successesToUp: r.successesToUp,
+        metrics: this.metrics,
+        logger: log.child({ part: 'media' }),
+      });
+      this.#engines.start();
+      this.#media = new RtpengineMedia({
+        pool: this.#engines,
+        flags: resolveFlagSets({ ...(r.flags !== undefined ? { flags: r.flags } : {}), ...(r.interfaces !== undefined ? { interfaces: r.interfaces } : {}) }),
+        logger: log.child({ part: 'media' }),
+      });
+      const media = this.#media;
+      transport.flows.onClose((flow) => media.flowClosed(flow.id));
+    }
+
     const registrations = new Registrations({ maxBindingsPerFlow: c.registrar.maxBindingsPerFlow, maxFlows: c.registrar.maxFlows });
     this.#registrations = registrations;
     transport.flows.onClose((flow) => registrations.dropFlow(flow.id));
@@ -160,6 +189,7 @@ export class Server {
       trustedSources: c.trustedSources,
       registrar: c.registrar,
       registrations,
+      ...(this.#media !== undefined ? { media: this.#media } : {}),
       flowFailedStatus: c.proxy.flowFailedStatus,
       failoverTimeoutMs: c.proxy.failoverTimeoutMs,
       productName: PRODUCT,
@@ -199,7 +229,7 @@ export class Server {
     admin.route('GET', '/api/backends', () => ({ status: 200, body: dispatcher.snapshot() }));
     admin.route('GET', '/api/flows', () => ({ status: 200, body: { flows: this.#flowList() } }));
     admin.route('GET', '/api/dialogs', () => ({ status: 200, body: { dialogs: [] } }));
-    admin.route('GET', '/api/engines', () => ({ status: 200, body: { mode: c.media.mode, engines: [] } }));
+    admin.route('GET', '/api/engines', () => ({ status: 200, body: { mode: c.media.mode, active: useEngines ? 'rtpengine' : 'passthrough', engines: this.#engines?.snapshot() ?? [] } }));
     this.#admin = admin;
     await admin.start();
 
@@ -211,8 +241,8 @@ export class Server {
       page: page === undefined ? undefined : `${page.transport === 'wss' ? 'https' : 'http'}://${hostForUrl(page.advertise)}:${page.boundPort}/`,
       mediaMode: c.media.mode,
     }, `${PRODUCT} started`);
-    if (c.media.mode !== 'passthrough') {
-      log.warn({ mediaMode: c.media.mode }, 'media relay is not available yet: SDP passes through unchanged (media.mode=passthrough behaviour)');
+    if (!useEngines && c.media.mode !== 'passthrough') {
+      log.warn({ mediaMode: c.media.mode }, 'no rtpengine configured and the embedded media relay is not available yet: SDP passes through unchanged (set media.rtpengine.engines for WebRTC ⇄ RTP)');
     }
   }
 
@@ -235,6 +265,8 @@ export class Server {
     if (this.#metricsTimer !== undefined) clearInterval(this.#metricsTimer);
     await this.#admin?.stop().catch((err: unknown) => this.#log.warn({ err }, 'admin stop failed'));
     this.#keepalive?.close();
+    this.#media?.close();
+    this.#engines?.close();
     this.#dispatcher?.stop();
     this.#transactions?.close();
     await this.#transport?.stop().catch((err: unknown) => this.#log.warn({ err }, 'transport stop failed'));

@@ -27,6 +27,7 @@ import { ProxyTransaction, type BranchTarget } from './proxy-transaction.js';
 import { ownUri, ownVia } from './record-route.js';
 import { checkRequest } from './sanity.js';
 import type { Registrations } from '../registrar/registrations.js';
+import type { MediaHooks } from '../media/media-control.js';
 
 export interface PipelineOptions {
   transport: TransportLayer;
@@ -40,6 +41,8 @@ export interface PipelineOptions {
   registrar: { backend: string; pathMode: boolean; rewriteWsContact: boolean };
   /** Our view of registrations relayed through us, learnt from the registrar's answers. */
   registrations?: Registrations;
+  /** Media engine for SDP on calls with a WebRTC side; absent = SDP passes through. */
+  media?: MediaHooks;
   /** Status for a flow that is gone: 430 Flow Failed (RFC 5626) or 480. */
   flowFailedStatus: number;
   /** A silent target is abandoned for the next one after this long. */
@@ -283,6 +286,7 @@ export class Pipeline {
           if (recordRoute) this.#addRecordRoute(copy, source, inside, out);
           if (addPath) this.#addPath(copy, source, out);
           if (hop.kind === 'flow') this.#restoreWsTransport(copy, out);
+          if (this.#o.media !== undefined) await this.#o.media.request(copy, source, out);
           copy.headers.prepend('via', ownVia(out.listener, `${OWN_BRANCH_PREFIX}${hash}-${newBranch().slice(7)}`));
           this.#o.metrics?.sipMessages.inc({ direction: 'out', transport: out.transport, method: copy.method });
           return this.#o.transactions.createClientTransaction(copy, out, user, { timerC: copy.method === 'INVITE' });
@@ -298,7 +302,14 @@ export class Pipeline {
       failoverTimeoutMs: this.#o.failoverTimeoutMs,
       unreachableStatus: hops[0]?.kind === 'flow' ? this.#o.flowFailedStatus : 503,
       logger: this.#log,
-      onFinal: () => this.#o.metrics?.requestLatency.observe({ method: req.method }, (performance.now() - started) / 1000),
+      onFinal: (status) => {
+        this.#o.metrics?.requestLatency.observe({ method: req.method }, (performance.now() - started) / 1000);
+        // Media ends with the call: BYE, or an initial INVITE that failed (CANCEL included).
+        if (req.method === 'BYE' || (req.method === 'INVITE' && initial && status >= 300)) this.#o.media?.endCall(req.callId ?? '');
+      },
+      ...(this.#o.media !== undefined
+        ? { transformResponse: (res: SipResponse, downstream: Flow) => this.#o.media!.response(res, req, downstream, source) }
+        : {}),
       ...(addPath && this.#o.registrations !== undefined
         ? { onFinalResponse: (res: SipResponse) => this.#o.registrations?.learn(source, req, res) }
         : {}),
@@ -432,6 +443,14 @@ export class Pipeline {
     if (out === undefined) return;
     req.headers.set('max-forwards', String(mf - 1));
     req.headers.prepend('via', ownVia(out.listener, newBranch()));
+    if (this.#o.media !== undefined) {
+      // The answer to a late offer rides on the ACK.
+      try {
+        await this.#o.media.request(req, flow, out);
+      } catch {
+        // Logged by the media layer; the ACK still completes the dialog.
+      }
+    }
     this.#o.metrics?.sipMessages.inc({ direction: 'out', transport: out.transport, method: 'ACK' });
     out.send(serialize(req));
   }

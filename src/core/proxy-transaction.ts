@@ -10,6 +10,7 @@
  *               └ 3xx–6xx: kept as the best response; sent when no branch is pending
  */
 import type { Logger } from '../log/logger.js';
+import type { Flow } from '../transport/flow.js';
 import type { SipRequest, SipResponse } from '../sip/message.js';
 import { createResponse } from '../sip/response.js';
 import type { ClientTransaction, ServerTransaction } from '../transaction/index.js';
@@ -37,6 +38,11 @@ export interface ProxyTransactionOptions {
   onFinal?(status: number): void;
   /** Every final response on its way upstream (REGISTER: our view of registrations learns from it). */
   onFinalResponse?(res: SipResponse): void;
+  /**
+   * Rewrites a downstream response before it goes upstream (the media engine
+   * on SDP answers). Relays stay in arrival order while it runs.
+   */
+  transformResponse?(res: SipResponse, downstream: Flow): Promise<void>;
 }
 
 interface Branch {
@@ -60,6 +66,8 @@ export class ProxyTransaction {
   #finalSent = false;
   #canceled = false;
   #closed = false;
+  /** Responses go upstream in the order they arrived, even when one waits for the media engine. */
+  #relayChain: Promise<void> = Promise.resolve();
 
   constructor(server: ServerTransaction, request: SipRequest, candidates: BranchTarget[], options: ProxyTransactionOptions) {
     this.#server = server;
@@ -110,6 +118,14 @@ export class ProxyTransaction {
       try {
         tx = await target.start(this.#userFor(branch));
       } catch (err) {
+        if (isRejection(err)) {
+          // Refused on our side (e.g. no media engine): not the target's fault, no failover.
+          this.#endBranch(branch);
+          this.#consider(createResponse(this.#request, err.status, err.message));
+          this.#candidates.length = 0;
+          this.#maybeFinish();
+          return;
+        }
         this.#options.logger.warn({ err, target: target.label }, 'branch start failed');
         tx = undefined;
       }
@@ -154,7 +170,7 @@ export class ProxyTransaction {
     if (status < 200) {
       if (status === 100) return; // hop by hop (RFC 3261 §16.7 step 5)
       branch.provisional = true;
-      if (!this.#finalSent) this.#relay(res);
+      if (!this.#finalSent) this.#relay(res, branch);
       return;
     }
     if (status < 300) {
@@ -163,7 +179,7 @@ export class ProxyTransaction {
       // Every 2xx goes upstream at once (RFC 3261 §16.7 step 5, RFC 6026).
       this.#finalSent = true;
       this.#options.onFinalResponse?.(res);
-      this.#relay(res);
+      this.#relay(res, branch);
       this.#options.onFinal?.(status);
       return;
     }
@@ -237,7 +253,21 @@ export class ProxyTransaction {
     this.#options.onFinal?.(res.status);
   }
 
-  #relay(res: SipResponse): void {
-    this.#server.respond(res);
+  #relay(res: SipResponse, from?: Branch): void {
+    const transform = this.#options.transformResponse;
+    const downstream = from?.tx?.flow;
+    if (transform === undefined) {
+      this.#server.respond(res);
+      return;
+    }
+    this.#relayChain = this.#relayChain
+      .then(() => (downstream !== undefined ? transform(res, downstream) : undefined))
+      .catch((err: unknown) => this.#options.logger.error({ err }, 'response transform failed'))
+      .then(() => { this.#server.respond(res); });
   }
+}
+
+/** An error a branch start throws to end the request with a status of ours. */
+function isRejection(err: unknown): err is Error & { status: number } {
+  return err instanceof Error && typeof (err as { status?: unknown }).status === 'number';
 }
