@@ -3,6 +3,7 @@
  * the rate split over several generator processes, until a step sees a
  * failure. The highest rate with none is the result.
  */
+import { loadavg } from 'node:os';
 import { forkWorker, nextMessage, procCpuSeconds, stopChild } from './children.js';
 import { combine, ms, type StepFigures, type WorkerReport } from './stats.js';
 
@@ -12,6 +13,8 @@ export interface StepResult extends StepFigures {
   rate: number;
   /** CPU the SBC used during the step, in % of one core; undefined when measured without it. */
   sbcCpuPercent?: number;
+  /** One-minute load average of the machine at the end of the step: other work skews the figures. */
+  load1: number;
   /** CPU the generators used, in % of one core, all workers together (UDP generators only). */
   generatorCpuPercent?: number;
 }
@@ -61,6 +64,7 @@ export async function runStep(o: Omit<RampOptions, 'rates'>, rate: number): Prom
     return {
       rate,
       ...figures,
+      load1: Math.round((loadavg()[0] ?? 0) * 100) / 100,
       ...(cpu0 !== undefined && cpu1 !== undefined ? { sbcCpuPercent: Math.round(((cpu1 - cpu0) / wallS) * 100) } : {}),
       generatorCpuPercent: Math.round((generatorCpuS / wallS) * 100),
     };
@@ -69,32 +73,38 @@ export async function runStep(o: Omit<RampOptions, 'rates'>, rate: number): Prom
   }
 }
 
-/** Steps through `rates` until one fails; returns every step run. */
+/** Steps through `rates` until one fails or falls short of its rate; returns every step run. */
 export async function ramp(o: RampOptions): Promise<StepResult[]> {
   const steps: StepResult[] = [];
   for (const rate of o.rates) {
     const step = await runStep(o, rate);
     steps.push(step);
     o.log(formatStep(o.label, step));
-    if (step.failed > 0) break;
+    if (!passed(step)) break;
     // Let the last step's stragglers and the SBC's timers settle before the next one.
     await new Promise((r) => setTimeout(r, 1000));
   }
   return steps;
 }
 
-/** The highest step without a failure, or undefined. */
+/** A step counts when nothing failed and the requests really left at (nearly) the asked rate. */
+export function passed(s: StepResult): boolean {
+  return s.failed === 0 && s.ok > 0 && s.sentRate >= 0.9 * s.rate;
+}
+
+/** The highest step that passed, or undefined. */
 export function best(steps: readonly StepResult[]): StepResult | undefined {
   let top: StepResult | undefined;
-  for (const s of steps) if (s.failed === 0 && s.ok > 0 && (top === undefined || s.rate > top.rate)) top = s;
+  for (const s of steps) if (passed(s) && (top === undefined || s.rate > top.rate)) top = s;
   return top;
 }
 
 export function formatStep(label: string, s: StepResult): string {
   const failures = Object.entries(s.failures).map(([k, v]) => `${k}=${v}`).join(' ');
   const cpu = s.sbcCpuPercent === undefined ? '' : ` sbc-cpu=${s.sbcCpuPercent}%`;
+  const short = s.sentRate < 0.9 * s.rate ? ' SHORT (requests left below the asked rate)' : '';
   return (
     `${label} rate=${s.rate}/s sent=${Math.round(s.sentRate)}/s ok=${s.ok} failed=${s.failed}` +
-    ` p50=${ms(s.p50Ms)}ms p99=${ms(s.p99Ms)}ms${cpu} ${s.generatorCpuPercent === undefined ? '' : ` gen-cpu=${s.generatorCpuPercent}%`}${failures === '' ? '' : ` (${failures})`}`
+    ` p50=${ms(s.p50Ms)}ms p99=${ms(s.p99Ms)}ms${cpu} ${s.generatorCpuPercent === undefined ? '' : ` gen-cpu=${s.generatorCpuPercent}%`}${failures === '' ? '' : ` (${failures})`} load=${s.load1}${short}`
   );
 }

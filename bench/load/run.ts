@@ -17,11 +17,12 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { freePortInRange } from '../../test/helpers/free-port.js';
 import { forkWorker, nextMessage, procCpuSeconds, procStatusKb, stopChild } from './children.js';
 import { collectAndMeasure, type MemoryFigures } from './heap-probe.js';
-import { best, formatStep, ramp, runStep, type StepResult, type UdpMode } from './ramp.js';
+import { best, formatStep, passed, ramp, runStep, type StepResult, type UdpMode } from './ramp.js';
 import { benchWorkDir, startSbcProcess, type SbcProcess } from './sbc-process.js';
 import { combine, ms, type WorkerReport } from './stats.js';
 import type { OpenReport } from './wss-clients.js';
@@ -167,6 +168,7 @@ async function wssRefreshStep(procs: ChildProcess[], sbcPid: number, rate: numbe
   return {
     rate,
     ...combine(reports),
+    load1: Math.round((loadavg()[0] ?? 0) * 100) / 100,
     ...(cpu0 !== undefined && cpu1 !== undefined ? { sbcCpuPercent: Math.round(((cpu1 - cpu0) / wallS) * 100) } : {}),
   };
 }
@@ -206,7 +208,7 @@ async function wssPart(work: string): Promise<WssPartResult> {
       const step = await wssRefreshStep(procs, sbc.pid, rate);
       refresh.push(step);
       log(formatStep('wss refresh', step));
-      if (step.failed > 0) break;
+      if (!passed(step)) break;
       await new Promise((r) => setTimeout(r, 1000));
     }
     return { clients: wssClients, open, before, after, rssPerFlowBytes, heapPerFlowBytes, refresh, bestRefresh: best(refresh) };
