@@ -83,12 +83,17 @@ export async function startKamailio(options: KamailioOptions = {}): Promise<Runn
   const cfgPath = join(runDir, 'kamailio.cfg');
   const ctl = `unix:${join(runDir, 'kamailio_ctl')}`;
   const template = readFileSync(join(fixturesDir, 'kamailio', 'kamailio.cfg.template'), 'utf8');
-  writeFileSync(cfgPath, fillTemplate(template, {
-    PORT: String(port),
-    RUNDIR: runDir,
-    MODULES: modules,
-    CHILDREN: String(options.children ?? 4),
-  }));
+  try {
+    writeFileSync(cfgPath, fillTemplate(template, {
+      PORT: String(port),
+      RUNDIR: runDir,
+      MODULES: modules,
+      CHILDREN: String(options.children ?? 4),
+    }));
+  } catch (err) {
+    rmSync(runDir, { recursive: true, force: true });
+    throw err;
+  }
 
   const lines: string[] = [];
   const listeners = new Set<(line: string) => void>();

@@ -359,6 +359,29 @@ export function toTag(msg: SipRequest | SipResponse): string {
   return msg.to()?.params.get('tag') ?? '';
 }
 
+/** Ids of the SBC's open WS/WSS flows, from GET /api/flows. */
+export async function clientFlowIds(bed: KamailioBed): Promise<Set<string>> {
+  const res = await fetch(`${bed.sbc.adminUrl}/api/flows`);
+  const body = (await res.json()) as { flows?: Array<{ id?: unknown; transport?: unknown }> };
+  return new Set((body.flows ?? []).filter((f) => f.transport === 'ws' || f.transport === 'wss').map((f) => String(f.id)));
+}
+
+/**
+ * Close a client and wait until the SBC has dropped its flow, so the next
+ * request for it meets a flow that is gone rather than one still closing.
+ */
+export async function closeAndWaitGone(bed: KamailioBed, client: WsClient): Promise<void> {
+  const before = await clientFlowIds(bed);
+  client.close();
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    const now = await clientFlowIds(bed);
+    if ([...before].filter((id) => !now.has(id)).length >= 1) return;
+    if (Date.now() > deadline) throw new Error('the SBC never dropped the closed WebSocket flow (GET /api/flows)');
+    await settle(20);
+  }
+}
+
 /** Wait a short while so that a message that should not come has had its chance. */
 export function settle(ms = 300): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
