@@ -175,6 +175,7 @@ export class NgClient {
       return;
     }
     this.#pending.delete(cookie);
+    this.#transport.cancel?.(pending.message);
     this.#stats.timeouts++;
     pending.reject(new NgTimeoutError(this.url, pending.command, tries, pending.timeoutMs));
   }

@@ -8,6 +8,8 @@ export interface NgTransport {
   readonly maxMessageBytes: number;
   /** Best effort: a lost message is covered by the client's retransmission. */
   send(message: Buffer): void;
+  /** The client gave up on this request (timed out): stop resending or queueing it. */
+  cancel?(message: Buffer): void;
   /** Idempotent; no message is delivered after it. */
   close(): void;
 }

@@ -225,3 +225,33 @@ describe('SDPs larger than a UDP datagram', () => {
     await ws.request('delete', deleteDict({ callId, fromTag: 'big' }));
   });
 });
+
+describe('many concurrent requests over one WebSocket', () => {
+  let engine: RunningRtpengine;
+  let ws: NgClient;
+
+  before(async () => {
+    engine = await startRtpengine({ ws: true, ports: 2000 });
+    // One try: a reply lost to the split would fail the request instead of hiding behind a resend.
+    ws = new NgClient(engine.wsUrl!, { timeoutMs: 5000, tries: 1 });
+  });
+  after(async () => {
+    ws?.close();
+    await engine?.stop();
+  });
+
+  it('each get their own reply (rtpengine 10.5 splits and interleaves pipelined WS replies)', async () => {
+    const calls = Array.from({ length: 200 }, (_, i) => ({ callId: newCallId(), cname: `concurrent-call-${i}` }));
+    const replies = await Promise.all(
+      calls.map(({ callId, cname }) =>
+        ws.request('offer', offerDict({ callId, fromTag: 'c', sdp: chromeOffer() + `a=ssrc:${4000 + calls.length} cname:${cname}\r\n`, flags: flags.offer('webrtcToRtp') })),
+      ),
+    );
+    replies.forEach((reply, i) => {
+      const sdp = replySdp(reply, ws.url, 'offer');
+      assert.ok(sdpLines(sdp).some((l) => l.endsWith(` cname:${calls[i]!.cname}`)), `reply ${i} is not the one for its offer`);
+    });
+    await Promise.all(calls.map(({ callId }) => ws.request('delete', deleteDict({ callId, fromTag: 'c' }))));
+    assert.deepEqual(replyCalls(await ws.request('list', { limit: 1000 })), []);
+  });
+});
