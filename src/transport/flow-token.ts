@@ -51,6 +51,9 @@ export class FlowTokens {
   verify(token: string): Result<FlowTokenData, FlowTokenError> {
     if (token.length === 0 || token.length > MAX_TOKEN_CHARS || !BASE64URL.test(token)) return fail('malformed');
     const raw = Buffer.from(token, 'base64url');
+    // base64url ignores the unused low bits of the last character: only the
+    // one spelling we issue is accepted, so a changed character is never "the same token".
+    if (raw.toString('base64url') !== token) return fail('tampered');
     if (raw.length <= MAC_BYTES + 1) return fail('malformed');
     const payload = raw.subarray(0, raw.length - MAC_BYTES);
     const mac = raw.subarray(raw.length - MAC_BYTES);

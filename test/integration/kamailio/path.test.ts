@@ -275,24 +275,13 @@ describe('Path registration through the SBC with Kamailio as the registrar', () 
   });
 });
 
-/**
- * The AORs each flow of GET /api/flows lists. CONTRACT.md: "open flows: id,
- * transport, remote address, age, registered AOR if any"; accepted shapes:
- * `aor`, `aors: string[]`, `bindings: [{ aor }]`.
- */
+/** The AORs each flow of GET /api/flows lists (`registered: [{ aor, contact, expiresInSeconds }]`). */
 function flowsWithAors(body: unknown): Array<{ id: string; transport: string; aors: string[] }> {
   const flows = (body as { flows?: unknown }).flows;
   if (!Array.isArray(flows)) throw new Error(`GET /api/flows: no flows array in ${JSON.stringify(body).slice(0, 200)}`);
-  return flows.map((f: Record<string, unknown>) => {
-    const aors: string[] = [];
-    if (typeof f['aor'] === 'string') aors.push(f['aor']);
-    if (Array.isArray(f['aors'])) for (const a of f['aors']) if (typeof a === 'string') aors.push(a);
-    if (Array.isArray(f['bindings'])) {
-      for (const b of f['bindings']) {
-        if (typeof b === 'string') aors.push(b);
-        else if (typeof b === 'object' && b !== null && typeof (b as { aor?: unknown }).aor === 'string') aors.push((b as { aor: string }).aor);
-      }
-    }
-    return { id: String(f['id']), transport: String(f['transport']), aors };
-  });
+  return flows.map((f: { id: string; transport: string; registered?: Array<{ aor: string }> }) => ({
+    id: String(f.id),
+    transport: String(f.transport),
+    aors: (f.registered ?? []).map((b) => b.aor),
+  }));
 }
