@@ -30,7 +30,7 @@ describe('config schema defaults (CONTRACT.md)', () => {
     assert.deepEqual(c.trustedSources, []);
     assert.deepEqual(c.backends, {});
     assert.deepEqual(c.routes, []);
-    assert.deepEqual(c.registrar, { backend: 'default', pathMode: true });
+    assert.deepEqual({ backend: c.registrar.backend, pathMode: c.registrar.pathMode }, { backend: 'default', pathMode: true });
     // media keys beyond the contract: test/unit/config/media-schema.test.ts
     assert.deepEqual({ mode: c.media.mode, engines: c.media.rtpengine.engines, timeoutMs: c.media.rtpengine.timeoutMs }, { mode: 'auto', engines: [], timeoutMs: 1000 });
     assert.deepEqual(c.state, { store: 'memory', redis: { url: 'redis://127.0.0.1:6379', keyPrefix: 'sbc:' } });
@@ -51,7 +51,8 @@ describe('config schema defaults (CONTRACT.md)', () => {
     assert.deepEqual(c.transport, { maxHeaderCount: 128, maxConnectionsPerIp: 100, handshakeTimeoutSeconds: 10, idleTimeoutSeconds: 900, wsPingIntervalSeconds: 30 });
     assert.deepEqual(c.flowTokens, { secret: '' });
     assert.deepEqual(c.web, { enabled: true, root: 'web' });
-    assert.deepEqual(c.nat, { keepaliveIntervalSeconds: 30, keepaliveMethod: 'OPTIONS' });
+    assert.deepEqual(c.nat, { keepaliveIntervalSeconds: 30, keepaliveMethod: 'OPTIONS', keepaliveFailures: 3 });
+    assert.deepEqual({ rewriteWsContact: c.registrar.rewriteWsContact, maxBindingsPerFlow: c.registrar.maxBindingsPerFlow, maxFlows: c.registrar.maxFlows }, { rewriteWsContact: false, maxBindingsPerFlow: 20, maxFlows: 200_000 });
     assert.deepEqual(c.proxy, { flowFailedStatus: 430, failoverTimeoutMs: 4000 });
     assert.deepEqual(c.timers, { t1Ms: 500, t2Ms: 4000, t4Ms: 5000, timerCSeconds: 180 });
   });
