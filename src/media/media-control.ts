@@ -54,8 +54,13 @@ export class RtpengineMedia implements MediaHooks {
   readonly #bundled = new Map<string, true>();
   /** Flow id → Call-IDs with media through that client flow, to delete them when it closes. */
   readonly #byFlow = new Map<string, Set<string>>();
-  /** Call-IDs that have an engine session. */
-  readonly #calls = new Map<string, string>();
+  /**
+   * Call-ID → its engine sessions, one per client (WebSocket flow id, '' for
+   * none). Usually one; a call that crosses us twice (browser → us → a proxy →
+   * us → browser) gets a second session so the engine never sees the same
+   * Call-ID and tag offered from two places.
+   */
+  readonly #calls = new Map<string, Map<string, string>>();
 
   constructor(options: RtpengineMediaOptions) {
     this.#pool = options.pool;
@@ -71,17 +76,20 @@ export class RtpengineMedia implements MediaHooks {
     if (direction === undefined) return;
     const fromTag = req.from()?.params.get('tag') ?? '';
     const toTag = req.to()?.params.get('tag') ?? '';
+    const client = clientOf(from, to);
+    const initial = req.method === 'INVITE' && toTag === '';
+    const session = this.#session(callId, client, initial);
     try {
       let out: string;
       if (req.method === 'ACK' || req.method === 'PRACK') {
         // The answer to an offer the other side made in a response (late offer).
-        out = (await this.#pool.answer({ callId, fromTag: toTag, toTag: fromTag, sdp, flags: this.#flags.answer(direction) })).sdp;
+        out = (await this.#pool.answer({ callId: session, fromTag: toTag, toTag: fromTag, sdp, flags: this.#flags.answer(direction) })).sdp;
       } else {
-        if (direction === 'webrtcToRtp' && hasBundleGroup(sdp)) this.#remember(this.#bundled, callId, true);
-        out = (await this.#pool.offer({ callId, fromTag, sdp, flags: this.#flags.offer(direction) })).sdp;
+        if (direction === 'webrtcToRtp' && hasBundleGroup(sdp)) this.#remember(this.#bundled, session, true);
+        out = (await this.#pool.offer({ callId: session, fromTag, sdp, flags: this.#flags.offer(direction) })).sdp;
         if (direction === 'rtpToWebrtc') out = restoreBundle(out);
       }
-      this.#track(callId, from, to);
+      this.#track(callId, client, session);
       req.body = Buffer.from(out, 'utf8');
     } catch (err) {
       this.#log.warn({ err, callId, method: req.method }, 'media engine refused the SDP');
@@ -99,17 +107,19 @@ export class RtpengineMedia implements MediaHooks {
     if (direction === undefined) return;
     const offererTag = req.from()?.params.get('tag') ?? '';
     const answererTag = res.to()?.params.get('tag') ?? '';
+    const client = clientOf(from, to);
+    const session = this.#session(callId, client, method === 'INVITE' && (req.to()?.params.get('tag') ?? '') === '');
     try {
       let out: string;
       if (hasSdp(req)) {
-        out = (await this.#pool.answer({ callId, fromTag: offererTag, toTag: answererTag, sdp, flags: this.#flags.answer(direction) })).sdp;
-        if (direction === 'rtpToWebrtc' && this.#bundled.has(callId)) out = restoreBundle(out);
+        out = (await this.#pool.answer({ callId: session, fromTag: offererTag, toTag: answererTag, sdp, flags: this.#flags.answer(direction) })).sdp;
+        if (direction === 'rtpToWebrtc' && this.#bundled.has(session)) out = restoreBundle(out);
       } else {
         // Late offer: the responder is the offerer (PROTOCOLS.md §1.2, tag orientation).
-        out = (await this.#pool.offer({ callId, fromTag: answererTag, sdp, flags: this.#flags.offer(direction) })).sdp;
+        out = (await this.#pool.offer({ callId: session, fromTag: answererTag, sdp, flags: this.#flags.offer(direction) })).sdp;
         if (direction === 'rtpToWebrtc') out = restoreBundle(out);
       }
-      this.#track(callId, from, to);
+      this.#track(callId, client, session);
       res.body = Buffer.from(out, 'utf8');
     } catch (err) {
       // The response still goes up unchanged: failing it here would leave the
@@ -119,16 +129,16 @@ export class RtpengineMedia implements MediaHooks {
   }
 
   endCall(callId: string): void {
-    if (!this.#calls.has(callId)) return;
-    const flowIds = this.#calls.get(callId)?.split(' ') ?? [];
+    const sessions = this.#calls.get(callId);
+    if (sessions === undefined) return;
     this.#calls.delete(callId);
-    this.#bundled.delete(callId);
-    for (const id of flowIds) {
-      const set = this.#byFlow.get(id);
+    for (const [client, session] of sessions) {
+      this.#bundled.delete(session);
+      const set = this.#byFlow.get(client);
       set?.delete(callId);
-      if (set?.size === 0) this.#byFlow.delete(id);
+      if (set?.size === 0) this.#byFlow.delete(client);
+      this.#pool.delete({ callId: session, deleteDelay: 0 }).catch((err: unknown) => this.#log.debug({ err, callId: session }, 'media delete failed'));
     }
-    this.#pool.delete({ callId, deleteDelay: 0 }).catch((err: unknown) => this.#log.debug({ err, callId }, 'media delete failed'));
   }
 
   /** A client flow closed: its calls have no media peer any more. */
@@ -145,6 +155,17 @@ export class RtpengineMedia implements MediaHooks {
     this.#calls.clear();
   }
 
+  /** The engine's Call-ID for this call as seen through `client`'s side. */
+  #session(callId: string, client: string, initialInvite: boolean): string {
+    const sessions = this.#calls.get(callId);
+    if (sessions === undefined) return callId;
+    const known = sessions.get(client);
+    if (known !== undefined) return known;
+    // A second pass of one dialog through us: its own engine session.
+    if (initialInvite && client !== '') return `${callId}~${sessions.size}`;
+    return sessions.values().next().value ?? callId;
+  }
+
   /** Which flag set applies, or undefined when neither side speaks WebRTC. */
   #direction(sdp: string, from: Flow, to: Flow): MediaDirection | undefined {
     const toWebrtc = isWebSocket(to);
@@ -154,21 +175,24 @@ export class RtpengineMedia implements MediaHooks {
     return undefined;
   }
 
-  #track(callId: string, a: Flow, b: Flow): void {
-    const ids = [a, b].filter(isWebSocket).map((f) => f.id);
-    if (!this.#calls.has(callId) && this.#calls.size >= MAX_TRACKED) {
-      const oldest = this.#calls.keys().next().value;
-      if (oldest !== undefined) this.endCall(oldest);
-    }
-    this.#calls.set(callId, ids.join(' '));
-    for (const id of ids) {
-      let set = this.#byFlow.get(id);
-      if (set === undefined) {
-        set = new Set();
-        this.#byFlow.set(id, set);
+  #track(callId: string, client: string, session: string): void {
+    let sessions = this.#calls.get(callId);
+    if (sessions === undefined) {
+      if (this.#calls.size >= MAX_TRACKED) {
+        const oldest = this.#calls.keys().next().value;
+        if (oldest !== undefined) this.endCall(oldest);
       }
-      set.add(callId);
+      sessions = new Map();
+      this.#calls.set(callId, sessions);
     }
+    if (!sessions.has(client) && sessions.size < 8) sessions.set(client, session);
+    if (client === '') return;
+    let set = this.#byFlow.get(client);
+    if (set === undefined) {
+      set = new Set();
+      this.#byFlow.set(client, set);
+    }
+    set.add(callId);
   }
 
   #remember(map: Map<string, true>, key: string, value: true): void {
@@ -178,6 +202,13 @@ export class RtpengineMedia implements MediaHooks {
     }
     map.set(key, value);
   }
+}
+
+/** The WebSocket client flow on this hop, if any ('' when neither side is one). */
+function clientOf(from: Flow, to: Flow): string {
+  if (isWebSocket(to)) return to.id;
+  if (isWebSocket(from)) return from.id;
+  return '';
 }
 
 function isWebSocket(flow: Flow): boolean {
