@@ -190,6 +190,56 @@ describe('proxy core over UDP', () => {
   });
 });
 
+describe('forks and Timer C', () => {
+  test('every 2xx from a forking downstream reaches the client; each gets its own ACK path', async () => {
+    const fork = await SipPeer.udp();
+    fork.onMessage = (r, p) => {
+      if (r.msg.kind !== 'request') return;
+      if (r.msg.method === 'OPTIONS') p.send(response(r.msg, 200, 'OK', { toTag: 'o' }), r.from);
+      if (r.msg.method === 'INVITE') {
+        // A forking proxy behind us: two branches ring and both answer.
+        p.send(response(r.msg, 180, 'Ringing', { toTag: 'fork1' }), r.from);
+        p.send(response(r.msg, 180, 'Ringing', { toTag: 'fork2' }), r.from);
+        p.send(response(r.msg, 200, 'OK', { toTag: 'fork1', headers: ['Contact: <sip:one@127.0.0.1:1>'] }), r.from);
+        p.send(response(r.msg, 200, 'OK', { toTag: 'fork2', headers: ['Contact: <sip:two@127.0.0.1:2>'] }), r.from);
+      }
+    };
+    const sbc = await startSbc({ backends: backends({ peer: fork, uri: `sip:127.0.0.1:${fork.address.port};transport=udp`, mode: 'answer' }), timers: { t1Ms: 50 } });
+    const client = await SipPeer.udp();
+    try {
+      const callId = rand(8);
+      client.send(request({ method: 'INVITE', uri: 'sip:bob@example.com', sentBy: `127.0.0.1:${client.address.port}`, callId }), { address: '127.0.0.1', port: sbc.listener('udp').boundPort });
+      await client.next((r) => r.msg.kind === 'response' && r.msg.status === 200 && r.msg.to()?.params.get('tag') === 'fork1');
+      await client.next((r) => r.msg.kind === 'response' && r.msg.status === 200 && r.msg.to()?.params.get('tag') === 'fork2');
+      assert.equal(client.count((r) => r.msg.kind === 'response' && r.msg.status === 180), 2, 'both provisionals forwarded');
+    } finally {
+      client.close();
+      fork.close();
+      await sbc.stop();
+    }
+  });
+
+  test('Timer C: a call that rings too long is cancelled downstream and ends upstream', async () => {
+    const ringer = await uas('ring');
+    const sbc = await startSbc({ backends: backends(ringer), timers: { t1Ms: 50, timerCSeconds: 1 } });
+    const client = await SipPeer.udp();
+    try {
+      const callId = rand(8);
+      client.send(request({ method: 'INVITE', uri: 'sip:bob@example.com', sentBy: `127.0.0.1:${client.address.port}`, callId }), { address: '127.0.0.1', port: sbc.listener('udp').boundPort });
+      await client.nextResponse(180, 'INVITE');
+      const cancel = await ringer.peer.next((r) => r.msg.kind === 'request' && r.msg.method === 'CANCEL' && r.msg.callId === callId, 4000);
+      assert.equal(cancel.msg.cseq()?.method, 'CANCEL');
+      const final = await client.next((r) => r.msg.kind === 'response' && r.msg.callId === callId && r.msg.status >= 300, 4000);
+      assert.ok([408, 487].includes((final.msg as { status: number }).status), 'the caller learns the call ended');
+      assert.equal(client.count((r) => r.msg.kind === 'request' && r.msg.method === 'CANCEL'), 0, 'the CANCEL went downstream only');
+    } finally {
+      client.close();
+      ringer.peer.close();
+      await sbc.stop();
+    }
+  });
+});
+
 describe('proxy core across WebSocket and UDP', () => {
   let sbc: TestSbc;
   let backend: Uas;
