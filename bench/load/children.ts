@@ -76,3 +76,26 @@ export async function procCpuSeconds(pid: number): Promise<number | undefined> {
     return undefined;
   }
 }
+
+/**
+ * Datagrams the kernel dropped for the UDP sockets bound to `port` (the
+ * `drops` column of /proc/net/udp): a full receive buffer, i.e. the process
+ * did not read fast enough.
+ */
+export async function udpDrops(port: number): Promise<number> {
+  const hexPort = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  let drops = 0;
+  for (const file of ['/proc/net/udp', '/proc/net/udp6']) {
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const cols = line.trim().split(/\s+/);
+      if (cols[1]?.endsWith(hexPort) && cols[2]?.endsWith(':0000')) drops += Number(cols[cols.length - 1] ?? 0);
+    }
+  }
+  return drops;
+}

@@ -4,7 +4,7 @@
  * failure. The highest rate with none is the result.
  */
 import { loadavg } from 'node:os';
-import { forkWorker, nextMessage, procCpuSeconds, stopChild } from './children.js';
+import { forkWorker, nextMessage, procCpuSeconds, stopChild, udpDrops } from './children.js';
 import { combine, ms, type StepFigures, type WorkerReport } from './stats.js';
 
 export type UdpMode = 'call' | 'register' | 'refresh';
@@ -15,7 +15,9 @@ export interface StepResult extends StepFigures {
   sbcCpuPercent?: number;
   /** One-minute load average of the machine at the end of the step: other work skews the figures. */
   load1: number;
-  /** CPU the generators used, in % of one core, all workers together (UDP generators only). */
+  /** Datagrams the kernel dropped at the SBC's UDP socket during the step (its receive buffer was full). */
+  sbcUdpDrops?: number;
+  /** CPU the generators used while sending, in % of one core, all workers together (UDP generators only). */
   generatorCpuPercent?: number;
 }
 
@@ -28,6 +30,8 @@ export interface RampOptions {
   timeoutMs: number;
   /** Process whose CPU use is sampled per step (the SBC). */
   sbcPid?: number;
+  /** The SBC's UDP port, whose kernel drops are counted per step. */
+  sbcUdpPort?: number;
   /** Progress lines go here. */
   log: (line: string) => void;
   label: string;
@@ -50,27 +54,41 @@ export async function runStep(o: Omit<RampOptions, 'rates'>, rate: number): Prom
       '--run', run,
     ]),
   );
-  const cpu0 = o.sbcPid === undefined ? undefined : await procCpuSeconds(o.sbcPid);
-  const t0 = performance.now();
+  const drops0 = o.sbcUdpPort === undefined ? undefined : await udpDrops(o.sbcUdpPort);
+  // SBC CPU over the sending window only (workers start within a few hundred ms): the drain after it would dilute the figure.
+  const sbcCpu = o.sbcPid === undefined ? Promise.resolve(undefined) : cpuPercentOver(o.sbcPid, 300, o.durationS * 1000);
   try {
     const limit = (o.durationS * 3 + 10) * 1000 + o.timeoutMs;
     const reports = await Promise.all(
       children.map((c) => nextMessage(c, (m) => (m as { report?: WorkerReport }).report, limit)),
     );
-    const wallS = (performance.now() - t0) / 1000;
-    const cpu1 = o.sbcPid === undefined ? undefined : await procCpuSeconds(o.sbcPid);
+    const sbcCpuPercent = await sbcCpu;
+    const drops1 = o.sbcUdpPort === undefined ? undefined : await udpDrops(o.sbcUdpPort);
     const figures = combine(reports);
     const generatorCpuS = reports.reduce((sum, r) => sum + r.cpuMs / 1000, 0);
+    const sendS = Math.max(0.001, ...reports.map((r) => r.sendMs / 1000));
     return {
       rate,
       ...figures,
       load1: Math.round((loadavg()[0] ?? 0) * 100) / 100,
-      ...(cpu0 !== undefined && cpu1 !== undefined ? { sbcCpuPercent: Math.round(((cpu1 - cpu0) / wallS) * 100) } : {}),
-      generatorCpuPercent: Math.round((generatorCpuS / wallS) * 100),
+      ...(sbcCpuPercent !== undefined ? { sbcCpuPercent } : {}),
+      generatorCpuPercent: Math.round((generatorCpuS / sendS) * 100),
+      ...(drops0 !== undefined && drops1 !== undefined ? { sbcUdpDrops: drops1 - drops0 } : {}),
     };
   } finally {
     await Promise.all(children.map((c) => stopChild(c)));
   }
+}
+
+/** CPU `pid` uses between `fromMs` and `toMs` from now, in % of one core. */
+export async function cpuPercentOver(pid: number, fromMs: number, toMs: number): Promise<number | undefined> {
+  await new Promise((r) => setTimeout(r, fromMs));
+  const a = await procCpuSeconds(pid);
+  const t = performance.now();
+  await new Promise((r) => setTimeout(r, Math.max(100, toMs - fromMs)));
+  const b = await procCpuSeconds(pid);
+  if (a === undefined || b === undefined) return undefined;
+  return Math.round(((b - a) / ((performance.now() - t) / 1000)) * 100);
 }
 
 /** Steps through `rates` until one fails or falls short of its rate; returns every step run. */
@@ -102,9 +120,10 @@ export function best(steps: readonly StepResult[]): StepResult | undefined {
 export function formatStep(label: string, s: StepResult): string {
   const failures = Object.entries(s.failures).map(([k, v]) => `${k}=${v}`).join(' ');
   const cpu = s.sbcCpuPercent === undefined ? '' : ` sbc-cpu=${s.sbcCpuPercent}%`;
+  const drops = s.sbcUdpDrops === undefined || s.sbcUdpDrops === 0 ? '' : ` sbc-udp-drops=${s.sbcUdpDrops}`;
   const short = s.sentRate < 0.9 * s.rate ? ' SHORT (requests left below the asked rate)' : '';
   return (
     `${label} rate=${s.rate}/s sent=${Math.round(s.sentRate)}/s ok=${s.ok} failed=${s.failed}` +
-    ` p50=${ms(s.p50Ms)}ms p99=${ms(s.p99Ms)}ms${cpu} ${s.generatorCpuPercent === undefined ? '' : ` gen-cpu=${s.generatorCpuPercent}%`}${failures === '' ? '' : ` (${failures})`} load=${s.load1}${short}`
+    ` p50=${ms(s.p50Ms)}ms p99=${ms(s.p99Ms)}ms${cpu} ${s.generatorCpuPercent === undefined ? '' : ` gen-cpu=${s.generatorCpuPercent}%`}${failures === '' ? '' : ` (${failures})`} load=${s.load1}${drops}${short}`
   );
 }

@@ -14,15 +14,16 @@
  *
  * Run: node dist/bench/load/run.js [--quick] [--only calls,register,refresh,wss]
  *        [--wss-clients N] [--workers N] [--profile DIR] [--json FILE]
+ *        [--rates R1,R2,...] [--step-seconds S]
  */
 import type { ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { freePortInRange } from '../../test/helpers/free-port.js';
-import { forkWorker, nextMessage, procCpuSeconds, procStatusKb, stopChild } from './children.js';
+import { forkWorker, nextMessage, procStatusKb, stopChild } from './children.js';
 import { collectAndMeasure, type MemoryFigures } from './heap-probe.js';
-import { best, formatStep, passed, ramp, runStep, type StepResult, type UdpMode } from './ramp.js';
+import { best, cpuPercentOver, formatStep, passed, ramp, runStep, type StepResult, type UdpMode } from './ramp.js';
 import { benchWorkDir, startSbcProcess, type SbcProcess } from './sbc-process.js';
 import { combine, ms, type WorkerReport } from './stats.js';
 import type { OpenReport } from './wss-clients.js';
@@ -35,6 +36,8 @@ const { values } = parseArgs({
     workers: { type: 'string' },
     profile: { type: 'string' },
     json: { type: 'string' },
+    rates: { type: 'string' },
+    'step-seconds': { type: 'string' },
   },
 });
 
@@ -46,7 +49,7 @@ const log = (line: string): void => {
 };
 
 /** Rates and durations; --quick keeps the whole run well under a minute. */
-const PLAN = quick
+const PLAN: { calls: number[]; register: number[]; refresh: number[]; stepS: number; wssClients: number; wssRates: number[]; wssStepS: number } = quick
   ? { calls: [500, 1500], register: [2000, 5000], refresh: [2000, 5000], stepS: 2, wssClients: 1000, wssRates: [1000, 5000], wssStepS: 2 }
   : {
       calls: [250, 500, 1000, 1500, 2000, 2500, 3000],
@@ -58,6 +61,18 @@ const PLAN = quick
       wssStepS: 3,
     };
 const wssClients = Number(values['wss-clients'] ?? PLAN.wssClients);
+// --rates and --step-seconds override the plan, e.g. to profile one fixed rate.
+if (values.rates !== undefined) {
+  const rates = values.rates.split(',').map(Number);
+  PLAN.calls = rates;
+  PLAN.register = rates;
+  PLAN.refresh = rates;
+  PLAN.wssRates = rates;
+}
+if (values['step-seconds'] !== undefined) {
+  PLAN.stepS = Number(values['step-seconds']);
+  PLAN.wssStepS = PLAN.stepS;
+}
 
 export interface UdpPartResult {
   steps: StepResult[];
@@ -109,6 +124,7 @@ async function udpPart(label: string, mode: UdpMode, rates: readonly number[], w
       workers,
       timeoutMs: 5000,
       sbcPid: sbc.pid,
+      sbcUdpPort: sbc.udpPort,
       log,
     });
     const top = best(steps);
@@ -155,21 +171,19 @@ async function openClients(procs: ChildProcess[], url: string, count: number, ta
 }
 
 async function wssRefreshStep(procs: ChildProcess[], sbcPid: number, rate: number): Promise<StepResult> {
-  const cpu0 = await procCpuSeconds(sbcPid);
-  const t0 = performance.now();
+  const sbcCpu = cpuPercentOver(sbcPid, 300, PLAN.wssStepS * 1000);
   const reports = await Promise.all(
     procs.map((p) => {
       p.send({ cmd: 'refresh', rate: rate / procs.length, duration: PLAN.wssStepS });
       return nextMessage(p, (m) => (m as { report?: WorkerReport }).report, (PLAN.wssStepS * 3 + 30) * 1000);
     }),
   );
-  const wallS = (performance.now() - t0) / 1000;
-  const cpu1 = await procCpuSeconds(sbcPid);
+  const sbcCpuPercent = await sbcCpu;
   return {
     rate,
     ...combine(reports),
     load1: Math.round((loadavg()[0] ?? 0) * 100) / 100,
-    ...(cpu0 !== undefined && cpu1 !== undefined ? { sbcCpuPercent: Math.round(((cpu1 - cpu0) / wallS) * 100) } : {}),
+    ...(sbcCpuPercent !== undefined ? { sbcCpuPercent } : {}),
   };
 }
 

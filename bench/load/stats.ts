@@ -17,7 +17,7 @@ export interface WorkerReport {
   sendMs: number;
   /** Latency of each completed transaction in ms (INVITE sent → 200, or REGISTER sent → 200). */
   latenciesMs: number[];
-  /** CPU this worker process used, user + system, in ms. */
+  /** CPU this worker process used while it was sending, user + system, in ms. */
   cpuMs: number;
 }
 

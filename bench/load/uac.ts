@@ -242,7 +242,13 @@ async function drain(): Promise<void> {
   for (const p of [...pending.values()]) fail(p, `timeout:${p.phase}`);
 }
 
+function cpuMsSince(start: NodeJS.CpuUsage): number {
+  const d = process.cpuUsage(start);
+  return (d.user + d.system) / 1000;
+}
+
 async function main(): Promise<WorkerReport> {
+  let cpuMs = 0;
   await new Promise<void>((resolve, reject) => {
     socket.once('error', reject);
     socket.bind(0, host, () => resolve());
@@ -251,6 +257,7 @@ async function main(): Promise<WorkerReport> {
   const sweeper = setInterval(sweep, 100);
   const count = Math.max(1, Math.round(rate * durationS));
   let sendMs: number;
+  let cpuAtSend = process.cpuUsage();
   try {
     if (mode === 'call') {
       sendMs = await pace(rate, count, startCall);
@@ -274,6 +281,7 @@ async function main(): Promise<WorkerReport> {
       latencies.length = 0;
       started = 0;
       ok = 0;
+      cpuAtSend = process.cpuUsage();
       sendMs = await pace(rate, count, (i) => {
         const b = pool[i % pool.length];
         if (b === undefined) return;
@@ -281,13 +289,13 @@ async function main(): Promise<WorkerReport> {
         sendRegister(b);
       });
     }
+    cpuMs = cpuMsSince(cpuAtSend);
     await drain();
   } finally {
     clearInterval(sweeper);
     socket.close();
   }
-  const cpu = process.cpuUsage();
-  return { mode, started, ok, failed, failures, sendMs, latenciesMs: latencies, cpuMs: (cpu.user + cpu.system) / 1000 };
+  return { mode, started, ok, failed, failures, sendMs, latenciesMs: latencies, cpuMs };
 }
 
 main().then(
