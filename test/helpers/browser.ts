@@ -30,6 +30,9 @@ interface HookHost {
     call(target: string): Promise<void>;
     answer(): Promise<void>;
     hangup(): Promise<void>;
+    hold(on: boolean): Promise<void>;
+    mute(on: boolean): void;
+    dtmf(tone: string): void;
     stats(): Promise<CallQuality>;
   };
 }
@@ -149,6 +152,20 @@ export class SoftphonePage {
 
   hangup(): Promise<void> {
     return this.page.evaluate(() => (globalThis as unknown as HookHost).softphone.hangup());
+  }
+
+  /** Hold (re-INVITE with sendonly) or resume; resolves when the far end accepted. */
+  hold(on: boolean): Promise<void> {
+    return this.page.evaluate((o) => (globalThis as unknown as HookHost).softphone.hold(o), on);
+  }
+
+  mute(on: boolean): Promise<void> {
+    return this.page.evaluate((o) => (globalThis as unknown as HookHost).softphone.mute(o), on);
+  }
+
+  /** One DTMF tone as RFC 4733 telephone-event, like a press on the page's dial pad. */
+  dtmf(tone: string): Promise<void> {
+    return this.page.evaluate((t) => (globalThis as unknown as HookHost).softphone.dtmf(t), tone);
   }
 
   stats(): Promise<CallQuality> {
