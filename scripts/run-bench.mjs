@@ -4,6 +4,7 @@
 // target is missed (1 only when the benches could not run at all).
 // Usage: node scripts/run-bench.mjs [--quick] [--only calls,register,refresh,wss]
 //          [--wss-clients N] [--workers N] [--profile DIR]
+//          [--sbc-udp-rcvbuf BYTES]  what-if: SBC UDP sockets get this receive buffer (not the SBC as shipped)
 // Needs `npm run build` first (npm run bench does it).
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -19,6 +20,7 @@ const { values } = parseArgs({
     'wss-clients': { type: 'string' },
     workers: { type: 'string' },
     profile: { type: 'string' },
+    'sbc-udp-rcvbuf': { type: 'string' },
   },
 });
 
@@ -73,6 +75,7 @@ if (values.only !== undefined) loadArgs.push('--only', values.only);
 if (values['wss-clients'] !== undefined) loadArgs.push('--wss-clients', values['wss-clients']);
 if (values.workers !== undefined) loadArgs.push('--workers', values.workers);
 if (values.profile !== undefined) loadArgs.push('--profile', resolve(values.profile));
+if (values['sbc-udp-rcvbuf'] !== undefined) loadArgs.push('--sbc-udp-rcvbuf', values['sbc-udp-rcvbuf']);
 const loadRun = await node(loadArgs, true);
 let results;
 try {
@@ -136,7 +139,8 @@ if (results !== undefined) {
 
 const widths = [0, 1, 2, 3].map((i) => Math.max(...rows.map((r) => String(r[i]).length), ['bench', 'figure', 'target', 'verdict'][i].length));
 const line = (r) => r.map((c, i) => String(c).padEnd(widths[i])).join('  ').trimEnd();
-console.log(`\n== summary (${((Date.now() - started) / 1000).toFixed(0)} s${values.quick ? ', --quick: short steps, low ceilings' : ''}) ==`);
+console.log(`\n== summary (${((Date.now() - started) / 1000).toFixed(0)} s${values.quick ? ', --quick: short steps, low ceilings' : ''}, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}) ==`);
+if (results?.whatIf !== undefined) console.log(`WHAT-IF RUN (${results.whatIf}): not the SBC as shipped`);
 console.log(line(['bench', 'figure', 'target', 'verdict']));
 console.log(line(widths.map((w) => '-'.repeat(w))));
 for (const r of rows) console.log(line(r));

@@ -15,6 +15,7 @@
  * Run: node dist/bench/load/run.js [--quick] [--only calls,register,refresh,wss]
  *        [--wss-clients N] [--workers N] [--profile DIR] [--json FILE]
  *        [--rates R1,R2,...] [--step-seconds S]
+ *        [--sbc-udp-rcvbuf BYTES]   what-if: the SBC's UDP sockets get this receive buffer
  */
 import type { ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -37,6 +38,7 @@ const { values } = parseArgs({
     profile: { type: 'string' },
     json: { type: 'string' },
     rates: { type: 'string' },
+    'sbc-udp-rcvbuf': { type: 'string' },
     'step-seconds': { type: 'string' },
   },
 });
@@ -44,6 +46,7 @@ const { values } = parseArgs({
 const quick = values.quick ?? false;
 const parts = new Set((values.only ?? 'calls,register,refresh,wss').split(','));
 const workers = Number(values.workers ?? 2);
+const udpRecvBuffer = values['sbc-udp-rcvbuf'] === undefined ? undefined : Number(values['sbc-udp-rcvbuf']);
 const log = (line: string): void => {
   process.stderr.write(`${line}\n`);
 };
@@ -95,6 +98,8 @@ export interface WssPartResult {
 
 export interface LoadResults {
   quick: boolean;
+  /** Set when the SBC ran with a what-if change (not as shipped). */
+  whatIf?: string;
   workers: number;
   calls?: UdpPartResult;
   register?: UdpPartResult;
@@ -113,8 +118,12 @@ async function udpPart(label: string, mode: UdpMode, rates: readonly number[], w
   const uas = await startUas();
   let sbc: SbcProcess | undefined;
   try {
-    sbc = await startSbcProcess({ uasPort: uas.port, workDir: work, ...(values.profile !== undefined ? { cpuProfileDir: values.profile } : {}) });
+    sbc = await startSbcProcess({ uasPort: uas.port, workDir: work, ...(udpRecvBuffer !== undefined ? { udpRecvBufferBytes: udpRecvBuffer } : {}), ...(values.profile !== undefined ? { cpuProfileDir: values.profile } : {}) });
     log(`${label}: SBC pid ${sbc.pid} udp 127.0.0.1:${sbc.udpPort}, UAS 127.0.0.1:${uas.port}, ${workers} generator processes`);
+    // Warm-up, not counted: a cold SBC (JIT, first allocations) drops datagrams in its first second at any rate.
+    const warm = await runStep({ mode: mode === 'refresh' ? 'register' : mode, label, target: { host: '127.0.0.1', port: sbc.udpPort }, durationS: quick ? 1 : 2, workers, timeoutMs: 5000, log }, Math.min(rates[0] ?? 250, 500));
+    log(formatStep(`${label} warm-up (not counted)`, warm));
+    await new Promise((r) => setTimeout(r, 1000));
     const steps = await ramp({
       mode,
       label,
@@ -194,7 +203,7 @@ async function wssPart(work: string): Promise<WssPartResult> {
   const procs = Array.from({ length: Math.max(1, Math.ceil(wssClients / 5000)) }, () => forkWorker('wss-clients', []));
   let sbc: SbcProcess | undefined;
   try {
-    sbc = await startSbcProcess({ uasPort: uas.port, workDir: work, wss: true, maxConnectionsPerIp: wssClients + 1000, inspectPort });
+    sbc = await startSbcProcess({ uasPort: uas.port, workDir: work, ...(udpRecvBuffer !== undefined ? { udpRecvBufferBytes: udpRecvBuffer } : {}), wss: true, maxConnectionsPerIp: wssClients + 1000, inspectPort });
     const url = `wss://127.0.0.1:${sbc.wssPort}`;
     log(`wss: SBC pid ${sbc.pid} ${url}, ${wssClients} clients in ${procs.length} processes`);
     // Warm-up: run TLS, WebSocket and REGISTER once so the baseline already holds their code and caches.
@@ -235,7 +244,8 @@ async function wssPart(work: string): Promise<WssPartResult> {
 }
 
 async function main(): Promise<LoadResults> {
-  const results: LoadResults = { quick, workers, errors: [] };
+  const results: LoadResults = { quick, workers, errors: [], ...(udpRecvBuffer !== undefined ? { whatIf: `SBC UDP receive buffer ${udpRecvBuffer} bytes (preload)` } : {}) };
+  if (results.whatIf !== undefined) log(`WHAT-IF RUN: ${results.whatIf}; figures are not the SBC as shipped`);
   const work = benchWorkDir();
   try {
     const part = async <K extends 'calls' | 'register' | 'refresh'>(key: K, mode: UdpMode, rates: readonly number[], direct: boolean): Promise<void> => {

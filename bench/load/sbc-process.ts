@@ -7,7 +7,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { freePortInRange } from '../../test/helpers/free-port.js';
 import { repoRoot, sbcCommand } from '../../test/helpers/paths.js';
 import { stopChild } from './children.js';
@@ -23,6 +24,11 @@ export interface SbcOptions {
   cpuProfileDir?: string;
   /** Open the inspector on this port (for GC and heap figures). */
   inspectPort?: number;
+  /**
+   * What-if only: preload udp-rcvbuf-preload so the SBC's UDP sockets get this
+   * kernel receive buffer. Undefined = the SBC exactly as shipped.
+   */
+  udpRecvBufferBytes?: number;
   /** Directory for config and certificates; shared between runs so the key is generated once. */
   workDir: string;
 }
@@ -74,7 +80,17 @@ export async function startSbcProcess(o: SbcOptions): Promise<SbcProcess> {
   const nodeFlags: string[] = [];
   if (o.cpuProfileDir !== undefined) nodeFlags.push('--cpu-prof', `--cpu-prof-dir=${o.cpuProfileDir}`);
   if (o.inspectPort !== undefined) nodeFlags.push(`--inspect=127.0.0.1:${o.inspectPort}`);
-  const child = spawn(command, [...nodeFlags, ...args, '--config', file], { stdio: ['ignore', 'pipe', 'pipe'], cwd: repoRoot });
+  const script = args.slice(-1);
+  const preload: string[] = [];
+  const env = { ...process.env };
+  if (o.udpRecvBufferBytes !== undefined) {
+    const fromSource = import.meta.url.endsWith('.ts');
+    preload.push('--import', pathToFileURL(join(dirname(fileURLToPath(import.meta.url)), `udp-rcvbuf-preload${fromSource ? '.ts' : '.js'}`)).href);
+    env['BENCH_UDP_RCVBUF'] = String(o.udpRecvBufferBytes);
+  }
+  // Preloads go after the loader flags (tsx) and before the entry point.
+  const argv = [...nodeFlags, ...args.slice(0, -1), ...preload, ...script, '--config', file];
+  const child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'pipe'], cwd: repoRoot, env });
   const lines: string[] = [];
   const keep = (chunk: Buffer): void => {
     for (const line of chunk.toString('utf8').split('\n')) {
