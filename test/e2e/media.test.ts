@@ -127,10 +127,14 @@ describe('browser media through the SBC and a real rtpengine', () => {
   const engineSessionsOf = async (callId: string): Promise<string[]> =>
     (await engineCalls()).filter((c) => c === callId || c.startsWith(`${callId}~`));
 
-  /** The engine's `list` no longer has the call (the SBC deletes it asynchronously after the BYE). */
+  /**
+   * The engine's `list` is empty once the call ended: its sessions were deleted
+   * (asynchronously after the BYE) and no earlier call leaked one.
+   */
   const assertEngineSessionGone = async (callId: string): Promise<void> => {
     await waitUntil(async () => (await engineSessionsOf(callId)).length === 0, 5000,
       async () => `rtpengine still lists ${(await engineSessionsOf(callId)).join(', ')} after the call ended`);
+    assert.deepEqual(await engineCalls(), [], 'rtpengine holds no session at all');
   };
 
   /** The page hears audio (packets and energy growing) and the echo phone counts RTP from it. */
@@ -211,6 +215,7 @@ describe('browser media through the SBC and a real rtpengine', () => {
     await p.call(ECHO);
     const call = await echo.nextIncomingCall();
     await p.waitForState('in call');
+    assert.ok((await engineSessionsOf(call.callId)).length > 0, 'rtpengine holds the call');
     await assertAudioBothWays(p, call, 'second call');
 
     const ok = await echo.hangup(call);

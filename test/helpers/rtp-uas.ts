@@ -196,6 +196,8 @@ export class RtpUas {
   readonly #calls = new Map<string, CallState>();
   readonly #transactions = new Map<string, ClientTransaction>();
   readonly #incoming: CallState[] = [];
+  /** Call-IDs of initial INVITEs whose RTP socket is being opened. */
+  readonly #binding = new Set<string>();
   #incomingWaiters: Array<(c: RtpCall) => void> = [];
   #closed = false;
 
@@ -412,7 +414,11 @@ export class RtpUas {
       this.#sendOk(existing, req, r.from, body);
       return;
     }
-    const media = await RtpEndpoint.open();
+    // A retransmission arriving while the RTP socket binds is absorbed here.
+    if (this.#binding.has(callId)) return;
+    this.peer.send(response(req, 100, 'Trying'), r.from);
+    this.#binding.add(callId);
+    const media = await RtpEndpoint.open().finally(() => this.#binding.delete(callId));
     if (this.#closed) {
       media.close();
       return;
@@ -430,7 +436,6 @@ export class RtpUas {
     };
     const direction = answerDirection(offer.direction);
     media.sending = direction === 'sendrecv' || direction === 'sendonly';
-    this.peer.send(response(req, 100, 'Trying'), r.from);
     this.peer.send(response(req, 180, 'Ringing', { toTag: localTag, headers: [`Contact: <${this.contactUri}>`] }), r.from);
     this.#sendOk(call, req, r.from, sdp({ port: media.port, version: call.sdpVersion++, pt: offer.pt, eventPt: offer.eventPt, direction }));
     const waiter = this.#incomingWaiters.shift();
