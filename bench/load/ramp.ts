@@ -105,9 +105,15 @@ export async function ramp(o: RampOptions): Promise<StepResult[]> {
   return steps;
 }
 
-/** A step counts when nothing failed and the requests really left at (nearly) the asked rate. */
+/**
+ * Median latency above which a step does not count: the SBC is queueing
+ * (behind its input), so a longer step at that rate would start failing.
+ */
+export const QUEUEING_P50_MS = 200;
+
+/** A step counts when nothing failed, the requests really left at (nearly) the asked rate, and the SBC kept up. */
 export function passed(s: StepResult): boolean {
-  return s.failed === 0 && s.ok > 0 && s.sentRate >= 0.9 * s.rate;
+  return s.failed === 0 && s.ok > 0 && s.sentRate >= 0.9 * s.rate && s.p50Ms <= QUEUEING_P50_MS;
 }
 
 /** The highest step that passed, or undefined. */
@@ -121,7 +127,7 @@ export function formatStep(label: string, s: StepResult): string {
   const failures = Object.entries(s.failures).map(([k, v]) => `${k}=${v}`).join(' ');
   const cpu = s.sbcCpuPercent === undefined ? '' : ` sbc-cpu=${s.sbcCpuPercent}%`;
   const drops = s.sbcUdpDrops === undefined || s.sbcUdpDrops === 0 ? '' : ` sbc-udp-drops=${s.sbcUdpDrops}`;
-  const short = s.sentRate < 0.9 * s.rate ? ' SHORT (requests left below the asked rate)' : '';
+  const short = s.sentRate < 0.9 * s.rate ? ' SHORT (requests left below the asked rate)' : s.p50Ms > QUEUEING_P50_MS ? ` QUEUEING (p50 above ${QUEUEING_P50_MS} ms)` : '';
   return (
     `${label} rate=${s.rate}/s sent=${Math.round(s.sentRate)}/s ok=${s.ok} failed=${s.failed}` +
     ` p50=${ms(s.p50Ms)}ms p99=${ms(s.p99Ms)}ms${cpu} ${s.generatorCpuPercent === undefined ? '' : ` gen-cpu=${s.generatorCpuPercent}%`}${failures === '' ? '' : ` (${failures})`} load=${s.load1}${drops}${short}`
