@@ -122,6 +122,7 @@ export class Server {
         handshakeTimeoutMs: c.transport.handshakeTimeoutSeconds * 1000,
         idleTimeoutMs: c.transport.idleTimeoutSeconds * 1000,
         wsPingIntervalMs: c.transport.wsPingIntervalSeconds * 1000,
+        udpReceiveBufferBytes: c.transport.udpReceiveBufferBytes,
       },
       logger: log.child({ part: 'transport' }),
       flowTokenSecret: secret,

@@ -281,6 +281,11 @@ export const configSchema = z
         handshakeTimeoutSeconds: z.number().positive().default(10).describe('A connection that sends no complete message within this is closed. @default 10'),
         idleTimeoutSeconds: z.number().positive().default(900).describe('A connection silent this long is closed; above SIP.js\'s 600 s re-REGISTER. @default 900'),
         wsPingIntervalSeconds: z.number().min(0).default(30).describe('Seconds between WebSocket pings; 0 = off. @default 30'),
+        udpReceiveBufferBytes: z
+          .int()
+          .min(65536)
+          .default(4 * 1024 * 1024)
+          .describe('Kernel receive buffer per UDP socket; bursts beyond it are dropped by the kernel. Capped by net.core.rmem_max. @default 4194304'),
       })
       .prefault({}),
     flowTokens: z

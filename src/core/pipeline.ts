@@ -17,6 +17,7 @@ import type { ParseError } from '../sip/parser.js';
 import { createResponse } from '../sip/response.js';
 import { serialize } from '../sip/serializer.js';
 import { parseUri, type SipUri } from '../sip/uri.js';
+import { formatVia, type Via } from '../sip/headers/via.js';
 import type { ClientTransaction, ClientTransactionUser, InviteServerTransaction, ServerTransaction, TransactionLayer } from '../transaction/index.js';
 import type { Flow } from '../transport/flow.js';
 import type { TransportLayer } from '../transport/index.js';
@@ -526,15 +527,18 @@ export class Pipeline {
  * outside, rport is forced: every client is assumed to be behind NAT.
  */
 function stampVia(req: SipRequest, flow: Flow, force: boolean): void {
-  const top = req.topVia();
-  if (top === undefined) return;
+  const vias = req.vias();
+  const top = vias?.[0];
+  if (vias === undefined || top === undefined) return;
   const hasRport = top.params.has('rport');
-  const needReceived = top.host !== flow.remote.address || hasRport || force;
-  if (!needReceived && !hasRport) return;
-  const raw = req.headers.shiftValue('via');
-  if (raw === undefined) return;
-  let value = raw.replace(/;\s*received=[^;,]*/i, '');
-  if (hasRport || force) value = value.replace(/;\s*rport(=[^;,]*)?/i, '') + `;rport=${flow.remote.port}`;
-  value += `;received=${flow.remote.address}`;
-  req.headers.prepend('via', value);
+  if (top.host === flow.remote.address && !hasRport && !force) return;
+  const params = new Map(top.params);
+  params.delete('received');
+  if (hasRport || force) {
+    params.delete('rport');
+    params.set('rport', String(flow.remote.port));
+  }
+  params.set('received', flow.remote.address);
+  const stamped: Via = { ...top, params };
+  req.headers.replaceFirstValue('via', formatVia(stamped), [stamped, ...vias.slice(1)]);
 }

@@ -195,6 +195,24 @@ export class HeaderList {
     return first;
   }
 
+  /**
+   * Replace the first individual value of a header (the top Via, say) and,
+   * when the caller already has it, the parsed view of the whole header, so
+   * an edit made from the parsed form does not cost a re-parse.
+   */
+  replaceFirstValue(name: string, value: string, parsedView?: unknown): boolean {
+    const n = canonicalName(name);
+    const idx = this.#fields.findIndex((f) => f.name === n);
+    if (idx < 0) return false;
+    const field = this.#fields[idx]!;
+    const parts = field.value.indexOf(',') === -1 ? [] : splitCommaValues(field.value);
+    parts[0] = value;
+    this.#fields[idx] = { name: n, rawName: field.rawName, value: parts.length > 1 ? parts.join(', ') : value };
+    if (parsedView === undefined) this.#parsed.delete(n);
+    else this.#parsed.set(n, parsedView);
+    return true;
+  }
+
   /** Cached parsed view of a header; `parse` runs at most once until the header is edited. */
   parsed<T>(name: string, parse: (list: HeaderList) => T): T {
     const n = canonicalName(name);
@@ -204,8 +222,11 @@ export class HeaderList {
     return value;
   }
 
+  /** Same fields (shared, they are immutable) and the same parsed views; edits to either side stay apart. */
   clone(): HeaderList {
-    return new HeaderList(this.#fields.slice());
+    const copy = new HeaderList(this.#fields.slice());
+    for (const [k, v] of this.#parsed) copy.#parsed.set(k, v);
+    return copy;
   }
 
   #removeAll(n: string): number {

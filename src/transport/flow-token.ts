@@ -27,9 +27,13 @@ const BASE64URL = /^[A-Za-z0-9_-]+$/;
  * so a token can never name a later connection); UDP flows carry the listener
  * index and the remote address and port.
  */
+const VERIFIED_CACHE_MAX = 50_000;
+
 export class FlowTokens {
   readonly #secret: Buffer;
   readonly #cache = new WeakMap<Flow, string>();
+  /** Tokens already verified: in-dialog requests repeat the same few, and an HMAC per request is the cost. */
+  readonly #verified = new Map<string, FlowTokenData>();
 
   constructor(secret: string | Buffer) {
     this.#secret = typeof secret === 'string' ? Buffer.from(secret, 'utf8') : Buffer.from(secret);
@@ -49,6 +53,8 @@ export class FlowTokens {
   }
 
   verify(token: string): Result<FlowTokenData, FlowTokenError> {
+    const known = this.#verified.get(token);
+    if (known !== undefined) return ok(known);
     if (token.length === 0 || token.length > MAX_TOKEN_CHARS || !BASE64URL.test(token)) return fail('malformed');
     const raw = Buffer.from(token, 'base64url');
     // base64url ignores the unused low bits of the last character: only the
@@ -60,7 +66,11 @@ export class FlowTokens {
     if (!timingSafeEqual(mac, this.#mac(payload))) return fail('tampered');
     // Only data we signed gets here, so a decode failure means a format change, not an attack.
     const data = decode(payload);
-    return data === undefined ? fail('malformed') : ok(data);
+    if (data === undefined) return fail('malformed');
+    // Only tokens that verified are cached, so the cache cannot be filled with garbage from the wire.
+    if (this.#verified.size >= VERIFIED_CACHE_MAX) this.#verified.clear();
+    this.#verified.set(token, data);
+    return ok(data);
   }
 
   #mac(payload: Buffer): Buffer {

@@ -23,6 +23,12 @@ export interface TransportLimits {
   maxWsPayloadBytes: number;
   /** Bytes queued for a peer that does not read; beyond it the connection is closed. @default 1048576 */
   maxWriteBufferBytes: number;
+  /**
+   * Kernel receive buffer of each UDP socket. The default (~208 kB, about 150
+   * datagrams) overflows during a 10–20 ms stall at a few hundred calls/s; the
+   * kernel caps the value at net.core.rmem_max. @default 4194304
+   */
+  udpReceiveBufferBytes: number;
 }
 
 export const TRANSPORT_LIMITS: Readonly<TransportLimits> = Object.freeze({
@@ -36,6 +42,7 @@ export const TRANSPORT_LIMITS: Readonly<TransportLimits> = Object.freeze({
   udpFlowIdleMs: 600_000,
   maxWsPayloadBytes: 65535,
   maxWriteBufferBytes: 1024 * 1024,
+  udpReceiveBufferBytes: 4 * 1024 * 1024,
 });
 
 /** Fill in defaults; maxWsPayloadBytes follows maxMessageBytes unless set. */

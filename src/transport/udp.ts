@@ -48,6 +48,12 @@ export class UdpListener implements Listener {
         // A socket error after bind (ICMP unreachable and the like) concerns one datagram, not the listener.
         socket.on('error', (err) => this.#ctx.logger.warn({ err, listener: this.info.label }, 'udp socket error'));
         socket.on('message', (msg, rinfo) => this.#onDatagram(msg, rinfo));
+        try {
+          socket.setRecvBufferSize(this.#ctx.limits.udpReceiveBufferBytes);
+          socket.setSendBufferSize(Math.min(this.#ctx.limits.udpReceiveBufferBytes, 1024 * 1024));
+        } catch (err) {
+          this.#ctx.logger.warn({ err, listener: this.info.label }, 'could not enlarge the UDP socket buffers');
+        }
         const bound = socket.address();
         this.#socket = socket;
         this.#local = { address: bound.address, port: bound.port, family: familyOf(bound.address) };
