@@ -44,6 +44,8 @@ export interface PipelineOptions {
   registrations?: Registrations;
   /** Media engine for SDP on calls with a WebRTC side; absent = SDP passes through. */
   media?: MediaHooks;
+  /** B2BUA mode: takes over dialogs instead of proxying them (REGISTER and OPTIONS to us stay here). */
+  dialogs?: RequestTaker;
   /** Status for a flow that is gone: 430 Flow Failed (RFC 5626) or 480. */
   flowFailedStatus: number;
   /** A silent target is abandoned for the next one after this long. */
@@ -57,6 +59,30 @@ const DIALOG_FORMING: ReadonlySet<string> = new Set(['INVITE', 'SUBSCRIBE', 'REF
 /** Initial requests that fail over to the next target (issue: INVITE/REGISTER/MESSAGE/OPTIONS). */
 const FAILOVER: ReadonlySet<string> = new Set(['INVITE', 'REGISTER', 'MESSAGE', 'OPTIONS', 'SUBSCRIBE']);
 const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, MESSAGE, INFO, UPDATE, PRACK, REFER, SUBSCRIBE, NOTIFY';
+
+/** What a request taker (the B2BUA) is handed. */
+export interface TakenRequest {
+  server: ServerTransaction;
+  req: SipRequest;
+  source: Flow;
+  inside: boolean;
+  /**
+   * Pops our own Route entries (Record-Route, Path) and resolves the flow
+   * token among them (RFC 5626 §5.3); `error: 'tampered'` → answer 403,
+   * a token without a flow → the client is gone (430).
+   */
+  popOwnRoutes(): { token?: string; flow?: Flow; error?: 'tampered' };
+}
+
+/** A transaction user that can take requests over from the proxy (B2BUA mode). */
+export interface RequestTaker {
+  /** True when it took the request (and will answer it). */
+  takeRequest(taken: TakenRequest): boolean;
+  /** An ACK for a 2xx (end to end): true when it belongs to one of its dialogs. */
+  takeAck(req: SipRequest, source: Flow, inside: boolean): boolean;
+  /** CANCEL for an INVITE it took: true when it handles it (the 200 to the CANCEL is already sent). */
+  takeCancel(invite: ServerTransaction): boolean;
+}
 
 /** Where a request goes: a live flow (a client of ours) or an address to connect to. */
 type NextHop = { kind: 'flow'; flow: Flow } | { kind: 'address'; uri: SipUri };
@@ -151,6 +177,7 @@ export class Pipeline {
         return;
       case 'ack-2xx':
       case 'ack-unmatched':
+        if (this.#o.dialogs?.takeAck(req, flow, inside) === true) return;
         void this.#forwardAck(req, flow, inside);
         return;
       case 'new':
@@ -177,6 +204,11 @@ export class Pipeline {
     if (toUs && req.method === 'OPTIONS') {
       this.#respond(server, 200, 'OK', { Allow: ALLOW, Accept: 'application/sdp', Supported: 'path, outbound' });
       return;
+    }
+
+    if (this.#o.dialogs !== undefined && req.method !== 'REGISTER') {
+      const taken = this.#o.dialogs.takeRequest({ server, req, source: flow, inside, popOwnRoutes: () => this.#popOwnRoutes(req) });
+      if (taken) return;
     }
 
     // Our own Route entries (Record-Route, Path) are popped here; a flow token
@@ -225,6 +257,11 @@ export class Pipeline {
   #onCancel(req: SipRequest, server: ServerTransaction): void {
     const invite = this.#o.transactions.findInviteServerTransaction(req) as InviteServerTransaction | undefined;
     const ctx = invite === undefined ? undefined : this.#contexts.get(invite);
+    if (invite !== undefined && ctx === undefined && this.#o.dialogs !== undefined) {
+      this.#respond(server, 200, 'OK');
+      if (!this.#o.dialogs.takeCancel(invite)) this.#log.debug({ callId: req.callId }, 'CANCEL for an INVITE nobody tracks');
+      return;
+    }
     if (invite === undefined || ctx === undefined) {
       this.#respond(server, 481, 'Call/Transaction Does Not Exist');
       return;
