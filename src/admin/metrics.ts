@@ -74,6 +74,10 @@ export interface SbcMetrics {
   readonly engineUp: GaugeHandle<{ engine: string }>;
   /** `sbc_media_sessions`: sessions open on each engine. */
   readonly mediaSessions: GaugeHandle<{ engine: string }>;
+  /** `sbc_media_engine_requests_total`: ng commands by engine, command and result (ok | error | timeout). */
+  readonly engineRequests: CounterHandle<{ engine: string; command: string; result: 'ok' | 'error' | 'timeout' }>;
+  /** `sbc_media_engine_latency_seconds`: time an ng command took, retransmissions included. */
+  readonly engineLatency: HistogramHandle<{ engine: string; command: string }>;
   /** `sbc_request_latency_seconds`: request in to final response out. */
   readonly requestLatency: HistogramHandle<{ method: string }>;
 }
@@ -140,6 +144,14 @@ export function createMetrics(registry: Registry = new Registry()): SbcMetrics {
       new Gauge({ name: 'sbc_media_sessions', help: 'Media sessions open on each engine', labelNames: ['engine'] as const, registers }),
       engineLabels,
     ),
+    engineRequests: counter(
+      new Counter({ name: 'sbc_media_engine_requests_total', help: 'ng commands sent to media engines, by result', labelNames: ['engine', 'command', 'result'] as const, registers }),
+      (l) => ({ engine: engines.label(l.engine), command: ngCommandLabel(l.command), result: l.result }),
+    ),
+    engineLatency: histogram(
+      new Histogram({ name: 'sbc_media_engine_latency_seconds', help: 'Time an ng command took', labelNames: ['engine', 'command'] as const, buckets: [...LATENCY_BUCKETS_SECONDS], registers }),
+      (l) => ({ engine: engines.label(l.engine), command: ngCommandLabel(l.command) }),
+    ),
     requestLatency: histogram(
       new Histogram({
         name: 'sbc_request_latency_seconds',
@@ -151,6 +163,13 @@ export function createMetrics(registry: Registry = new Registry()): SbcMetrics {
       (l) => ({ method: methodLabel(l.method) }),
     ),
   };
+}
+
+const NG_COMMAND_LABELS: ReadonlySet<string> = new Set(['ping', 'offer', 'answer', 'delete', 'query', 'list', 'statistics']);
+
+/** The ng command label: a known command or "other". */
+export function ngCommandLabel(command: string): string {
+  return NG_COMMAND_LABELS.has(command) ? command : 'other';
 }
 
 /** The method label: a known SIP method, "response", or "other". */

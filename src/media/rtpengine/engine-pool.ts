@@ -44,7 +44,7 @@ export interface EnginePoolOptions {
   successesToUp?: number;
   /** @default 86400 */
   stickyTtlSeconds?: number;
-  metrics?: Pick<SbcMetrics, 'engineUp' | 'mediaSessions'>;
+  metrics?: Pick<SbcMetrics, 'engineUp' | 'mediaSessions'> & Partial<Pick<SbcMetrics, 'engineRequests' | 'engineLatency'>>;
   logger?: Logger;
   /** Node id inside cookies (unique across SBC nodes). @default random */
   nodeId?: string;
@@ -237,14 +237,21 @@ export class EnginePool {
   }
 
   async #request(engine: Engine, command: string, dict: NgDict, options?: { tries: number }): Promise<NgReply> {
+    const started = performance.now();
+    const observe = (result: 'ok' | 'error' | 'timeout'): void => {
+      this.#metrics?.engineRequests?.inc({ engine: engine.url, command, result });
+      this.#metrics?.engineLatency?.observe({ engine: engine.url, command }, (performance.now() - started) / 1000);
+    };
     try {
       const reply = await engine.client.request(command, dict, options);
       this.#onSuccess(engine);
+      observe('ok');
       return reply;
     } catch (error) {
       if (error instanceof NgTimeoutError) this.#onFailure(engine);
       // An error reply still proves the engine is alive.
       else if (error instanceof NgError) this.#onSuccess(engine);
+      observe(error instanceof NgTimeoutError ? 'timeout' : 'error');
       throw error;
     }
   }

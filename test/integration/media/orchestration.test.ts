@@ -84,6 +84,12 @@ describe('media through rtpengine', () => {
       const deadline = Date.now() + 3000;
       while (replyCalls(await ng.request('list')).includes(callId) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       assert.ok(!replyCalls(await ng.request('list')).includes(callId), 'BYE deleted the engine session');
+      const metrics = await (await fetch(`${sbc.adminUrl}/metrics`)).text();
+      assert.match(metrics, /sbc_media_engine_requests_total\{[^}]*command="offer"[^}]*result="ok"[^}]*\} [1-9]/);
+      assert.match(metrics, /sbc_media_engine_latency_seconds_count\{[^}]*command="answer"[^}]*\} [1-9]/);
+      const engines = (await (await fetch(`${sbc.adminUrl}/api/engines`)).json()) as { active: string; engines: Array<{ url: string }> };
+      assert.equal(engines.active, 'rtpengine');
+      assert.equal(engines.engines[0]?.url, engine.udpUrl);
     } finally {
       ws.close();
     }
