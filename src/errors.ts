@@ -14,6 +14,8 @@ export const ERROR_CODES = {
   SBC_ERR_TIMEOUT: { status: 408, text: 'request timeout' },
   SBC_ERR_OVERLOAD: { status: 503, text: 'overloaded' },
   SBC_ERR_ENGINE_TIMEOUT: { status: 503, text: 'media engine did not answer' },
+  SBC_ERR_ENGINE_ERROR: { status: 500, text: 'media engine rejected the request' },
+  SBC_ERR_NO_ENGINE: { status: 503, text: 'no media engine available' },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -28,5 +30,19 @@ export class SbcError extends Error {
     this.name = 'SbcError';
     this.code = code;
     this.status = ERROR_CODES[code].status;
+  }
+}
+
+/**
+ * A request refused on our side while it was being forwarded (no media
+ * engine, say): it ends with `status`, and the backend is not blamed for it.
+ */
+export class RequestRejection extends Error {
+  readonly status: number;
+
+  constructor(message: string, status: number, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'RequestRejection';
+    this.status = status;
   }
 }

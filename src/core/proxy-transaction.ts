@@ -9,6 +9,7 @@
  *               │ 2xx: forwarded at once, every one of them (forks, retransmissions)
  *               └ 3xx–6xx: kept as the best response; sent when no branch is pending
  */
+import { RequestRejection } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { Flow } from '../transport/flow.js';
 import type { SipRequest, SipResponse } from '../sip/message.js';
@@ -268,6 +269,6 @@ export class ProxyTransaction {
 }
 
 /** An error a branch start throws to end the request with a status of ours. */
-function isRejection(err: unknown): err is Error & { status: number } {
-  return err instanceof Error && typeof (err as { status?: unknown }).status === 'number';
+function isRejection(err: unknown): err is RequestRejection {
+  return err instanceof RequestRejection;
 }

@@ -11,6 +11,7 @@
  *   BYE, final failure of the initial INVITE,
  *   the client's flow closing                     → delete
  */
+import { RequestRejection } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { SipRequest, SipResponse } from '../sip/message.js';
 import type { Flow } from '../transport/flow.js';
@@ -29,12 +30,10 @@ export interface MediaHooks {
 }
 
 /** The engine could not take the SDP: the request is answered with this status. */
-export class MediaUnavailable extends Error {
-  readonly status: number;
+export class MediaUnavailable extends RequestRejection {
   constructor(message: string, status = 503, options?: { cause?: unknown }) {
-    super(message, options);
+    super(message, status, options);
     this.name = 'MediaUnavailable';
-    this.status = status;
   }
 }
 

@@ -5,14 +5,14 @@ import { SbcError } from '../../errors.js';
  * not an ng reply). The session was not created or changed; retrying the same
  * request elsewhere would most likely fail the same way.
  */
-export class NgError extends Error {
+export class NgError extends SbcError {
   /** The engine's `error-reason`, verbatim. */
   readonly reason: string;
   readonly command: string;
   readonly engine: string;
 
   constructor(engine: string, command: string, reason: string) {
-    super(`rtpengine ${engine} rejected ${command}: ${reason}`);
+    super('SBC_ERR_ENGINE_ERROR', `rtpengine ${engine} rejected ${command}: ${reason}`);
     this.name = 'NgError';
     this.reason = reason;
     this.command = command;
@@ -49,7 +49,7 @@ export class NgUnavailableError extends Error {
 /** The pool has no engine to ask: none configured, none up, or the call's engine is no longer configured. Maps to 503. */
 export class NoEngineError extends SbcError {
   constructor(message: string, options?: { cause?: unknown }) {
-    super('SBC_ERR_ENGINE_TIMEOUT', message, options);
+    super('SBC_ERR_NO_ENGINE', message, options);
     this.name = 'NoEngineError';
   }
 }
