@@ -2,7 +2,7 @@
 // re-REGISTER, WSS flows) against the SBC as a child process, then a summary
 // table saying which targets were met. It reports; it exits 0 even when a
 // target is missed (1 only when the benches could not run at all).
-// Usage: node scripts/run-bench.mjs [--quick] [--only calls,register,refresh,wss]
+// Usage: node scripts/run-bench.mjs [--quick] [--only calls,register,refresh,media,wss]
 //          [--wss-clients N] [--workers N] [--profile DIR]
 //          [--sbc-udp-rcvbuf BYTES]  what-if: SBC UDP sockets get this receive buffer (not the SBC as shipped)
 // Needs `npm run build` first (npm run bench does it).
@@ -24,7 +24,7 @@ const { values } = parseArgs({
   },
 });
 
-const TARGETS = { callsPerSecond: 1500, registersPerSecond: 5000, wssFlows: 10_000, bytesPerWssFlow: 20 * 1024 };
+const TARGETS = { callsPerSecond: 1500, mediaCallsPerSecond: 800, mediaAddedP50Ms: 3, registersPerSecond: 5000, wssFlows: 10_000, bytesPerWssFlow: 20 * 1024 };
 
 const parseBench = join(root, 'dist', 'bench', 'sip-parse.bench.js');
 const loadBench = join(root, 'dist', 'bench', 'load', 'run.js');
@@ -125,6 +125,15 @@ function udpRows(name, part, target, unit) {
 }
 if (results !== undefined) {
   udpRows('calls/s (INVITE..BYE)', results.calls, TARGETS.callsPerSecond, 'calls/s');
+  if (results.media !== undefined) {
+    udpRows('calls/s with rtpengine (offer+answer+delete)', results.media, TARGETS.mediaCallsPerSecond, 'calls/s');
+    const top = results.media.best;
+    const off = results.media.withoutMedia;
+    if (top !== undefined && off !== undefined) {
+      const added = top.p50Ms - off.p50Ms;
+      rows.push([`  setup p50 added by media control`, `${fmt(added)} ms at ${top.rate}/s (${fmt(top.p50Ms)} vs ${fmt(off.p50Ms)} without)`, `<= ${TARGETS.mediaAddedP50Ms} ms`, verdict(added <= TARGETS.mediaAddedP50Ms)]);
+    }
+  }
   udpRows('REGISTER/s new, UDP', results.register, TARGETS.registersPerSecond, 'REGISTER/s');
   udpRows('REGISTER/s refresh, UDP', results.refresh, TARGETS.registersPerSecond, 'REGISTER/s');
   const w = results.wss;

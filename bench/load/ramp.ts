@@ -35,6 +35,8 @@ export interface RampOptions {
   /** Progress lines go here. */
   log: (line: string) => void;
   label: string;
+  /** Offer SDP the generator sends: plain RTP, or browser-shaped (engages the media engine). @default plain */
+  sdp?: 'plain' | 'webrtc';
 }
 
 let runSeq = 0;
@@ -52,6 +54,7 @@ export async function runStep(o: Omit<RampOptions, 'rates'>, rate: number): Prom
       '--timeout', String(o.timeoutMs),
       '--worker', String(i),
       '--run', run,
+      '--sdp', o.sdp ?? 'plain',
     ]),
   );
   const drops0 = o.sbcUdpPort === undefined ? undefined : await udpDrops(o.sbcUdpPort);

@@ -12,7 +12,7 @@
  * load the next. Progress goes to stderr; the results as JSON to stdout or
  * to --json FILE.
  *
- * Run: node dist/bench/load/run.js [--quick] [--only calls,register,refresh,wss]
+ * Run: node dist/bench/load/run.js [--quick] [--only calls,register,refresh,media,wss]
  *        [--wss-clients N] [--workers N] [--profile DIR] [--json FILE]
  *        [--rates R1,R2,...] [--step-seconds S]
  *        [--sbc-udp-rcvbuf BYTES]   what-if: the SBC's UDP sockets get this receive buffer
@@ -22,6 +22,7 @@ import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { freePortInRange } from '../../test/helpers/free-port.js';
+import { startRtpengine } from '../../test/helpers/rtpengine.js';
 import { forkWorker, nextMessage, procStatusKb, stopChild } from './children.js';
 import { collectAndMeasure, type MemoryFigures } from './heap-probe.js';
 import { best, cpuPercentOver, formatStep, passed, ramp, runStep, type StepResult, type UdpMode } from './ramp.js';
@@ -44,7 +45,7 @@ const { values } = parseArgs({
 });
 
 const quick = values.quick ?? false;
-const parts = new Set((values.only ?? 'calls,register,refresh,wss').split(','));
+const parts = new Set((values.only ?? 'calls,register,refresh,media,wss').split(','));
 const workers = Number(values.workers ?? 2);
 const udpRecvBuffer = values['sbc-udp-rcvbuf'] === undefined ? undefined : Number(values['sbc-udp-rcvbuf']);
 const log = (line: string): void => {
@@ -52,10 +53,11 @@ const log = (line: string): void => {
 };
 
 /** Rates and durations; --quick keeps the whole run well under a minute. */
-const PLAN: { calls: number[]; register: number[]; refresh: number[]; stepS: number; wssClients: number; wssRates: number[]; wssStepS: number } = quick
-  ? { calls: [500, 1500], register: [2000, 5000], refresh: [2000, 5000], stepS: 2, wssClients: 1000, wssRates: [1000, 5000], wssStepS: 2 }
+const PLAN: { calls: number[]; media: number[]; register: number[]; refresh: number[]; stepS: number; wssClients: number; wssRates: number[]; wssStepS: number } = quick
+  ? { calls: [500, 1500], media: [400, 800], register: [2000, 5000], refresh: [2000, 5000], stepS: 2, wssClients: 1000, wssRates: [1000, 5000], wssStepS: 2 }
   : {
       calls: [250, 500, 1000, 1500, 2000, 2500, 3000],
+      media: [200, 400, 600, 800, 1000, 1200, 1500],
       register: [1000, 2000, 3000, 4000, 5000, 6000, 8000, 10000],
       refresh: [1000, 2000, 3000, 4000, 5000, 6000, 8000, 10000],
       stepS: 5,
@@ -68,6 +70,7 @@ const wssClients = Number(values['wss-clients'] ?? PLAN.wssClients);
 if (values.rates !== undefined) {
   const rates = values.rates.split(',').map(Number);
   PLAN.calls = rates;
+  PLAN.media = rates;
   PLAN.register = rates;
   PLAN.refresh = rates;
   PLAN.wssRates = rates;
@@ -96,12 +99,21 @@ export interface WssPartResult {
   bestRefresh: StepResult | undefined;
 }
 
+export interface MediaPartResult {
+  steps: StepResult[];
+  best: StepResult | undefined;
+  /** The same calls at the best rate with the media engine left out (passthrough). */
+  withoutMedia?: StepResult;
+}
+
 export interface LoadResults {
   quick: boolean;
   /** Set when the SBC ran with a what-if change (not as shipped). */
   whatIf?: string;
   workers: number;
   calls?: UdpPartResult;
+  /** Browser-shaped calls through a real rtpengine (offer + answer + delete per call). */
+  media?: MediaPartResult;
   register?: UdpPartResult;
   refresh?: UdpPartResult;
   wss?: WssPartResult;
@@ -147,6 +159,38 @@ async function udpPart(label: string, mode: UdpMode, rates: readonly number[], w
   } finally {
     await sbc?.stop();
     await uas.stop();
+  }
+}
+
+/** Browser-shaped calls with rtpengine in the path, then the same load without it for the added latency. */
+async function mediaPart(rates: readonly number[], work: string): Promise<MediaPartResult> {
+  const engine = await startRtpengine({ ports: 4000 });
+  const uas = await startUas();
+  let sbc: SbcProcess | undefined;
+  try {
+    sbc = await startSbcProcess({ uasPort: uas.port, workDir: work, rtpengineUrl: engine.udpUrl, ...(values.profile !== undefined ? { cpuProfileDir: values.profile } : {}) });
+    log(`media: SBC pid ${sbc.pid} udp 127.0.0.1:${sbc.udpPort}, rtpengine pid ${engine.pid} ${engine.udpUrl}, UAS 127.0.0.1:${uas.port}`);
+    const base = { mode: 'call' as const, label: 'media', target: { host: '127.0.0.1', port: sbc.udpPort }, workers, timeoutMs: 5000, log, sdp: 'webrtc' as const };
+    const warm = await runStep({ ...base, durationS: quick ? 1 : 2 }, Math.min(rates[0] ?? 200, 200));
+    log(formatStep('media warm-up (not counted)', warm));
+    await new Promise((r) => setTimeout(r, 1000));
+    const steps = await ramp({ ...base, rates, durationS: PLAN.stepS, sbcPid: sbc.pid, sbcUdpPort: sbc.udpPort });
+    const top = best(steps);
+    const result: MediaPartResult = { steps, best: top };
+    await sbc.stop();
+    sbc = undefined;
+    if (top !== undefined) {
+      sbc = await startSbcProcess({ uasPort: uas.port, workDir: work });
+      await runStep({ ...base, target: { host: '127.0.0.1', port: sbc.udpPort }, durationS: 1 }, 200);
+      const plain = await runStep({ ...base, label: 'media off', target: { host: '127.0.0.1', port: sbc.udpPort }, durationS: PLAN.stepS, sbcPid: sbc.pid }, top.rate);
+      log(formatStep('same calls without the media engine', plain));
+      result.withoutMedia = plain;
+    }
+    return result;
+  } finally {
+    await sbc?.stop();
+    await uas.stop();
+    await engine.stop();
   }
 }
 
@@ -258,6 +302,14 @@ async function main(): Promise<LoadResults> {
       }
     };
     await part('calls', 'call', PLAN.calls, true);
+    if (parts.has('media')) {
+      try {
+        results.media = await mediaPart(PLAN.media, work.dir);
+      } catch (err) {
+        results.errors.push(`media: ${(err as Error).message}`);
+        log(`media failed: ${(err as Error).message}`);
+      }
+    }
     await part('register', 'register', PLAN.register, true);
     await part('refresh', 'refresh', PLAN.refresh, false);
     if (parts.has('wss')) {

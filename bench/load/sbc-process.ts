@@ -31,6 +31,8 @@ export interface SbcOptions {
   udpRecvBufferBytes?: number;
   /** Directory for config and certificates; shared between runs so the key is generated once. */
   workDir: string;
+  /** Media engine (ng URL) to run calls with a WebRTC side through; none = passthrough. */
+  rtpengineUrl?: string;
 }
 
 export interface SbcProcess {
@@ -62,8 +64,8 @@ export async function startSbcProcess(o: SbcOptions): Promise<SbcProcess> {
     ],
     tls: { cert: join(o.workDir, 'server.crt'), key: join(o.workDir, 'server.key') },
     backends: { default: { targets: [{ uri: `sip:127.0.0.1:${o.uasPort};transport=udp` }] } },
-    // Signalling only: the bench measures SIP routing, not a media relay.
-    media: { mode: 'passthrough' },
+    // Signalling only unless an engine is given: then offer/answer/delete through it.
+    media: o.rtpengineUrl === undefined ? { mode: 'passthrough' } : { mode: 'rtpengine', rtpengine: { engines: [{ url: o.rtpengineUrl }] } },
     // Every generator shares 127.0.0.1: per-IP limits would measure the limiter.
     security: { rateLimit: { requestsPerSecondPerIp: 0 } },
     transport: { maxConnectionsPerIp: o.maxConnectionsPerIp ?? 100 },

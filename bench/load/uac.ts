@@ -31,6 +31,7 @@ const { values } = parseArgs({
     worker: { type: 'string', default: '0' },
     run: { type: 'string', default: Date.now().toString(36) },
     host: { type: 'string', default: '127.0.0.1' },
+    sdp: { type: 'string', default: 'plain' },
   },
 });
 
@@ -99,7 +100,7 @@ function message(startLine: string, headers: string[], body = ''): string {
   return `${startLine}\r\n${headers.join('\r\n')}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
 }
 
-const SDP =
+const PLAIN_SDP =
   'v=0\r\n' +
   `o=uac 1 1 IN IP4 ${host}\r\n` +
   's=-\r\n' +
@@ -107,6 +108,35 @@ const SDP =
   't=0 0\r\n' +
   'm=audio 30000 RTP/AVP 0\r\n' +
   'a=rtpmap:0 PCMU/8000\r\n';
+
+/** A browser-shaped offer (DTLS-SRTP, ICE, rtcp-mux, BUNDLE): makes the SBC run it through the media engine. */
+const WEBRTC_SDP = [
+  'v=0',
+  `o=- 4611731400430051336 2 IN IP4 ${host}`,
+  's=-',
+  't=0 0',
+  'a=group:BUNDLE 0',
+  'a=msid-semantic: WMS s1',
+  'm=audio 30000 UDP/TLS/RTP/SAVPF 111 0 8 126',
+  `c=IN IP4 ${host}`,
+  `a=rtcp:30000 IN IP4 ${host}`,
+  `a=candidate:1467250027 1 udp 2122260223 ${host} 30000 typ host generation 0`,
+  'a=ice-ufrag:Kf8w',
+  'a=ice-pwd:Y3dNtHhWbJq0VwZ2m7pS0t1A',
+  'a=fingerprint:sha-256 7B:8B:F0:65:5F:78:E2:51:3B:AC:6F:F3:3F:46:1B:35:DC:B8:5F:64:1A:24:C2:43:F0:A1:58:D0:A1:2C:19:08',
+  'a=setup:actpass',
+  'a=mid:0',
+  'a=sendrecv',
+  'a=rtcp-mux',
+  'a=rtpmap:111 opus/48000/2',
+  'a=rtpmap:0 PCMU/8000',
+  'a=rtpmap:8 PCMA/8000',
+  'a=rtpmap:126 telephone-event/8000',
+  'a=ssrc:3735928559 cname:4TOk42mSjXCkVIa6',
+  '',
+].join('\r\n');
+
+const SDP = values.sdp === 'webrtc' ? WEBRTC_SDP : PLAIN_SDP;
 
 function track(p: Pending): void {
   pending.set(p.callId, p);
