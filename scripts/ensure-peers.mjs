@@ -11,6 +11,8 @@ export const PEERS = {
   'baresip-core': '/usr/bin/baresip',
   'rtpengine-daemon': '/usr/bin/rtpengine',
   chromium: '/usr/bin/chromium',
+  // ip, to bring up loopback in the network namespace the suite runs in.
+  iproute2: '/usr/sbin/ip',
 };
 
 const missing = Object.entries(PEERS).filter(([, bin]) => !existsSync(bin)).map(([pkg]) => pkg);
