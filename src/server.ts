@@ -22,6 +22,7 @@ import { NatKeepalive } from './registrar/nat-keepalive.js';
 import { Registrations } from './registrar/registrations.js';
 import { Dispatcher } from './routing/index.js';
 import { createStateStore, type StateStore } from './state/index.js';
+import { TopologyHiding } from './topology/index.js';
 import { TransactionLayer } from './transaction/index.js';
 import { TransportLayer, type ListenerSpec, type TransportProtocol } from './transport/index.js';
 
@@ -52,6 +53,7 @@ export class Server {
   #pipeline: Pipeline | undefined;
   #admin: AdminServer | undefined;
   #registrations: Registrations | undefined;
+  #topology: TopologyHiding | undefined;
   #keepalive: NatKeepalive | undefined;
   #engines: EnginePool | undefined;
   #media: RtpengineMedia | undefined;
@@ -68,6 +70,11 @@ export class Server {
   get transport(): TransportLayer {
     if (this.#transport === undefined) throw new Error('server not started');
     return this.#transport;
+  }
+
+  /** Topology records issued by this node that are still in the state store (tests, diagnostics). */
+  async topologyRecords(): Promise<number> {
+    return (await this.#topology?.liveRecords()) ?? 0;
   }
 
   get dispatcher(): Dispatcher {
@@ -194,6 +201,7 @@ export class Server {
       flowFailedStatus: c.proxy.flowFailedStatus,
       failoverTimeoutMs: c.proxy.failoverTimeoutMs,
       productName: PRODUCT,
+      ...(c.topologyHiding.enabled && c.mode === 'proxy' ? { topology: this.#topologyHiding(secret) } : {}),
     });
     this.#pipeline = pipeline;
     transport.setUser({
@@ -302,6 +310,23 @@ export class Server {
       if (out.length >= 10_000) break;
     }
     return out;
+  }
+
+  #topologyHiding(secret: string | Buffer): TopologyHiding {
+    const t = this.config.topologyHiding;
+    this.#topology = new TopologyHiding({
+      store: this.#store!,
+      keyPrefix: this.config.state.redis.keyPrefix,
+      secret,
+      maskCallId: t.maskCallId,
+      ...(t.hideClientVias !== undefined ? { hideClientVias: t.hideClientVias } : {}),
+      ...(t.stripHeaders !== undefined ? { stripHeaders: t.stripHeaders } : {}),
+      ...(t.dialogTtlSeconds !== undefined ? { dialogTtlSeconds: t.dialogTtlSeconds } : {}),
+      ...(t.earlyTtlSeconds !== undefined ? { earlyTtlSeconds: t.earlyTtlSeconds } : {}),
+      productName: PRODUCT,
+      logger: this.#log.child({ part: 'topology' }),
+    });
+    return this.#topology;
   }
 
   #path(p: string): string {

@@ -184,6 +184,15 @@ export const configSchema = z
       .strictObject({
         enabled: z.boolean().default(true).describe('Hide inside Via, Record-Route and Contact from the outside. @default true'),
         maskCallId: z.boolean().default(false).describe('Also replace the Call-ID on the way out. @default false'),
+        // The keys below have no schema default so the section reads as CONTRACT.md
+        // prints it; src/topology (TOPOLOGY_DEFAULTS) applies the documented defaults.
+        hideClientVias: z.boolean().optional().describe('Send requests from clients to the backend with our Via only (their Via chain stays outside). @default false'),
+        stripHeaders: z
+          .array(z.string().regex(/^[A-Za-z0-9!%'+._~-]+\*?$/, { message: 'a header name, or a prefix ending in * such as X-*' }))
+          .optional()
+          .describe('Headers of inside messages removed on the way out; Server and User-Agent are replaced by ours. @default ["Server","User-Agent","Warning","Organization","X-*"]'),
+        dialogTtlSeconds: z.int().min(60).optional().describe('Lifetime of a dialog\'s topology record; re-INVITE and UPDATE refresh it, BYE deletes it. @default 43200'),
+        earlyTtlSeconds: z.int().min(10).optional().describe('Lifetime of the record of a dialog not yet answered with a 2xx. @default 180'),
       })
       .prefault({}),
     trustedSources: z

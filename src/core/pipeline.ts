@@ -29,6 +29,8 @@ import { ownUri, ownVia } from './record-route.js';
 import { checkRequest } from './sanity.js';
 import type { Registrations } from '../registrar/registrations.js';
 import type { MediaHooks } from '../media/media-control.js';
+import type { HiddenRequest, TopologyHiding } from '../topology/index.js';
+import { RequestRejection } from '../errors.js';
 
 export interface PipelineOptions {
   transport: TransportLayer;
@@ -52,6 +54,8 @@ export interface PipelineOptions {
   failoverTimeoutMs: number;
   /** Value of Server / User-Agent on what we generate. */
   productName?: string;
+  /** Proxy-mode topology hiding (topologyHiding.enabled); absent = messages pass as routed. */
+  topology?: TopologyHiding;
 }
 
 /** Methods that create a dialog and so get our Record-Route (RFC 3261 §16.6 step 4). */
@@ -71,7 +75,7 @@ export interface TakenRequest {
    * token among them (RFC 5626 §5.3); `error: 'tampered'` → answer 403,
    * a token without a flow → the client is gone (430).
    */
-  popOwnRoutes(): { token?: string; flow?: Flow; error?: 'tampered' };
+  popOwnRoutes(): PoppedRoutes;
 }
 
 /** A transaction user that can take requests over from the proxy (B2BUA mode). */
@@ -82,6 +86,15 @@ export interface RequestTaker {
   takeAck(req: SipRequest, source: Flow, inside: boolean): boolean;
   /** CANCEL for an INVITE it took: true when it handles it (the 200 to the CANCEL is already sent). */
   takeCancel(invite: ServerTransaction): boolean;
+}
+
+/** What popping our own Route entries found: a flow token (and its flow), a topology key. */
+export interface PoppedRoutes {
+  token?: string;
+  flow?: Flow;
+  error?: 'tampered';
+  /** The topology record key (`tk`) of our outside-facing entry. */
+  key?: string;
 }
 
 /** Where a request goes: a live flow (a client of ours) or an address to connect to. */
@@ -98,11 +111,16 @@ export class Pipeline {
   readonly #insideFlows = new WeakSet<Flow>();
   #insideAddresses = new Set<string>();
   #draining = false;
+  /** Topology hiding; never in B2BUA mode, whose legs hide by construction. */
+  readonly #topo: TopologyHiding | undefined;
+  /** Requests from outside whose Call-ID we unmasked → the masked form their responses must carry. */
+  readonly #masked = new WeakMap<SipRequest, string>();
 
   constructor(options: PipelineOptions) {
     this.#o = options;
     this.#log = options.logger;
     this.#own = new OwnAddresses(options.transport.listeners);
+    this.#topo = options.dialogs === undefined ? options.topology : undefined;
     for (const cidr of options.trustedSources) {
       const [net, bits] = cidr.split('/');
       if (net === undefined) continue;
@@ -131,6 +149,12 @@ export class Pipeline {
     const { address, port, family } = flow.remote;
     if (this.#insideAddresses.has(`${address}:${port}`)) return true;
     return this.#trusted.check(address, family === 'IPv6' ? 'ipv6' : 'ipv4');
+  }
+
+  #isInsideAddress(address: string, port: number): boolean {
+    if (this.#insideAddresses.has(`${address}:${port}`)) return true;
+    const family = isIP(address);
+    return family !== 0 && this.#trusted.check(address, family === 6 ? 'ipv6' : 'ipv4');
   }
 
   // ── transport user ────────────────────────────────────────────────────
@@ -166,6 +190,10 @@ export class Pipeline {
       return;
     }
     stampVia(req, flow, !inside);
+    if (!inside && this.#topo?.mayBeMasked(req) === true) {
+      const masked = this.#topo.unmaskIncoming(req);
+      if (masked !== undefined) this.#masked.set(req, masked);
+    }
 
     const match = this.#o.transactions.receiveRequest(req, flow);
     switch (match.kind) {
@@ -227,7 +255,7 @@ export class Pipeline {
         this.#respond(server, this.#o.flowFailedStatus);
         return;
       }
-      this.#proxy(server, req, flow, inside, [{ kind: 'flow', flow: popped.flow }], false);
+      this.#proxy(server, req, flow, inside, [{ kind: 'flow', flow: popped.flow }], false, popped.key);
       return;
     }
 
@@ -240,17 +268,59 @@ export class Pipeline {
       return;
     }
 
-    // In-dialog from either side, or initial from inside: next Route, else Request-URI.
+    if (!inside && this.#topo !== undefined) {
+      const contactKey = this.#contactKey(req);
+      const key = popped.key ?? contactKey;
+      if (key !== undefined) {
+        void this.#restoreThenRoute(server, req, flow, key, contactKey !== undefined, inDialog);
+        return;
+      }
+    }
+    this.#routeOnward(server, req, flow, inside, inDialog, popped.key);
+  }
+
+  /** In-dialog from either side, or initial from inside: next Route, else Request-URI. */
+  #routeOnward(server: ServerTransaction, req: SipRequest, flow: Flow, inside: boolean, inDialog: boolean, key: string | undefined): void {
     const hop = this.#nextHopFromRequest(req);
     if (hop === undefined) {
-      this.#respond(server, inDialog ? 404 : 404, 'Not Found');
+      this.#respond(server, 404, 'Not Found');
       return;
     }
     if (!inDialog && this.#draining) {
       this.#respond(server, 503, 'Service Unavailable', { 'Retry-After': '30' });
       return;
     }
-    this.#proxy(server, req, flow, inside, [hop], false);
+    this.#proxy(server, req, flow, inside, [hop], false, key);
+  }
+
+  /**
+   * An in-dialog request from outside that names a topology record: the
+   * hidden route set and Contact come back, then it is routed as usual.
+   * No record → 481; the store failing → 500.
+   */
+  async #restoreThenRoute(server: ServerTransaction, req: SipRequest, flow: Flow, key: string, contactKey: boolean, inDialog: boolean): Promise<void> {
+    let found: boolean;
+    try {
+      found = await this.#topo!.restoreRequest(req, key, contactKey);
+    } catch (err) {
+      this.#log.error({ err, callId: req.callId }, 'topology record unreadable');
+      this.#respond(server, 500, 'Server Internal Error');
+      return;
+    }
+    if (!found) {
+      this.#respond(server, 481, 'Call/Transaction Does Not Exist');
+      return;
+    }
+    // The restored set starts with our own inside-facing entry after a double Record-Route.
+    this.#popOwnRoutes(req);
+    this.#routeOnward(server, req, flow, false, inDialog, key);
+  }
+
+  /** The topology key in a Request-URI that is our Contact (`sip:KEY@us`). */
+  #contactKey(req: SipRequest): string | undefined {
+    const uri = req.requestUri();
+    if (uri === undefined || !this.#topo!.isKey(uri.user) || !this.#own.isOwn(uri)) return undefined;
+    return uri.user;
   }
 
   /** CANCEL (RFC 3261 §16.10): 200 at once; the INVITE's branches are cancelled (deferred until a provisional). */
@@ -302,7 +372,7 @@ export class Pipeline {
    * is the flow the request came on; the forwarded copies get our Via, our
    * Record-Route (dialog-forming initial requests) and Path (REGISTER from outside).
    */
-  #proxy(server: ServerTransaction, req: SipRequest, source: Flow, inside: boolean, hops: Array<NextHop | { kind: 'target'; target: Target }>, failover: boolean): void {
+  #proxy(server: ServerTransaction, req: SipRequest, source: Flow, inside: boolean, hops: Array<NextHop | { kind: 'target'; target: Target }>, failover: boolean, dialogKey?: string): void {
     const mf = req.maxForwards();
     req.headers.set('max-forwards', String(mf === undefined ? 70 : mf - 1));
     const initial = req.to()?.params.get('tag') == null;
@@ -310,6 +380,13 @@ export class Pipeline {
     const addPath = req.method === 'REGISTER' && !inside && this.#o.registrar.pathMode;
     const hash = loopHash(req);
     const started = performance.now();
+    const topo = this.#topo;
+    // A new dialog gets its topology key now: every branch's Record-Route carries the same one.
+    const key = topo !== undefined && recordRoute ? topo.newKey(inside) : dialogKey;
+    /** What the branch's request lost on its way out, for its responses on their way back. */
+    let hidVias = false;
+    let hidden: HiddenRequest | undefined;
+    let confirmed = false;
 
     const branches: BranchTarget[] = hops.map((hop) => {
       const label = hop.kind === 'flow' ? `flow:${hop.flow.id}` : hop.kind === 'target' ? hop.target.uri : hop.uri.host;
@@ -321,11 +398,25 @@ export class Pipeline {
           if (out === undefined) return undefined;
           if (target !== undefined) this.#o.dispatcher.acquire(target);
           const copy = req.clone();
-          if (recordRoute) this.#addRecordRoute(copy, source, inside, out);
+          const toOutside = topo !== undefined && !this.isInside(out);
+          if (recordRoute) this.#addRecordRoute(copy, source, inside, out, key);
           if (addPath) this.#addPath(copy, source, out);
           if (hop.kind === 'flow') this.#restoreWsTransport(copy, out);
           if (this.#o.media !== undefined) await this.#o.media.request(copy, source, out);
-          copy.headers.prepend('via', ownVia(out.listener, `${OWN_BRANCH_PREFIX}${hash}-${newBranch().slice(7)}`));
+          const via = ownVia(out.listener, `${OWN_BRANCH_PREFIX}${hash}-${newBranch().slice(7)}`);
+          if (toOutside || (topo?.hideClientVias === true && !inside)) {
+            // Only our Via leaves; the responses get the request's own Vias back from `req`.
+            copy.headers.set('via', via);
+            hidVias = true;
+          } else copy.headers.prepend('via', via);
+          if (toOutside) {
+            try {
+              hidden = await topo.hideRequest(copy, { sourceInside: inside, listener: out.listener, key, recordRouted: recordRoute });
+            } catch (err) {
+              this.#log.error({ err, callId: req.callId }, 'topology record not stored');
+              throw new RequestRejection('Server Internal Error', 500, { cause: err });
+            }
+          }
           this.#o.metrics?.sipMessages.inc({ direction: 'out', transport: out.transport, method: copy.method });
           return this.#o.transactions.createClientTransaction(copy, out, user, { timerC: copy.method === 'INVITE' });
         },
@@ -345,8 +436,23 @@ export class Pipeline {
         // Media ends with the call: BYE, or an initial INVITE that failed (CANCEL included).
         if (req.method === 'BYE' || (req.method === 'INVITE' && initial && status >= 300)) this.#o.media?.endCall(req.callId ?? '');
       },
-      ...(this.#o.media !== undefined
-        ? { transformResponse: (res: SipResponse, downstream: Flow) => this.#o.media!.response(res, req, downstream, source) }
+      ...(this.#o.media !== undefined || topo !== undefined
+        ? {
+            transformResponse: async (res: SipResponse, downstream: Flow | undefined): Promise<void> => {
+              if (downstream !== undefined && this.#o.media !== undefined) await this.#o.media.response(res, req, downstream, source);
+              if (topo === undefined) return;
+              if (downstream !== undefined) {
+                if (hidVias) restoreVias(res, req);
+                if (!inside) {
+                  await topo.hideResponse(res, { request: req, listener: source.listener, key, recordRouted: recordRoute, confirmed });
+                } else if (!this.isInside(downstream)) topo.restoreResponse(res, key, hidden?.recordRouteBelow);
+              }
+              const masked = this.#masked.get(req);
+              if (masked !== undefined) res.headers.set('call-id', masked);
+              if (key !== undefined && res.status >= 200) await this.#dialogLifetime(topo, key, req, res.status, initial, inside);
+              if (res.status >= 200 && res.status < 300) confirmed = true;
+            },
+          }
         : {}),
       ...(addPath && this.#o.registrations !== undefined
         ? { onFinalResponse: (res: SipResponse) => this.#o.registrations?.learn(source, req, res) }
@@ -376,22 +482,36 @@ export class Pipeline {
     }
   }
 
+  /** Topology records follow their dialog: refreshed when confirmed, deleted when it ends or never starts. */
+  async #dialogLifetime(topo: TopologyHiding, key: string, req: SipRequest, status: number, initial: boolean, inside: boolean): Promise<void> {
+    if (req.method === 'INVITE' && initial) {
+      if (status >= 300) await topo.end(key);
+      // From outside, the 2xx's own record write already set the dialog TTL.
+      else if (inside) await topo.confirm(key);
+    } else if (req.method === 'BYE' && status !== 401 && status !== 407) {
+      // The dialog is over whatever the answer (RFC 3261 §15.1.1), except a challenge.
+      await topo.end(key);
+    }
+  }
+
   /**
    * Record-Route (RFC 3261 §16.6 step 4), twice when the request changes
    * listener (RFC 5658). The entry facing the outside carries that side's
-   * flow token, so in-dialog requests from inside find the client's flow.
+   * flow token, so in-dialog requests from inside find the client's flow,
+   * and the topology key (`;tk=`) when hiding is on.
    * The top entry faces downstream (it is the one the next hop uses).
    */
-  #addRecordRoute(req: SipRequest, source: Flow, sourceInside: boolean, out: Flow): void {
+  #addRecordRoute(req: SipRequest, source: Flow, sourceInside: boolean, out: Flow, key: string | undefined): void {
     const outIsClient = !this.#insideFlows.has(out) && !this.isInside(out);
     const upToken = sourceInside ? undefined : this.#o.transport.tokens.issue(source);
     const downToken = outIsClient ? this.#o.transport.tokens.issue(out) : undefined;
+    const tk = key === undefined || this.#topo === undefined ? '' : this.#topo.routeParam(key);
     if (source.listener.index === out.listener.index) {
-      req.headers.prepend('record-route', ownUri(out.listener, upToken ?? downToken));
+      req.headers.prepend('record-route', ownUri(out.listener, upToken ?? downToken, !sourceInside || outIsClient ? tk : ''));
       return;
     }
-    req.headers.prepend('record-route', ownUri(source.listener, upToken));
-    req.headers.prepend('record-route', ownUri(out.listener, downToken));
+    req.headers.prepend('record-route', ownUri(source.listener, upToken, sourceInside ? '' : tk));
+    req.headers.prepend('record-route', ownUri(out.listener, downToken, outIsClient ? tk : ''));
   }
 
   /** Path (RFC 3327 §5.2) with the client's flow token, and `path` in Supported for strict registrars. */
@@ -422,8 +542,9 @@ export class Pipeline {
    * Record-Route) and the strict-router form (RFC 3261 §16.4). The last
    * token among them names a client flow.
    */
-  #popOwnRoutes(req: SipRequest): { token?: string; flow?: Flow; error?: 'tampered' } {
+  #popOwnRoutes(req: SipRequest): PoppedRoutes {
     let token: string | undefined;
+    let key: string | undefined;
     const reqUri = req.requestUri();
     if (reqUri !== undefined && this.#own.isOwn(reqUri) && reqUri.params.has('lr')) {
       // A strict router upstream put our Record-Route URI in the Request-URI:
@@ -442,12 +563,15 @@ export class Pipeline {
       const top = req.routes()?.[0];
       if (top === undefined || !this.#own.isOwn(top.uri)) break;
       if (top.uri.user !== undefined) token = top.uri.user;
+      const tk = top.uri.params.get('tk');
+      if (this.#topo?.isKey(tk) === true) key = tk;
       req.headers.shiftValue('route');
     }
-    if (token === undefined) return {};
+    const withKey = key === undefined ? {} : { key };
+    if (token === undefined) return withKey;
     const found = this.#o.transport.flows.byToken(token);
-    if (found.ok) return { token, flow: found.value };
-    return found.error === 'tampered' ? { token, error: 'tampered' } : { token };
+    if (found.ok) return { token, flow: found.value, ...withKey };
+    return found.error === 'tampered' ? { token, error: 'tampered', ...withKey } : { token, ...withKey };
   }
 
   /** Next hop by the remaining Route set (loose or strict) or the Request-URI. */
@@ -472,6 +596,19 @@ export class Pipeline {
     const mf = req.maxForwards() ?? 70;
     if (mf === 0) return;
     const popped = this.#popOwnRoutes(req);
+    const topo = this.#topo;
+    if (topo !== undefined && !inside) {
+      const contactKey = this.#contactKey(req);
+      const key = popped.key ?? contactKey;
+      if (key !== undefined) {
+        const found = await topo.restoreRequest(req, key, contactKey !== undefined).catch((err: unknown) => {
+          this.#log.warn({ err, callId: req.callId }, 'topology record unreadable; ACK dropped');
+          return false;
+        });
+        if (!found) return;
+        this.#popOwnRoutes(req);
+      }
+    }
     let hop: NextHop | undefined;
     if (inside && popped.flow !== undefined) hop = { kind: 'flow', flow: popped.flow };
     else if (inside && popped.token !== undefined) return;
@@ -480,7 +617,18 @@ export class Pipeline {
     const out = await this.#flowFor(hop);
     if (out === undefined) return;
     req.headers.set('max-forwards', String(mf - 1));
-    req.headers.prepend('via', ownVia(out.listener, newBranch()));
+    const toOutside = topo !== undefined && !this.isInside(out);
+    const via = ownVia(out.listener, newBranch());
+    if (toOutside || (topo?.hideClientVias === true && !inside)) req.headers.set('via', via);
+    else req.headers.prepend('via', via);
+    if (toOutside) {
+      try {
+        await topo.hideRequest(req, { sourceInside: inside, listener: out.listener, key: popped.key, recordRouted: false });
+      } catch (err) {
+        this.#log.warn({ err, callId: req.callId }, 'ACK not hidden; dropped');
+        return;
+      }
+    }
     if (this.#o.media !== undefined) {
       // The answer to a late offer rides on the ACK.
       try {
@@ -517,6 +665,8 @@ export class Pipeline {
     const res = createResponse(server.request, status, reason);
     if (headers !== undefined) for (const [k, v] of Object.entries(headers)) res.headers.set(k, v);
     if (this.#o.productName !== undefined && status >= 200) res.headers.set('server', this.#o.productName);
+    const masked = this.#masked.get(server.request);
+    if (masked !== undefined) res.headers.set('call-id', masked);
     server.respond(res);
   }
 
@@ -524,6 +674,8 @@ export class Pipeline {
   #reply(req: SipRequest, flow: Flow, status: number, reason?: string, headers?: Record<string, string>): void {
     const res = createResponse(req, status, reason);
     if (headers !== undefined) for (const [k, v] of Object.entries(headers)) res.headers.set(k, v);
+    const masked = this.#masked.get(req);
+    if (masked !== undefined) res.headers.set('call-id', masked);
     flow.send(serialize(res));
   }
 
@@ -532,6 +684,7 @@ export class Pipeline {
   #onResponse(res: SipResponse, flow: Flow): void {
     this.#o.metrics?.sipMessages.inc({ direction: 'in', transport: flow.transport, method: 'response' });
     if (res.vias() === undefined || res.cseq() === undefined) return;
+    if (this.#topo?.mayBeMasked(res) === true && !this.isInside(flow)) this.#topo.unmaskIncoming(res);
     if (this.#o.transactions.receiveResponse(res, flow)) return;
     this.#forwardResponseStatelessly(res);
   }
@@ -551,6 +704,8 @@ export class Pipeline {
     const address = next.params.get('received') ?? next.host;
     const rport = next.params.get('rport');
     const port = rport !== undefined && rport !== null && rport !== '' ? Number(rport) : (next.port ?? 5060);
+    // Without its transaction a response cannot be hidden: only inside hops get it.
+    if (this.#topo !== undefined && !this.#isInsideAddress(address, port)) return;
     res.headers.shiftValue('via');
     void this.#o.transport.connect({ transport: 'udp', address, port }).then(
       (out) => out.send(serialize(res)),
@@ -578,4 +733,11 @@ function stampVia(req: SipRequest, flow: Flow, force: boolean): void {
   params.set('received', flow.remote.address);
   const stamped: Via = { ...top, params };
   req.headers.replaceFirstValue('via', formatVia(stamped), [stamped, ...vias.slice(1)]);
+}
+
+/** A relayed response gets the Vias of the request it answers (we sent that request on with ours alone). */
+function restoreVias(res: SipResponse, req: SipRequest): void {
+  res.headers.remove('via');
+  const lines = req.headers.getAll('via');
+  for (let i = lines.length - 1; i >= 0; i--) res.headers.prepend('via', lines[i]!);
 }

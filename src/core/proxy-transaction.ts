@@ -40,10 +40,12 @@ export interface ProxyTransactionOptions {
   /** Every final response on its way upstream (REGISTER: our view of registrations learns from it). */
   onFinalResponse?(res: SipResponse): void;
   /**
-   * Rewrites a downstream response before it goes upstream (the media engine
-   * on SDP answers). Relays stay in arrival order while it runs.
+   * Rewrites a response before it goes upstream (the media engine on SDP
+   * answers, topology hiding). `downstream` is the flow a relayed response
+   * came on; undefined for one we made (408, 503, 487). Relays stay in
+   * arrival order while it runs.
    */
-  transformResponse?(res: SipResponse, downstream: Flow): Promise<void>;
+  transformResponse?(res: SipResponse, downstream: Flow | undefined): Promise<void>;
 }
 
 interface Branch {
@@ -262,7 +264,7 @@ export class ProxyTransaction {
       return;
     }
     this.#relayChain = this.#relayChain
-      .then(() => (downstream !== undefined ? transform(res, downstream) : undefined))
+      .then(() => transform(res, downstream))
       .catch((err: unknown) => this.#options.logger.error({ err }, 'response transform failed'))
       .then(() => { this.#server.respond(res); });
   }

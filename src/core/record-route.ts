@@ -2,7 +2,7 @@ import { formatHostPort } from '../sip/uri.js';
 import type { ListenerInfo } from '../transport/flow.js';
 
 /** URI transport parameter for a listener (RFC 7118 §5: `ws` names both WS and WSS). */
-function uriTransportParam(l: ListenerInfo): string {
+export function uriTransportParam(l: ListenerInfo): string {
   return l.transport === 'wss' ? 'ws' : l.transport;
 }
 
@@ -24,4 +24,13 @@ export function viaTransport(l: ListenerInfo): string {
 /** Our Via for a request leaving through `listener`. */
 export function ownVia(listener: ListenerInfo, branch: string): string {
   return `SIP/2.0/${viaTransport(listener)} ${formatHostPort(listener.advertise, listener.boundPort)};branch=${branch};rport`;
+}
+
+/**
+ * A Contact URI of ours on `listener` (topology hiding): the inside party's
+ * Contact is replaced by it, and `user` is the key its record is kept under.
+ */
+export function ownContactUri(listener: ListenerInfo, user: string | undefined): string {
+  const at = user === undefined ? '' : `${user}@`;
+  return `sip:${at}${formatHostPort(listener.advertise, listener.boundPort)};transport=${uriTransportParam(listener)}`;
 }
