@@ -64,8 +64,8 @@ export class ProxyTransaction {
   readonly #options: ProxyTransactionOptions;
   readonly #branches: Branch[] = [];
   #best: SipResponse | undefined;
-  /** Final responses that came from downstream (as opposed to ones we made). */
-  readonly #downstream = new WeakSet<SipResponse>();
+  /** Final responses that came from downstream (as opposed to ones we made), with the flow they came on. */
+  readonly #downstream = new WeakMap<SipResponse, Flow>();
   #finalSent = false;
   #canceled = false;
   #closed = false;
@@ -173,7 +173,7 @@ export class ProxyTransaction {
     if (status < 200) {
       if (status === 100) return; // hop by hop (RFC 3261 §16.7 step 5)
       branch.provisional = true;
-      if (!this.#finalSent) this.#relay(res, branch);
+      if (!this.#finalSent) this.#relay(res, branch.tx?.flow);
       return;
     }
     if (status < 300) {
@@ -182,7 +182,7 @@ export class ProxyTransaction {
       // Every 2xx goes upstream at once (RFC 3261 §16.7 step 5, RFC 6026).
       this.#finalSent = true;
       this.#options.onFinalResponse?.(res);
-      this.#relay(res, branch);
+      this.#relay(res, branch.tx?.flow);
       this.#options.onFinal?.(status);
       return;
     }
@@ -194,7 +194,7 @@ export class ProxyTransaction {
     if (status === 503) branch.target.onFailure?.('503');
     else branch.target.onSuccess?.();
     this.#endBranch(branch);
-    this.#downstream.add(res);
+    if (branch.tx !== undefined) this.#downstream.set(res, branch.tx.flow);
     this.#consider(res);
     if (status >= 600) this.cancel();
     this.#maybeFinish();
@@ -252,13 +252,12 @@ export class ProxyTransaction {
     }
     this.#finalSent = true;
     this.#options.onFinalResponse?.(res);
-    this.#relay(res);
+    this.#relay(res, this.#downstream.get(res));
     this.#options.onFinal?.(res.status);
   }
 
-  #relay(res: SipResponse, from?: Branch): void {
+  #relay(res: SipResponse, downstream?: Flow): void {
     const transform = this.#options.transformResponse;
-    const downstream = from?.tx?.flow;
     if (transform === undefined) {
       this.#server.respond(res);
       return;
