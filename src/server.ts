@@ -10,6 +10,7 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Registry } from 'prom-client';
 import { AdminServer, createMetrics, type SbcMetrics as Metrics } from './admin/index.js';
+import { B2bua } from './b2bua/index.js';
 import { ensureCertificate } from './certs/index.js';
 import type { Config } from './config/index.js';
 import { OptionsProber } from './core/options-prober.js';
@@ -51,6 +52,7 @@ export class Server {
   #transactions: TransactionLayer | undefined;
   #dispatcher: Dispatcher | undefined;
   #pipeline: Pipeline | undefined;
+  #b2bua: B2bua | undefined;
   #admin: AdminServer | undefined;
   #registrations: Registrations | undefined;
   #topology: TopologyHiding | undefined;
@@ -80,6 +82,11 @@ export class Server {
   get dispatcher(): Dispatcher {
     if (this.#dispatcher === undefined) throw new Error('server not started');
     return this.#dispatcher;
+  }
+
+  /** The B2BUA (mode: b2bua) once started. */
+  get b2bua(): B2bua | undefined {
+    return this.#b2bua;
   }
 
   /** Bound admin address (port 0 in config → ephemeral). */
@@ -188,6 +195,22 @@ export class Server {
     this.#registrations = registrations;
     transport.flows.onClose((flow) => registrations.dropFlow(flow.id));
 
+    if (c.mode === 'b2bua') {
+      this.#b2bua = new B2bua({
+        transport,
+        transactions,
+        dispatcher,
+        store: this.#store,
+        keyPrefix: c.state.redis.keyPrefix,
+        logger: log.child({ part: 'b2bua' }),
+        metrics: this.metrics,
+        ...(this.#media !== undefined ? { media: this.#media } : {}),
+        flowFailedStatus: c.proxy.flowFailedStatus,
+        failoverTimeoutMs: c.proxy.failoverTimeoutMs,
+        productName: PRODUCT,
+      });
+    }
+
     const pipeline = new Pipeline({
       transport,
       transactions,
@@ -198,6 +221,7 @@ export class Server {
       registrar: c.registrar,
       registrations,
       ...(this.#media !== undefined ? { media: this.#media } : {}),
+      ...(this.#b2bua !== undefined ? { dialogs: this.#b2bua } : {}),
       flowFailedStatus: c.proxy.flowFailedStatus,
       failoverTimeoutMs: c.proxy.failoverTimeoutMs,
       productName: PRODUCT,
@@ -237,7 +261,7 @@ export class Server {
     });
     admin.route('GET', '/api/backends', () => ({ status: 200, body: dispatcher.snapshot() }));
     admin.route('GET', '/api/flows', () => ({ status: 200, body: { flows: this.#flowList() } }));
-    admin.route('GET', '/api/dialogs', () => ({ status: 200, body: { dialogs: [] } }));
+    admin.route('GET', '/api/dialogs', () => ({ status: 200, body: { dialogs: this.#b2bua?.snapshot() ?? [] } }));
     admin.route('GET', '/api/engines', () => ({ status: 200, body: { mode: c.media.mode, active: useEngines ? 'rtpengine' : 'passthrough', engines: this.#engines?.snapshot() ?? [] } }));
     this.#admin = admin;
     await admin.start();
@@ -258,6 +282,7 @@ export class Server {
   /** SIGTERM: refuse new calls and registrations, let transactions finish, then stop. */
   async drainAndStop(): Promise<void> {
     this.#pipeline?.drain();
+    this.#b2bua?.drain();
     const deadline = Date.now() + this.config.shutdown.drainSeconds * 1000;
     while (Date.now() < deadline && (this.#transactions?.size ?? 0) > 0) {
       await new Promise((r) => setTimeout(r, 200));
@@ -274,6 +299,7 @@ export class Server {
     if (this.#metricsTimer !== undefined) clearInterval(this.#metricsTimer);
     await this.#admin?.stop().catch((err: unknown) => this.#log.warn({ err }, 'admin stop failed'));
     this.#keepalive?.close();
+    this.#b2bua?.close();
     this.#media?.close();
     this.#engines?.close();
     this.#dispatcher?.stop();

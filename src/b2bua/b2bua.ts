@@ -1,0 +1,324 @@
+/**
+ * B2BUA mode (`mode: b2bua`): the pipeline hands over every request except
+ * REGISTER and OPTIONS to us (core/pipeline.ts `RequestTaker`). An initial
+ * INVITE becomes a Call with two dialogs; requests inside them are found by
+ * the dialog key in our Contact (or by Call-ID and our tag) and mapped to
+ * the other leg; out-of-dialog MESSAGE/OPTIONS/INFO get a fresh Call-ID,
+ * tags and CSeq on their way. SUBSCRIBE, PUBLISH and out-of-dialog REFER /
+ * NOTIFY stay with the proxy.
+ */
+import type { SbcMetrics } from '../admin/metrics.js';
+import type { RequestTaker, TakenRequest } from '../core/pipeline.js';
+import type { Logger } from '../log/logger.js';
+import type { MediaHooks } from '../media/media-control.js';
+import type { Dispatcher } from '../routing/index.js';
+import type { SipRequest } from '../sip/message.js';
+import { createResponse } from '../sip/response.js';
+import { parseUri } from '../sip/uri.js';
+import type { ServerTransaction, TransactionLayer } from '../transaction/index.js';
+import type { Flow, TransportLayer } from '../transport/index.js';
+import type { StateStore } from '../state/index.js';
+import { Call, LEG_KEY_PREFIX, type BRoute, type CallContext } from './call.js';
+import { DialogRecords } from './dialog-records.js';
+import type { DialogPair } from './dialog-translation.js';
+import type { Leg } from './leg.js';
+import { LegTransport } from './leg-transport.js';
+import { relayStandalone } from './standalone-request.js';
+
+export interface B2buaOptions {
+  transport: TransportLayer;
+  transactions: TransactionLayer;
+  dispatcher: Dispatcher;
+  store: StateStore;
+  /** State key prefix (state.redis.keyPrefix). */
+  keyPrefix: string;
+  logger: Logger;
+  metrics?: SbcMetrics;
+  media?: MediaHooks;
+  flowFailedStatus: number;
+  failoverTimeoutMs: number;
+  productName?: string;
+  /** Most calls at once; beyond it new calls get 503. @default 100000 */
+  maxCalls?: number;
+}
+
+/** Out-of-dialog requests we re-issue with our own identifiers (no dialog to keep). */
+const STANDALONE: ReadonlySet<string> = new Set(['MESSAGE', 'OPTIONS', 'INFO']);
+const DEFAULT_MAX_CALLS = 100_000;
+
+/** What GET /api/dialogs shows of a call. */
+export interface DialogSnapshot {
+  callId: string;
+  state: string;
+  ageSeconds: number;
+  legs: Array<{ side: 'a' | 'b'; callId: string; key: string; confirmed: boolean; inside: boolean }>;
+}
+
+export class B2bua implements RequestTaker {
+  readonly #o: B2buaOptions;
+  readonly #log: Logger;
+  readonly #legs: LegTransport;
+  readonly #records: DialogRecords;
+  readonly #ctx: CallContext;
+  readonly #maxCalls: number;
+  readonly #calls = new Set<Call>();
+  /** Leg key (our Contact user part) → leg and call. */
+  readonly #byKey = new Map<string, { leg: Leg; call: Call }>();
+  /** `Call-ID \n our tag` → leg and call (RFC 3261 §12.2.2 dialog matching). */
+  readonly #byDialog = new Map<string, { leg: Leg; call: Call }>();
+  readonly #byInvite = new WeakMap<ServerTransaction, Call>();
+  /** Client connection flow id → calls through it, so a closed WebSocket ends them. */
+  readonly #byFlow = new Map<string, Set<Call>>();
+  readonly #unsubscribe: () => void;
+  #draining = false;
+  #closed = false;
+
+  constructor(options: B2buaOptions) {
+    this.#o = options;
+    this.#log = options.logger;
+    this.#maxCalls = options.maxCalls ?? DEFAULT_MAX_CALLS;
+    this.#legs = new LegTransport(options.transport, options.transactions, options.logger, options.metrics);
+    this.#records = new DialogRecords(options.store, options.keyPrefix, options.logger);
+    this.#ctx = {
+      legs: this.#legs,
+      media: options.media,
+      records: this.#records,
+      dispatcher: options.dispatcher,
+      logger: options.logger,
+      productName: options.productName,
+      failoverTimeoutMs: options.failoverTimeoutMs,
+      flowFailedStatus: options.flowFailedStatus,
+      lookupDialog: (callId, t1, t2) => this.#lookupPair(callId, t1, t2),
+      legTarget: (uri) => this.#legTarget(uri),
+      register: (leg, call) => this.#register(leg, call),
+      ended: (call) => this.#forget(call),
+    };
+    this.#unsubscribe = options.transport.flows.onClose((flow) => this.#flowClosed(flow));
+  }
+
+  /** Live calls. */
+  get size(): number {
+    return this.#calls.size;
+  }
+
+  /** Stop taking new calls (503 with Retry-After); dialogs in progress go on. */
+  drain(): void {
+    this.#draining = true;
+  }
+
+  /** The state-store record of a leg, by the key in our Contact on that leg (empty when none). */
+  storedDialog(legKey: string): Promise<Record<string, string>> {
+    return this.#records.read(legKey);
+  }
+
+  snapshot(): DialogSnapshot[] {
+    const now = Date.now();
+    const out: DialogSnapshot[] = [];
+    for (const call of this.#calls) {
+      out.push({
+        callId: call.a.callId,
+        state: call.state,
+        ageSeconds: Math.round((now - call.createdAt) / 1000),
+        legs: [call.a, call.b].map((l) => ({ side: l.side, callId: l.callId, key: l.key, confirmed: l.confirmed, inside: l.inside })),
+      });
+      if (out.length >= 10_000) break;
+    }
+    return out;
+  }
+
+  // ── RequestTaker ───────────────────────────────────────────────────────
+
+  takeRequest(taken: TakenRequest): boolean {
+    if (this.#closed) return false;
+    const { server, req, source, inside } = taken;
+    const toTag = req.to()?.params.get('tag');
+    if (toTag != null) {
+      const found = this.#find(req, toTag);
+      if (found === undefined) {
+        if (!this.#looksOurs(req)) return false;
+        this.#respond(server, req, 481, 'Call/Transaction Does Not Exist');
+        return true;
+      }
+      found.call.onRequest(server, req, found.leg);
+      return true;
+    }
+    if (req.method !== 'INVITE' && !STANDALONE.has(req.method)) return false;
+    if (this.#draining) {
+      this.#respond(server, req, 503, 'Service Unavailable', { 'Retry-After': '30' });
+      return true;
+    }
+    const route = this.#routeFor(taken);
+    if (route === undefined) return true;
+    if (req.method !== 'INVITE') {
+      relayStandalone({ ctx: this.#ctx, server, req, source, route });
+      return true;
+    }
+    if (this.#calls.size >= this.#maxCalls) {
+      this.#o.metrics?.rejectedRequests.inc({ reason: 'overload' });
+      this.#respond(server, req, 503, 'Service Unavailable', { 'Retry-After': '5' });
+      return true;
+    }
+    const call = new Call(this.#ctx, server, req, source, inside, route);
+    this.#calls.add(call);
+    this.#byInvite.set(server, call);
+    for (const flow of call.clientFlows()) this.#watchFlow(flow, call);
+    this.#o.metrics?.activeDialogs.set(this.#calls.size);
+    call.start();
+    return true;
+  }
+
+  takeAck(req: SipRequest, source: Flow, _inside: boolean): boolean {
+    const toTag = req.to()?.params.get('tag');
+    const found = toTag == null ? undefined : this.#find(req, toTag);
+    if (found === undefined) return this.#looksOurs(req);
+    found.call.onAck(req, found.leg, source);
+    return true;
+  }
+
+  takeCancel(invite: ServerTransaction): boolean {
+    const call = this.#byInvite.get(invite);
+    if (call === undefined) return false;
+    call.cancel();
+    return true;
+  }
+
+  /** End every call without signalling and stop listening. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#unsubscribe();
+    for (const call of [...this.#calls]) call.close();
+    this.#calls.clear();
+    this.#byKey.clear();
+    this.#byDialog.clear();
+    this.#byFlow.clear();
+  }
+
+  // ── routing of new requests ────────────────────────────────────────────
+
+  /** Where the B side of a new request goes; undefined when it was answered here. */
+  #routeFor(taken: TakenRequest): BRoute | undefined {
+    const { server, req, inside } = taken;
+    if (inside) {
+      const popped = taken.popOwnRoutes();
+      if (popped.error === 'tampered') {
+        this.#o.metrics?.rejectedRequests.inc({ reason: 'bad-flow-token' });
+        this.#respond(server, req, 403, 'Invalid Flow Token');
+        return undefined;
+      }
+      if (popped.token !== undefined) {
+        if (popped.flow === undefined) {
+          this.#o.metrics?.rejectedRequests.inc({ reason: 'flow-gone' });
+          this.#respond(server, req, this.#o.flowFailedStatus);
+          return undefined;
+        }
+        return { kind: 'flow', flow: popped.flow };
+      }
+      const uri = req.requestUri();
+      if (req.headers.values('route').length === 0 && (uri === undefined || uri.user === undefined)) {
+        this.#respond(server, req, 404, 'Not Found');
+        return undefined;
+      }
+      return { kind: 'uri' };
+    }
+    const dispatcher = this.#o.dispatcher;
+    // Preloaded routes from outside are not honoured: the backend decides (no open relay).
+    req.headers.remove('route');
+    const group = dispatcher.groupFor(req.requestUri()?.host ?? '');
+    if (group === undefined || !dispatcher.hasGroup(group)) {
+      this.#o.metrics?.rejectedRequests.inc({ reason: 'no-backend' });
+      this.#respond(server, req, 503, 'No Backend Configured');
+      return undefined;
+    }
+    const targets = dispatcher.select(group, { callId: req.callId, fromUri: req.headers.get('from'), toUri: req.headers.get('to'), requestUri: req.uri });
+    if (targets.length === 0) {
+      this.#o.metrics?.rejectedRequests.inc({ reason: 'no-target' });
+      this.#respond(server, req, 503, 'Service Unavailable', { 'Retry-After': String(dispatcher.retryAfterSeconds(group)) });
+      return undefined;
+    }
+    return { kind: 'targets', targets };
+  }
+
+  // ── dialog lookup ──────────────────────────────────────────────────────
+
+  #find(req: SipRequest, toTag: string): { leg: Leg; call: Call } | undefined {
+    const callId = req.callId ?? '';
+    const user = req.requestUri()?.user;
+    if (user !== undefined) {
+      const byKey = this.#byKey.get(user);
+      if (byKey !== undefined && byKey.leg.callId === callId && byKey.leg.localTag === toTag) return byKey;
+    }
+    return this.#byDialog.get(`${callId}\n${toTag}`);
+  }
+
+  /** A request whose Request-URI is one of our leg Contacts (of a dialog that has ended). */
+  #looksOurs(req: SipRequest): boolean {
+    return req.requestUri()?.user?.startsWith(LEG_KEY_PREFIX) === true;
+  }
+
+  #lookupPair(callId: string, tagA: string, tagB: string): DialogPair | undefined {
+    const found = this.#byDialog.get(`${callId}\n${tagA}`) ?? this.#byDialog.get(`${callId}\n${tagB}`);
+    if (found === undefined) return undefined;
+    const leg = found.leg;
+    const peer = leg === found.call.a ? found.call.b : found.call.a;
+    return {
+      leg: { callId: leg.callId, localTag: leg.localTag, remoteTag: leg.remoteTag ?? '' },
+      peer: { callId: peer.callId, localTag: peer.localTag, remoteTag: peer.remoteTag ?? '', remoteTarget: peer.remoteTarget },
+    };
+  }
+
+  /** The party behind our Contact on a leg: the other leg's remote target. */
+  #legTarget(uri: string): string | undefined {
+    const parsed = parseUri(uri);
+    const user = parsed.ok ? parsed.value.user : undefined;
+    if (user === undefined) return undefined;
+    const found = this.#byKey.get(user);
+    if (found === undefined) return undefined;
+    const peer = found.leg === found.call.a ? found.call.b : found.call.a;
+    return peer.remoteTarget;
+  }
+
+  #register(leg: Leg, call: Call): void {
+    this.#byKey.set(leg.key, { leg, call });
+    this.#byDialog.set(`${leg.callId}\n${leg.localTag}`, { leg, call });
+  }
+
+  #forget(call: Call): void {
+    if (!this.#calls.delete(call)) return;
+    for (const leg of [call.a, call.b]) {
+      this.#byKey.delete(leg.key);
+      this.#byDialog.delete(`${leg.callId}\n${leg.localTag}`);
+    }
+    for (const flow of call.clientFlows()) {
+      const set = this.#byFlow.get(flow.id);
+      set?.delete(call);
+      if (set?.size === 0) this.#byFlow.delete(flow.id);
+    }
+    this.#o.metrics?.activeDialogs.set(this.#calls.size);
+  }
+
+  #watchFlow(flow: Flow, call: Call): void {
+    // UDP flows are soft state that expire and come back; only a closed connection means the client left.
+    if (!flow.reliable) return;
+    let set = this.#byFlow.get(flow.id);
+    if (set === undefined) {
+      set = new Set();
+      this.#byFlow.set(flow.id, set);
+    }
+    set.add(call);
+  }
+
+  #flowClosed(flow: Flow): void {
+    const set = this.#byFlow.get(flow.id);
+    if (set === undefined) return;
+    this.#byFlow.delete(flow.id);
+    for (const call of set) call.hangUp(undefined);
+  }
+
+  #respond(server: ServerTransaction, req: SipRequest, status: number, reason?: string, headers?: Record<string, string>): void {
+    const res = createResponse(req, status, reason);
+    if (headers !== undefined) for (const [k, v] of Object.entries(headers)) res.headers.set(k, v);
+    if (this.#o.productName !== undefined && status >= 200) res.headers.set('server', this.#o.productName);
+    server.respond(res);
+  }
+}
