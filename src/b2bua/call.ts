@@ -240,9 +240,7 @@ export class Call {
 
   async #relayProvisional(res: SipResponse, tx: ClientTransaction): Promise<void> {
     if (this.#pastEarly()) return;
-    const aRes = createResponse(this.#aInvite, res.status, res.reason, { toTag: this.a.localTag });
-    copyEndToEnd(res, aRes);
-    aRes.headers.append('contact', this.a.contact(this.#aFlow.listener));
+    const aRes = this.#dialogResponse(res);
     const bRseq = Number(res.headers.get('rseq'));
     const reliable = res.optionTags('require').includes('100rel') && Number.isInteger(bRseq) && bRseq > 0;
     let aRseq = 0;
@@ -285,9 +283,7 @@ export class Call {
     // With the offer in our INVITE the ACK carries nothing: B need not wait for A.
     if (!lateOffer) void this.#sendAck(this.b, bSeq, undefined);
     this.#queueToA(async () => {
-      const aRes = createResponse(this.#aInvite, res.status, res.reason, { toTag: this.a.localTag });
-      copyEndToEnd(res, aRes);
-      aRes.headers.append('contact', this.a.contact(this.#aFlow.listener));
+      const aRes = this.#dialogResponse(res);
       if (hasSdp(aRes)) await this.#ctx.media?.response(aRes, this.#aInvite, tx.flow, this.#aFlow);
       if (this.#state === 'ended') return;
       this.a.confirmed = true;
@@ -295,6 +291,18 @@ export class Call {
       this.#ctx.records.save(this.a, this.b);
       this.#ctx.records.save(this.b, this.a);
     });
+  }
+
+  /**
+   * B's 1xx/2xx as A's: our tag and Contact, and the INVITE's Record-Route
+   * copied back so the proxies on A's path stay on it (RFC 3261 §12.1.1).
+   */
+  #dialogResponse(res: SipResponse): SipResponse {
+    const aRes = createResponse(this.#aInvite, res.status, res.reason, { toTag: this.a.localTag });
+    for (const rr of this.#aInvite.headers.getAll('record-route')) aRes.headers.append('record-route', rr);
+    copyEndToEnd(res, aRes);
+    aRes.headers.append('contact', this.a.contact(this.#aFlow.listener));
+    return aRes;
   }
 
   /** CANCEL from A (the pipeline already answered it 200): CANCEL on B, 487 on A. */
