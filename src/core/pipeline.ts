@@ -444,7 +444,7 @@ export class Pipeline {
               if (downstream !== undefined) {
                 if (hidVias) restoreVias(res, req);
                 if (!inside) {
-                  await topo.hideResponse(res, { request: req, listener: source.listener, key, recordRouted: recordRoute, confirmed });
+                  await topo.hideResponse(res, { request: req, listener: source.listener, key, recordRouted: recordRoute, confirmed, ownPaths: this.#ownPathsFor(res, source) });
                 } else if (!this.isInside(downstream)) topo.restoreResponse(res, key, hidden?.recordRouteBelow);
               }
               const masked = this.#masked.get(req);
@@ -480,6 +480,16 @@ export class Pipeline {
       this.#log.debug({ err }, 'connect failed');
       return undefined;
     }
+  }
+
+  /** Our own Path entries of a registrar's answer, moved onto the client's listener (the one it can see). */
+  #ownPathsFor(res: SipResponse, client: Flow): string[] {
+    if (res.cseq()?.method !== 'REGISTER' || !res.headers.has('path')) return [];
+    const out: string[] = [];
+    for (const p of res.paths() ?? []) {
+      if (this.#own.isOwn(p.uri)) out.push(ownUri(client.listener, p.uri.user, p.uri.params.has('ob') ? ';ob' : ''));
+    }
+    return out;
   }
 
   /** Topology records follow their dialog: refreshed when confirmed, deleted when it ends or never starts. */

@@ -25,15 +25,20 @@ export class HeaderPolicy {
 
   /** Apply to a message leaving toward the outside; `kind` picks Server (response) or User-Agent (request). */
   apply(headers: HeaderList, kind: 'request' | 'response'): void {
-    let replaced = false;
+    const ours = kind === 'response' ? 'server' : 'user-agent';
+    let replace = false;
     for (let i = headers.fields.length - 1; i >= 0; i--) {
       const name = headers.fields[i]!.name;
       if (!this.#strips(name)) continue;
-      if (name === 'server' || name === 'user-agent') replaced = true;
+      if (name === ours && this.#product !== undefined) {
+        replace = true;
+        continue;
+      }
       headers.remove(name);
       i = Math.min(i, headers.fields.length);
     }
-    if (replaced && this.#product !== undefined) headers.set(kind === 'response' ? 'server' : 'user-agent', this.#product);
+    // set() keeps the header where it was.
+    if (replace) headers.set(ours, this.#product!);
   }
 
   #strips(name: string): boolean {

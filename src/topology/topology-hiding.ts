@@ -216,7 +216,7 @@ export class TopologyHiding {
    * the client's route set runs the other way), replaces the Contact.
    * Store errors are logged: the response still goes up.
    */
-  async hideResponse(res: SipResponse, o: { request: SipRequest; listener: ListenerInfo; key: string | undefined; recordRouted: boolean; confirmed: boolean }): Promise<void> {
+  async hideResponse(res: SipResponse, o: { request: SipRequest; listener: ListenerInfo; key: string | undefined; recordRouted: boolean; confirmed: boolean; ownPaths?: readonly string[] }): Promise<void> {
     const fields: Record<string, string> = {};
     const insideTag = res.to()?.params.get('tag') ?? '';
     const rr = res.headers.values('record-route');
@@ -229,7 +229,9 @@ export class TopologyHiding {
         if (res.status < 300) fields[`r.${insideTag}`] = JSON.stringify(rr.slice(0, at).reverse());
       }
     }
+    // A registrar echoes every Path (RFC 3327 §5.3): only ours go back, already on the client's listener.
     res.headers.remove('path');
+    for (const p of o.ownPaths ?? []) res.headers.append('path', p);
     res.headers.remove('service-route');
     const method = res.cseq()?.method;
     if (method === 'REGISTER') this.#keepOwnBindings(res, o.request);

@@ -128,7 +128,9 @@ describe('topology hiding in proxy mode (WebSocket client, rtpengine, backend on
     assert.equal(contacts.length, 1, `only the client's own binding: ${contacts.join(' | ')}`);
     assert.match(contacts[0]!, /sip:alice@c1\.invalid;transport=ws/);
     assert.match(contacts[0]!, /expires=600/);
-    assert.equal(ok.msg.headers.has('path'), false);
+    const paths = ok.msg.paths() ?? [];
+    assert.equal(paths.length, 1, 'only our own Path comes back');
+    assert.equal(paths[0]!.uri.params.get('transport'), 'ws', "moved onto the client's listener");
     assert.equal(ok.msg.headers.has('service-route'), false);
     assert.equal(ok.msg.headers.get('server'), 'webrtc-sbc', 'our Server replaces the inside one');
     assert.deepEqual(describeLeaks(capture.leaks(forbidden())), '');
