@@ -89,9 +89,11 @@ describe('Path registration through the SBC with Kamailio as the registrar', () 
       assert.equal(invite.routes()?.length ?? 0, 0, 'our Path Route is popped');
       assert.equal(invite.topVia()!.transport, callee.viaTransport, 'the SBC\'s own WS/WSS Via on top');
       const rr = invite.recordRoutes()!;
-      assert.equal(rr.length, 3, 'SBC (WS side, UDP side) and Kamailio Record-Route');
+      // Topology hiding (on by default): the client sees only our client-facing entry; ours inside and Kamailio's are kept by us.
+      assert.equal(rr.length, 1, 'only the SBC\'s client-facing Record-Route');
       assert.equal(rr[0]!.uri.params.get('transport'), 'ws');
-      assert.equal(rr[2]!.uri.port, bed.kam.port);
+      assert.ok(rr[0]!.uri.params.has('tk'), 'it carries the key of the hidden route set');
+      assert.ok(!invite.headers.values('record-route').some((v) => v.includes(`:${bed.kam.port}`)), 'Kamailio\'s address is not shown');
 
       const ok = (await ua.nextResponse(call.callId, 200, 'INVITE')).msg as SipResponse;
       assert.equal(toTag(ok), callee.tags.get(call.callId), 'the callee\'s own answer');

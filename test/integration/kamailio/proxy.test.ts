@@ -71,7 +71,9 @@ describe('proxy core with Kamailio as the backend registrar/proxy', () => {
     const ok = okRec.msg as SipResponse;
     assert.equal(toTag(ringing.msg as SipResponse), toTag(ok), 'the same early dialog');
     assert.equal(ok.vias()!.length, 1, 'the SBC and Kamailio Vias are gone');
-    assert.match(ok.headers.get('contact') ?? '', new RegExp(`sip:${uas.user}@`), 'the UAS Contact');
+    // Topology hiding (on by default): the UAS Contact is replaced by ours, with the key that restores it.
+    assert.doesNotMatch(ok.headers.get('contact') ?? '', new RegExp(`sip:${uas.user}@`), 'the UAS Contact is hidden');
+    assert.match(ok.headers.get('contact') ?? '', new RegExp(`@127\\.0\\.0\\.1:(${bed.sbc.listener('ws').boundPort}|${bed.sbc.listener('wss').boundPort})`), 'our Contact instead');
 
     const inv = uas.requests('INVITE', call.callId);
     assert.equal(inv.length, 1, 'the UAS saw the INVITE once');
