@@ -184,6 +184,7 @@ export class Server {
       this.#engines.start();
       this.#media = new RtpengineMedia({
         pool: this.#engines,
+        anchorPlainCalls: r.anchorPlainCalls,
         flags: resolveFlagSets({ ...(r.flags !== undefined ? { flags: r.flags } : {}), ...(r.interfaces !== undefined ? { interfaces: r.interfaces } : {}) }),
         logger: log.child({ part: 'media' }),
       });

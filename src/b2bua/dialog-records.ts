@@ -8,17 +8,16 @@
  * | `<prefix>dialog:<legKey>` | hash: side, Call-ID, tags, remote target, route set, client flow token, the peer leg's key, state | 600 s while early (refreshed by each provisional), 12 h once confirmed (refreshed by in-dialog requests); deleted when the call ends |
  */
 import type { Logger } from '../log/logger.js';
-import type { StateStore } from '../state/index.js';
+import { KEY_FAMILY, stateKey, type StateStore } from '../state/index.js';
 import type { Leg } from './leg.js';
 
-/** Family name of B2BUA dialog keys (see the table above; state/keys.ts lists the other families). */
-export const DIALOG_KEY_FAMILY = 'dialog';
+/** Family name of B2BUA dialog keys (state/keys.ts lists every family with its TTL). */
+export const DIALOG_KEY_FAMILY = KEY_FAMILY.dialog;
 export const EARLY_TTL_SECONDS = 600;
 export const CONFIRMED_TTL_SECONDS = 12 * 3600;
 
-/** Leg keys are ours (`b2b` + hex), so they need no escaping in a key. */
 export function dialogRecordKey(prefix: string, legKey: string): string {
-  return `${prefix}${DIALOG_KEY_FAMILY}:${legKey}`;
+  return stateKey(prefix, KEY_FAMILY.dialog, legKey);
 }
 
 export class DialogRecords {

@@ -110,6 +110,10 @@ const ngFlagOverrides = z
 
 const rtpengineSchema = z
   .strictObject({
+    anchorPlainCalls: z
+      .boolean()
+      .default(true)
+      .describe('Also run plain-RTP ⇄ plain-RTP calls (phones ⇄ backend) through the engine, so neither side sees the other\'s media address (topology hiding for SDP). @default true'),
     engines: z
       .array(
         z.strictObject({

@@ -43,12 +43,18 @@ export interface RtpengineMediaOptions {
   pool: EnginePool;
   flags: FlagSets;
   logger: Logger;
+  /**
+   * Also anchor plain-RTP ⇄ plain-RTP calls (NATed phones ⇄ the backend) in the
+   * engine, so neither side learns the other's media address. @default true
+   */
+  anchorPlainCalls?: boolean;
 }
 
 export class RtpengineMedia implements MediaHooks {
   readonly #pool: EnginePool;
   readonly #flags: FlagSets;
   readonly #log: Logger;
+  readonly #anchorPlain: boolean;
   /** Call-IDs whose WebRTC offer grouped its media with BUNDLE (an answer may only keep what was offered). */
   readonly #bundled = new Map<string, true>();
   /** Flow id → Call-IDs with media through that client flow, to delete them when it closes. */
@@ -65,6 +71,7 @@ export class RtpengineMedia implements MediaHooks {
     this.#pool = options.pool;
     this.#flags = options.flags;
     this.#log = options.logger;
+    this.#anchorPlain = options.anchorPlainCalls ?? true;
   }
 
   async request(req: SipRequest, from: Flow, to: Flow): Promise<void> {
@@ -161,16 +168,18 @@ export class RtpengineMedia implements MediaHooks {
     const known = sessions.get(client);
     if (known !== undefined) return known;
     // A second pass of one dialog through us: its own engine session.
-    if (initialInvite && client !== '') return `${callId}~${sessions.size}`;
+    if (initialInvite) return `${callId}~${sessions.size}`;
     return sessions.values().next().value ?? callId;
   }
 
-  /** Which flag set applies, or undefined when neither side speaks WebRTC. */
+  /**
+   * Which flag set applies: toward a browser the WebRTC set, toward anyone
+   * else the RTP/AVP set (which is also right for plain RTP on both sides);
+   * undefined when no side speaks WebRTC and plain calls are not anchored.
+   */
   #direction(sdp: string, from: Flow, to: Flow): MediaDirection | undefined {
-    const toWebrtc = isWebSocket(to);
-    const fromWebrtc = isWebSocket(from) || isWebrtcSdp(sdp);
-    if (toWebrtc) return 'rtpToWebrtc';
-    if (fromWebrtc) return 'webrtcToRtp';
+    if (isWebSocket(to)) return 'rtpToWebrtc';
+    if (isWebSocket(from) || isWebrtcSdp(sdp) || this.#anchorPlain) return 'webrtcToRtp';
     return undefined;
   }
 

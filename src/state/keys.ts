@@ -6,7 +6,8 @@
  * | key | holds | TTL |
  * | --- | --- | --- |
  * | `flow:<flowId>` | hash: owning node, transport, remote address, registered AOR | registration expiry + 30 s, refreshed by each REGISTER and keepalive; 300 s for a flow that never registered |
- * | `topo:<recordId>` | hash: the Via / Record-Route / Contact removed by topology hiding | 300 s while the dialog is early, then 24 h, refreshed by in-dialog requests; deleted on BYE |
+ * | `topo:<recordId>` | hash: the Record-Route set and Contact removed by topology hiding (per inside tag) | 180 s while the dialog is early, then 12 h (`topologyHiding.dialogTtlSeconds`), refreshed by re-INVITE/UPDATE; deleted after BYE and on a failed initial INVITE |
+ * | `dialog:<legKey>` | hash: one B2BUA leg (side, Call-ID, tags, remote target, route set, client flow token, peer leg key, state) | 600 s while early, 12 h once confirmed, refreshed by in-dialog requests; deleted when the call ends |
  * | `engine-call:<callId>` | string: URL of the media engine that owns the call, so one call stays on one engine | 24 h, refreshed on each offer/answer; deleted when the media session is deleted |
  * | `rate:<ip>:<windowStart>` | counter: requests from one source IP in one window | 2 × window (2 s for a 1 s window), set at creation and kept |
  * | `ban:<ip>` | string: why the source is banned | `security.rateLimit.banSeconds` (300 s by default) |
@@ -19,6 +20,7 @@ export const KEY_FAMILY = {
   flow: 'flow',
   topology: 'topo',
   engineCall: 'engine-call',
+  dialog: 'dialog',
   rate: 'rate',
   ban: 'ban',
 } as const;

@@ -120,6 +120,31 @@ describe('media through rtpengine', () => {
     }
   });
 
+  test('a plain phone ⇄ plain backend call is anchored too: neither side sees the other\'s media address', async () => {
+    const phone = await SipPeer.udp();
+    try {
+      const callId = rand(8);
+      phone.send(request({ method: 'INVITE', uri: 'sip:bob@example.com', sentBy: `127.0.0.1:${phone.address.port}`, callId, fromTag: 'ph', contact: `<sip:ph@127.0.0.1:${phone.address.port}>`, body: plainRtpSdp(41_000) }), { address: '127.0.0.1', port: sbc.listener('udp').boundPort });
+      const inv = await uas.next(isReq('INVITE', callId));
+      assertPlain(inv.msg.body.toString(), 'offer toward the backend');
+      assert.ok(!inv.msg.body.toString().includes('41000'), 'the phone\'s media port is not shown to the backend');
+      uas.send(response(inv.msg as SipRequest, 200, 'OK', { toTag: 'fs', headers: [`Contact: <sip:fs@127.0.0.1:${uas.address.port}>`], body: plainRtpSdp(42_000) }), inv.from);
+      const ok = await phone.nextResponse(200, 'INVITE');
+      assertPlain(ok.msg.body.toString(), 'answer toward the phone');
+      assert.ok(!ok.msg.body.toString().includes('42000'), 'the backend\'s media port is not shown to the phone');
+      assert.ok(replyCalls(await ng.request('list')).includes(callId));
+      phone.send(request({ method: 'BYE', uri: `sip:fs@127.0.0.1:${uas.address.port}`, sentBy: `127.0.0.1:${phone.address.port}`, callId, fromTag: 'ph', toTag: 'fs', cseq: 2, headers: uacRouteSet(ok.msg).map((r) => `Route: ${r}`) }), { address: '127.0.0.1', port: sbc.listener('udp').boundPort });
+      const bye = await uas.next(isReq('BYE', callId));
+      uas.send(response(bye.msg as SipRequest, 200, 'OK'), bye.from);
+      await phone.nextResponse(200, 'BYE');
+      const deadline = Date.now() + 3000;
+      while (replyCalls(await ng.request('list')).includes(callId) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      assert.ok(!replyCalls(await ng.request('list')).includes(callId), 'BYE deleted the engine session');
+    } finally {
+      phone.close();
+    }
+  });
+
   test('with the engine frozen the browser gets 503 at once and the backend is not blamed', async () => {
     engine.pause();
     const ws = await SipPeer.ws(`ws://127.0.0.1:${sbc.listener('ws').boundPort}`);
