@@ -12,7 +12,7 @@ function firstProblem(input: Record<string, unknown>): string {
 describe('config media.rtpengine', () => {
   it('has the documented defaults for the engine pool keys', () => {
     const r = defaultConfig().media.rtpengine;
-    assert.deepEqual(r, { engines: [], timeoutMs: 1000, tries: 3, pingIntervalSeconds: 5, failuresToDown: 2, successesToUp: 1, flags: {} });
+    assert.deepEqual(r, { anchorPlainCalls: true, engines: [], timeoutMs: 1000, tries: 3, pingIntervalSeconds: 5, failuresToDown: 2, successesToUp: 1, flags: {} });
   });
 
   it('accepts udp, udp6 and ws engine URLs and refuses tcp', () => {
