@@ -172,7 +172,7 @@ export class Pipeline {
     this.#o.metrics?.parseErrors.inc({ transport: flow.transport, code: error.code });
     const partial = error.partial;
     if (partial?.kind !== 'request' || partial.method === 'ACK') return;
-    if (partial.vias() === undefined || partial.callId === undefined || partial.cseq() === undefined) return;
+    if (partial.topVia() === undefined || partial.callId === undefined || partial.cseq() === undefined) return;
     this.#reply(partial, flow, error.status, error.reason);
   }
 
@@ -184,7 +184,7 @@ export class Pipeline {
     const bad = checkRequest(req);
     if (bad !== undefined) {
       this.#o.metrics?.rejectedRequests.inc({ reason: 'malformed' });
-      if (req.method !== 'ACK' && req.vias() !== undefined && req.callId !== undefined && req.cseq() !== undefined) {
+      if (req.method !== 'ACK' && req.topVia() !== undefined && req.callId !== undefined && req.cseq() !== undefined) {
         this.#reply(req, flow, bad.status, bad.reason, bad.headers);
       }
       return;
@@ -661,9 +661,11 @@ export class Pipeline {
 
   /** RFC 3261 §16.3 step 4: one of our Vias carries this request's own loop hash. */
   #isLooping(req: SipRequest): boolean {
+    const prefix = `${OWN_BRANCH_PREFIX}${loopHash(req)}-`;
+    // Cheap test on the raw lines first: the chain is parsed only when our hash is in it.
+    if (!req.headers.getAll('via').some((line) => line.includes(prefix))) return false;
     const vias = req.vias();
     if (vias === undefined || vias.length < 2) return false;
-    const prefix = `${OWN_BRANCH_PREFIX}${loopHash(req)}-`;
     for (const v of vias) {
       const branch = v.params.get('branch');
       if (branch?.startsWith(prefix) && this.#own.isOwnSentBy(v.host, v.port, v.transport)) return true;
@@ -693,7 +695,7 @@ export class Pipeline {
 
   #onResponse(res: SipResponse, flow: Flow): void {
     this.#o.metrics?.sipMessages.inc({ direction: 'in', transport: flow.transport, method: 'response' });
-    if (res.vias() === undefined || res.cseq() === undefined) return;
+    if (res.topVia() === undefined || res.cseq() === undefined) return;
     if (this.#topo?.mayBeMasked(res) === true && !this.isInside(flow)) this.#topo.unmaskIncoming(res);
     if (this.#o.transactions.receiveResponse(res, flow)) return;
     this.#forwardResponseStatelessly(res);
@@ -729,9 +731,8 @@ export class Pipeline {
  * outside, rport is forced: every client is assumed to be behind NAT.
  */
 function stampVia(req: SipRequest, flow: Flow, force: boolean): void {
-  const vias = req.vias();
-  const top = vias?.[0];
-  if (vias === undefined || top === undefined) return;
+  const top = req.topVia();
+  if (top === undefined) return;
   const hasRport = top.params.has('rport');
   if (top.host === flow.remote.address && !hasRport && !force) return;
   const params = new Map(top.params);
@@ -742,7 +743,7 @@ function stampVia(req: SipRequest, flow: Flow, force: boolean): void {
   }
   params.set('received', flow.remote.address);
   const stamped: Via = { ...top, params };
-  req.headers.replaceFirstValue('via', formatVia(stamped), [stamped, ...vias.slice(1)]);
+  req.headers.replaceFirstValue('via', formatVia(stamped), undefined, stamped);
 }
 
 /** A relayed response gets the Vias of the request it answers (we sent that request on with ours alone). */

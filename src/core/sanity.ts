@@ -16,7 +16,8 @@ const SUPPORTED_PROXY_REQUIRE: ReadonlySet<string> = new Set();
  */
 export function checkRequest(req: SipRequest): Rejection | undefined {
   if (req.requestUri() === undefined) return { status: 416, reason: 'Unsupported URI Scheme' };
-  if (req.vias() === undefined) return { status: 400, reason: 'Bad Via' };
+  // The top Via is what routes the response; the rest of the chain is parsed only when needed.
+  if (req.topVia() === undefined) return { status: 400, reason: 'Bad Via' };
   if (req.callId === undefined || req.callId.length === 0) return { status: 400, reason: 'Missing Call-ID' };
   const cseq = req.cseq();
   if (cseq === undefined) return { status: 400, reason: 'Bad CSeq' };

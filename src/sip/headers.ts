@@ -35,6 +35,9 @@ const MULTI_VALUE: ReadonlySet<string> = new Set([
 
 const canonicalCache = new Map<string, string>();
 
+/** Suffix of the cache key for the parsed view of a header's first value alone. */
+export const FIRST = '#1';
+
 /** Lower-case long form of a header name. */
 export function canonicalName(name: string): string {
   const cached = canonicalCache.get(name);
@@ -152,7 +155,7 @@ export class HeaderList {
     this.#removeAll(n);
     if (idx >= 0) this.#fields.splice(Math.min(idx, this.#fields.length), 0, field);
     else this.#fields.push(field);
-    this.#parsed.delete(n);
+    this.#invalidate(n);
   }
 
   /** Insert a field above every existing field of this name (Via, Record-Route, Path). */
@@ -162,19 +165,19 @@ export class HeaderList {
     const field: HeaderField = { name: n, rawName: displayName(n), value };
     if (idx >= 0) this.#fields.splice(idx, 0, field);
     else this.#fields.unshift(field);
-    this.#parsed.delete(n);
+    this.#invalidate(n);
   }
 
   append(name: string, value: string): void {
     const n = canonicalName(name);
     this.#fields.push({ name: n, rawName: displayName(n), value });
-    this.#parsed.delete(n);
+    this.#invalidate(n);
   }
 
   /** Remove every field of this name; returns how many were removed. */
   remove(name: string): number {
     const n = canonicalName(name);
-    this.#parsed.delete(n);
+    this.#invalidate(n);
     return this.#removeAll(n);
   }
 
@@ -191,7 +194,7 @@ export class HeaderList {
     const first = parts.shift();
     if (parts.length === 0) this.#fields.splice(idx, 1);
     else this.#fields[idx] = { name: n, rawName: field.rawName, value: parts.join(', ') };
-    this.#parsed.delete(n);
+    this.#invalidate(n);
     return first;
   }
 
@@ -200,7 +203,7 @@ export class HeaderList {
    * when the caller already has it, the parsed view of the whole header, so
    * an edit made from the parsed form does not cost a re-parse.
    */
-  replaceFirstValue(name: string, value: string, parsedView?: unknown): boolean {
+  replaceFirstValue(name: string, value: string, parsedView?: unknown, firstView?: unknown): boolean {
     const n = canonicalName(name);
     const idx = this.#fields.findIndex((f) => f.name === n);
     if (idx < 0) return false;
@@ -208,8 +211,9 @@ export class HeaderList {
     const parts = field.value.indexOf(',') === -1 ? [] : splitCommaValues(field.value);
     parts[0] = value;
     this.#fields[idx] = { name: n, rawName: field.rawName, value: parts.length > 1 ? parts.join(', ') : value };
-    if (parsedView === undefined) this.#parsed.delete(n);
-    else this.#parsed.set(n, parsedView);
+    this.#invalidate(n);
+    if (parsedView !== undefined) this.#parsed.set(n, parsedView);
+    if (firstView !== undefined) this.#parsed.set(`${n}${FIRST}`, firstView);
     return true;
   }
 
@@ -227,6 +231,12 @@ export class HeaderList {
     const copy = new HeaderList(this.#fields.slice());
     for (const [k, v] of this.#parsed) copy.#parsed.set(k, v);
     return copy;
+  }
+
+  /** Parsed views of a header: the whole list and its first value (`name#1`). */
+  #invalidate(n: string): void {
+    this.#parsed.delete(n);
+    this.#parsed.delete(`${n}${FIRST}`);
   }
 
   #removeAll(n: string): number {

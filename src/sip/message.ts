@@ -1,4 +1,4 @@
-import { HeaderList } from './headers.js';
+import { FIRST, HeaderList, splitCommaValues } from './headers.js';
 import { parseCSeq, type CSeq } from './headers/cseq.js';
 import { parseNameAddr, type NameAddr } from './headers/name-addr.js';
 import { parseVia, type Via } from './headers/via.js';
@@ -39,8 +39,19 @@ abstract class SipMessageBase {
     });
   }
 
+  /**
+   * The top Via alone: most messages only need this one (transaction
+   * matching, received/rport), so the rest of the chain is not parsed for it.
+   */
   topVia(): Via | undefined {
-    return this.vias()?.[0];
+    return this.headers.parsed(`via${FIRST}`, (h) => {
+      const line = h.get('via');
+      if (line === undefined) return undefined;
+      const first = line.indexOf(',') === -1 ? line : splitCommaValues(line)[0];
+      if (first === undefined) return undefined;
+      const r = parseVia(first);
+      return r.ok ? r.value[0] : undefined;
+    });
   }
 
   cseq(): CSeq | undefined {

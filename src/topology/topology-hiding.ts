@@ -16,7 +16,7 @@
  * The inside tag is the tag of the inside party: From-tag of requests from
  * inside, To-tag of requests (and responses) coming the other way.
  */
-import { formatUri, parseUri } from '../sip/uri.js';
+import { formatParams, formatUri, parseUri } from '../sip/uri.js';
 import { formatNameAddr, parseNameAddr, type NameAddr } from '../sip/headers/name-addr.js';
 import type { SipMessage, SipRequest, SipResponse } from '../sip/message.js';
 import { randomToken } from '../sip/ids.js';
@@ -307,14 +307,14 @@ export class TopologyHiding {
     const values = msg.headers.values('contact');
     if (values.length === 0 || (values.length === 1 && values[0] === '*')) return undefined;
     let first: string | undefined;
-    const ours = parseUri(ownContactUri(listener, key));
-    if (!ours.ok) return undefined;
+    // Our URI is written as text once; only the header parameters of each Contact are kept.
+    const ours = `<${ownContactUri(listener, key)}>`;
     const out: string[] = [];
     for (const v of values) {
       const na = parseNameAddr(v);
       if (!na.ok) continue;
       first ??= formatUri(na.value.uri);
-      out.push(formatNameAddr({ ...na.value, uri: ours.value, angle: true }));
+      out.push(na.value.params.size === 0 ? ours : ours + formatParams(na.value.params));
     }
     msg.headers.remove('contact');
     if (out.length > 0) msg.headers.set('contact', out.join(', '));
