@@ -16,8 +16,6 @@ import type { SipMessage, SipRequest, SipResponse } from '../sip/message.js';
 import type { ParseError } from '../sip/parser.js';
 import { createResponse } from '../sip/response.js';
 import { serialize } from '../sip/serializer.js';
-import { parseUri, type SipUri } from '../sip/uri.js';
-import { formatVia, type Via } from '../sip/headers/via.js';
 import type { ClientTransaction, ClientTransactionUser, InviteServerTransaction, ServerTransaction, TransactionLayer } from '../transaction/index.js';
 import type { Flow } from '../transport/flow.js';
 import type { TransportLayer } from '../transport/index.js';
@@ -25,7 +23,10 @@ import { loopHash, OWN_BRANCH_PREFIX } from './loop-detection.js';
 import { resolveUri, type Destination } from './next-hop.js';
 import { OwnAddresses } from './own-addresses.js';
 import { ProxyTransaction, type BranchTarget } from './proxy-transaction.js';
+import { OwnRoutes, type NextHop, type PoppedRoutes } from './own-routes.js';
 import { ownUri, ownVia } from './record-route.js';
+import { restoreVias, stampVia } from './via-stamp.js';
+import { addPath as addPathHeader, restoreWsTransport } from '../registrar/path.js';
 import { checkRequest } from './sanity.js';
 import type { Registrations } from '../registrar/registrations.js';
 import type { MediaHooks } from '../media/media-control.js';
@@ -88,22 +89,11 @@ export interface RequestTaker {
   takeCancel(invite: ServerTransaction): boolean;
 }
 
-/** What popping our own Route entries found: a flow token (and its flow), a topology key. */
-export interface PoppedRoutes {
-  token?: string;
-  flow?: Flow;
-  error?: 'tampered';
-  /** The topology record key (`tk`) of our outside-facing entry. */
-  key?: string;
-}
-
-/** Where a request goes: a live flow (a client of ours) or an address to connect to. */
-type NextHop = { kind: 'flow'; flow: Flow } | { kind: 'address'; uri: SipUri };
-
 export class Pipeline {
   readonly #o: PipelineOptions;
   readonly #log: Logger;
   readonly #own: OwnAddresses;
+  readonly #routes: OwnRoutes;
   readonly #trusted = new BlockList();
   /** Server transaction → its proxy context, so CANCEL can find what to cancel. */
   readonly #contexts = new WeakMap<ServerTransaction, ProxyTransaction>();
@@ -121,6 +111,7 @@ export class Pipeline {
     this.#log = options.logger;
     this.#own = new OwnAddresses(options.transport.listeners);
     this.#topo = options.dialogs === undefined ? options.topology : undefined;
+    this.#routes = new OwnRoutes(this.#own, options.transport.flows, (tk) => this.#topo?.isKey(tk) === true);
     for (const cidr of options.trustedSources) {
       const [net, bits] = cidr.split('/');
       if (net === undefined) continue;
@@ -235,13 +226,13 @@ export class Pipeline {
     }
 
     if (this.#o.dialogs !== undefined && req.method !== 'REGISTER') {
-      const taken = this.#o.dialogs.takeRequest({ server, req, source: flow, inside, popOwnRoutes: () => this.#popOwnRoutes(req) });
+      const taken = this.#o.dialogs.takeRequest({ server, req, source: flow, inside, popOwnRoutes: () => this.#routes.pop(req) });
       if (taken) return;
     }
 
     // Our own Route entries (Record-Route, Path) are popped here; a flow token
     // among them names the client to deliver to (RFC 5626 §5.3).
-    const popped = this.#popOwnRoutes(req);
+    const popped = this.#routes.pop(req);
     if (popped.error === 'tampered' && inside) {
       this.#o.metrics?.rejectedRequests.inc({ reason: 'bad-flow-token' });
       this.#respond(server, 403, 'Invalid Flow Token');
@@ -281,7 +272,7 @@ export class Pipeline {
 
   /** In-dialog from either side, or initial from inside: next Route, else Request-URI. */
   #routeOnward(server: ServerTransaction, req: SipRequest, flow: Flow, inside: boolean, inDialog: boolean, key: string | undefined): void {
-    const hop = this.#nextHopFromRequest(req);
+    const hop = this.#routes.nextHop(req);
     if (hop === undefined) {
       this.#respond(server, 404, 'Not Found');
       return;
@@ -312,7 +303,7 @@ export class Pipeline {
       return;
     }
     // The restored set starts with our own inside-facing entry after a double Record-Route.
-    this.#popOwnRoutes(req);
+    this.#routes.pop(req);
     this.#routeOnward(server, req, flow, false, inDialog, key);
   }
 
@@ -400,8 +391,8 @@ export class Pipeline {
           const copy = req.clone();
           const toOutside = topo !== undefined && !this.isInside(out);
           if (recordRoute) this.#addRecordRoute(copy, source, inside, out, key);
-          if (addPath) this.#addPath(copy, source, out);
-          if (hop.kind === 'flow') this.#restoreWsTransport(copy, out);
+          if (addPath) addPathHeader(copy, source, out, this.#o.transport.tokens, this.#o.registrar.rewriteWsContact);
+          if (hop.kind === 'flow' && this.#o.registrar.rewriteWsContact) restoreWsTransport(copy, out);
           if (this.#o.media !== undefined) await this.#o.media.request(copy, source, out);
           const via = ownVia(out.listener, `${OWN_BRANCH_PREFIX}${hash}-${newBranch().slice(7)}`);
           if (toOutside || (topo?.hideClientVias === true && !inside)) {
@@ -524,88 +515,11 @@ export class Pipeline {
     req.headers.prepend('record-route', ownUri(out.listener, downToken, outIsClient ? tk : ''));
   }
 
-  /** Path (RFC 3327 §5.2) with the client's flow token, and `path` in Supported for strict registrars. */
-  #addPath(req: SipRequest, source: Flow, out: Flow): void {
-    req.headers.prepend('path', ownUri(out.listener, this.#o.transport.tokens.issue(source), ';ob'));
-    if (this.#o.registrar.rewriteWsContact) {
-      // FreeSWITCH dials transport=ws contacts itself; it must route by our Path instead (PROTOCOLS.md §3).
-      const contacts = req.headers.values('contact');
-      if (contacts.some((c) => /;transport=wss?\b/i.test(c))) {
-        req.headers.set('contact', contacts.map((c) => c.replace(/;transport=wss?\b/gi, `;transport=${out.transport}`)).join(', '));
-      }
-    }
-    const supported = req.optionTags('supported');
-    if (!supported.includes('path')) {
-      if (supported.length === 0) req.headers.set('supported', 'path');
-      else req.headers.append('supported', 'path');
-    }
-  }
-
-  /** Undo the Contact rewrite on the way to a WebSocket client, whose URI said transport=ws. */
-  #restoreWsTransport(req: SipRequest, out: Flow): void {
-    if (!this.#o.registrar.rewriteWsContact || (out.transport !== 'ws' && out.transport !== 'wss')) return;
-    if (/;transport=(udp|tcp|tls)\b/i.test(req.uri)) req.uri = req.uri.replace(/;transport=(udp|tcp|tls)\b/i, ';transport=ws');
-  }
-
-  /**
-   * Pop every Route entry of ours at the top (one, or two after double
-   * Record-Route) and the strict-router form (RFC 3261 §16.4). The last
-   * token among them names a client flow.
-   */
-  #popOwnRoutes(req: SipRequest): PoppedRoutes {
-    let token: string | undefined;
-    let key: string | undefined;
-    const reqUri = req.requestUri();
-    if (reqUri !== undefined && this.#own.isOwn(reqUri) && reqUri.params.has('lr')) {
-      // A strict router upstream put our Record-Route URI in the Request-URI:
-      // the real target is the last Route (RFC 3261 §16.4).
-      if (reqUri.user !== undefined) token = reqUri.user;
-      const routes = req.headers.values('route');
-      const last = routes.pop();
-      if (last !== undefined) {
-        req.headers.remove('route');
-        for (const r of routes) req.headers.append('route', r);
-        const lastUri = parseUri(last.replace(/^[^<]*</, '').replace(/>.*$/, ''));
-        if (lastUri.ok) req.uri = last.replace(/^[^<]*</, '').replace(/>.*$/, '');
-      }
-    }
-    for (;;) {
-      const top = req.routes()?.[0];
-      if (top === undefined || !this.#own.isOwn(top.uri)) break;
-      if (top.uri.user !== undefined) token = top.uri.user;
-      const tk = top.uri.params.get('tk');
-      if (this.#topo?.isKey(tk) === true) key = tk;
-      req.headers.shiftValue('route');
-    }
-    const withKey = key === undefined ? {} : { key };
-    if (token === undefined) return withKey;
-    const found = this.#o.transport.flows.byToken(token);
-    if (found.ok) return { token, flow: found.value, ...withKey };
-    return found.error === 'tampered' ? { token, error: 'tampered', ...withKey } : { token, ...withKey };
-  }
-
-  /** Next hop by the remaining Route set (loose or strict) or the Request-URI. */
-  #nextHopFromRequest(req: SipRequest): NextHop | undefined {
-    const top = req.routes()?.[0];
-    if (top !== undefined) {
-      if (!top.uri.params.has('lr')) {
-        // Strict next hop (RFC 3261 §16.6 step 6): it becomes the Request-URI.
-        const first = req.headers.shiftValue('route');
-        req.headers.append('route', `<${req.uri}>`);
-        if (first !== undefined) req.uri = first.replace(/^[^<]*</, '').replace(/>.*$/, '');
-      }
-      return { kind: 'address', uri: top.uri };
-    }
-    const uri = req.requestUri();
-    if (uri === undefined || this.#own.isOwn(uri)) return undefined;
-    return { kind: 'address', uri };
-  }
-
   /** ACK for a 2xx: end to end, its own transaction, forwarded statelessly (RFC 3261 §16.11 / §13.2.2.4). */
   async #forwardAck(req: SipRequest, flow: Flow, inside: boolean): Promise<void> {
     const mf = req.maxForwards() ?? 70;
     if (mf === 0) return;
-    const popped = this.#popOwnRoutes(req);
+    const popped = this.#routes.pop(req);
     const topo = this.#topo;
     if (topo !== undefined && !inside) {
       const contactKey = this.#contactKey(req);
@@ -616,13 +530,13 @@ export class Pipeline {
           return false;
         });
         if (!found) return;
-        this.#popOwnRoutes(req);
+        this.#routes.pop(req);
       }
     }
     let hop: NextHop | undefined;
     if (inside && popped.flow !== undefined) hop = { kind: 'flow', flow: popped.flow };
     else if (inside && popped.token !== undefined) return;
-    else hop = this.#nextHopFromRequest(req);
+    else hop = this.#routes.nextHop(req);
     if (hop === undefined) return;
     const out = await this.#flowFor(hop);
     if (out === undefined) return;
@@ -724,31 +638,4 @@ export class Pipeline {
       () => undefined,
     );
   }
-}
-
-/**
- * received / rport on the top Via (RFC 3261 §18.2.1, RFC 3581 §4). From
- * outside, rport is forced: every client is assumed to be behind NAT.
- */
-function stampVia(req: SipRequest, flow: Flow, force: boolean): void {
-  const top = req.topVia();
-  if (top === undefined) return;
-  const hasRport = top.params.has('rport');
-  if (top.host === flow.remote.address && !hasRport && !force) return;
-  const params = new Map(top.params);
-  params.delete('received');
-  if (hasRport || force) {
-    params.delete('rport');
-    params.set('rport', String(flow.remote.port));
-  }
-  params.set('received', flow.remote.address);
-  const stamped: Via = { ...top, params };
-  req.headers.replaceFirstValue('via', formatVia(stamped), undefined, stamped);
-}
-
-/** A relayed response gets the Vias of the request it answers (we sent that request on with ours alone). */
-function restoreVias(res: SipResponse, req: SipRequest): void {
-  res.headers.remove('via');
-  const lines = req.headers.getAll('via');
-  for (let i = lines.length - 1; i >= 0; i--) res.headers.prepend('via', lines[i]!);
 }
