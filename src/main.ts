@@ -88,7 +88,8 @@ async function main(argv: string[]): Promise<number> {
   }
   const { config, source } = loaded.value;
   const logger = createLogger(config.log.level);
-  const server = new Server(config, logger, { configSource: source });
+  const reloadConfig = async () => loadConfig({ file: values.config, sets: values.set ?? [], env: process.env, cwd: process.cwd() });
+  const server = new Server(config, logger, { configSource: source, reloadConfig });
   try {
     await server.start();
   } catch (err) {

@@ -12,7 +12,8 @@ import { Registry } from 'prom-client';
 import { AdminServer, createMetrics, type SbcMetrics as Metrics } from './admin/index.js';
 import { B2bua } from './b2bua/index.js';
 import { ensureCertificate } from './certs/index.js';
-import type { Config } from './config/index.js';
+import { formatConfigError, type Config, type ConfigError } from './config/index.js';
+import type { Result } from './sip/result.js';
 import { OptionsProber } from './core/options-prober.js';
 import { Pipeline } from './core/pipeline.js';
 import { StaticFiles } from './http/static-files.js';
@@ -39,6 +40,8 @@ const PRODUCT = 'webrtc-sbc';
 export interface ServerOptions {
   /** Where the configuration came from, for the start-up log line. */
   configSource?: string;
+  /** Re-reads the configuration the same way it was first read (POST /api/reload). */
+  reloadConfig?: () => Promise<Result<{ config: Config }, ConfigError>>;
 }
 
 export class Server {
@@ -261,6 +264,7 @@ export class Server {
       },
     });
     admin.route('GET', '/api/backends', () => ({ status: 200, body: dispatcher.snapshot() }));
+    admin.route('POST', '/api/reload', () => this.#reload());
     admin.route('GET', '/api/flows', () => ({ status: 200, body: { flows: this.#flowList() } }));
     admin.route('GET', '/api/dialogs', () => ({ status: 200, body: { dialogs: this.#b2bua?.snapshot() ?? [] } }));
     admin.route('GET', '/api/engines', () => ({ status: 200, body: { mode: c.media.mode, active: useEngines ? 'rtpengine' : 'passthrough', engines: this.#engines?.snapshot() ?? [] } }));
@@ -278,6 +282,24 @@ export class Server {
     if (!useEngines && c.media.mode !== 'passthrough') {
       log.warn({ mediaMode: c.media.mode }, 'no rtpengine configured and the embedded media relay is not available yet: SDP passes through unchanged (set media.rtpengine.engines for WebRTC ⇄ RTP)');
     }
+  }
+
+  /**
+   * POST /api/reload: re-read the configuration; backends and routes change
+   * live, anything else that changed is reported as needing a restart.
+   */
+  async #reload(): Promise<{ status: number; body: unknown }> {
+    const reload = this.#options.reloadConfig;
+    if (reload === undefined) return { status: 409, body: { error: 'this gateway was not started from a configuration it can re-read' } };
+    const loaded = await reload();
+    if (!loaded.ok) return { status: 400, body: { error: formatConfigError(loaded.error), key: loaded.error.key } };
+    const next = loaded.value.config;
+    await this.dispatcher.reload(next.backends, next.routes);
+    this.#pipeline?.refreshInside();
+    const live = new Set(['backends', 'routes']);
+    const restartNeeded = Object.keys(next).filter((k) => !live.has(k) && JSON.stringify((next as Record<string, unknown>)[k]) !== JSON.stringify((this.config as Record<string, unknown>)[k]));
+    this.#log.info({ applied: [...live], restartNeeded }, 'configuration reloaded');
+    return { status: 200, body: { status: 'reloaded', applied: [...live], restartNeeded } };
   }
 
   /** SIGTERM: refuse new calls and registrations, let transactions finish, then stop. */

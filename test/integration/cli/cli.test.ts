@@ -104,6 +104,18 @@ describe('webrtc-sbc CLI', () => {
           const backends = await run(['backends', '--admin', String(started.admin)]);
           assert.equal(backends.code, 0);
           assert.match(backends.stdout, /"groups"/);
+
+          // Hot reload: a backend group added to the file goes live; a broken file is refused naming the key.
+          writeFileSync(file, minimal('backends:\n  pbx: { targets: [{ uri: "sip:127.0.0.1:5999" }] }\nregistrar: { backend: pbx }\n'));
+          const reloaded = await run(['reload', '--admin', String(started.admin)]);
+          assert.equal(reloaded.code, 0, reloaded.stdout + reloaded.stderr);
+          assert.match(reloaded.stdout, /"reloaded"/);
+          assert.match((await run(['backends', '--admin', String(started.admin)])).stdout, /"name": "pbx"/);
+          writeFileSync(file, minimal('backends:\n  pbx: { targets: [{ uri: "sip:127.0.0.1:99999" }] }\n'));
+          const refused = await run(['reload', '--admin', String(started.admin)]);
+          assert.equal(refused.code, 1);
+          assert.match(refused.stdout + refused.stderr, /backends\.pbx\.targets\[0\]\.uri/);
+          writeFileSync(file, minimal());
         }
       } finally {
         const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
