@@ -10,11 +10,11 @@
  * (REGISTER_OK, CALL_ESTABLISHED, CALL_CLOSED, …).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createSocket } from 'node:dgram';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, createServer, type Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { tcpFree, udpFree } from './free-port.js';
 import { fixturesDir } from './paths.js';
 
 const PACKAGE = 'baresip-core';
@@ -386,18 +386,3 @@ async function freeTcpPortOutside(taken: number[]): Promise<number> {
   throw new Error('no free TCP port for baresip ctrl_tcp');
 }
 
-function tcpFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.once('error', () => resolve(false));
-    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-  });
-}
-
-function udpFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = createSocket('udp4');
-    s.once('error', () => resolve(false));
-    s.bind(port, '127.0.0.1', () => s.close(() => resolve(true)));
-  });
-}

@@ -14,7 +14,8 @@ export async function freePortInRange(low = 2000, high = 9999): Promise<number> 
   throw new Error(`no free port in ${low}-${high}`);
 }
 
-function tcpFree(port: number): Promise<boolean> {
+/** Whether 127.0.0.1:port can be bound on TCP right now. */
+export function tcpFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = createServer();
     s.once('error', () => resolve(false));
@@ -22,7 +23,8 @@ function tcpFree(port: number): Promise<boolean> {
   });
 }
 
-function udpFree(port: number): Promise<boolean> {
+/** Whether 127.0.0.1:port can be bound on UDP right now. */
+export function udpFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = createSocket('udp4');
     s.once('error', () => resolve(false));
