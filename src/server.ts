@@ -229,7 +229,7 @@ export class Server {
       flowFailedStatus: c.proxy.flowFailedStatus,
       failoverTimeoutMs: c.proxy.failoverTimeoutMs,
       productName: PRODUCT,
-      ...(c.topologyHiding.enabled && c.mode === 'proxy' ? { topology: this.#topologyHiding(secret) } : {}),
+      ...(c.topologyHiding.enabled ? { topology: this.#topologyHiding(secret) } : {}),
     });
     this.#pipeline = pipeline;
     transport.setUser({

@@ -3,7 +3,8 @@
  * up a leg's dialog or transaction (Via, Call-ID, From/To, CSeq, Contact,
  * route set), everything hop by hop (Max-Forwards, Content-Length) and the
  * reliability and transfer headers that are rewritten per leg (RSeq, RAck,
- * Refer-To, Replaces) belong to the leg and never cross; the rest is end to
+ * Refer-To, Replaces) and the product headers (Server, User-Agent, Warning,
+ * Organization) belong to the leg and never cross; the rest is end to
  * end (RFC 3261 §16.6 lists what a proxy may touch; a B2BUA owns those and
  * relays the others) and is copied in order.
  */
@@ -13,6 +14,8 @@ const LEG_OWNED: ReadonlySet<string> = new Set([
   'via', 'route', 'record-route', 'contact', 'call-id', 'from', 'to', 'cseq',
   'max-forwards', 'content-length', 'path', 'service-route',
   'rseq', 'rack', 'refer-to', 'replaces',
+  // Who the other side is (product and version) stays on its leg: full hiding.
+  'server', 'user-agent', 'warning', 'organization',
 ]);
 
 /** Whether a header (canonical lower-case name) stays on its own leg. */

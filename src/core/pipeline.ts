@@ -101,7 +101,7 @@ export class Pipeline {
   readonly #insideFlows = new WeakSet<Flow>();
   #insideAddresses = new Set<string>();
   #draining = false;
-  /** Topology hiding; never in B2BUA mode, whose legs hide by construction. */
+  /** Topology hiding of what the proxy relays (in B2BUA mode: REGISTER only; the legs hide by construction). */
   readonly #topo: TopologyHiding | undefined;
   /** Requests from outside whose Call-ID we unmasked → the masked form their responses must carry. */
   readonly #masked = new WeakMap<SipRequest, string>();
@@ -110,7 +110,8 @@ export class Pipeline {
     this.#o = options;
     this.#log = options.logger;
     this.#own = new OwnAddresses(options.transport.listeners);
-    this.#topo = options.dialogs === undefined ? options.topology : undefined;
+    // In B2BUA mode only REGISTER (and OPTIONS to us) is proxied: hiding covers exactly that; the legs hide by construction.
+    this.#topo = options.topology;
     this.#routes = new OwnRoutes(this.#own, options.transport.flows, (tk) => this.#topo?.isKey(tk) === true);
     for (const cidr of options.trustedSources) {
       const [net, bits] = cidr.split('/');
