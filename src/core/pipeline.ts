@@ -425,6 +425,8 @@ export class Pipeline {
       logger: this.#log,
       onFinal: (status) => {
         this.#o.metrics?.requestLatency.observe({ method: req.method }, (performance.now() - started) / 1000);
+        // Nothing can cancel it any more: do not keep the context alive for the transaction's remaining timers.
+        this.#contexts.delete(server);
         // Media ends with the call: BYE, or an initial INVITE that failed (CANCEL included).
         if (req.method === 'BYE' || (req.method === 'INVITE' && initial && status >= 300)) this.#o.media?.endCall(req.callId ?? '');
       },
@@ -450,7 +452,8 @@ export class Pipeline {
         ? { onFinalResponse: (res: SipResponse) => this.#o.registrations?.learn(source, req, res) }
         : {}),
     });
-    this.#contexts.set(server, ctx);
+    // Only an INVITE can be cancelled (RFC 3261 §9.1).
+    if (req.method === 'INVITE') this.#contexts.set(server, ctx);
     ctx.start();
   }
 
