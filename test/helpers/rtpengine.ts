@@ -9,6 +9,8 @@ export interface RtpengineOptions {
   interfaces?: string[];
   /** RTP ports to reserve; each call takes about 4. @default 100 */
   ports?: number;
+  /** rtpengine --log-level (syslog levels; 6 = info). Benchmarks lower it. @default 6 */
+  logLevel?: number;
 }
 
 export interface RunningRtpengine {
@@ -48,7 +50,7 @@ export async function startRtpengine(options: RtpengineOptions = {}): Promise<Ru
     '--table=-1',
     '--foreground',
     '--log-stderr',
-    '--log-level=6',
+    `--log-level=${options.logLevel ?? 6}`,
     ...(options.interfaces ?? ['127.0.0.1']).map((i) => `--interface=${i}`),
     `--listen-ng=127.0.0.1:${ngPort}`,
     ...(httpPort === undefined ? [] : [`--listen-http=127.0.0.1:${httpPort}`]),
