@@ -74,7 +74,10 @@ export class NonInviteServerTransaction extends TransactionBase<NonInviteServerS
     if (!this.transmit(data)) return false;
     // RFC 3261 §17.2.2: Timer J = 64·T1 on unreliable transports, 0 on reliable.
     if (this.flow.reliable) this.terminate();
-    else this.#timerJ.start(transactionTimeoutMs(this.timers), () => this.terminate());
+    else {
+      this.#timerJ.start(transactionTimeoutMs(this.timers), () => this.terminate());
+      this.releaseRequest();
+    }
     return true;
   }
 

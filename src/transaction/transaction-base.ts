@@ -1,6 +1,9 @@
 /** What all four state machines share: identity, sending through the flow, containing TU errors, terminating once. */
 import type { Logger } from '../log/logger.js';
-import type { SipRequest } from '../sip/message.js';
+import { HeaderList, type HeaderField } from '../sip/headers.js';
+import { SipRequest } from '../sip/message.js';
+
+const IDENTIFYING: ReadonlySet<string> = new Set(['via', 'call-id', 'cseq', 'from', 'to']);
 import type { Flow } from '../transport/flow.js';
 import type { TimerSettings } from './timers.js';
 import type { Transaction, TransactionContext, TransactionType } from './transaction.js';
@@ -13,7 +16,7 @@ export abstract class TransactionBase<S extends string> {
   abstract readonly type: TransactionType;
   /** Table key; undefined for a request that cannot be matched (it still works, it just is not findable). */
   readonly id: string | undefined;
-  readonly request: SipRequest;
+  #request: SipRequest;
   readonly flow: Flow;
   protected readonly ctx: TransactionContext;
   #state: S;
@@ -21,10 +24,28 @@ export abstract class TransactionBase<S extends string> {
 
   protected constructor(id: string | undefined, request: SipRequest, flow: Flow, ctx: TransactionContext, initial: S) {
     this.id = id;
-    this.request = request;
+    this.#request = request;
     this.flow = flow;
     this.ctx = ctx;
     this.#state = initial;
+  }
+
+  /** The request that created the transaction (a slim copy once it no longer needs the rest, see releaseRequest). */
+  get request(): SipRequest {
+    return this.#request;
+  }
+
+  /**
+   * Keep only what identifies the request (start line, Via, Call-ID, CSeq,
+   * From, To) while the transaction waits out its absorption timer: tens of
+   * thousands of completed UDP transactions otherwise hold whole messages
+   * for 32 s (Timer J) and the garbage collector pays for it.
+   */
+  protected releaseRequest(): void {
+    const r = this.#request;
+    const kept: HeaderField[] = [];
+    for (const f of r.headers.fields) if (IDENTIFYING.has(f.name)) kept.push(f);
+    this.#request = new SipRequest(r.method, r.uri, new HeaderList(kept));
   }
 
   get state(): S | 'terminated' {
