@@ -19,18 +19,19 @@ import { serialize } from '../sip/serializer.js';
 import type { ClientTransaction, ClientTransactionUser, InviteServerTransaction, ServerTransaction, TransactionLayer } from '../transaction/index.js';
 import type { Flow } from '../transport/flow.js';
 import type { TransportLayer } from '../transport/index.js';
-import { loopHash, OWN_BRANCH_PREFIX } from './loop-detection.js';
+import { isLooping, isToUs, loopHash, OWN_BRANCH_PREFIX } from './loop-detection.js';
 import { resolveUri, type Destination } from './next-hop.js';
 import { OwnAddresses } from './own-addresses.js';
 import { ProxyTransaction, type BranchTarget } from './proxy-transaction.js';
 import { OwnRoutes, type NextHop, type PoppedRoutes } from './own-routes.js';
 import { ownUri, ownVia } from './record-route.js';
 import { restoreVias, stampVia } from './via-stamp.js';
+import { forwardResponseStatelessly } from './stateless-response.js';
 import { addPath as addPathHeader, restoreWsTransport } from '../registrar/path.js';
 import { checkRequest } from './sanity.js';
 import type { Registrations } from '../registrar/registrations.js';
 import type { MediaHooks } from '../media/media-control.js';
-import type { HiddenRequest, TopologyHiding } from '../topology/index.js';
+import { ownPathsFor, type HiddenRequest, type TopologyHiding } from '../topology/index.js';
 import { RequestRejection } from '../errors.js';
 
 export interface PipelineOptions {
@@ -212,12 +213,12 @@ export class Pipeline {
     }
 
     const mf = req.maxForwards() ?? 70;
-    const toUs = this.#isToUs(req);
+    const toUs = isToUs(req, this.#own);
     if (mf === 0 && !(toUs && req.method === 'OPTIONS')) {
       this.#respond(server, 483, 'Too Many Hops');
       return;
     }
-    if (this.#isLooping(req)) {
+    if (isLooping(req, this.#own)) {
       this.#respond(server, 482, 'Loop Detected');
       return;
     }
@@ -438,12 +439,12 @@ export class Pipeline {
               if (downstream !== undefined) {
                 if (hidVias) restoreVias(res, req);
                 if (!inside) {
-                  await topo.hideResponse(res, { request: req, listener: source.listener, key, recordRouted: recordRoute, confirmed, ownPaths: this.#ownPathsFor(res, source) });
+                  await topo.hideResponse(res, { request: req, listener: source.listener, key, recordRouted: recordRoute, confirmed, ownPaths: ownPathsFor(res, source, this.#own) });
                 } else if (!this.isInside(downstream)) topo.restoreResponse(res, key, hidden?.recordRouteBelow);
               }
               const masked = this.#masked.get(req);
               if (masked !== undefined) res.headers.set('call-id', masked);
-              if (key !== undefined && res.status >= 200) await this.#dialogLifetime(topo, key, req, res.status, initial, inside);
+              if (key !== undefined && res.status >= 200) await topo.settle(key, req, res.status, initial, inside);
               if (res.status >= 200 && res.status < 300) confirmed = true;
             },
           }
@@ -477,27 +478,7 @@ export class Pipeline {
     }
   }
 
-  /** Our own Path entries of a registrar's answer, moved onto the client's listener (the one it can see). */
-  #ownPathsFor(res: SipResponse, client: Flow): string[] {
-    if (res.cseq()?.method !== 'REGISTER' || !res.headers.has('path')) return [];
-    const out: string[] = [];
-    for (const p of res.paths() ?? []) {
-      if (this.#own.isOwn(p.uri)) out.push(ownUri(client.listener, p.uri.user, p.uri.params.has('ob') ? ';ob' : ''));
-    }
-    return out;
-  }
 
-  /** Topology records follow their dialog: refreshed when confirmed, deleted when it ends or never starts. */
-  async #dialogLifetime(topo: TopologyHiding, key: string, req: SipRequest, status: number, initial: boolean, inside: boolean): Promise<void> {
-    if (req.method === 'INVITE' && initial) {
-      if (status >= 300) await topo.end(key);
-      // From outside, the 2xx's own record write already set the dialog TTL.
-      else if (inside) await topo.confirm(key);
-    } else if (req.method === 'BYE' && status !== 401 && status !== 407) {
-      // The dialog is over whatever the answer (RFC 3261 §15.1.1), except a challenge.
-      await topo.end(key);
-    }
-  }
 
   /**
    * Record-Route (RFC 3261 §16.6 step 4), twice when the request changes
@@ -569,27 +550,7 @@ export class Pipeline {
     out.send(serialize(req));
   }
 
-  #isToUs(req: SipRequest): boolean {
-    const uri = req.requestUri();
-    if (uri === undefined || uri.user !== undefined) return false;
-    if (!this.#own.isOwn(uri)) return false;
-    const routes = req.routes() ?? [];
-    return routes.every((r) => this.#own.isOwn(r.uri));
-  }
 
-  /** RFC 3261 §16.3 step 4: one of our Vias carries this request's own loop hash. */
-  #isLooping(req: SipRequest): boolean {
-    const prefix = `${OWN_BRANCH_PREFIX}${loopHash(req)}-`;
-    // Cheap test on the raw lines first: the chain is parsed only when our hash is in it.
-    if (!req.headers.getAll('via').some((line) => line.includes(prefix))) return false;
-    const vias = req.vias();
-    if (vias === undefined || vias.length < 2) return false;
-    for (const v of vias) {
-      const branch = v.params.get('branch');
-      if (branch?.startsWith(prefix) && this.#own.isOwnSentBy(v.host, v.port, v.transport)) return true;
-    }
-    return false;
-  }
 
   #respond(server: ServerTransaction, status: number, reason?: string, headers?: Record<string, string>): void {
     const res = createResponse(server.request, status, reason);
@@ -616,30 +577,7 @@ export class Pipeline {
     if (res.topVia() === undefined || res.cseq() === undefined) return;
     if (this.#topo?.mayBeMasked(res) === true && !this.isInside(flow)) this.#topo.unmaskIncoming(res);
     if (this.#o.transactions.receiveResponse(res, flow)) return;
-    this.#forwardResponseStatelessly(res);
+    forwardResponseStatelessly(res, this.#own, this.#o.transport, (address, port) => this.#topo === undefined || this.#isInsideAddress(address, port));
   }
 
-  /**
-   * A response matching no transaction (RFC 3261 §16.7 note; late 2xx
-   * retransmissions): if the top Via is ours, drop it and send to the next Via
-   * over UDP. Anything else is dropped.
-   */
-  #forwardResponseStatelessly(res: SipResponse): void {
-    const vias = res.vias();
-    const top = vias?.[0];
-    const next = vias?.[1];
-    if (top === undefined || next === undefined) return;
-    if (!top.params.get('branch')?.startsWith('z9hG4bK') || !this.#own.isOwnSentBy(top.host, top.port, top.transport)) return;
-    if (next.transport.toUpperCase() !== 'UDP') return;
-    const address = next.params.get('received') ?? next.host;
-    const rport = next.params.get('rport');
-    const port = rport !== undefined && rport !== null && rport !== '' ? Number(rport) : (next.port ?? 5060);
-    // Without its transaction a response cannot be hidden: only inside hops get it.
-    if (this.#topo !== undefined && !this.#isInsideAddress(address, port)) return;
-    res.headers.shiftValue('via');
-    void this.#o.transport.connect({ transport: 'udp', address, port }).then(
-      (out) => out.send(serialize(res)),
-      () => undefined,
-    );
-  }
 }

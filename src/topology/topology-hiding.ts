@@ -270,6 +270,21 @@ export class TopologyHiding {
     await this.#guard(() => this.#store.expire(this.#key(key), this.#dialogTtl));
   }
 
+  /**
+   * A final response decides the record's fate: an initial INVITE confirmed
+   * from inside refreshes it (from outside the 2xx's own write did), a failed
+   * one deletes it, and so does any final to BYE except a challenge (the
+   * dialog is over whatever the answer, RFC 3261 §15.1.1).
+   */
+  async settle(key: string, req: SipRequest, status: number, initial: boolean, inside: boolean): Promise<void> {
+    if (req.method === 'INVITE' && initial) {
+      if (status >= 300) await this.end(key);
+      else if (inside) await this.confirm(key);
+    } else if (req.method === 'BYE' && status !== 401 && status !== 407) {
+      await this.end(key);
+    }
+  }
+
   /** The dialog ended (BYE) or never started (failed INVITE): its record goes. */
   async end(key: string): Promise<void> {
     await this.#guard(() => this.#store.delete(this.#key(key)));
