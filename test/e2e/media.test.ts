@@ -14,22 +14,16 @@
  * test-output/e2e/, the engine's log tail in the error.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import { promisify } from 'node:util';
+import { after, before, describe } from 'node:test';
 import type { Browser } from 'playwright-core';
 import { NgClient, replyCalls } from '../../src/media/rtpengine/index.js';
 import { startBaresip, type Baresip, type BaresipEvent } from '../helpers/baresip.js';
-import { launchChromium, SoftphonePage, waitForAudio, withFailureArtifacts } from '../helpers/browser.js';
+import { launchChromium, SoftphonePage, waitForAudio } from '../helpers/browser.js';
+import { behindKamailio, ensureWebBuilt, need, scenarios } from '../helpers/e2e-bed.js';
 import { startKamailio, type RunningKamailio } from '../helpers/kamailio.js';
-import { repoRoot } from '../helpers/paths.js';
 import { RtpUas, type RtpCall } from '../helpers/rtp-uas.js';
 import { startRtpengine, type RunningRtpengine } from '../helpers/rtpengine.js';
 import { startSbc, type TestSbc } from '../helpers/sbc.js';
-
-const run = promisify(execFile);
 
 const DOMAIN = 'example.com';
 const ALICE = `sip:alice@${DOMAIN}`;
@@ -51,9 +45,7 @@ describe('browser media through the SBC and a real rtpengine', () => {
   const pages: SoftphonePage[] = [];
 
   before(async () => {
-    if (!existsSync(join(repoRoot, 'web', 'dist', 'index.html'))) {
-      await run(process.execPath, [join(repoRoot, 'scripts', 'build-web.mjs')], { cwd: repoRoot });
-    }
+    await ensureWebBuilt();
     engine = await startRtpengine({ ports: 200 });
     kam = await startKamailio();
     sbc = await startSbc({
@@ -61,15 +53,7 @@ describe('browser media through the SBC and a real rtpengine', () => {
         { transport: 'udp', address: '127.0.0.1', port: 0 },
         { transport: 'wss', address: '127.0.0.1', port: 0 },
       ],
-      web: { enabled: true },
-      backends: {
-        default: {
-          algorithm: 'round-robin',
-          probe: { method: 'OPTIONS', intervalSeconds: 5, failuresToDown: 3, successesToUp: 1, timeoutMs: 1000 },
-          targets: [{ uri: kam.uri, weight: 1, priority: 0 }],
-        },
-      },
-      registrar: { backend: 'default', pathMode: true },
+      ...behindKamailio(kam.uri),
       media: { mode: 'rtpengine', rtpengine: { engines: [{ url: engine.udpUrl, weight: 1 }] } },
     });
     ng = new NgClient(engine.udpUrl, { timeoutMs: 1000, tries: 2 });
@@ -90,23 +74,11 @@ describe('browser media through the SBC and a real rtpengine', () => {
     await engine?.stop();
   });
 
-  const need = <T>(value: T | undefined, what: string): T => {
-    if (value === undefined) throw new Error(`${what} is not up (see the before hook's error)`);
-    return value;
-  };
   const wssUrl = (): string => `wss://127.0.0.1:${need(sbc, 'the SBC').listener('wss').boundPort}`;
 
-  const scenario = (name: string, body: () => Promise<void>): void => {
-    test(name, async () => {
-      await Promise.all(pages.map((p) => p.hangup().catch(() => undefined)));
-      try {
-        await withFailureArtifacts(name, () => pages, body);
-      } catch (err) {
-        const logs = engine?.logs().slice(-ENGINE_LOG_TAIL) ?? '(no engine)';
-        throw new Error(`${(err as Error).message}\n--- rtpengine log (tail) ---\n${logs}`, { cause: err });
-      }
-    });
-  };
+  const scenario = scenarios(pages, {
+    explain: (err) => new Error(`${err.message}\n--- rtpengine log (tail) ---\n${engine?.logs().slice(-ENGINE_LOG_TAIL) ?? '(no engine)'}`, { cause: err }),
+  });
 
   /** The page, opened and registered through the SBC (its Path lets Kamailio reach it). */
   const page = async (): Promise<SoftphonePage> => {

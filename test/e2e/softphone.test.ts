@@ -11,18 +11,14 @@
  * UPDATE_SCREENSHOT=1 rewrites docs/softphone.png from the call scenario.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import { promisify } from 'node:util';
+import { after, before, describe } from 'node:test';
 import type { Browser } from 'playwright-core';
-import { launchChromium, SoftphonePage, waitForAudio, withFailureArtifacts } from '../helpers/browser.js';
+import { launchChromium, SoftphonePage, waitForAudio } from '../helpers/browser.js';
+import { behindKamailio, ensureWebBuilt, need, scenarios } from '../helpers/e2e-bed.js';
 import { startKamailio, type KamailioContact, type RunningKamailio } from '../helpers/kamailio.js';
 import { repoRoot } from '../helpers/paths.js';
 import { startSbc, type TestSbc } from '../helpers/sbc.js';
-
-const run = promisify(execFile);
 
 const DOMAIN = 'example.com';
 const ALICE = `sip:alice@${DOMAIN}`;
@@ -47,9 +43,7 @@ describe('softphone page in Chromium → SBC (WSS) → Kamailio registrar', () =
 
   before(async () => {
     // `npm run build` builds the page; a run straight from the sources may not have.
-    if (!existsSync(join(repoRoot, 'web', 'dist', 'index.html'))) {
-      await run(process.execPath, [join(repoRoot, 'scripts', 'build-web.mjs')], { cwd: repoRoot });
-    }
+    await ensureWebBuilt();
     kam = await startKamailio();
     sbc = await startSbc(sbcConfig(kam, { udp: 0, wss: 0 }));
     browser = await launchChromium();
@@ -62,10 +56,6 @@ describe('softphone page in Chromium → SBC (WSS) → Kamailio registrar', () =
     await kam?.stop();
   });
 
-  const need = <T>(value: T | undefined, what: string): T => {
-    if (value === undefined) throw new Error(`${what} is not up (see the before hook's error)`);
-    return value;
-  };
   const pageUrl = (): string => `https://127.0.0.1:${need(sbc, 'the SBC').listener('wss').boundPort}/`;
   const wssUrl = (): string => `wss://127.0.0.1:${need(sbc, 'the SBC').listener('wss').boundPort}`;
   const open = async (name: string): Promise<SoftphonePage> => {
@@ -73,13 +63,7 @@ describe('softphone page in Chromium → SBC (WSS) → Kamailio registrar', () =
     pages.push(page);
     return page;
   };
-  const scenario = (name: string, body: () => Promise<void>): void => {
-    test(name, async () => {
-      // A call left up by an earlier failure must not turn this scenario into a second failure.
-      await Promise.all(pages.map((p) => p.hangup().catch(() => undefined)));
-      await withFailureArtifacts(name, () => pages, body);
-    });
-  };
+  const scenario = scenarios(pages);
 
   /** The binding Kamailio stores for `user`, once it is there and `accept` holds. */
   const binding = async (user: string, accept: (c: KamailioContact) => boolean = () => true): Promise<KamailioContact> => {
@@ -251,15 +235,7 @@ function sbcConfig(kam: RunningKamailio, ports: { udp: number; wss: number }): R
       { transport: 'udp', address: '127.0.0.1', port: ports.udp },
       { transport: 'wss', address: '127.0.0.1', port: ports.wss },
     ],
-    web: { enabled: true },
-    backends: {
-      default: {
-        algorithm: 'round-robin',
-        probe: { method: 'OPTIONS', intervalSeconds: 5, failuresToDown: 3, successesToUp: 1, timeoutMs: 1000 },
-        targets: [{ uri: kam.uri, weight: 1, priority: 0 }],
-      },
-    },
-    registrar: { backend: 'default', pathMode: true },
+    ...behindKamailio(kam.uri),
     // No media engine yet: the two pages' WebRTC media goes peer to peer on loopback.
     media: { mode: 'passthrough' },
   };

@@ -20,25 +20,19 @@
  * Runs inside the loopback-only network namespace (scripts/run-tests.mjs).
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import { promisify } from 'node:util';
+import { after, before, describe } from 'node:test';
 import type { Browser } from 'playwright-core';
 import { parseMessage } from '../../src/sip/parser.js';
 import type { SipMessage } from '../../src/sip/message.js';
-import { launchChromium, SoftphonePage, waitForAudio, withFailureArtifacts } from '../helpers/browser.js';
+import { launchChromium, SoftphonePage, waitForAudio } from '../helpers/browser.js';
+import { behindKamailio, ensureWebBuilt, need, scenarios } from '../helpers/e2e-bed.js';
 import { freePortInRange } from '../helpers/free-port.js';
 import { startKamailio, type RunningKamailio } from '../helpers/kamailio.js';
 import { describeLeaks, findLeaks, LeakCapture } from '../helpers/leak-check.js';
-import { repoRoot } from '../helpers/paths.js';
 import { RtpUas, type RtpCall } from '../helpers/rtp-uas.js';
 import { startRtpengine, type RunningRtpengine } from '../helpers/rtpengine.js';
 import { startSbc, type TestSbc } from '../helpers/sbc.js';
 import { UdpUa } from '../integration/kamailio/harness.js';
-
-const run = promisify(execFile);
 
 const DOMAIN = 'example.com';
 const ALICE = `sip:alice@${DOMAIN}`;
@@ -64,9 +58,7 @@ describe('topology hiding (proxy mode) seen from the softphone page in Chromium'
   const capture = new LeakCapture();
 
   before(async () => {
-    if (!existsSync(join(repoRoot, 'web', 'dist', 'index.html'))) {
-      await run(process.execPath, [join(repoRoot, 'scripts', 'build-web.mjs')], { cwd: repoRoot });
-    }
+    await ensureWebBuilt();
     engine = await startRtpengine({ ports: 200, interfaces: ['pub/127.0.0.1', `priv/${ENGINE_INSIDE}`] });
     kam = await startKamailio();
     sbc = await startSbc({
@@ -75,15 +67,7 @@ describe('topology hiding (proxy mode) seen from the softphone page in Chromium'
         { transport: 'udp', address: SBC_INSIDE, port: await freePortInRange() },
         { transport: 'wss', address: '127.0.0.1', port: 0 },
       ],
-      web: { enabled: true },
-      backends: {
-        default: {
-          algorithm: 'round-robin',
-          probe: { method: 'OPTIONS', intervalSeconds: 5, failuresToDown: 3, successesToUp: 1, timeoutMs: 1000 },
-          targets: [{ uri: kam.uri, weight: 1, priority: 0 }],
-        },
-      },
-      registrar: { backend: 'default', pathMode: true },
+      ...behindKamailio(kam.uri),
       topologyHiding: { enabled: true, maskCallId: true },
       media: { mode: 'rtpengine', rtpengine: { engines: [{ url: engine.udpUrl, weight: 1 }], interfaces: { webrtc: 'pub', rtp: 'priv' } } },
     });
@@ -105,18 +89,9 @@ describe('topology hiding (proxy mode) seen from the softphone page in Chromium'
     await engine?.stop();
   });
 
-  const need = <T>(value: T | undefined, what: string): T => {
-    if (value === undefined) throw new Error(`${what} is not up (see the before hook's error)`);
-    return value;
-  };
   const wssPort = (): number => need(sbc, 'the SBC').listener('wss').boundPort;
 
-  const scenario = (name: string, body: () => Promise<void>): void => {
-    test(name, async () => {
-      await Promise.all(pages.map((p) => p.hangup().catch(() => undefined)));
-      await withFailureArtifacts(name, () => pages, body);
-    });
-  };
+  const scenario = scenarios(pages);
 
   /** The page, opened with every WebSocket frame captured from its first one, and registered. */
   const page = async (): Promise<SoftphonePage> => {
