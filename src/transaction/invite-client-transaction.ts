@@ -138,10 +138,7 @@ export class InviteClientTransaction extends TransactionBase<InviteClientState> 
   }
 
   protected notify(event: 'onTimeout' | 'onTransportError' | 'onTerminated'): void {
-    const user = this.#user;
-    const fn = user[event];
-    if (fn === undefined) return;
-    this.guard(event, () => fn.call(user, this));
+    this.notifyUser(this.#user, event);
   }
 
   protected stopTimers(): void {

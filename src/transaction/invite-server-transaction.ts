@@ -150,10 +150,7 @@ export class InviteServerTransaction extends TransactionBase<InviteServerState> 
   }
 
   protected notify(event: 'onTimeout' | 'onTransportError' | 'onTerminated'): void {
-    const user = this.#user;
-    const fn = user?.[event];
-    if (user === undefined || fn === undefined) return;
-    this.guard(event, () => fn.call(user, this));
+    this.notifyUser(this.#user, event);
   }
 
   protected stopTimers(): void {

@@ -77,10 +77,7 @@ export class NonInviteClientTransaction extends TransactionBase<NonInviteClientS
   }
 
   protected notify(event: 'onTimeout' | 'onTransportError' | 'onTerminated'): void {
-    const user = this.#user;
-    const fn = user[event];
-    if (fn === undefined) return;
-    this.guard(event, () => fn.call(user, this));
+    this.notifyUser(this.#user, event);
   }
 
   protected stopTimers(): void {

@@ -3,6 +3,10 @@ import type { Logger } from '../log/logger.js';
 import { HeaderList, type HeaderField } from '../sip/headers.js';
 import { SipRequest } from '../sip/message.js';
 
+type TransactionEvent = 'onTimeout' | 'onTransportError' | 'onTerminated';
+/** A transaction user as far as the shared events go (client and server users differ in the rest). */
+type EventUser = { [K in TransactionEvent]?: (tx: never) => void };
+
 const IDENTIFYING: ReadonlySet<string> = new Set(['via', 'call-id', 'cseq', 'from', 'to']);
 import type { Flow } from '../transport/flow.js';
 import type { TimerSettings } from './timers.js';
@@ -88,6 +92,13 @@ export abstract class TransactionBase<S extends string> {
     } catch (err) {
       this.logger.error({ err, tx: this.type, callId: this.request.callId, callback: what }, 'transaction user callback threw');
     }
+  }
+
+  /** Call one of the user's optional callbacks, contained by guard(). */
+  protected notifyUser(user: EventUser | undefined, event: TransactionEvent): void {
+    const fn = user?.[event];
+    if (user === undefined || fn === undefined) return;
+    this.guard(event, () => (fn as (tx: unknown) => void).call(user, this));
   }
 
   /** Tell the user about a timeout or transport error. */
