@@ -4,6 +4,8 @@
  * its time.
  *
  * Run: node dist/bench/load/profile-top.js FILE.cpuprofile [--top 25] [--filter src/]
+ *        [--window FROM,TO]   only samples between FROM and TO seconds into the profile
+ *        (negative: counted back from its end), e.g. `--window=-10,0` for one bench step
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { SourceMap } from 'node:module';
@@ -67,14 +69,17 @@ function frameName(n: ProfileNode): string {
 }
 
 /** Self and total time per distinct frame (function at file:line), most expensive first by self time. */
-export function frameCosts(profile: CpuProfile): FrameCost[] {
+export function frameCosts(profile: CpuProfile, window?: { fromS: number; toS: number }): FrameCost[] {
   const byId = new Map<number, ProfileNode>();
   for (const n of profile.nodes) byId.set(n.id, n);
   const parent = new Map<number, number>();
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
   const selfUs = new Map<number, number>();
+  let atUs = 0;
   for (let i = 0; i < profile.samples.length; i++) {
     const id = profile.samples[i];
+    atUs += profile.timeDeltas[i] ?? 0;
+    if (window !== undefined && (atUs < window.fromS * 1e6 || atUs > window.toS * 1e6)) continue;
     const dt = profile.timeDeltas[i + 1] ?? profile.timeDeltas[i] ?? 0;
     if (id !== undefined) selfUs.set(id, (selfUs.get(id) ?? 0) + dt);
   }
@@ -104,10 +109,18 @@ export function frameCosts(profile: CpuProfile): FrameCost[] {
 }
 
 function main(): void {
-  const { values, positionals } = parseArgs({ allowPositionals: true, options: { top: { type: 'string', default: '25' }, filter: { type: 'string' } } });
+  const { values, positionals } = parseArgs({ allowPositionals: true, options: { top: { type: 'string', default: '25' }, filter: { type: 'string' }, window: { type: 'string' } } });
   const file = positionals[0];
   if (file === undefined) throw new Error('usage: profile-top FILE.cpuprofile [--top N] [--filter TEXT]');
-  const costs = frameCosts(JSON.parse(readFileSync(file, 'utf8')) as CpuProfile);
+  const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
+  const lengthS = (profile.endTime - profile.startTime) / 1e6;
+  let window: { fromS: number; toS: number } | undefined;
+  if (values.window !== undefined) {
+    const [from, to] = values.window.split(',').map(Number);
+    if (from === undefined || to === undefined || Number.isNaN(from) || Number.isNaN(to)) throw new Error('--window FROM,TO in seconds');
+    window = { fromS: from < 0 || (from === 0 && to <= 0) ? lengthS + from : from, toS: to < 0 || (to === 0 && from < 0) ? lengthS + to : to };
+  }
+  const costs = frameCosts(profile, window);
   const top = Number(values.top);
   const filter = values.filter;
   const out = (rows: FrameCost[], title: string, key: 'selfMs' | 'totalMs'): void => {

@@ -217,6 +217,7 @@ async function openClients(procs: ChildProcess[], url: string, count: number, ta
     registered: reports.reduce((a, r) => a + r.registered, 0),
     failed: reports.reduce((a, r) => a + r.failed, 0),
     failures,
+    samples: Object.assign({}, ...reports.map((r) => r.samples)) as Record<string, string>,
     elapsedMs: Math.max(...reports.map((r) => r.elapsedMs)),
     // Per-process percentiles; the worst process is reported.
     p50Ms: Math.max(...reports.map((r) => r.p50Ms)),
@@ -248,7 +249,7 @@ async function wssPart(work: string): Promise<WssPartResult> {
   const procs = Array.from({ length: Math.max(1, Math.ceil(wssClients / 5000)) }, () => forkWorker('wss-clients', []));
   let sbc: SbcProcess | undefined;
   try {
-    sbc = await startSbcProcess({ uasPort: uas.port, workDir: work, ...(udpRecvBuffer !== undefined ? { udpRecvBufferBytes: udpRecvBuffer } : {}), wss: true, maxConnectionsPerIp: wssClients + 1000, inspectPort });
+    sbc = await startSbcProcess({ uasPort: uas.port, workDir: work, ...(udpRecvBuffer !== undefined ? { udpRecvBufferBytes: udpRecvBuffer } : {}), wss: true, maxConnectionsPerIp: wssClients + 1000, inspectPort, ...(values.profile !== undefined ? { cpuProfileDir: values.profile } : {}) });
     const url = `wss://127.0.0.1:${sbc.wssPort}`;
     log(`wss: SBC pid ${sbc.pid} ${url}, ${wssClients} clients in ${procs.length} processes`);
     // Warm-up: run TLS, WebSocket and REGISTER once so the baseline already holds their code and caches.
@@ -261,6 +262,7 @@ async function wssPart(work: string): Promise<WssPartResult> {
       `wss: ${open.registered}/${wssClients} registered in ${(open.elapsedMs / 1000).toFixed(1)} s` +
         ` (connect+REGISTER p50 ${ms(open.p50Ms)} ms, p99 ${ms(open.p99Ms)} ms), failures ${JSON.stringify(open.failures)}`,
     );
+    for (const [reason, text] of Object.entries(open.samples)) log(`wss: first ${reason}:\n${text}`);
     await new Promise((r) => setTimeout(r, 2000));
     const after = await memory(sbc, inspectPort);
     const flows = Math.max(1, open.registered);

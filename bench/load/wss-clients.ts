@@ -19,6 +19,8 @@ export interface OpenReport {
   registered: number;
   failed: number;
   failures: Record<string, number>;
+  /** The first failing response of each kind, whole, to tell where it came from. */
+  samples: Record<string, string>;
   elapsedMs: number;
   p50Ms: number;
   p99Ms: number;
@@ -37,6 +39,8 @@ interface Client {
 const DOMAIN = 'bench.invalid';
 const TIMEOUT_MS = 10_000;
 const clients: Client[] = [];
+/** The last final response text, read by open() when a REGISTER fails. */
+let lastFinalText = '';
 let branchSeq = 0;
 
 function register(c: Client): Promise<number> {
@@ -74,6 +78,7 @@ function onData(c: Client, data: WebSocket.RawData): void {
   const res = splitMessage(text);
   const cseq = headerValue(res, 'cseq');
   if (cseq === undefined || cseqMethod(cseq) !== 'REGISTER' || Number.parseInt(cseq, 10) !== c.cseq) return;
+  lastFinalText = text;
   c.onFinal?.(status);
 }
 
@@ -91,6 +96,7 @@ function connect(url: string, user: string): Promise<Client | string> {
 async function open(url: string, count: number, concurrency: number, tag: string): Promise<OpenReport> {
   const t0 = performance.now();
   const failures: Record<string, number> = {};
+  const samples: Record<string, string> = {};
   const latencies: number[] = [];
   let opened = 0;
   let registered = 0;
@@ -113,13 +119,17 @@ async function open(url: string, count: number, concurrency: number, tag: string
       if (status >= 200 && status < 300) {
         registered++;
         latencies.push(performance.now() - sent);
-      } else fail(status === 0 ? 'timeout:REGISTER' : `status:${status}:REGISTER`);
+      } else {
+        const reason = status === 0 ? 'timeout:REGISTER' : `status:${status}:REGISTER`;
+        fail(reason);
+        if (status !== 0) samples[reason] ??= lastFinalText;
+      }
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, concurrency) }, lane));
   latencies.sort((a, b) => a - b);
   const failed = Object.values(failures).reduce((a, b) => a + b, 0);
-  return { opened, registered, failed, failures, elapsedMs: performance.now() - t0, p50Ms: quantile(latencies, 0.5), p99Ms: quantile(latencies, 0.99) };
+  return { opened, registered, failed, failures, samples, elapsedMs: performance.now() - t0, p50Ms: quantile(latencies, 0.5), p99Ms: quantile(latencies, 0.99) };
 }
 
 async function refresh(rate: number, durationS: number): Promise<WorkerReport> {
