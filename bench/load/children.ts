@@ -1,5 +1,5 @@
 /**
- * Forking the bench's own worker scripts (uas, uac, wss-clients) as separate
+ * Forking the bench's own worker scripts (uas, uac, wss-clients, wss-floor) as separate
  * processes, from the TypeScript sources (tsx) or the compiled dist/ files
  * alike, and talking to them over IPC.
  */
@@ -11,11 +11,14 @@ import { fileURLToPath } from 'node:url';
 const here = dirname(fileURLToPath(import.meta.url));
 const fromSource = import.meta.url.endsWith('.ts');
 
-/** Fork `bench/load/<name>` with `args`; stdout and stderr pass through to ours unless `quiet`. */
-export function forkWorker(name: 'uas' | 'uac' | 'wss-clients', args: string[], options: { quiet?: boolean } = {}): ChildProcess {
+/**
+ * Fork `bench/load/<name>` with `args`; stdout and stderr pass through to ours
+ * unless `quiet`. `nodeFlags` go to node itself (e.g. --expose-gc).
+ */
+export function forkWorker(name: 'uas' | 'uac' | 'wss-clients' | 'wss-floor', args: string[], options: { quiet?: boolean; nodeFlags?: string[] } = {}): ChildProcess {
   const script = join(here, `${name}${fromSource ? '.ts' : '.js'}`);
   return fork(script, args, {
-    execArgv: fromSource ? ['--import', 'tsx'] : [],
+    execArgv: [...(options.nodeFlags ?? []), ...(fromSource ? ['--import', 'tsx'] : [])],
     stdio: options.quiet ? ['ignore', 'ignore', 'inherit', 'ipc'] : ['ignore', 'inherit', 'inherit', 'ipc'],
   });
 }

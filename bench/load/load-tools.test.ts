@@ -6,11 +6,17 @@
  */
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { ensureCertificate } from '../../src/certs/index.js';
+import { silentLogger } from '../../src/log/logger.js';
 import { startSbc, type TestSbc } from '../../test/helpers/sbc.js';
 import { forkWorker, nextMessage, stopChild } from './children.js';
 import { headerValue, recordRoutes, splitMessage, statusOf, tagOf, uriOf } from './sip-text.js';
 import { combine, quantile, type WorkerReport } from './stats.js';
+import type { OpenReport } from './wss-clients.js';
 
 describe('sip-text', () => {
   const res =
@@ -134,5 +140,46 @@ describe('generator and UAS over real UDP', () => {
     } finally {
       silent.close();
     }
+  });
+});
+
+describe('WSS clients against the floor server', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'wss-floor-test-'));
+  let floor: ReturnType<typeof forkWorker>;
+  let clients: ReturnType<typeof forkWorker>;
+  let url: string;
+
+  before(async () => {
+    const certFile = join(dir, 'server.crt');
+    const keyFile = join(dir, 'server.key');
+    await ensureCertificate({ certFile, keyFile, hosts: [], logger: silentLogger() });
+    floor = forkWorker('wss-floor', ['--cert', certFile, '--key', keyFile], { nodeFlags: ['--expose-gc'] });
+    url = `wss://127.0.0.1:${await nextMessage(floor, (m) => (m as { port?: number }).port, 10_000)}`;
+    clients = forkWorker('wss-clients', []);
+  });
+  after(async () => {
+    if (clients !== undefined) await stopChild(clients);
+    if (floor !== undefined) await stopChild(floor);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('REGISTERs get 200 with their CSeq, refreshes too; drop forgets the connections and open works again', async () => {
+    clients.send({ cmd: 'open', url, count: 20, concurrency: 5, tag: 't' });
+    const first = await nextMessage(clients, (m) => (m as { opened?: OpenReport }).opened, 30_000);
+    assert.deepEqual({ registered: first.registered, failed: first.failed }, { registered: 20, failed: 0 });
+    clients.send({ cmd: 'refresh', rate: 40, duration: 0.5 });
+    const refresh = await nextMessage(clients, (m) => (m as { report?: WorkerReport }).report, 30_000);
+    assert.deepEqual({ ok: refresh.ok, failed: refresh.failed }, { ok: 20, failed: 0 });
+    clients.send({ cmd: 'drop' });
+    assert.equal(await nextMessage(clients, (m) => (m as { dropped?: number }).dropped, 10_000), 20);
+    clients.send({ cmd: 'open', url, count: 5, concurrency: 5, tag: 'u' });
+    const again = await nextMessage(clients, (m) => (m as { opened?: OpenReport }).opened, 30_000);
+    assert.equal(again.registered, 5);
+  });
+
+  test('the floor reports its memory after GC', async () => {
+    floor.send({ cmd: 'memory' });
+    const m = await nextMessage(floor, (r) => (r as { memory?: { rssBytes: number; heapUsedBytes: number } }).memory, 10_000);
+    assert.ok(m.rssBytes > 0 && m.heapUsedBytes > 0);
   });
 });

@@ -7,7 +7,9 @@
  *   refresh  re-REGISTERs (same Call-ID, CSeq + 1) at rising rates.
  *   wss      N WSS clients each REGISTER once (SBC memory per flow, measured
  *            after a full GC through the inspector and as RSS), then
- *            re-REGISTER over those connections at rising rates.
+ *            re-REGISTER over those connections at rising rates. The same
+ *            clients then do the same against bench/load/wss-floor (bare
+ *            Node TLS + ws, no SIP): the platform's own cost per flow.
  * Each part gets a fresh SBC, so one part's lingering transactions do not
  * load the next. Progress goes to stderr; the results as JSON to stdout or
  * to --json FILE.
@@ -20,6 +22,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { freePortInRange } from '../../test/helpers/free-port.js';
 import { startRtpengine } from '../../test/helpers/rtpengine.js';
@@ -87,16 +90,27 @@ export interface UdpPartResult {
   direct?: StepResult;
 }
 
-export interface WssPartResult {
-  clients: number;
+type MemoryReading = MemoryFigures & { vmRssKb: number };
+
+/** One WSS server under the clients: N flows registered, memory per flow, re-REGISTER ceiling. */
+export interface WssMeasurement {
   open: OpenReport;
-  before: MemoryFigures & { vmRssKb: number };
-  after: MemoryFigures & { vmRssKb: number };
+  before: MemoryReading;
+  after: MemoryReading;
   /** Growth per registered flow, bytes: RSS (as the OS sees it) and live JS heap after a full GC. */
   rssPerFlowBytes: number;
   heapPerFlowBytes: number;
+  /** Re-REGISTER steps; their sbcCpuPercent is the CPU of the server measured (the SBC, or the floor). */
   refresh: StepResult[];
   bestRefresh: StepResult | undefined;
+}
+
+export interface WssPartResult extends WssMeasurement {
+  clients: number;
+  /** The same measurement against bare Node TLS + ws with no SIP (bench/load/wss-floor): what the platform costs by itself. */
+  floor?: WssMeasurement;
+  /** Why the floor could not be measured, when it could not. */
+  floorError?: string;
 }
 
 export interface MediaPartResult {
@@ -195,7 +209,7 @@ async function mediaPart(rates: readonly number[], work: string): Promise<MediaP
   }
 }
 
-async function memory(sbc: SbcProcess, inspectPort: number): Promise<MemoryFigures & { vmRssKb: number }> {
+async function sbcMemory(sbc: SbcProcess, inspectPort: number): Promise<MemoryReading> {
   const m = await collectAndMeasure(inspectPort);
   return { ...m, vmRssKb: (await procStatusKb(sbc.pid, 'VmRSS')) ?? 0 };
 }
@@ -225,8 +239,8 @@ async function openClients(procs: ChildProcess[], url: string, count: number, ta
   };
 }
 
-async function wssRefreshStep(procs: ChildProcess[], sbcPid: number, rate: number): Promise<StepResult> {
-  const sbcCpu = cpuPercentOver(sbcPid, 300, PLAN.wssStepS * 1000);
+async function wssRefreshStep(procs: ChildProcess[], serverPid: number, rate: number): Promise<StepResult> {
+  const sbcCpu = cpuPercentOver(serverPid, 300, PLAN.wssStepS * 1000);
   const reports = await Promise.all(
     procs.map((p) => {
       p.send({ cmd: 'refresh', rate: rate / procs.length, duration: PLAN.wssStepS });
@@ -242,6 +256,89 @@ async function wssRefreshStep(procs: ChildProcess[], sbcPid: number, rate: numbe
   };
 }
 
+/** The server the WSS clients talk to, and how its lines are labelled. */
+interface WssServer {
+  /** Prefix of its log lines. */
+  label: string;
+  /** What its memory line calls it, e.g. "SBC memory". */
+  memoryName: string;
+  refreshLabel: string;
+  pid: number;
+  url: string;
+  memory(): Promise<MemoryReading>;
+}
+
+/**
+ * Wait after the last REGISTER before the "after" reading: the SBC's client
+ * transactions toward the UDP registrar stay in Timer K for T4 = 5 s
+ * (RFC 3261 §17.1.2.2); they are not per-flow state.
+ */
+const SETTLE_MS = 6000;
+const FLOOR_LABEL = 'wss floor (bare Node TLS + ws echo, no SIP)';
+
+/** Warm-up, baseline, N clients each REGISTER once, memory per flow, then re-REGISTER steps at rising rates. */
+async function measureWss(procs: ChildProcess[], server: WssServer): Promise<WssMeasurement> {
+  // Warm-up: run TLS, WebSocket and REGISTER once so the baseline already holds their code and caches.
+  const warm = await openClients(procs, server.url, 100, 'warm');
+  if (warm.registered === 0) throw new Error(`warm-up clients did not register: ${JSON.stringify(warm.failures)}`);
+  await new Promise((r) => setTimeout(r, 1000));
+  const before = await server.memory();
+  const open = await openClients(procs, server.url, wssClients, 'c');
+  log(
+    `${server.label}: ${open.registered}/${wssClients} registered in ${(open.elapsedMs / 1000).toFixed(1)} s` +
+      ` (connect+REGISTER p50 ${ms(open.p50Ms)} ms, p99 ${ms(open.p99Ms)} ms), failures ${JSON.stringify(open.failures)}`,
+  );
+  for (const [reason, text] of Object.entries(open.samples)) log(`${server.label}: first ${reason}:\n${text}`);
+  await new Promise((r) => setTimeout(r, SETTLE_MS));
+  const after = await server.memory();
+  const flows = Math.max(1, open.registered);
+  const rssPerFlowBytes = Math.round(((after.vmRssKb - before.vmRssKb) * 1024) / flows);
+  const heapPerFlowBytes = Math.round((after.heapUsedBytes - before.heapUsedBytes) / flows);
+  log(
+    `${server.label}: ${server.memoryName} for ${open.registered} flows: RSS +${((after.vmRssKb - before.vmRssKb) / 1024).toFixed(1)} MB` +
+      ` (${(rssPerFlowBytes / 1024).toFixed(1)} kB/flow), JS heap after GC +${((after.heapUsedBytes - before.heapUsedBytes) / 1048576).toFixed(1)} MB` +
+      ` (${(heapPerFlowBytes / 1024).toFixed(1)} kB/flow)`,
+  );
+  const refresh: StepResult[] = [];
+  for (const rate of PLAN.wssRates) {
+    const step = await wssRefreshStep(procs, server.pid, rate);
+    refresh.push(step);
+    log(formatStep(server.refreshLabel, step));
+    if (!passed(step)) break;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  return { open, before, after, rssPerFlowBytes, heapPerFlowBytes, refresh, bestRefresh: best(refresh) };
+}
+
+/** Every client process cuts and forgets its connections, and stays up for the next server. */
+async function dropClients(procs: ChildProcess[]): Promise<void> {
+  await Promise.all(
+    procs.map((p) => {
+      p.send({ cmd: 'drop' });
+      return nextMessage(p, (m) => (m as { dropped?: number }).dropped, 30_000);
+    }),
+  );
+}
+
+/** The same clients against bench/load/wss-floor, with the SBC's certificate. */
+async function floorPart(procs: ChildProcess[], work: string): Promise<WssMeasurement> {
+  const child = forkWorker('wss-floor', ['--cert', join(work, 'server.crt'), '--key', join(work, 'server.key')], { nodeFlags: ['--expose-gc'] });
+  try {
+    const port = await nextMessage(child, (m) => (m as { port?: number }).port, 10_000);
+    const pid = child.pid ?? 0;
+    const url = `wss://127.0.0.1:${port}`;
+    log(`${FLOOR_LABEL}: pid ${pid} ${url}, the same ${wssClients} clients in ${procs.length} processes`);
+    const memory = async (): Promise<MemoryReading> => {
+      child.send({ cmd: 'memory' });
+      const m = await nextMessage(child, (r) => (r as { memory?: MemoryFigures }).memory, 30_000);
+      return { ...m, vmRssKb: (await procStatusKb(pid, 'VmRSS')) ?? 0 };
+    };
+    return await measureWss(procs, { label: FLOOR_LABEL, memoryName: 'memory', refreshLabel: `${FLOOR_LABEL}: refresh`, pid, url, memory });
+  } finally {
+    await stopChild(child);
+  }
+}
+
 async function wssPart(work: string): Promise<WssPartResult> {
   const uas = await startUas();
   const inspectPort = await freePortInRange(20000, 32000);
@@ -252,36 +349,21 @@ async function wssPart(work: string): Promise<WssPartResult> {
     sbc = await startSbcProcess({ uasPort: uas.port, workDir: work, ...(udpRecvBuffer !== undefined ? { udpRecvBufferBytes: udpRecvBuffer } : {}), wss: true, maxConnectionsPerIp: wssClients + 1000, inspectPort, ...(values.profile !== undefined ? { cpuProfileDir: values.profile } : {}) });
     const url = `wss://127.0.0.1:${sbc.wssPort}`;
     log(`wss: SBC pid ${sbc.pid} ${url}, ${wssClients} clients in ${procs.length} processes`);
-    // Warm-up: run TLS, WebSocket and REGISTER once so the baseline already holds their code and caches.
-    const warm = await openClients(procs, url, 100, 'warm');
-    if (warm.registered === 0) throw new Error(`warm-up clients did not register: ${JSON.stringify(warm.failures)}`);
-    await new Promise((r) => setTimeout(r, 1000));
-    const before = await memory(sbc, inspectPort);
-    const open = await openClients(procs, url, wssClients, 'c');
-    log(
-      `wss: ${open.registered}/${wssClients} registered in ${(open.elapsedMs / 1000).toFixed(1)} s` +
-        ` (connect+REGISTER p50 ${ms(open.p50Ms)} ms, p99 ${ms(open.p99Ms)} ms), failures ${JSON.stringify(open.failures)}`,
-    );
-    for (const [reason, text] of Object.entries(open.samples)) log(`wss: first ${reason}:\n${text}`);
-    await new Promise((r) => setTimeout(r, 2000));
-    const after = await memory(sbc, inspectPort);
-    const flows = Math.max(1, open.registered);
-    const rssPerFlowBytes = Math.round(((after.vmRssKb - before.vmRssKb) * 1024) / flows);
-    const heapPerFlowBytes = Math.round((after.heapUsedBytes - before.heapUsedBytes) / flows);
-    log(
-      `wss: SBC memory for ${open.registered} flows: RSS +${((after.vmRssKb - before.vmRssKb) / 1024).toFixed(1)} MB` +
-        ` (${(rssPerFlowBytes / 1024).toFixed(1)} kB/flow), JS heap after GC +${((after.heapUsedBytes - before.heapUsedBytes) / 1048576).toFixed(1)} MB` +
-        ` (${(heapPerFlowBytes / 1024).toFixed(1)} kB/flow)`,
-    );
-    const refresh: StepResult[] = [];
-    for (const rate of PLAN.wssRates) {
-      const step = await wssRefreshStep(procs, sbc.pid, rate);
-      refresh.push(step);
-      log(formatStep('wss refresh', step));
-      if (!passed(step)) break;
-      await new Promise((r) => setTimeout(r, 1000));
+    const running = sbc;
+    const measured = await measureWss(procs, { label: 'wss', memoryName: 'SBC memory', refreshLabel: 'wss refresh', pid: sbc.pid, url, memory: () => sbcMemory(running, inspectPort) });
+    const result: WssPartResult = { clients: wssClients, ...measured };
+    // The floor runs alone: the SBC and the UAS are gone, the clients are ready for new connections.
+    await dropClients(procs);
+    await sbc.stop();
+    sbc = undefined;
+    await uas.stop();
+    try {
+      result.floor = await floorPart(procs, work);
+    } catch (err) {
+      result.floorError = (err as Error).message;
+      log(`${FLOOR_LABEL} failed: ${result.floorError}`);
     }
-    return { clients: wssClients, open, before, after, rssPerFlowBytes, heapPerFlowBytes, refresh, bestRefresh: best(refresh) };
+    return result;
   } finally {
     for (const p of procs) if (p.connected) p.send({ cmd: 'close' });
     await Promise.all(procs.map((p) => stopChild(p)));
@@ -318,6 +400,7 @@ async function main(): Promise<LoadResults> {
     if (parts.has('wss')) {
       try {
         results.wss = await wssPart(work.dir);
+        if (results.wss.floorError !== undefined) results.errors.push(`wss floor: ${results.wss.floorError}`);
       } catch (err) {
         results.errors.push(`wss: ${(err as Error).message}`);
         log(`wss failed: ${(err as Error).message}`);

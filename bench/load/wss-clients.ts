@@ -5,6 +5,8 @@
  *        answers { opened: OpenReport }.
  *   { cmd: 'refresh', rate, duration }  re-REGISTER over the open connections
  *        round-robin (same Call-ID, CSeq + 1); answers { report: WorkerReport }.
+ *   { cmd: 'drop' }  terminates and forgets every connection, stays up for
+ *        the next 'open'; answers { dropped: n }.
  *   { cmd: 'close' }  closes every connection and exits.
  * Messages look like SIP.js's: Via WSS with an .invalid host, Contact with
  * transport=ws and ;expires.
@@ -171,15 +173,26 @@ async function refresh(rate: number, durationS: number): Promise<WorkerReport> {
 type Command =
   | { cmd: 'open'; url: string; count: number; concurrency: number; tag: string }
   | { cmd: 'refresh'; rate: number; duration: number }
+  | { cmd: 'drop' }
   | { cmd: 'close' };
+
+/** Cut every connection (no closing handshake) and forget it; how many there were. */
+function drop(): number {
+  const n = clients.length;
+  for (const c of clients) c.ws.terminate();
+  clients.length = 0;
+  return n;
+}
 
 process.on('message', (m: Command) => {
   if (m.cmd === 'open') {
     void open(m.url, m.count, m.concurrency, m.tag).then((opened) => process.send?.({ opened }));
   } else if (m.cmd === 'refresh') {
     void refresh(m.rate, m.duration).then((report) => process.send?.({ report }));
+  } else if (m.cmd === 'drop') {
+    process.send?.({ dropped: drop() });
   } else if (m.cmd === 'close') {
-    for (const c of clients) c.ws.terminate();
+    drop();
     process.exit(0);
   }
 });
