@@ -101,6 +101,8 @@ export class Pipeline {
   /** Flows we opened toward backends count as inside. */
   readonly #insideFlows = new WeakSet<Flow>();
   #insideAddresses = new Set<string>();
+  /** isInside() per flow: a flow's remote address never changes, and the check allocates. Reset by refreshInside(). */
+  #insideVerdicts = new WeakMap<Flow, boolean>();
   #draining = false;
   /** Topology hiding of what the proxy relays (in B2BUA mode: REGISTER only; the legs hide by construction). */
   readonly #topo: TopologyHiding | undefined;
@@ -130,6 +132,7 @@ export class Pipeline {
       for (const t of g.targets) if (t.address !== undefined) set.add(`${t.address}:${t.port}`);
     }
     this.#insideAddresses = set;
+    this.#insideVerdicts = new WeakMap();
   }
 
   /** Stop taking new calls and registrations: 503 with Retry-After (CONTRACT.md, SIGTERM). */
@@ -139,9 +142,13 @@ export class Pipeline {
 
   isInside(flow: Flow): boolean {
     if (this.#insideFlows.has(flow)) return true;
-    const { address, port, family } = flow.remote;
-    if (this.#insideAddresses.has(`${address}:${port}`)) return true;
-    return this.#trusted.check(address, family === 'IPv6' ? 'ipv6' : 'ipv4');
+    let inside = this.#insideVerdicts.get(flow);
+    if (inside === undefined) {
+      const { address, port, family } = flow.remote;
+      inside = this.#insideAddresses.has(`${address}:${port}`) || this.#trusted.check(address, family === 'IPv6' ? 'ipv6' : 'ipv4');
+      this.#insideVerdicts.set(flow, inside);
+    }
+    return inside;
   }
 
   #isInsideAddress(address: string, port: number): boolean {

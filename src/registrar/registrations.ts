@@ -1,5 +1,6 @@
 import type { SipRequest, SipResponse } from '../sip/message.js';
 import type { NameAddr } from '../sip/headers/name-addr.js';
+import { detached } from '../sip/detached.js';
 import type { Flow } from '../transport/flow.js';
 import { FlowBindings, type Binding } from './flow-bindings.js';
 
@@ -27,7 +28,8 @@ export class Registrations {
     if (response.status < 200 || response.status >= 300) return;
     const to = request.to();
     if (to === undefined) return;
-    const aor = `${to.uri.scheme}:${to.uri.user === undefined ? '' : `${to.uri.user}@`}${to.uri.host}`.toLowerCase();
+    // Kept for the registration's lifetime: copied out of the message text.
+    const aor = detached(`${to.uri.scheme}:${to.uri.user === undefined ? '' : `${to.uri.user}@`}${to.uri.host}`.toLowerCase());
     const sent = request.contacts();
     if (sent === '*' || sent === undefined) {
       this.bindings.update(flow.id, aor, []);
@@ -42,7 +44,7 @@ export class Registrations {
         if (!ours.has(contactKey(c))) continue;
         const p = Number(c.params.get('expires') ?? NaN);
         const expires = Number.isFinite(p) ? p : Number.isFinite(header) ? header : DEFAULT_EXPIRES;
-        contacts.push({ contact: `${c.uri.scheme}:${c.uri.user ?? ''}@${c.uri.host}`, expiresSeconds: expires });
+        contacts.push({ contact: detached(`${c.uri.scheme}:${c.uri.user ?? ''}@${c.uri.host}`), expiresSeconds: expires });
       }
     }
     this.bindings.update(flow.id, aor, contacts);

@@ -32,9 +32,12 @@ import type { ClientTransactionUser } from './transaction-user.js';
 
 export type NonInviteClientState = 'trying' | 'proceeding' | 'completed';
 
+/** The user of a completed transaction that only absorbs retransmissions: nothing is delivered any more. */
+const ABSORBING: ClientTransactionUser = { onResponse() {}, onTimeout() {}, onTransportError() {} };
+
 export class NonInviteClientTransaction extends TransactionBase<NonInviteClientState> {
   readonly type = 'nict' as const;
-  readonly #user: ClientTransactionUser;
+  #user: ClientTransactionUser;
   /** The request serialized once; retransmissions resend these bytes. */
   #wire: Buffer | undefined;
   readonly #timerE = new TimerSlot();
@@ -72,8 +75,16 @@ export class NonInviteClientTransaction extends TransactionBase<NonInviteClientS
     this.#deliver(res);
     if (this.terminated) return;
     // Timer K: T4 on unreliable transports, 0 on reliable (§17.1.2.2).
-    if (this.flow.reliable) this.terminate();
-    else this.#timerF.start(this.timers.t4Ms, () => this.terminate());
+    if (this.flow.reliable) {
+      this.terminate();
+      return;
+    }
+    // Waiting out Timer K needs the key only: drop the bytes, the body and the user (which holds
+    // the proxy context) so thousands of completed transactions do not keep whole messages for T4.
+    this.#wire = undefined;
+    this.releaseRequest();
+    if (this.#user.onTerminated === undefined) this.#user = ABSORBING;
+    this.#timerF.start(this.timers.t4Ms, () => this.terminate());
   }
 
   protected notify(event: 'onTimeout' | 'onTransportError' | 'onTerminated'): void {

@@ -1,8 +1,9 @@
 import { isUtf8 } from 'node:buffer';
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
+import type { Server as NetServer, Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
+import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { FlowBase } from './flow-base.js';
 import type { Address } from './flow.js';
@@ -18,16 +19,20 @@ export const SIP_SUBPROTOCOL = 'sip';
 export class WsFlow extends FlowBase {
   readonly #ws: WebSocket;
   #handshakeTimer: NodeJS.Timeout | undefined;
-  /** Settles when the underlying connection is gone (not merely closing). */
-  readonly gone: Promise<void>;
   /** Cleared before each ping, set by the pong; still clear at the next ping = dead peer. */
   alive = true;
 
   constructor(init: { listener: ListenerState; local: Address; remote: Address; ws: WebSocket; handshakeTimeoutMs: number }) {
     super({ id: connectionFlowId(init.listener.transport), transport: init.listener.transport, listener: init.listener, local: init.local, remote: init.remote, inbound: true });
     this.#ws = init.ws;
-    this.gone = new Promise((resolve) => init.ws.once('close', () => resolve()));
-    this.#handshakeTimer = setTimeout(() => this.close('handshake-timeout'), init.handshakeTimeoutMs);
+    this.#handshakeTimer = setTimeout(closeForHandshakeTimeout, init.handshakeTimeoutMs, this);
+  }
+
+  /** Settles when the underlying connection is gone (not merely closing). */
+  gone(): Promise<void> {
+    const ws = this.#ws;
+    if (ws.readyState === ws.CLOSED) return Promise.resolve();
+    return new Promise((resolve) => ws.once('close', () => resolve()));
   }
 
   /** The peer proved it speaks SIP: a message or a valid keepalive arrived. */
@@ -61,8 +66,11 @@ export class WsFlow extends FlowBase {
 }
 
 /**
- * WS or WSS listener: an http(s) server whose upgrades become SIP flows
+ * WS or WSS listener: an HTTP server whose upgrades become SIP flows
  * (RFC 7118) and whose ordinary requests go to the injected HTTP handler.
+ * For WSS a TLS server hands its connections to that HTTP server, rather
+ * than using node:https, whose per-connection ALPN copy pins pooled memory
+ * for the life of every WebSocket.
  */
 export class WsListener implements Listener {
   readonly info: ListenerState;
@@ -70,8 +78,11 @@ export class WsListener implements Listener {
   readonly #tls: { cert: string | Buffer; key: string | Buffer } | undefined;
   readonly #httpHandler: HttpRequestHandler;
   readonly #flows = new Set<WsFlow>();
-  #server: HttpServer | undefined;
+  #server: NetServer | undefined;
+  #http: HttpServer | undefined;
   #wss: WebSocketServer | undefined;
+  /** TLS connections not (yet) upgraded: the HTTP server does not track injected connections for us. */
+  readonly #pending = new Set<Socket>();
   #pingTimer: NodeJS.Timeout | undefined;
 
   constructor(info: ListenerState, ctx: ListenerContext, options: { tls?: { cert: string | Buffer; key: string | Buffer }; httpHandler?: HttpRequestHandler }) {
@@ -84,9 +95,8 @@ export class WsListener implements Listener {
 
   start(): Promise<void> {
     const limits = this.#ctx.limits;
-    const server: HttpServer = this.info.transport === 'wss'
-      ? createHttpsServer({ cert: this.#tls?.cert, key: this.#tls?.key, handshakeTimeout: limits.handshakeTimeoutMs })
-      : createHttpServer();
+    const http = createHttpServer();
+    const server = this.info.transport === 'wss' && this.#tls !== undefined ? this.#tlsServer(http, this.#tls) : http;
     const wss = new WebSocketServer({
       noServer: true,
       clientTracking: false,
@@ -94,9 +104,8 @@ export class WsListener implements Listener {
       maxPayload: limits.maxWsPayloadBytes,
       handleProtocols: (protocols) => (protocols.has(SIP_SUBPROTOCOL) ? SIP_SUBPROTOCOL : false),
     });
-    server.on('request', (req, res) => this.#onHttpRequest(req, res));
-    server.on('upgrade', (req, socket, head) => this.#onUpgrade(wss, req, socket, head));
-    server.on('tlsClientError', (err) => this.#ctx.logger.debug({ err, listener: this.info.label }, 'tls handshake failed'));
+    http.on('request', (req, res) => this.#onHttpRequest(req, res));
+    http.on('upgrade', (req, socket, head) => this.#onUpgrade(wss, req, socket, head));
     return new Promise((resolve, reject) => {
       server.once('error', reject);
       server.listen(this.info.port, this.info.address, () => {
@@ -106,6 +115,7 @@ export class WsListener implements Listener {
         this.info.boundPort = typeof bound === 'object' && bound !== null ? bound.port : this.info.port;
         this.info.up = true;
         this.#server = server;
+        this.#http = http;
         this.#wss = wss;
         this.#pingTimer = setInterval(() => this.#pingAll(), limits.wsPingIntervalMs);
         this.#pingTimer.unref();
@@ -122,16 +132,38 @@ export class WsListener implements Listener {
     clearInterval(this.#pingTimer);
     this.#pingTimer = undefined;
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    server.closeAllConnections();
+    this.#http?.closeAllConnections();
+    this.#http = undefined;
+    for (const socket of this.#pending) socket.destroy();
+    this.#pending.clear();
     const flows = [...this.#flows];
     for (const flow of flows) flow.close('listener-stopped');
     // Give peers a moment for the closing handshake (RFC 6455 §7), then cut the rest.
-    await Promise.race([Promise.all(flows.map((f) => f.gone)), delay(1000)]);
+    await Promise.race([Promise.all(flows.map((f) => f.gone())), delay(1000)]);
     for (const flow of flows) flow.terminate();
     this.#flows.clear();
     this.#wss?.close();
     this.#wss = undefined;
     await closed;
+  }
+
+  #tlsServer(http: HttpServer, credentials: { cert: string | Buffer; key: string | Buffer }): NetServer {
+    const limits = this.#ctx.limits;
+    const server = createTlsServer({ cert: credentials.cert, key: credentials.key, handshakeTimeout: limits.handshakeTimeoutMs });
+    const pending = this.#pending;
+    const forget = function (this: Socket): void {
+      pending.delete(this);
+    };
+    server.on('secureConnection', (socket: TLSSocket) => {
+      pending.add(socket);
+      socket.once('close', forget);
+      // node:http only enforces its header timeouts on connections it accepted itself: an idle
+      // connection that never completes its request is closed here instead (ws clears it on upgrade).
+      socket.setTimeout(limits.handshakeTimeoutMs);
+      http.emit('connection', socket);
+    });
+    server.on('tlsClientError', (err) => this.#ctx.logger.debug({ err, listener: this.info.label }, 'tls handshake failed'));
+    return server;
   }
 
   #onHttpRequest(req: IncomingMessage, res: ServerResponse): void {
@@ -145,7 +177,7 @@ export class WsListener implements Listener {
   }
 
   #onUpgrade(wss: WebSocketServer, req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    socket.on('error', (err) => this.#ctx.logger.debug({ err, listener: this.info.label }, 'ws socket error'));
+    socket.on('error', this.#onSocketError);
     const ip = req.socket.remoteAddress;
     if (ip === undefined) {
       socket.destroy();
@@ -160,16 +192,28 @@ export class WsListener implements Listener {
       refuseUpgrade(socket, 503, 'Service Unavailable', 'too many connections from this address');
       return;
     }
-    socket.once('close', () => this.#ctx.release(ip));
-    wss.handleUpgrade(req, socket, head, (ws) => this.#onConnection(ws, req));
+    this.#releaseOnClose(socket, ip);
+    // This callback is dropped once called; nothing long-lived may share its closure, or `req` would live as long as the connection.
+    wss.handleUpgrade(req, socket, head, (ws) => this.#onConnection(ws, req, socket));
   }
 
-  #onConnection(ws: WebSocket, req: IncomingMessage): void {
+  #releaseOnClose(socket: Duplex, ip: string): void {
+    socket.once('close', () => this.#ctx.release(ip));
+  }
+
+  readonly #onSocketError = (err: Error): void => {
+    this.#ctx.logger.debug({ err, listener: this.info.label }, 'ws socket error');
+  };
+
+  #onConnection(ws: WebSocket, req: IncomingMessage, socket: Duplex): void {
     const raw = req.socket;
     if (this.#server === undefined || raw.remoteAddress === undefined || raw.remotePort === undefined) {
       ws.terminate();
       return;
     }
+    // From here on ws reports socket errors on the WebSocket.
+    socket.off('error', this.#onSocketError);
+    this.#pending.delete(socket as Socket);
     const localAddress = raw.localAddress ?? this.info.address;
     const flow = new WsFlow({
       listener: this.info,
@@ -180,22 +224,27 @@ export class WsListener implements Listener {
     });
     this.#flows.add(flow);
     this.#ctx.flows.add(flow);
-    const log = this.#ctx.logger;
-    ws.on('message', (data, isBinary) => this.#onMessage(flow, data, isBinary));
-    ws.on('pong', () => {
-      flow.alive = true;
-    });
-    ws.on('error', (err) => {
-      // Protocol violations (too big, bad frame) land here; ws closes with the right code itself.
-      log.debug({ err, flow: flow.id }, 'ws error');
-    });
-    ws.on('close', () => {
-      this.#flows.delete(flow);
-      flow.close('peer-closed');
-    });
+    // Listeners shared by every connection (no closures per flow): ws calls them with the WebSocket as `this`.
+    (ws as SipWebSocket)[FLOW] = { flow, listener: this };
+    ws.on('message', onWsMessage);
+    ws.on('pong', onWsPong);
+    ws.on('error', onWsError);
+    ws.on('close', onWsClose);
   }
 
-  #onMessage(flow: WsFlow, data: RawData, _isBinary: boolean): void {
+  // The three below are called by the shared WebSocket listeners only.
+
+  /** Protocol violations (too big, bad frame) land here; ws closes with the right code itself. */
+  onWsError(flow: WsFlow, err: Error): void {
+    this.#ctx.logger.debug({ err, flow: flow.id }, 'ws error');
+  }
+
+  onWsClose(flow: WsFlow): void {
+    this.#flows.delete(flow);
+    flow.close('peer-closed');
+  }
+
+  onWsMessage(flow: WsFlow, data: RawData): void {
     const buf = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
     // RFC 7118 §6 / SIP.js: a message of only CRLFs is a keepalive; "\r\n\r\n" wants "\r\n" back.
     const keepalive = crlfKeepalive(buf);
@@ -218,6 +267,33 @@ export class WsListener implements Listener {
       else flow.ping();
     }
   }
+}
+
+const FLOW = Symbol('sip flow');
+type SipWebSocket = WebSocket & { [FLOW]?: { flow: WsFlow; listener: WsListener } };
+
+function onWsMessage(this: SipWebSocket, data: RawData): void {
+  const owner = this[FLOW];
+  if (owner !== undefined) owner.listener.onWsMessage(owner.flow, data);
+}
+
+function onWsPong(this: SipWebSocket): void {
+  const owner = this[FLOW];
+  if (owner !== undefined) owner.flow.alive = true;
+}
+
+function onWsError(this: SipWebSocket, err: Error): void {
+  const owner = this[FLOW];
+  if (owner !== undefined) owner.listener.onWsError(owner.flow, err);
+}
+
+function onWsClose(this: SipWebSocket): void {
+  const owner = this[FLOW];
+  if (owner !== undefined) owner.listener.onWsClose(owner.flow);
+}
+
+function closeForHandshakeTimeout(flow: WsFlow): void {
+  flow.close('handshake-timeout');
 }
 
 function offersSip(header: string | undefined): boolean {
