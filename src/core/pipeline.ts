@@ -33,6 +33,7 @@ import type { Registrations } from '../registrar/registrations.js';
 import type { MediaHooks } from '../media/media-control.js';
 import { ownPathsFor, type HiddenRequest, type TopologyHiding } from '../topology/index.js';
 import { RequestRejection } from '../errors.js';
+import type { Authenticator, RequestScreen } from './request-checks.js';
 
 export interface PipelineOptions {
   transport: TransportLayer;
@@ -58,6 +59,10 @@ export interface PipelineOptions {
   productName?: string;
   /** Proxy-mode topology hiding (topologyHiding.enabled); absent = messages pass as routed. */
   topology?: TopologyHiding;
+  /** Rate limits and blocked scanners, on every request from outside; absent = all pass. */
+  screen?: RequestScreen;
+  /** Digest authentication of initial requests from outside (security.auth.mode local); absent = none. */
+  auth?: Authenticator;
 }
 
 /** Methods that create a dialog and so get our Record-Route (RFC 3261 §16.6 step 4). */
@@ -181,6 +186,7 @@ export class Pipeline {
   #onRequest(req: SipRequest, flow: Flow): void {
     this.#o.metrics?.sipMessages.inc({ direction: 'in', transport: flow.transport, method: req.method });
     const inside = this.isInside(flow);
+    if (!inside && this.#o.screen !== undefined && !this.#screened(req, flow, this.#o.screen)) return;
     const bad = checkRequest(req);
     if (bad !== undefined) {
       this.#o.metrics?.rejectedRequests.inc({ reason: 'malformed' });
@@ -232,6 +238,15 @@ export class Pipeline {
     if (toUs && req.method === 'OPTIONS') {
       this.#respond(server, 200, 'OK', { Allow: ALLOW, Accept: 'application/sdp', Supported: 'path, outbound' });
       return;
+    }
+
+    if (!inside && this.#o.auth !== undefined && req.to()?.params.get('tag') == null) {
+      const denied = this.#o.auth.check(req, flow);
+      if (denied !== undefined) {
+        this.#o.metrics?.rejectedRequests.inc({ reason: denied.status === 403 ? 'auth-failed' : 'auth-challenge' });
+        this.#respond(server, denied.status, denied.phrase, denied.headers);
+        return;
+      }
     }
 
     if (this.#o.dialogs !== undefined && req.method !== 'REGISTER') {
@@ -566,6 +581,17 @@ export class Pipeline {
     const masked = this.#masked.get(server.request);
     if (masked !== undefined) res.headers.set('call-id', masked);
     server.respond(res);
+  }
+
+  /** True when the request may go on; otherwise it was dropped or answered here. */
+  #screened(req: SipRequest, flow: Flow, screen: RequestScreen): boolean {
+    const verdict = screen.screen(req, flow);
+    if (verdict.kind === 'pass') return true;
+    this.#o.metrics?.rejectedRequests.inc({ reason: verdict.reason });
+    if (verdict.kind === 'reject' && req.method !== 'ACK' && req.topVia() !== undefined && req.callId !== undefined && req.cseq() !== undefined) {
+      this.#reply(req, flow, verdict.status, verdict.phrase, verdict.headers);
+    }
+    return false;
   }
 
   /** A response outside any transaction (malformed or overloaded requests). */
