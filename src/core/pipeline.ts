@@ -130,11 +130,15 @@ export class Pipeline {
     this.refreshInside();
   }
 
-  /** Recompute which source addresses are backends (after start or reload). */
+  /**
+   * Recompute which source addresses are backends (after start or reload).
+   * Keyed by transport too: a client's TCP or WebSocket connection from the
+   * port number a backend listens on over UDP is still a client.
+   */
   refreshInside(): void {
     const set = new Set<string>();
     for (const g of this.#o.dispatcher.snapshot().groups) {
-      for (const t of g.targets) if (t.address !== undefined) set.add(`${t.address}:${t.port}`);
+      for (const t of g.targets) if (typeof t.address === 'string') set.add(insideKey(t.transport, t.address, t.port));
     }
     this.#insideAddresses = set;
     this.#insideVerdicts = new WeakMap();
@@ -150,14 +154,14 @@ export class Pipeline {
     let inside = this.#insideVerdicts.get(flow);
     if (inside === undefined) {
       const { address, port, family } = flow.remote;
-      inside = this.#insideAddresses.has(`${address}:${port}`) || this.#trusted.check(address, family === 'IPv6' ? 'ipv6' : 'ipv4');
+      inside = this.#insideAddresses.has(insideKey(flow.transport, address, port)) || this.#trusted.check(address, family === 'IPv6' ? 'ipv6' : 'ipv4');
       this.#insideVerdicts.set(flow, inside);
     }
     return inside;
   }
 
-  #isInsideAddress(address: string, port: number): boolean {
-    if (this.#insideAddresses.has(`${address}:${port}`)) return true;
+  #isInsideAddress(transport: 'udp', address: string, port: number): boolean {
+    if (this.#insideAddresses.has(insideKey(transport, address, port))) return true;
     const family = isIP(address);
     return family !== 0 && this.#trusted.check(address, family === 6 ? 'ipv6' : 'ipv4');
   }
@@ -610,7 +614,11 @@ export class Pipeline {
     if (res.topVia() === undefined || res.cseq() === undefined) return;
     if (this.#topo?.mayBeMasked(res) === true && !this.isInside(flow)) this.#topo.unmaskIncoming(res);
     if (this.#o.transactions.receiveResponse(res, flow)) return;
-    forwardResponseStatelessly(res, this.#own, this.#o.transport, (address, port) => this.#topo === undefined || this.#isInsideAddress(address, port));
+    forwardResponseStatelessly(res, this.#own, this.#o.transport, (address, port) => this.#topo === undefined || this.#isInsideAddress('udp', address, port));
   }
 
+}
+
+function insideKey(transport: string, address: string, port: number): string {
+  return `${transport} ${address}:${port}`;
 }

@@ -55,9 +55,10 @@ export class SipPeer {
     return p;
   }
 
-  static async tcp(port: number, host = '127.0.0.1'): Promise<SipPeer> {
+  /** A TCP connection to the SBC; `localPort` picks the source port. */
+  static async tcp(port: number, host = '127.0.0.1', localPort?: number): Promise<SipPeer> {
     const p = new SipPeer('tcp');
-    const sock = tcpConnect({ host, port });
+    const sock = tcpConnect({ host, port, ...(localPort !== undefined ? { localPort } : {}) });
     p.#tcp = sock;
     const framer = new StreamFramer();
     sock.on('data', (chunk) => {

@@ -118,7 +118,21 @@ describe('Path registration', () => {
     }
   });
 
-  test('a REGISTER storm from one flow keeps our view bounded', async () => {
+  test('a TCP client whose source port is the number the registrar listens on over UDP is still a client', async () => {
+    // Backends are recognised by transport, address and port: the same port number over TCP is somebody else.
+    const phone = await SipPeer.tcp(sbc.listener('tcp').boundPort, '127.0.0.1', registrar.address.port);
+    try {
+      const aor = `sip:erin${rand(2)}@example.com`;
+      phone.send(request({ method: 'REGISTER', uri: 'sip:example.com', sentBy: `127.0.0.1:${registrar.address.port}`, viaTransport: 'TCP', from: `<${aor}>`, to: `<${aor}>`, contact: `<sip:erin@127.0.0.1:${registrar.address.port};transport=tcp>;expires=600` }));
+      const reg = await registrar.next((r) => r.msg.kind === 'request' && r.msg.method === 'REGISTER' && r.msg.headers.get('to')?.includes(aor) === true);
+      assert.ok(reg.msg.headers.get('path') !== undefined, 'relayed to the registrar with our Path, as from any client');
+      await phone.nextResponse(200, 'REGISTER');
+    } finally {
+      phone.close();
+    }
+  });
+
+    test('a REGISTER storm from one flow keeps our view bounded', async () => {
     const ws = await SipPeer.ws(`ws://127.0.0.1:${sbc.listener('ws').boundPort}`);
     try {
       for (let i = 0; i < 40; i++) {
