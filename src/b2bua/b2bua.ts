@@ -40,6 +40,8 @@ export interface B2buaOptions {
   productName?: string;
   /** Most calls at once; beyond it new calls get 503. @default 100000 */
   maxCalls?: number;
+  /** Told the A-leg Call-ID of every INVITE taken whose call is over (or never started). */
+  callEnded?: (callId: string) => void;
 }
 
 /** Out-of-dialog requests we re-issue with our own identifiers (no dialog to keep). */
@@ -143,12 +145,16 @@ export class B2bua implements RequestTaker {
       return true;
     }
     if (req.method !== 'INVITE' && !STANDALONE.has(req.method)) return false;
+    const notStarted = (): true => {
+      if (req.method === 'INVITE') this.#o.callEnded?.(req.callId ?? '');
+      return true;
+    };
     if (this.#draining) {
       this.#respond(server, req, 503, 'Service Unavailable', { 'Retry-After': '30' });
-      return true;
+      return notStarted();
     }
     const route = this.#routeFor(taken);
-    if (route === undefined) return true;
+    if (route === undefined) return notStarted();
     if (req.method !== 'INVITE') {
       relayStandalone({ ctx: this.#ctx, server, req, source, route });
       return true;
@@ -156,7 +162,7 @@ export class B2bua implements RequestTaker {
     if (this.#calls.size >= this.#maxCalls) {
       this.#o.metrics?.rejectedRequests.inc({ reason: 'overload' });
       this.#respond(server, req, 503, 'Service Unavailable', { 'Retry-After': '5' });
-      return true;
+      return notStarted();
     }
     const call = new Call(this.#ctx, server, req, source, inside, route);
     this.#calls.add(call);
@@ -285,6 +291,7 @@ export class B2bua implements RequestTaker {
 
   #forget(call: Call): void {
     if (!this.#calls.delete(call)) return;
+    this.#o.callEnded?.(call.a.callId);
     for (const leg of [call.a, call.b]) {
       this.#byKey.delete(leg.key);
       this.#byDialog.delete(`${leg.callId}\n${leg.localTag}`);

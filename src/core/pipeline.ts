@@ -7,7 +7,6 @@
  * Responses go to their client transaction; unmatched ones are forwarded
  * statelessly by the next Via (UDP) or dropped.
  */
-import { BlockList, isIP } from 'node:net';
 import type { Logger } from '../log/logger.js';
 import type { SbcMetrics as Metrics } from '../admin/metrics.js';
 import type { Dispatcher, Target } from '../routing/index.js';
@@ -21,6 +20,7 @@ import type { Flow } from '../transport/flow.js';
 import type { TransportLayer } from '../transport/index.js';
 import { isLooping, isToUs, loopHash, OWN_BRANCH_PREFIX } from './loop-detection.js';
 import { resolveUri, type Destination } from './next-hop.js';
+import { InsideSources, type BackendAddress } from './inside-sources.js';
 import { OwnAddresses } from './own-addresses.js';
 import { ProxyTransaction, type BranchTarget } from './proxy-transaction.js';
 import { OwnRoutes, type NextHop, type PoppedRoutes } from './own-routes.js';
@@ -33,7 +33,7 @@ import type { Registrations } from '../registrar/registrations.js';
 import type { MediaHooks } from '../media/media-control.js';
 import { ownPathsFor, type HiddenRequest, type TopologyHiding } from '../topology/index.js';
 import { RequestRejection } from '../errors.js';
-import type { Authenticator, RequestScreen } from './request-checks.js';
+import type { Authenticator, CallAdmission, RequestScreen } from './request-checks.js';
 
 export interface PipelineOptions {
   transport: TransportLayer;
@@ -63,6 +63,8 @@ export interface PipelineOptions {
   screen?: RequestScreen;
   /** Digest authentication of initial requests from outside (security.auth.mode local); absent = none. */
   auth?: Authenticator;
+  /** Concurrent calls per user (security.maxCallsPerUser); absent = unlimited. */
+  calls?: CallAdmission;
 }
 
 /** Methods that create a dialog and so get our Record-Route (RFC 3261 §16.6 step 4). */
@@ -100,14 +102,9 @@ export class Pipeline {
   readonly #log: Logger;
   readonly #own: OwnAddresses;
   readonly #routes: OwnRoutes;
-  readonly #trusted = new BlockList();
+  readonly #inside: InsideSources;
   /** Server transaction → its proxy context, so CANCEL can find what to cancel. */
   readonly #contexts = new WeakMap<ServerTransaction, ProxyTransaction>();
-  /** Flows we opened toward backends count as inside. */
-  readonly #insideFlows = new WeakSet<Flow>();
-  #insideAddresses = new Set<string>();
-  /** isInside() per flow: a flow's remote address never changes, and the check allocates. Reset by refreshInside(). */
-  #insideVerdicts = new WeakMap<Flow, boolean>();
   #draining = false;
   /** Topology hiding of what the proxy relays (in B2BUA mode: REGISTER only; the legs hide by construction). */
   readonly #topo: TopologyHiding | undefined;
@@ -121,27 +118,17 @@ export class Pipeline {
     // In B2BUA mode only REGISTER (and OPTIONS to us) is proxied: hiding covers exactly that; the legs hide by construction.
     this.#topo = options.topology;
     this.#routes = new OwnRoutes(this.#own, options.transport.flows, (tk) => this.#topo?.isKey(tk) === true);
-    for (const cidr of options.trustedSources) {
-      const [net, bits] = cidr.split('/');
-      if (net === undefined) continue;
-      const family = isIP(net) === 6 ? 'ipv6' : 'ipv4';
-      this.#trusted.addSubnet(net, Number(bits ?? (family === 'ipv6' ? 128 : 32)), family);
-    }
+    this.#inside = new InsideSources(options.trustedSources);
     this.refreshInside();
   }
 
-  /**
-   * Recompute which source addresses are backends (after start or reload).
-   * Keyed by transport too: a client's TCP or WebSocket connection from the
-   * port number a backend listens on over UDP is still a client.
-   */
+  /** Recompute which source addresses are backends (after start or reload). */
   refreshInside(): void {
-    const set = new Set<string>();
+    const backends: BackendAddress[] = [];
     for (const g of this.#o.dispatcher.snapshot().groups) {
-      for (const t of g.targets) if (typeof t.address === 'string') set.add(insideKey(t.transport, t.address, t.port));
+      for (const t of g.targets) if (typeof t.address === 'string') backends.push({ transport: t.transport, address: t.address, port: t.port });
     }
-    this.#insideAddresses = set;
-    this.#insideVerdicts = new WeakMap();
+    this.#inside.setBackends(backends);
   }
 
   /** Stop taking new calls and registrations: 503 with Retry-After (CONTRACT.md, SIGTERM). */
@@ -150,20 +137,7 @@ export class Pipeline {
   }
 
   isInside(flow: Flow): boolean {
-    if (this.#insideFlows.has(flow)) return true;
-    let inside = this.#insideVerdicts.get(flow);
-    if (inside === undefined) {
-      const { address, port, family } = flow.remote;
-      inside = this.#insideAddresses.has(insideKey(flow.transport, address, port)) || this.#trusted.check(address, family === 'IPv6' ? 'ipv6' : 'ipv4');
-      this.#insideVerdicts.set(flow, inside);
-    }
-    return inside;
-  }
-
-  #isInsideAddress(transport: 'udp', address: string, port: number): boolean {
-    if (this.#insideAddresses.has(insideKey(transport, address, port))) return true;
-    const family = isIP(address);
-    return family !== 0 && this.#trusted.check(address, family === 6 ? 'ipv6' : 'ipv4');
+    return this.#inside.has(flow);
   }
 
   // ── transport user ────────────────────────────────────────────────────
@@ -249,6 +223,15 @@ export class Pipeline {
       if (denied !== undefined) {
         this.#o.metrics?.rejectedRequests.inc({ reason: denied.status === 403 ? 'auth-failed' : 'auth-challenge' });
         this.#respond(server, denied.status, denied.phrase, denied.headers);
+        return;
+      }
+    }
+
+    if (!inside && this.#o.calls !== undefined && req.method === 'INVITE' && req.to()?.params.get('tag') == null) {
+      const refused = this.#o.calls.admit(req);
+      if (refused !== undefined) {
+        this.#o.metrics?.rejectedRequests.inc({ reason: 'call-limit' });
+        this.#respond(server, refused.status, refused.phrase);
         return;
       }
     }
@@ -455,7 +438,10 @@ export class Pipeline {
         // Nothing can cancel it any more: do not keep the context alive for the transaction's remaining timers.
         this.#contexts.delete(server);
         // Media ends with the call: BYE, or an initial INVITE that failed (CANCEL included).
-        if (req.method === 'BYE' || (req.method === 'INVITE' && initial && status >= 300)) this.#o.media?.endCall(req.callId ?? '');
+        if (req.method === 'BYE' || (req.method === 'INVITE' && initial && status >= 300)) {
+          this.#o.media?.endCall(req.callId ?? '');
+          this.#o.calls?.ended(req.callId ?? '');
+        }
       },
       ...(this.#o.media !== undefined || topo !== undefined
         ? {
@@ -496,7 +482,7 @@ export class Pipeline {
       }
       if (dest === undefined || dest.transport === 'ws' || dest.transport === 'wss') return undefined;
       const flow = await this.#o.transport.connect(dest);
-      if (hop.kind === 'target') this.#insideFlows.add(flow);
+      if (hop.kind === 'target') this.#inside.markDialed(flow);
       return flow;
     } catch (err) {
       this.#log.debug({ err }, 'connect failed');
@@ -514,7 +500,7 @@ export class Pipeline {
    * The top entry faces downstream (it is the one the next hop uses).
    */
   #addRecordRoute(req: SipRequest, source: Flow, sourceInside: boolean, out: Flow, key: string | undefined): void {
-    const outIsClient = !this.#insideFlows.has(out) && !this.isInside(out);
+    const outIsClient = !this.isInside(out);
     const upToken = sourceInside ? undefined : this.#o.transport.tokens.issue(source);
     const downToken = outIsClient ? this.#o.transport.tokens.issue(out) : undefined;
     const tk = key === undefined || this.#topo === undefined ? '' : this.#topo.routeParam(key);
@@ -579,7 +565,10 @@ export class Pipeline {
 
 
   #respond(server: ServerTransaction, status: number, reason?: string, headers?: Record<string, string>): void {
-    const res = createResponse(server.request, status, reason);
+    const req = server.request;
+    // An initial INVITE we answer ourselves with a failure never became a call.
+    if (status >= 300 && req.method === 'INVITE' && req.to()?.params.get('tag') == null) this.#o.calls?.ended(req.callId ?? '');
+    const res = createResponse(req, status, reason);
     if (headers !== undefined) for (const [k, v] of Object.entries(headers)) res.headers.set(k, v);
     if (this.#o.productName !== undefined && status >= 200) res.headers.set('server', this.#o.productName);
     const masked = this.#masked.get(server.request);
@@ -614,11 +603,7 @@ export class Pipeline {
     if (res.topVia() === undefined || res.cseq() === undefined) return;
     if (this.#topo?.mayBeMasked(res) === true && !this.isInside(flow)) this.#topo.unmaskIncoming(res);
     if (this.#o.transactions.receiveResponse(res, flow)) return;
-    forwardResponseStatelessly(res, this.#own, this.#o.transport, (address, port) => this.#topo === undefined || this.#isInsideAddress('udp', address, port));
+    forwardResponseStatelessly(res, this.#own, this.#o.transport, (address, port) => this.#topo === undefined || this.#inside.hasUdpAddress(address, port));
   }
 
-}
-
-function insideKey(transport: string, address: string, port: number): string {
-  return `${transport} ${address}:${port}`;
 }

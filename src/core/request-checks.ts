@@ -30,3 +30,11 @@ export interface Authenticator {
   /** undefined = authenticated (credentials consumed); otherwise the challenge or refusal to send. */
   check(req: SipRequest, flow: Flow): AuthDenial | undefined;
 }
+
+/** Concurrent-call limits (security.maxCallsPerUser) on initial INVITEs from outside. */
+export interface CallAdmission {
+  /** undefined = the call may go on (it now holds a slot); otherwise the refusal to send. */
+  admit(req: SipRequest): AuthDenial | undefined;
+  /** The call with this Call-ID failed or ended: its slot is free again. Unknown ids are ignored. */
+  ended(callId: string): void;
+}

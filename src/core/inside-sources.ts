@@ -1,0 +1,68 @@
+import { BlockList, isIP } from 'node:net';
+import type { Flow } from '../transport/flow.js';
+
+/** A backend target as far as recognising its traffic goes. */
+export interface BackendAddress {
+  transport: string;
+  address: string;
+  port: number;
+}
+
+/**
+ * Which flows are inside (backends and trusted sources) and which are
+ * clients. Backends are recognised by transport, address and port: a client's
+ * TCP or WebSocket connection from the port number a backend listens on over
+ * UDP is still a client. Trusted sources are CIDRs.
+ */
+export class InsideSources {
+  readonly #trusted = new BlockList();
+  /** Flows we opened toward backends. */
+  readonly #dialed = new WeakSet<Flow>();
+  #backends = new Set<string>();
+  /** The verdict per flow: a flow's remote address never changes, and the check allocates. */
+  #verdicts = new WeakMap<Flow, boolean>();
+
+  constructor(trustedCidrs: readonly string[]) {
+    for (const cidr of trustedCidrs) {
+      const [net, bits] = cidr.split('/');
+      if (net === undefined) continue;
+      const family = isIP(net) === 6 ? 'ipv6' : 'ipv4';
+      this.#trusted.addSubnet(net, Number(bits ?? (family === 'ipv6' ? 128 : 32)), family);
+    }
+  }
+
+  /** The backends now configured (at start and after a reload). */
+  setBackends(backends: Iterable<BackendAddress>): void {
+    const set = new Set<string>();
+    for (const b of backends) set.add(key(b.transport, b.address, b.port));
+    this.#backends = set;
+    this.#verdicts = new WeakMap();
+  }
+
+  /** A flow we opened toward a backend target. */
+  markDialed(flow: Flow): void {
+    this.#dialed.add(flow);
+  }
+
+  has(flow: Flow): boolean {
+    if (this.#dialed.has(flow)) return true;
+    let inside = this.#verdicts.get(flow);
+    if (inside === undefined) {
+      const { address, port, family } = flow.remote;
+      inside = this.#backends.has(key(flow.transport, address, port)) || this.#trusted.check(address, family === 'IPv6' ? 'ipv6' : 'ipv4');
+      this.#verdicts.set(flow, inside);
+    }
+    return inside;
+  }
+
+  /** For a hop with no flow yet (stateless response forwarding, UDP only). */
+  hasUdpAddress(address: string, port: number): boolean {
+    if (this.#backends.has(key('udp', address, port))) return true;
+    const family = isIP(address);
+    return family !== 0 && this.#trusted.check(address, family === 6 ? 'ipv6' : 'ipv4');
+  }
+}
+
+function key(transport: string, address: string, port: number): string {
+  return `${transport} ${address}:${port}`;
+}
