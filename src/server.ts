@@ -14,6 +14,7 @@ import { B2bua } from './b2bua/index.js';
 import { ensureCertificate } from './certs/index.js';
 import { formatConfigError, type Config, type ConfigError } from './config/index.js';
 import type { Result } from './sip/result.js';
+import { SbcError } from './errors.js';
 import { OptionsProber } from './core/options-prober.js';
 import { Pipeline } from './core/pipeline.js';
 import { StaticFiles } from './http/static-files.js';
@@ -22,6 +23,8 @@ import { RtpengineMedia } from './media/media-control.js';
 import { EnginePool, resolveFlagSets } from './media/rtpengine/index.js';
 import { NatKeepalive } from './registrar/nat-keepalive.js';
 import { Registrations } from './registrar/registrations.js';
+import { DigestAuthenticator } from './security/digest-auth.js';
+import { loadUsersFile } from './security/users-file.js';
 import { Dispatcher } from './routing/index.js';
 import { createStateStore, type StateStore } from './state/index.js';
 import { TopologyHiding } from './topology/index.js';
@@ -128,6 +131,8 @@ export class Server {
       secret = randomBytes(32);
       if (c.state.store === 'redis') log.warn('flowTokens.secret is empty: tokens issued by this node will not be accepted by other nodes');
     }
+    // Read before any listener opens, so a bad users file stops start-up.
+    const auth = c.security.auth.mode === 'local' ? await this.#digestAuth(secret) : undefined;
 
     const transport = new TransportLayer({
       listeners,
@@ -230,6 +235,7 @@ export class Server {
       failoverTimeoutMs: c.proxy.failoverTimeoutMs,
       productName: PRODUCT,
       ...(c.topologyHiding.enabled ? { topology: this.#topologyHiding(secret) } : {}),
+      ...(auth !== undefined ? { auth } : {}),
     });
     this.#pipeline = pipeline;
     transport.setUser({
@@ -376,6 +382,15 @@ export class Server {
       logger: this.#log.child({ part: 'topology' }),
     });
     return this.#topology;
+  }
+
+  /** security.auth.mode local: digest challenges against the users file (a bad file throws SBC_ERR_CONFIG_KEY naming the line). */
+  async #digestAuth(secret: string | Buffer): Promise<DigestAuthenticator> {
+    const a = this.config.security.auth;
+    if (a.usersFile === undefined) throw new SbcError('SBC_ERR_CONFIG_KEY', 'security.auth.usersFile: required when security.auth.mode is local');
+    const users = await loadUsersFile(this.#path(a.usersFile));
+    this.#log.info({ usersFile: a.usersFile, users: users.size, realm: a.realm ?? '(request host)' }, 'digest authentication of requests from outside (security.auth.mode local)');
+    return new DigestAuthenticator({ users, secret, ...(a.realm !== undefined ? { realm: a.realm } : {}), logger: this.#log.child({ part: 'auth' }) });
   }
 
   #path(p: string): string {

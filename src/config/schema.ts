@@ -252,8 +252,8 @@ export const configSchema = z
         auth: z
           .strictObject({
             mode: z.enum(['none', 'local', 'backend']).default('none').describe('none | local (users file) | backend (pass challenges through). @default "none"'),
-            usersFile: z.string().min(1).optional().describe('Users file for mode local, relative to the working directory.'),
-            realm: z.string().min(1).optional().describe('Digest realm for mode local. @default the Request-URI domain'),
+            usersFile: z.string().min(1).optional().describe('Users file for mode local, relative to the working directory: one `user:password` or `user:realm:HA1` (hex H(user:realm:password)) a line, `#` comments. A bad line stops start-up naming the line.'),
+            realm: z.string().min(1).optional().describe('Digest realm for mode local. @default the Request-URI host for REGISTER, the From URI host for other requests'),
           })
           .prefault({}),
         rateLimit: z
