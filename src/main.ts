@@ -9,6 +9,7 @@
 import { parseArgs } from 'node:util';
 import { loadConfig, formatConfigError, renderConfig } from './config/index.js';
 import { runAdminCommand, type AdminCommandName as AdminCommand } from './admin/index.js';
+import { SbcError } from './errors.js';
 import { createLogger } from './log/logger.js';
 import { Server } from './server.js';
 
@@ -95,6 +96,11 @@ async function main(argv: string[]): Promise<number> {
   } catch (err) {
     logger.fatal({ err }, 'start-up failed');
     await server.stop().catch(() => undefined);
+    // A configuration problem only found at start-up (a users file with a bad line) is still exit 2, named on stderr.
+    if (err instanceof SbcError && err.code === 'SBC_ERR_CONFIG_KEY') {
+      process.stderr.write(`${err.message}\n`);
+      return 2;
+    }
     return 1;
   }
 

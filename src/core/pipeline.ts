@@ -221,7 +221,7 @@ export class Pipeline {
     if (!inside && this.#o.auth !== undefined && req.to()?.params.get('tag') == null) {
       const denied = this.#o.auth.check(req, flow);
       if (denied !== undefined) {
-        this.#o.metrics?.rejectedRequests.inc({ reason: denied.status === 403 ? 'auth-failed' : 'auth-challenge' });
+        this.#o.metrics?.rejectedRequests.inc({ reason: denied.status === 403 ? 'auth-failed' : denied.status === 400 ? 'auth-malformed' : 'auth-challenge' });
         this.#respond(server, denied.status, denied.phrase, denied.headers);
         return;
       }

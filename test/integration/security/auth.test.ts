@@ -264,7 +264,7 @@ describe('digest authentication (security.auth.mode local)', () => {
 });
 
 describe('users file errors', () => {
-  test('a bad line stops start-up naming the file and the line; the CLI exits non-zero with that message', async () => {
+  test('a bad line stops start-up naming the file and the line; the CLI exits 2 with that message on stderr', async () => {
     const usersFile = join(dir, 'bad-users');
     writeFileSync(usersFile, '# phones\nalice:wonderland\nbob wonderland\n');
     await assert.rejects(
@@ -286,16 +286,17 @@ describe('users file errors', () => {
       '',
     ].join('\n'));
     const { command, args } = sbcCommand();
-    const run = await new Promise<{ code: number | null; out: string }>((resolve) => {
+    const run = await new Promise<{ code: number | null; out: string; stderr: string }>((resolve) => {
       const child = spawn(command, [...args, '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';
+      let stderr = '';
       child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-      child.stderr.on('data', (d: Buffer) => { out += d.toString(); });
+      child.stderr.on('data', (d: Buffer) => { out += d.toString(); stderr += d.toString(); });
       const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-      child.on('close', (code) => { clearTimeout(timer); resolve({ code, out }); });
+      child.on('close', (code) => { clearTimeout(timer); resolve({ code, out, stderr }); });
     });
-    assert.notEqual(run.code, 0, run.out);
-    assert.ok(run.out.includes(`${usersFile} line 3`), run.out);
+    assert.equal(run.code, 2, `a configuration error exits 2 (CONTRACT.md)\n${run.out}`);
+    assert.ok(run.stderr.includes(`${usersFile} line 3`), `stderr names the file and line\n${run.out}`);
     assert.match(run.out, /SBC_ERR_CONFIG_KEY|security\.auth\.usersFile/);
     assert.doesNotMatch(run.out, /wonderland/, 'no password in the output');
   });
