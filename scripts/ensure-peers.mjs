@@ -8,6 +8,8 @@ import { existsSync } from 'node:fs';
 export const PEERS = {
   kamailio: '/usr/sbin/kamailio',
   sipsak: '/usr/bin/sipsak',
+  // svmap and svwar: the scanners request screening must stop.
+  sipvicious: '/usr/bin/svmap',
   'baresip-core': '/usr/bin/baresip',
   'rtpengine-daemon': '/usr/bin/rtpengine',
   chromium: '/usr/bin/chromium',

@@ -25,6 +25,7 @@ import { NatKeepalive } from './registrar/nat-keepalive.js';
 import { Registrations } from './registrar/registrations.js';
 import { DigestAuthenticator } from './security/digest-auth.js';
 import { loadUsersFile } from './security/users-file.js';
+import { SourceScreen } from './security/index.js';
 import { Dispatcher } from './routing/index.js';
 import { createStateStore, type StateStore } from './state/index.js';
 import { TopologyHiding } from './topology/index.js';
@@ -63,6 +64,7 @@ export class Server {
   #registrations: Registrations | undefined;
   #topology: TopologyHiding | undefined;
   #keepalive: NatKeepalive | undefined;
+  #screen: SourceScreen | undefined;
   #engines: EnginePool | undefined;
   #media: RtpengineMedia | undefined;
   #metricsTimer: NodeJS.Timeout | undefined;
@@ -235,6 +237,7 @@ export class Server {
       failoverTimeoutMs: c.proxy.failoverTimeoutMs,
       productName: PRODUCT,
       ...(c.topologyHiding.enabled ? { topology: this.#topologyHiding(secret) } : {}),
+      ...(this.#requestScreen() ?? {}),
       ...(auth !== undefined ? { auth } : {}),
     });
     this.#pipeline = pipeline;
@@ -328,6 +331,7 @@ export class Server {
     if (this.#metricsTimer !== undefined) clearInterval(this.#metricsTimer);
     await this.#admin?.stop().catch((err: unknown) => this.#log.warn({ err }, 'admin stop failed'));
     this.#keepalive?.close();
+    this.#screen?.close();
     this.#b2bua?.close();
     this.#media?.close();
     this.#engines?.close();
@@ -382,6 +386,21 @@ export class Server {
       logger: this.#log.child({ part: 'topology' }),
     });
     return this.#topology;
+  }
+
+  /** Rate limits, bans and scanner blocking for requests from outside; undefined when the configuration turns all off. */
+  #requestScreen(): { screen: SourceScreen } | undefined {
+    const s = this.config.security;
+    const screen = new SourceScreen({
+      requestsPerSecondPerIp: s.rateLimit.requestsPerSecondPerIp,
+      burst: s.rateLimit.burst,
+      banSeconds: s.rateLimit.banSeconds,
+      blockedUserAgents: s.blockedUserAgents,
+      logger: this.#log.child({ part: 'security' }),
+    });
+    if (!screen.active) return undefined;
+    this.#screen = screen;
+    return { screen };
   }
 
   /** security.auth.mode local: digest challenges against the users file (a bad file throws SBC_ERR_CONFIG_KEY naming the line). */

@@ -20,6 +20,24 @@ export interface TestSbc {
   stop(): Promise<void>;
 }
 
+/**
+ * Tests send from 127.0.0.1 at rates no phone would, and some use sipsak (a
+ * blocked User-Agent by default): unless a test sets them, no rate limit and
+ * no blocked User-Agents. A test's own `security` keys win, merged over these.
+ */
+function testSecurity(own: unknown): Record<string, unknown> {
+  const o = isRecord(own) ? own : {};
+  return {
+    blockedUserAgents: [],
+    ...o,
+    rateLimit: { requestsPerSecondPerIp: 0, ...(isRecord(o.rateLimit) ? o.rateLimit : {}) },
+  };
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
 /** Config input as YAML would give it; listeners default to udp, tcp, ws on 127.0.0.1:0. */
 export async function startSbc(input: Record<string, unknown> = {}): Promise<TestSbc> {
   const dir = mkdtempSync(join(tmpdir(), 'sbc-test-'));
@@ -34,6 +52,7 @@ export async function startSbc(input: Record<string, unknown> = {}): Promise<Tes
     web: { enabled: false },
     shutdown: { drainSeconds: 0 },
     ...input,
+    security: testSecurity(input.security),
   });
   const logger = process.env.TEST_SBC_LOG ? createLogger('debug') : silentLogger();
   const server = new Server(config, logger);

@@ -1,0 +1,157 @@
+/**
+ * Screening of every request from outside, by source IP, before any parsing
+ * or transaction (CONTRACT.md: blocked sources are silently dropped; rate
+ * limited ones get 503 with Retry-After, then are dropped while banned):
+ *
+ *   banned?                      → drop   'banned'
+ *   User-Agent of a scanner?     → ban, drop 'blocked-user-agent'
+ *   over its rate (token bucket)? → ban, 503 + Retry-After 'rate-limited'
+ *   otherwise                    → pass
+ *
+ * A scanner is banned too because it comes back under another User-Agent.
+ * Expiry costs no timer per source: reads check deadlines, and one coarse
+ * unref'd sweep frees what has ended. Verdicts are shared constants, so a
+ * screened request allocates nothing here.
+ */
+import type { RequestScreen, Screening } from '../core/request-checks.js';
+import type { Logger } from '../log/logger.js';
+import type { SipRequest } from '../sip/message.js';
+import type { Flow } from '../transport/flow.js';
+import { BanList } from './ban-list.js';
+import { SourceRateLimiter } from './rate-limiter.js';
+import { UserAgentBlocklist } from './scanner-block.js';
+import { bucketRate, takeToken, type BucketRate, type TokenBucket } from './token-bucket.js';
+
+export interface ScreenLimits {
+  maxTrackedSources: number;
+  maxBannedSources: number;
+  sweepIntervalMs: number;
+  banLogsPerSecond: number;
+}
+
+/** Safe defaults for what the configuration does not set. */
+export const SCREEN_LIMITS: Readonly<ScreenLimits> = {
+  /** Source IPs with a rate bucket at once (a spoofed-source flood must not grow the table). */
+  maxTrackedSources: 100_000,
+  /** Banned source IPs at once. */
+  maxBannedSources: 100_000,
+  /** How often ended bans and refilled buckets are freed. */
+  sweepIntervalMs: 10_000,
+  /** Ban log lines per second (and at once) before the rest are only counted: bans of spoofed sources must not flood the log. */
+  banLogsPerSecond: 20,
+};
+
+export interface SourceScreenOptions {
+  /** security.rateLimit.requestsPerSecondPerIp; 0 = unlimited. */
+  requestsPerSecondPerIp: number;
+  /** security.rateLimit.burst. */
+  burst: number;
+  /** security.rateLimit.banSeconds; 0 = no ban (each request over the rate still gets 503). */
+  banSeconds: number;
+  /** security.blockedUserAgents: case-insensitive substrings. */
+  blockedUserAgents: readonly string[];
+  logger: Logger;
+  limits?: Partial<ScreenLimits>;
+  /** Monotonic ms. @default performance.now */
+  now?: () => number;
+}
+
+const PASS: Screening = Object.freeze({ kind: 'pass' });
+const BANNED: Screening = Object.freeze({ kind: 'drop', reason: 'banned' });
+const BLOCKED_USER_AGENT: Screening = Object.freeze({ kind: 'drop', reason: 'blocked-user-agent' });
+
+type BanReason = 'blocked-user-agent' | 'rate-limited';
+
+export class SourceScreen implements RequestScreen {
+  readonly #log: Logger;
+  readonly #now: () => number;
+  readonly #banSeconds: number;
+  readonly #limiter: SourceRateLimiter | undefined;
+  readonly #agents: UserAgentBlocklist | undefined;
+  readonly #bans: BanList | undefined;
+  readonly #rateLimited: Screening;
+  readonly #banLogRate: BucketRate;
+  readonly #banLogBudget: TokenBucket;
+  #unloggedBans = 0;
+  #sweepTimer: NodeJS.Timeout | undefined;
+
+  constructor(options: SourceScreenOptions) {
+    const limits: ScreenLimits = { ...SCREEN_LIMITS, ...options.limits };
+    this.#log = options.logger;
+    this.#now = options.now ?? (() => performance.now());
+    this.#banSeconds = options.banSeconds;
+    this.#limiter = options.requestsPerSecondPerIp > 0
+      ? new SourceRateLimiter({ requestsPerSecond: options.requestsPerSecondPerIp, burst: options.burst, maxSources: limits.maxTrackedSources })
+      : undefined;
+    const agents = new UserAgentBlocklist(options.blockedUserAgents);
+    this.#agents = agents.isEmpty ? undefined : agents;
+    const refuses = this.#limiter !== undefined || this.#agents !== undefined;
+    this.#bans = refuses && options.banSeconds > 0 ? new BanList({ durationMs: options.banSeconds * 1000, maxSources: limits.maxBannedSources }) : undefined;
+    // Retry-After is whole seconds (RFC 3261 §20.33); with no ban, come back in a second.
+    const retryAfter = String(Math.max(1, Math.ceil(options.banSeconds)));
+    this.#rateLimited = Object.freeze({ kind: 'reject', reason: 'rate-limited', status: 503, phrase: 'Service Unavailable', headers: Object.freeze({ 'retry-after': retryAfter }) });
+    this.#banLogRate = bucketRate(limits.banLogsPerSecond, limits.banLogsPerSecond);
+    this.#banLogBudget = { tokens: limits.banLogsPerSecond, at: this.#now() };
+    if (this.#limiter !== undefined || this.#bans !== undefined) {
+      this.#sweepTimer = setInterval(() => this.sweep(), limits.sweepIntervalMs);
+      // The sweep only frees memory; it must not keep the process alive.
+      this.#sweepTimer.unref();
+    }
+  }
+
+  /** True when this screen can refuse anything (a rate, or User-Agents to block). */
+  get active(): boolean {
+    return this.#limiter !== undefined || this.#agents !== undefined;
+  }
+
+  /** Sources currently tracked: with a rate bucket, and banned (diagnostics, tests). */
+  get tracked(): { buckets: number; bans: number } {
+    return { buckets: this.#limiter?.size ?? 0, bans: this.#bans?.size ?? 0 };
+  }
+
+  screen(req: SipRequest, flow: Flow): Screening {
+    const source = flow.remote.address;
+    const now = this.#now();
+    if (this.#bans?.isBanned(source, now) === true) return BANNED;
+    if (this.#agents !== undefined) {
+      const userAgent = req.headers.get('user-agent');
+      if (userAgent !== undefined && this.#agents.matches(userAgent)) {
+        this.#ban(source, now, 'blocked-user-agent');
+        return BLOCKED_USER_AGENT;
+      }
+    }
+    if (this.#limiter !== undefined && !this.#limiter.take(source, now)) {
+      // A banned source starts afresh when its ban ends; unbanned, it stays limited.
+      if (this.#ban(source, now, 'rate-limited')) this.#limiter.forget(source);
+      return this.#rateLimited;
+    }
+    return PASS;
+  }
+
+  /** Free ended bans and refilled buckets (the timer calls this; tests may too). */
+  sweep(): void {
+    const now = this.#now();
+    this.#bans?.sweep(now);
+    this.#limiter?.sweep(now);
+    if (this.#unloggedBans > 0) {
+      this.#log.info({ count: this.#unloggedBans, seconds: this.#banSeconds }, 'sources banned without a line each (too many to log one by one)');
+      this.#unloggedBans = 0;
+    }
+  }
+
+  /** Idempotent: stops the sweep and forgets every bucket and ban. */
+  close(): void {
+    if (this.#sweepTimer !== undefined) clearInterval(this.#sweepTimer);
+    this.#sweepTimer = undefined;
+    this.#limiter?.clear();
+    this.#bans?.clear();
+  }
+
+  /** True when a new ban began. */
+  #ban(source: string, now: number, reason: BanReason): boolean {
+    if (this.#bans === undefined || !this.#bans.ban(source, now)) return false;
+    if (takeToken(this.#banLogBudget, this.#banLogRate, now)) this.#log.info({ ip: source, reason, seconds: this.#banSeconds }, 'source banned');
+    else this.#unloggedBans++;
+    return true;
+  }
+}
