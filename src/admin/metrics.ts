@@ -54,7 +54,7 @@ export interface SbcMetrics {
   readonly sipResponses: CounterHandle<{ direction: Direction; status: number }>;
   /** `sbc_sip_parse_errors_total`. */
   readonly parseErrors: CounterHandle<{ transport: TransportProtocol; code: ParseErrorCode }>;
-  /** `sbc_rejected_requests_total` (rate-limit, banned, blocked-user-agent, …). */
+  /** `sbc_rejected_requests_total` (rate-limited, banned, blocked-user-agent, auth-challenge, call-limit, …). */
   readonly rejectedRequests: CounterHandle<{ reason: string }>;
   /** `sbc_active_flows`. */
   readonly activeFlows: GaugeHandle<{ transport: TransportProtocol }>;
