@@ -13,6 +13,8 @@ export const PEERS = {
   'baresip-core': '/usr/bin/baresip',
   'rtpengine-daemon': '/usr/bin/rtpengine',
   chromium: '/usr/bin/chromium',
+  // shared state for several SBC nodes (state.store: redis)
+  'redis-server': '/usr/bin/redis-server',
   // ip, to bring up loopback in the network namespace the suite runs in.
   iproute2: '/usr/sbin/ip',
 };

@@ -105,7 +105,7 @@ export class Server {
   async start(): Promise<void> {
     const c = this.config;
     const log = this.#log;
-    this.#store = createStateStore(c.state);
+    this.#store = await createStateStore(c.state, { logger: log.child({ part: 'state' }) });
 
     const listeners: ListenerSpec[] = c.listen.map((l) => ({
       transport: l.transport,
