@@ -25,6 +25,7 @@ import { NatKeepalive } from './registrar/nat-keepalive.js';
 import { Registrations } from './registrar/registrations.js';
 import { DigestAuthenticator } from './security/digest-auth.js';
 import { loadUsersFile } from './security/users-file.js';
+import { CallLimits } from './security/call-limits.js';
 import { SourceScreen } from './security/index.js';
 import { Dispatcher } from './routing/index.js';
 import { createStateStore, type StateStore } from './state/index.js';
@@ -206,6 +207,8 @@ export class Server {
     this.#registrations = registrations;
     transport.flows.onClose((flow) => registrations.dropFlow(flow.id));
 
+    const callLimits = c.security.maxCallsPerUser > 0 ? new CallLimits({ maxPerUser: c.security.maxCallsPerUser }) : undefined;
+
     if (c.mode === 'b2bua') {
       this.#b2bua = new B2bua({
         transport,
@@ -219,6 +222,7 @@ export class Server {
         flowFailedStatus: c.proxy.flowFailedStatus,
         failoverTimeoutMs: c.proxy.failoverTimeoutMs,
         productName: PRODUCT,
+        ...(callLimits !== undefined ? { callEnded: (callId: string) => callLimits.ended(callId) } : {}),
       });
     }
 
@@ -239,6 +243,7 @@ export class Server {
       ...(c.topologyHiding.enabled ? { topology: this.#topologyHiding(secret) } : {}),
       ...(this.#requestScreen() ?? {}),
       ...(auth !== undefined ? { auth } : {}),
+      ...(callLimits !== undefined ? { calls: callLimits } : {}),
     });
     this.#pipeline = pipeline;
     transport.setUser({

@@ -267,7 +267,7 @@ export const configSchema = z
           .array(z.string().min(1))
           .default(() => [...DEFAULT_BLOCKED_USER_AGENTS])
           .describe('Requests whose User-Agent contains one of these (case-insensitive) are dropped silently.'),
-        maxCallsPerUser: z.int().min(0).default(0).describe('Concurrent calls per user; 0 = unlimited. @default 0'),
+        maxCallsPerUser: z.int().min(0).default(0).describe('Concurrent calls one caller (From user@host) may place from outside; a new INVITE over it gets 403 Too Many Calls. 0 = unlimited. @default 0'),
         maxMessageBytes: z.int().min(512).max(16_777_216).default(65535).describe('Largest SIP message accepted, in bytes. @default 65535'),
       })
       .prefault({}),
