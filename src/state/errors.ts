@@ -1,6 +1,6 @@
 /**
  * Errors the state store raises, each with a stable code so callers can map
- * them (a closed or unavailable store becomes a SIP 503 upstream).
+ * them (a request whose state cannot be stored or read ends with 500 from us).
  */
 
 /** An operation was attempted after `close()`. */
@@ -21,7 +21,7 @@ export class StateWrongTypeError extends Error {
   }
 }
 
-/** The configured store kind cannot be built (yet) by this version. */
+/** The configured store cannot be reached (Redis down or not answering) or is not a known kind. */
 export class StateStoreUnavailableError extends Error {
   readonly code = 'SBC_ERR_STATE_UNAVAILABLE' as const;
   constructor(message: string) {
