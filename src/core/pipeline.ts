@@ -581,6 +581,11 @@ export class Pipeline {
     const verdict = screen.screen(req, flow);
     if (verdict.kind === 'pass') return true;
     this.#o.metrics?.rejectedRequests.inc({ reason: verdict.reason });
+    // A scanner or banned source gets nothing, and does not keep a connection open either.
+    if (verdict.kind === 'drop' && flow.reliable) {
+      flow.close(verdict.reason);
+      return false;
+    }
     if (verdict.kind === 'reject' && req.method !== 'ACK' && req.topVia() !== undefined && req.callId !== undefined && req.cseq() !== undefined) {
       this.#reply(req, flow, verdict.status, verdict.phrase, verdict.headers);
     }

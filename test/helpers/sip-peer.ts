@@ -55,10 +55,10 @@ export class SipPeer {
     return p;
   }
 
-  /** A TCP connection to the SBC; `localPort` picks the source port. */
-  static async tcp(port: number, host = '127.0.0.1', localPort?: number): Promise<SipPeer> {
+  /** A TCP connection to the SBC; `from` picks the source address and port. */
+  static async tcp(port: number, host = '127.0.0.1', from: { localAddress?: string; localPort?: number } = {}): Promise<SipPeer> {
     const p = new SipPeer('tcp');
-    const sock = tcpConnect({ host, port, ...(localPort !== undefined ? { localPort } : {}) });
+    const sock = tcpConnect({ host, port, ...from });
     p.#tcp = sock;
     const framer = new StreamFramer();
     sock.on('data', (chunk) => {

@@ -120,7 +120,7 @@ describe('Path registration', () => {
 
   test('a TCP client whose source port is the number the registrar listens on over UDP is still a client', async () => {
     // Backends are recognised by transport, address and port: the same port number over TCP is somebody else.
-    const phone = await SipPeer.tcp(sbc.listener('tcp').boundPort, '127.0.0.1', registrar.address.port);
+    const phone = await SipPeer.tcp(sbc.listener('tcp').boundPort, '127.0.0.1', { localPort: registrar.address.port });
     try {
       const aor = `sip:erin${rand(2)}@example.com`;
       phone.send(request({ method: 'REGISTER', uri: 'sip:example.com', sentBy: `127.0.0.1:${registrar.address.port}`, viaTransport: 'TCP', from: `<${aor}>`, to: `<${aor}>`, contact: `<sip:erin@127.0.0.1:${registrar.address.port};transport=tcp>;expires=600` }));

@@ -132,6 +132,25 @@ describe('scanner blocking against sipvicious', () => {
   });
 });
 
+describe('scanner blocking over connections', () => {
+  test('a TCP connection that sends a scanner\'s request is closed without an answer; another source on TCP is answered', async (t) => {
+    const sbc = await sbcFor(t, { security: PRODUCT_SECURITY });
+    const scanner = await SipPeer.tcp(sbc.listener('tcp').boundPort, '127.0.0.1');
+    t.after(() => scanner.close());
+    scanner.send(request({ method: 'OPTIONS', uri: `sip:100@${sbc.hostPort('tcp')}`, sentBy: `127.0.0.1:${scanner.address.port}`, viaTransport: 'TCP', headers: ['User-Agent: friendly-scanner'] }));
+    const deadline = Date.now() + 3000;
+    while (!scanner.closedByRemote && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(scanner.closedByRemote, true, 'the SBC closed the scanner\'s connection');
+    assert.equal(scanner.received.length, 0, 'and answered nothing');
+
+    const phone = await SipPeer.tcp(sbc.listener('tcp').boundPort, '127.0.0.1', { localAddress: '127.0.0.2' });
+    t.after(() => phone.close());
+    phone.send(request({ method: 'OPTIONS', uri: `sip:${sbc.hostPort('tcp')}`, sentBy: `127.0.0.2:${phone.address.port}`, viaTransport: 'TCP', headers: ['User-Agent: SIP.js/0.21.2'] }));
+    await phone.nextResponse(200, 'OPTIONS');
+    assert.equal((await rejected(sbc))['blocked-user-agent'], 1);
+  });
+});
+
 describe('per-IP rate limit', () => {
   test('over requestsPerSecondPerIp + burst: burst answered, one 503 with Retry-After, then silence until the ban ends; another IP is unaffected', async (t) => {
     const rateLimit = { requestsPerSecondPerIp: 1, burst: 5, banSeconds: 2 };
