@@ -4,6 +4,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import { signal, stop } from './child-signals.js';
 import { freePortInRange } from './free-port.js';
 
 export interface RedisServerOptions {
@@ -112,29 +113,6 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Runn
     stop: () => (stopping ??= stopAndClean()),
     logs: () => log,
   };
-}
-
-function signal(child: ChildProcess, name: NodeJS.Signals): void {
-  if (child.exitCode === null && child.signalCode === null) child.kill(name);
-}
-
-async function stop(child: ChildProcess, exited: Promise<void>): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  // A stopped process only acts on SIGTERM once continued.
-  signal(child, 'SIGCONT');
-  signal(child, 'SIGTERM');
-  let timer: NodeJS.Timeout | undefined;
-  const timedOut = await Promise.race([
-    exited.then(() => false),
-    new Promise<boolean>((resolve) => {
-      timer = setTimeout(() => resolve(true), 3000);
-    }),
-  ]);
-  clearTimeout(timer);
-  if (timedOut) {
-    signal(child, 'SIGKILL');
-    await exited;
-  }
 }
 
 /** PING every 50 ms until +PONG (up to 5 s), failing early if the server exits. */

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
+import { signal, stop } from './child-signals.js';
 import { freePortInRange } from './free-port.js';
 
 export interface RtpengineOptions {
@@ -95,29 +96,6 @@ export async function startRtpengine(options: RtpengineOptions = {}): Promise<Ru
     throw new Error(`${(error as Error).message}\nrtpengine ${args.join(' ')}\n${log}`);
   }
   return engine;
-}
-
-function signal(child: ChildProcess, name: NodeJS.Signals): void {
-  if (child.exitCode === null && child.signalCode === null) child.kill(name);
-}
-
-async function stop(child: ChildProcess, exited: Promise<void>): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  // A stopped process only acts on SIGTERM once continued.
-  signal(child, 'SIGCONT');
-  signal(child, 'SIGTERM');
-  let timer: NodeJS.Timeout | undefined;
-  const timedOut = await Promise.race([
-    exited.then(() => false),
-    new Promise<boolean>((resolve) => {
-      timer = setTimeout(() => resolve(true), 3000);
-    }),
-  ]);
-  clearTimeout(timer);
-  if (timedOut) {
-    signal(child, 'SIGKILL');
-    await exited;
-  }
 }
 
 /** Ping every 100 ms until the engine answers (up to 5 s), failing early if it exits. */
