@@ -104,6 +104,9 @@ export class WsListener implements Listener {
       maxPayload: limits.maxWsPayloadBytes,
       handleProtocols: (protocols) => (protocols.has(SIP_SUBPROTOCOL) ? SIP_SUBPROTOCOL : false),
     });
+    // A connection must send its request within the handshake budget; node:http's own header timeout is
+    // only checked every 30 s. ws clears this on upgrade, keep-alive replaces it after a response.
+    if (server === http) http.on('connection', (socket: Socket) => socket.setTimeout(limits.handshakeTimeoutMs));
     http.on('request', (req, res) => this.#onHttpRequest(req, res));
     http.on('upgrade', (req, socket, head) => this.#onUpgrade(wss, req, socket, head));
     return new Promise((resolve, reject) => {
@@ -157,8 +160,7 @@ export class WsListener implements Listener {
     server.on('secureConnection', (socket: TLSSocket) => {
       pending.add(socket);
       socket.once('close', forget);
-      // node:http only enforces its header timeouts on connections it accepted itself: an idle
-      // connection that never completes its request is closed here instead (ws clears it on upgrade).
+      // The same budget as for plain WS connections (node:http enforces none on connections handed to it).
       socket.setTimeout(limits.handshakeTimeoutMs);
       http.emit('connection', socket);
     });

@@ -134,6 +134,21 @@ for (const transport of ['ws', 'wss'] as const) {
       }
     });
 
+    it('closes a connection that never sends its HTTP request within handshakeTimeoutMs', async () => {
+      const h = await start({ handshakeTimeoutMs: 300 });
+      const port = portOf(h.layer, transport);
+      const socket: Socket = transport === 'wss' ? tlsConnect({ host: '127.0.0.1', port, ca, servername: 'localhost' }) : netConnect({ host: '127.0.0.1', port });
+      try {
+        await once(socket, transport === 'wss' ? 'secureConnect' : 'connect');
+        const started = Date.now();
+        await once(socket, 'close');
+        assert.ok(Date.now() - started < 5000, 'closed by the SBC, not left open');
+      } finally {
+        socket.destroy();
+        await h.stop();
+      }
+    });
+
     it('pings the peer and drops one that stops answering', async () => {
       const h = await start({ wsPingIntervalMs: 50 });
       // A hand-made client that completes the upgrade, sends one SIP message, then never answers a ping.
