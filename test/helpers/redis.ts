@@ -4,7 +4,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { signal, stop } from './child-signals.js';
+import { pause, signal, stop } from './child-signals.js';
 import { freePortInRange } from './free-port.js';
 
 export interface RedisServerOptions {
@@ -23,7 +23,8 @@ export interface RunningRedis {
   /** `redis://127.0.0.1:<port>` (no credentials). */
   url: string;
   /** SIGSTOP: Redis keeps its sockets open but answers nothing. */
-  pause(): void;
+  /** SIGSTOP; resolves once the process is stopped. */
+  pause(): Promise<void>;
   /** SIGCONT. */
   resume(): void;
   /** SIGKILL: connections drop at once, like a crashed node; data is gone (no persistence). */
@@ -99,7 +100,7 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Runn
     },
     port,
     url: `redis://127.0.0.1:${port}`,
-    pause: () => signal(child, 'SIGSTOP'),
+    pause: () => pause(child),
     resume: () => signal(child, 'SIGCONT'),
     kill: async () => {
       signal(child, 'SIGKILL');

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { signal, stop } from './child-signals.js';
+import { pause, signal, stop } from './child-signals.js';
 import { freePortInRange } from './free-port.js';
 
 export interface RtpengineOptions {
@@ -24,7 +24,8 @@ export interface RunningRtpengine {
   portMin: number;
   portMax: number;
   /** SIGSTOP: the engine stops answering but keeps its sockets. */
-  pause(): void;
+  /** SIGSTOP; resolves once the process is stopped. */
+  pause(): Promise<void>;
   /** SIGCONT. */
   resume(): void;
   /** SIGCONT, SIGTERM, SIGKILL after 3 s; resolves when it has exited. Idempotent. */
@@ -83,7 +84,7 @@ export async function startRtpengine(options: RtpengineOptions = {}): Promise<Ru
     wsUrl: httpPort === undefined ? undefined : `ws://127.0.0.1:${httpPort}`,
     portMin,
     portMax,
-    pause: () => signal(child, 'SIGSTOP'),
+    pause: () => pause(child),
     resume: () => signal(child, 'SIGCONT'),
     stop: () => (stopping ??= stop(child, exited)),
     logs: () => log,

@@ -114,7 +114,7 @@ describe('EnginePool with two real rtpengines', () => {
       (await registry.getSingleMetricAsString('sbc_media_engine_up')).split('\n').find((l) => l.includes(`engine="${url}"`))?.split(' ').pop();
 
     const callId = await callIdFor(pool, a.udpUrl);
-    a.pause();
+    await a.pause();
     try {
       // The offer for a call that hashes to A times out there and lands on B.
       const offer = await pool.offer({ callId, fromTag: 'browser', sdp: chromeOffer(), flags: flags.offer('webrtcToRtp') });
@@ -148,8 +148,8 @@ describe('EnginePool with two real rtpengines', () => {
 
   it('says which engines it tried when none answers an offer', async () => {
     const pool = newPool({ tries: 1, timeoutMs: 200 });
-    a.pause();
-    b.pause();
+    await a.pause();
+    await b.pause();
     try {
       await assert.rejects(pool.offer({ callId: newCallId(), fromTag: 'x', sdp: chromeOffer() }), (e: unknown) => e instanceof NoEngineError && e.message.includes(a.udpUrl) && e.message.includes(b.udpUrl) && e.status === 503);
     } finally {

@@ -146,7 +146,7 @@ describe('media through rtpengine', () => {
   });
 
   test('with the engine frozen the browser gets 503 at once and the backend is not blamed', async () => {
-    engine.pause();
+    await engine.pause();
     const ws = await SipPeer.ws(`ws://127.0.0.1:${sbc.listener('ws').boundPort}`);
     try {
       const callId = rand(8);

@@ -202,7 +202,7 @@ describe('RedisStore faults', () => {
       await store.close();
     });
     await store.set('k', 'before', 60);
-    redis.pause();
+    await redis.pause();
     const started = Date.now();
     const results = await Promise.allSettled([store.get('k'), store.set('k', 'during', 60), store.hgetall('h'), store.incr('n', 1, 60), store.publish('c', 'x')]);
     const elapsed = Date.now() - started;
@@ -263,7 +263,7 @@ describe('RedisStore faults', () => {
   it('close() does not wait on a Redis that does not answer', async () => {
     const store = await RedisStore.connect({ url: redis.url }, FAST);
     await store.subscribe('c', () => undefined);
-    redis.pause();
+    await redis.pause();
     try {
       const pending = assert.rejects(store.get('k'), StateStoreClosedError, 'an operation in flight at close() rejects with StateStoreClosedError');
       const started = Date.now();
