@@ -66,6 +66,7 @@ export class Server {
   #topology: TopologyHiding | undefined;
   #keepalive: NatKeepalive | undefined;
   #screen: SourceScreen | undefined;
+  #auth: DigestAuthenticator | undefined;
   #engines: EnginePool | undefined;
   #media: RtpengineMedia | undefined;
   #metricsTimer: NodeJS.Timeout | undefined;
@@ -136,6 +137,7 @@ export class Server {
     }
     // Read before any listener opens, so a bad users file stops start-up.
     const auth = c.security.auth.mode === 'local' ? await this.#digestAuth(secret) : undefined;
+    this.#auth = auth;
 
     const transport = new TransportLayer({
       listeners,
@@ -308,12 +310,30 @@ export class Server {
     const loaded = await reload();
     if (!loaded.ok) return { status: 400, body: { error: formatConfigError(loaded.error), key: loaded.error.key } };
     const next = loaded.value.config;
+    const users = await this.#reloadUsers(next);
+    if (!users.ok) return { status: 400, body: { error: users.error, key: 'security.auth.usersFile' } };
     await this.dispatcher.reload(next.backends, next.routes);
     this.#pipeline?.refreshInside();
     const live = new Set(['backends', 'routes']);
     const restartNeeded = Object.keys(next).filter((k) => !live.has(k) && JSON.stringify((next as Record<string, unknown>)[k]) !== JSON.stringify((this.config as Record<string, unknown>)[k]));
-    this.#log.info({ applied: [...live], restartNeeded }, 'configuration reloaded');
-    return { status: 200, body: { status: 'reloaded', applied: [...live], restartNeeded } };
+    const applied = users.value ? [...live, 'security.auth.usersFile'] : [...live];
+    this.#log.info({ applied, restartNeeded }, 'configuration reloaded');
+    return { status: 200, body: { status: 'reloaded', applied, restartNeeded } };
+  }
+
+  /** Re-read the users file when digest authentication stays on; ok(false) when there is none to re-read. */
+  async #reloadUsers(next: Config): Promise<Result<boolean, string>> {
+    const a = next.security.auth;
+    if (this.#auth === undefined || a.mode !== 'local' || a.usersFile === undefined) return { ok: true, value: false };
+    try {
+      const users = await loadUsersFile(this.#path(a.usersFile));
+      this.#auth.setUsers(users);
+      this.#log.info({ usersFile: a.usersFile, users: users.size }, 'users file re-read');
+      return { ok: true, value: true };
+    } catch (err) {
+      // The users in force stay as they were.
+      return { ok: false, error: (err as Error).message };
+    }
   }
 
   /** SIGTERM: refuse new calls and registrations, let transactions finish, then stop. */

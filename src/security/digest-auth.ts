@@ -85,7 +85,7 @@ type Verdict =
   | { kind: 'bad-request'; phrase: string };
 
 export class DigestAuthenticator implements Authenticator {
-  readonly #users: DigestUsers;
+  #users: DigestUsers;
   readonly #realm: string | undefined;
   readonly #log: Logger;
   readonly #nonces: DigestNonces;
@@ -107,6 +107,11 @@ export class DigestAuthenticator implements Authenticator {
     this.#failures = new FailureCounts(options.maxTrackedFailures ?? DIGEST_AUTH_DEFAULTS.maxTrackedFailures, this.#maxAgeMs);
     this.#now = options.now ?? Date.now;
     this.#opaque = this.#nonces.opaque;
+  }
+
+  /** A re-read users file (POST /api/reload): nonces, replay windows and failure counts carry on. */
+  setUsers(users: DigestUsers): void {
+    this.#users = users;
   }
 
   check(req: SipRequest, flow: Flow): AuthDenial | undefined {

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { configSchema, type Config } from '../../src/config/schema.js';
 import { silentLogger, createLogger } from '../../src/log/logger.js';
-import { Server } from '../../src/server.js';
+import { Server, type ServerOptions } from '../../src/server.js';
 import type { ListenerInfo, TransportProtocol } from '../../src/transport/flow.js';
 
 export interface TestSbc {
@@ -39,7 +39,7 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 }
 
 /** Config input as YAML would give it; listeners default to udp, tcp, ws on 127.0.0.1:0. */
-export async function startSbc(input: Record<string, unknown> = {}): Promise<TestSbc> {
+export async function startSbc(input: Record<string, unknown> = {}, options: ServerOptions = {}): Promise<TestSbc> {
   const dir = mkdtempSync(join(tmpdir(), 'sbc-test-'));
   const config = configSchema.parse({
     listen: [
@@ -55,7 +55,7 @@ export async function startSbc(input: Record<string, unknown> = {}): Promise<Tes
     security: testSecurity(input.security),
   });
   const logger = process.env.TEST_SBC_LOG ? createLogger('debug') : silentLogger();
-  const server = new Server(config, logger);
+  const server = new Server(config, logger, options);
   try {
     await server.start();
   } catch (err) {

@@ -11,6 +11,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { configSchema } from '../../../src/config/schema.js';
 import { DigestNonces } from '../../../src/security/digest-auth.js';
 import { computeHa1, computeResponse, parseDigestChallenge, type DigestChallenge } from '../../../src/sip/digest.js';
 import { freePortInRange } from '../../helpers/free-port.js';
@@ -260,6 +261,55 @@ describe('digest authentication (security.auth.mode local)', () => {
     } finally {
       phone.close();
     }
+  });
+});
+
+describe('users file reload', () => {
+  test('POST /api/reload re-reads the users file: a user added to it can register without a restart; a broken file keeps the users in force', async (t) => {
+    const registrar = await SipPeer.udp();
+    t.after(() => registrar.close());
+    registrar.onMessage = (r, p) => {
+      if (r.msg.kind === 'request' && r.msg.method === 'REGISTER') p.send(response(r.msg, 200, 'OK', { toTag: 'reg', headers: [`Contact: ${r.msg.headers.get('contact') ?? '*'};expires=60`] }), r.from);
+    };
+    const usersFile = join(dir, 'reload-users');
+    writeFileSync(usersFile, 'alice:wonderland\n');
+    const input = { ...backendsOf(registrar), timers: { t1Ms: 50 }, security: { auth: { mode: 'local', usersFile } } };
+    const sbc = await startSbc(input, { reloadConfig: async () => ({ ok: true as const, value: { config: configSchema.parse({ ...input, listen: [{ transport: 'udp', address: '127.0.0.1', port: 0 }] }) } }) });
+    t.after(() => sbc.stop());
+    const to = { address: '127.0.0.1', port: sbc.listener('udp').boundPort };
+    const phone = await SipPeer.udp();
+    t.after(() => phone.close());
+    const aor = `sip:carol@${REALM}`;
+    const callId = rand(8);
+    const register = (cseq: number, headers: string[] = []): string => request({
+      method: 'REGISTER', uri: `sip:${REALM}`, sentBy: `127.0.0.1:${phone.address.port}`, from: `<${aor}>`, to: `<${aor}>`, callId, cseq,
+      contact: `<sip:carol@127.0.0.1:${phone.address.port}>`, headers: ['Expires: 60', ...headers],
+    });
+    const attempt = async (cseq: number): Promise<number> => {
+      phone.send(register(cseq), to);
+      const c = challengeIn(await phone.nextResponse(401, 'REGISTER'), 'www-authenticate');
+      phone.send(register(cseq + 1, [`Authorization: ${answer(c, { user: 'carol', password: 'c4rol', method: 'REGISTER', uri: `sip:${REALM}` })}`]), to);
+      const final = await phone.next((r) => r.msg.kind === 'response' && r.msg.cseq()?.seq === cseq + 1 && r.msg.status >= 200);
+      return final.msg.kind === 'response' ? final.msg.status : 0;
+    };
+    const reload = async (): Promise<{ status: number; body: { applied?: string[]; error?: string } }> => {
+      const res = await fetch(`${sbc.adminUrl}/api/reload`, { method: 'POST' });
+      return { status: res.status, body: (await res.json()) as { applied?: string[]; error?: string } };
+    };
+
+    assert.equal(await attempt(1), 401, 'carol is not a user yet');
+    writeFileSync(usersFile, 'alice:wonderland\ncarol:c4rol\n');
+    const ok = await reload();
+    assert.equal(ok.status, 200);
+    assert.ok(ok.body.applied?.includes('security.auth.usersFile'), JSON.stringify(ok.body));
+    assert.equal(await attempt(3), 200, 'carol registers after the reload');
+    assert.equal(registrar.count(isRequest('REGISTER', aor)), 1);
+
+    writeFileSync(usersFile, 'alice:wonderland\ncarol c4rol\n');
+    const bad = await reload();
+    assert.equal(bad.status, 400);
+    assert.match(bad.body.error ?? '', /line 2/);
+    assert.equal(await attempt(5), 200, 'the users in force are kept when the new file is broken');
   });
 });
 
