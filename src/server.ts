@@ -26,7 +26,7 @@ import { Registrations } from './registrar/registrations.js';
 import { DigestAuthenticator } from './security/digest-auth.js';
 import { loadUsersFile } from './security/users-file.js';
 import { CallLimits } from './security/call-limits.js';
-import { SourceScreen } from './security/index.js';
+import { SourceScreen, type ScreenSettings } from './security/index.js';
 import { Dispatcher } from './routing/index.js';
 import { createStateStore, type StateStore } from './state/index.js';
 import { TopologyHiding } from './topology/index.js';
@@ -66,6 +66,7 @@ export class Server {
   #topology: TopologyHiding | undefined;
   #keepalive: NatKeepalive | undefined;
   #screen: SourceScreen | undefined;
+  #callLimits: CallLimits | undefined;
   #auth: DigestAuthenticator | undefined;
   #engines: EnginePool | undefined;
   #media: RtpengineMedia | undefined;
@@ -209,7 +210,9 @@ export class Server {
     this.#registrations = registrations;
     transport.flows.onClose((flow) => registrations.dropFlow(flow.id));
 
-    const callLimits = c.security.maxCallsPerUser > 0 ? new CallLimits({ maxPerUser: c.security.maxCallsPerUser }) : undefined;
+    // Always there (0 = unlimited tracks nothing), so a reload can set a limit.
+    const callLimits = new CallLimits({ maxPerUser: c.security.maxCallsPerUser });
+    this.#callLimits = callLimits;
 
     if (c.mode === 'b2bua') {
       this.#b2bua = new B2bua({
@@ -224,7 +227,7 @@ export class Server {
         flowFailedStatus: c.proxy.flowFailedStatus,
         failoverTimeoutMs: c.proxy.failoverTimeoutMs,
         productName: PRODUCT,
-        ...(callLimits !== undefined ? { callEnded: (callId: string) => callLimits.ended(callId) } : {}),
+        callEnded: (callId: string) => callLimits.ended(callId),
       });
     }
 
@@ -243,9 +246,9 @@ export class Server {
       failoverTimeoutMs: c.proxy.failoverTimeoutMs,
       productName: PRODUCT,
       ...(c.topologyHiding.enabled ? { topology: this.#topologyHiding(secret) } : {}),
-      ...(this.#requestScreen() ?? {}),
+      screen: this.#requestScreen(),
       ...(auth !== undefined ? { auth } : {}),
-      ...(callLimits !== undefined ? { calls: callLimits } : {}),
+      calls: callLimits,
     });
     this.#pipeline = pipeline;
     transport.setUser({
@@ -314,9 +317,11 @@ export class Server {
     if (!users.ok) return { status: 400, body: { error: users.error, key: 'security.auth.usersFile' } };
     await this.dispatcher.reload(next.backends, next.routes);
     this.#pipeline?.refreshInside();
+    this.#screen?.reconfigure(screenSettings(next));
+    this.#callLimits?.setMaxPerUser(next.security.maxCallsPerUser);
     const live = new Set(['backends', 'routes']);
-    const restartNeeded = Object.keys(next).filter((k) => !live.has(k) && JSON.stringify((next as Record<string, unknown>)[k]) !== JSON.stringify((this.config as Record<string, unknown>)[k]));
-    const applied = users.value ? [...live, 'security.auth.usersFile'] : [...live];
+    const restartNeeded = Object.keys(next).filter((k) => !live.has(k) && JSON.stringify(withoutLiveKeys(next, k)) !== JSON.stringify(withoutLiveKeys(this.config, k)));
+    const applied = [...live, ...LIVE_SECURITY_KEYS.map((key) => `security.${key}`), ...(users.value ? ['security.auth.usersFile'] : [])];
     this.#log.info({ applied, restartNeeded }, 'configuration reloaded');
     return { status: 200, body: { status: 'reloaded', applied, restartNeeded } };
   }
@@ -414,18 +419,11 @@ export class Server {
   }
 
   /** Rate limits, bans and scanner blocking for requests from outside; undefined when the configuration turns all off. */
-  #requestScreen(): { screen: SourceScreen } | undefined {
-    const s = this.config.security;
-    const screen = new SourceScreen({
-      requestsPerSecondPerIp: s.rateLimit.requestsPerSecondPerIp,
-      burst: s.rateLimit.burst,
-      banSeconds: s.rateLimit.banSeconds,
-      blockedUserAgents: s.blockedUserAgents,
-      logger: this.#log.child({ part: 'security' }),
-    });
-    if (!screen.active) return undefined;
+  #requestScreen(): SourceScreen {
+    // Built even when the configuration turns everything off (it then passes every request), so a reload can turn it on.
+    const screen = new SourceScreen({ ...screenSettings(this.config), logger: this.#log.child({ part: 'security' }) });
     this.#screen = screen;
-    return { screen };
+    return screen;
   }
 
   /** security.auth.mode local: digest challenges against the users file (a bad file throws SBC_ERR_CONFIG_KEY naming the line). */
@@ -460,4 +458,21 @@ function defaultAdvertise(address: string): string {
 
 function hostForUrl(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
+}
+
+/** security keys POST /api/reload applies without a restart. */
+const LIVE_SECURITY_KEYS = ['rateLimit', 'blockedUserAgents', 'maxCallsPerUser'] as const;
+
+/** A top-level section as far as a restart is concerned: security without the keys a reload applies. */
+function withoutLiveKeys(config: Config, key: string): unknown {
+  const section = (config as Record<string, unknown>)[key];
+  if (key !== 'security') return section;
+  const rest: Record<string, unknown> = { ...config.security };
+  for (const k of LIVE_SECURITY_KEYS) delete rest[k];
+  return rest;
+}
+
+function screenSettings(config: Config): ScreenSettings {
+  const s = config.security;
+  return { requestsPerSecondPerIp: s.rateLimit.requestsPerSecondPerIp, burst: s.rateLimit.burst, banSeconds: s.rateLimit.banSeconds, blockedUserAgents: s.blockedUserAgents };
 }

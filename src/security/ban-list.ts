@@ -16,7 +16,7 @@ export interface BanListOptions {
 export class BanList {
   /** Source → monotonic ms when its ban ends. */
   readonly #endsAt: GenerationalMap<string, number>;
-  readonly #durationMs: number;
+  #durationMs: number;
 
   constructor(options: BanListOptions) {
     if (!(options.durationMs > 0)) throw new RangeError('durationMs must be > 0');
@@ -42,6 +42,12 @@ export class BanList {
     if (this.isBanned(source, now)) return false;
     this.#endsAt.set(source, now + this.#durationMs);
     return true;
+  }
+
+  /** Bans from now on last `durationMs`; bans in force keep their end. */
+  setDuration(durationMs: number): void {
+    if (!(durationMs > 0)) throw new RangeError('durationMs must be > 0');
+    this.#durationMs = durationMs;
   }
 
   /** Drop the bans that have ended. */

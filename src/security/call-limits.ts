@@ -22,7 +22,7 @@ interface Slot {
 }
 
 export class CallLimits implements CallAdmission {
-  readonly #max: number;
+  #max: number;
   readonly #ttlMs: number;
   readonly #maxTracked: number;
   readonly #now: () => number;
@@ -37,12 +37,18 @@ export class CallLimits implements CallAdmission {
     this.#now = options.now ?? Date.now;
   }
 
+  /** 0 = unlimited (nothing is tracked). Calls already up keep their slots. */
+  setMaxPerUser(max: number): void {
+    this.#max = max;
+  }
+
   /** Calls `user` holds now. */
   count(user: string): number {
     return this.#perUser.get(user) ?? 0;
   }
 
   admit(req: SipRequest): { status: number; phrase: string } | undefined {
+    if (this.#max === 0) return undefined;
     const callId = req.callId;
     const from = req.from()?.uri;
     if (callId === undefined || from === undefined) return undefined;

@@ -1,6 +1,6 @@
 /** Security at the edge: request screening by source (rate limits, bans, scanner blocking). */
 export { SourceScreen, SCREEN_LIMITS } from './request-screen.js';
-export type { ScreenLimits, SourceScreenOptions } from './request-screen.js';
+export type { ScreenLimits, ScreenSettings, SourceScreenOptions } from './request-screen.js';
 export { SourceRateLimiter } from './rate-limiter.js';
 export type { SourceRateLimiterOptions } from './rate-limiter.js';
 export { BanList } from './ban-list.js';

@@ -41,7 +41,8 @@ export const SCREEN_LIMITS: Readonly<ScreenLimits> = {
   banLogsPerSecond: 20,
 };
 
-export interface SourceScreenOptions {
+/** What POST /api/reload may change. */
+export interface ScreenSettings {
   /** security.rateLimit.requestsPerSecondPerIp; 0 = unlimited. */
   requestsPerSecondPerIp: number;
   /** security.rateLimit.burst. */
@@ -50,6 +51,9 @@ export interface SourceScreenOptions {
   banSeconds: number;
   /** security.blockedUserAgents: case-insensitive substrings. */
   blockedUserAgents: readonly string[];
+}
+
+export interface SourceScreenOptions extends ScreenSettings {
   logger: Logger;
   limits?: Partial<ScreenLimits>;
   /** Monotonic ms. @default performance.now */
@@ -65,11 +69,12 @@ type BanReason = 'blocked-user-agent' | 'rate-limited';
 export class SourceScreen implements RequestScreen {
   readonly #log: Logger;
   readonly #now: () => number;
-  readonly #banSeconds: number;
-  readonly #limiter: SourceRateLimiter | undefined;
-  readonly #agents: UserAgentBlocklist | undefined;
-  readonly #bans: BanList | undefined;
-  readonly #rateLimited: Screening;
+  readonly #limits: ScreenLimits;
+  #banSeconds = 0;
+  #limiter: SourceRateLimiter | undefined;
+  #agents: UserAgentBlocklist | undefined;
+  #bans: BanList | undefined;
+  #rateLimited: Screening = PASS;
   readonly #banLogRate: BucketRate;
   readonly #banLogBudget: TokenBucket;
   #unloggedBans = 0;
@@ -77,25 +82,45 @@ export class SourceScreen implements RequestScreen {
 
   constructor(options: SourceScreenOptions) {
     const limits: ScreenLimits = { ...SCREEN_LIMITS, ...options.limits };
+    this.#limits = limits;
     this.#log = options.logger;
     this.#now = options.now ?? (() => performance.now());
-    this.#banSeconds = options.banSeconds;
-    this.#limiter = options.requestsPerSecondPerIp > 0
-      ? new SourceRateLimiter({ requestsPerSecond: options.requestsPerSecondPerIp, burst: options.burst, maxSources: limits.maxTrackedSources })
-      : undefined;
-    const agents = new UserAgentBlocklist(options.blockedUserAgents);
-    this.#agents = agents.isEmpty ? undefined : agents;
-    const refuses = this.#limiter !== undefined || this.#agents !== undefined;
-    this.#bans = refuses && options.banSeconds > 0 ? new BanList({ durationMs: options.banSeconds * 1000, maxSources: limits.maxBannedSources }) : undefined;
-    // Retry-After is whole seconds (RFC 3261 §20.33); with no ban, come back in a second.
-    const retryAfter = String(Math.max(1, Math.ceil(options.banSeconds)));
-    this.#rateLimited = Object.freeze({ kind: 'reject', reason: 'rate-limited', status: 503, phrase: 'Service Unavailable', headers: Object.freeze({ 'retry-after': retryAfter }) });
     this.#banLogRate = bucketRate(limits.banLogsPerSecond, limits.banLogsPerSecond);
     this.#banLogBudget = { tokens: limits.banLogsPerSecond, at: this.#now() };
-    if (this.#limiter !== undefined || this.#bans !== undefined) {
+    this.reconfigure(options);
+  }
+
+  /**
+   * Apply new settings (at start and on POST /api/reload). Rate buckets start
+   * afresh; bans in force keep their end unless bans are turned off.
+   */
+  reconfigure(settings: ScreenSettings): void {
+    const limits = this.#limits;
+    this.#banSeconds = settings.banSeconds;
+    this.#limiter = settings.requestsPerSecondPerIp > 0
+      ? new SourceRateLimiter({ requestsPerSecond: settings.requestsPerSecondPerIp, burst: settings.burst, maxSources: limits.maxTrackedSources })
+      : undefined;
+    const agents = new UserAgentBlocklist(settings.blockedUserAgents);
+    this.#agents = agents.isEmpty ? undefined : agents;
+    const refuses = this.#limiter !== undefined || this.#agents !== undefined;
+    if (refuses && settings.banSeconds > 0) {
+      if (this.#bans === undefined) this.#bans = new BanList({ durationMs: settings.banSeconds * 1000, maxSources: limits.maxBannedSources });
+      else this.#bans.setDuration(settings.banSeconds * 1000);
+    } else {
+      this.#bans?.clear();
+      this.#bans = undefined;
+    }
+    // Retry-After is whole seconds (RFC 3261 §20.33); with no ban, come back in a second.
+    const retryAfter = String(Math.max(1, Math.ceil(settings.banSeconds)));
+    this.#rateLimited = Object.freeze({ kind: 'reject', reason: 'rate-limited', status: 503, phrase: 'Service Unavailable', headers: Object.freeze({ 'retry-after': retryAfter }) });
+    const needsSweep = this.#limiter !== undefined || this.#bans !== undefined;
+    if (needsSweep && this.#sweepTimer === undefined) {
       this.#sweepTimer = setInterval(() => this.sweep(), limits.sweepIntervalMs);
       // The sweep only frees memory; it must not keep the process alive.
       this.#sweepTimer.unref();
+    } else if (!needsSweep && this.#sweepTimer !== undefined) {
+      clearInterval(this.#sweepTimer);
+      this.#sweepTimer = undefined;
     }
   }
 

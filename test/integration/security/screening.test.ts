@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { describe, test, type TestContext } from 'node:test';
-import { defaultConfig } from '../../../src/config/schema.js';
+import { configSchema, defaultConfig } from '../../../src/config/schema.js';
 import { rand, request, response, SipPeer } from '../../helpers/sip-peer.js';
 import { startSbc, type TestSbc } from '../../helpers/sbc.js';
 
@@ -146,6 +146,35 @@ describe('scanner blocking over connections', () => {
     const phone = await SipPeer.tcp(sbc.listener('tcp').boundPort, '127.0.0.1', { localAddress: '127.0.0.2' });
     t.after(() => phone.close());
     phone.send(request({ method: 'OPTIONS', uri: `sip:${sbc.hostPort('tcp')}`, sentBy: `127.0.0.2:${phone.address.port}`, viaTransport: 'TCP', headers: ['User-Agent: SIP.js/0.21.2'] }));
+    await phone.nextResponse(200, 'OPTIONS');
+    assert.equal((await rejected(sbc))['blocked-user-agent'], 1);
+  });
+});
+
+describe('reload', () => {
+  test('POST /api/reload applies blockedUserAgents without a restart', async (t) => {
+    const base = { security: { blockedUserAgents: [], rateLimit: { requestsPerSecondPerIp: 0 } } };
+    const next = configSchema.parse({ ...base, security: { blockedUserAgents: ['evil-scanner'], rateLimit: { requestsPerSecondPerIp: 0 } } });
+    const sbc = await startSbc(base, { reloadConfig: async () => ({ ok: true as const, value: { config: next } }) });
+    t.after(() => sbc.stop());
+    const scan = (peer: SipPeer, userAgent: string): void =>
+      peer.send(request({ method: 'OPTIONS', uri: `sip:${sbc.hostPort('udp')}`, sentBy: `${peer.address.address}:${peer.address.port}`, headers: [`User-Agent: ${userAgent}`] }), udpOf(sbc));
+
+    const before = await peerOn(t, '127.0.0.2');
+    scan(before, 'evil-scanner 1.0');
+    await before.nextResponse(200, 'OPTIONS');
+
+    const res = await fetch(`${sbc.adminUrl}/api/reload`, { method: 'POST' });
+    const body = (await res.json()) as { applied: string[]; restartNeeded: string[] };
+    assert.equal(res.status, 200);
+    assert.ok(body.applied.includes('security.blockedUserAgents'), JSON.stringify(body));
+    assert.ok(!body.restartNeeded.includes('security'), JSON.stringify(body));
+
+    const after = await peerOn(t, '127.0.0.4');
+    scan(after, 'evil-scanner 1.0');
+    await silence(after, 500);
+    const phone = await peerOn(t, '127.0.0.5');
+    scan(phone, 'SIP.js/0.21.2');
     await phone.nextResponse(200, 'OPTIONS');
     assert.equal((await rejected(sbc))['blocked-user-agent'], 1);
   });

@@ -50,4 +50,13 @@ describe('CallLimits', () => {
     assert.equal(limits.count('u1@example.com'), 0, 'the oldest was freed');
     assert.equal(limits.count('u4@example.com'), 1);
   });
+
+  test('a limit set later (reload) applies to new calls; 0 tracks nothing', () => {
+    const limits = new CallLimits({ maxPerUser: 0 });
+    assert.equal(limits.admit(invite('a')), undefined);
+    assert.equal(limits.count('alice@example.com'), 0, 'unlimited: nothing tracked');
+    limits.setMaxPerUser(1);
+    assert.equal(limits.admit(invite('b')), undefined);
+    assert.notEqual(limits.admit(invite('c')), undefined);
+  });
 });
