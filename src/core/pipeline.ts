@@ -33,6 +33,7 @@ import type { Registrations } from '../registrar/registrations.js';
 import type { MediaHooks } from '../media/media-control.js';
 import { ownPathsFor, type HiddenRequest, type TopologyHiding } from '../topology/index.js';
 import { RequestRejection } from '../errors.js';
+import { OutsideChecks } from './outside-checks.js';
 import type { Authenticator, CallAdmission, RequestScreen } from './request-checks.js';
 
 export interface PipelineOptions {
@@ -103,6 +104,7 @@ export class Pipeline {
   readonly #own: OwnAddresses;
   readonly #routes: OwnRoutes;
   readonly #inside: InsideSources;
+  readonly #checks: OutsideChecks;
   /** Server transaction → its proxy context, so CANCEL can find what to cancel. */
   readonly #contexts = new WeakMap<ServerTransaction, ProxyTransaction>();
   #draining = false;
@@ -119,6 +121,7 @@ export class Pipeline {
     this.#topo = options.topology;
     this.#routes = new OwnRoutes(this.#own, options.transport.flows, (tk) => this.#topo?.isKey(tk) === true);
     this.#inside = new InsideSources(options.trustedSources);
+    this.#checks = new OutsideChecks(options);
     this.refreshInside();
   }
 
@@ -164,7 +167,15 @@ export class Pipeline {
   #onRequest(req: SipRequest, flow: Flow): void {
     this.#o.metrics?.sipMessages.inc({ direction: 'in', transport: flow.transport, method: req.method });
     const inside = this.isInside(flow);
-    if (!inside && this.#o.screen !== undefined && !this.#screened(req, flow, this.#o.screen)) return;
+    if (!inside) {
+      const screened = this.#checks.screen(req, flow);
+      if (screened !== 'pass') {
+        if (screened !== 'dropped' && req.method !== 'ACK' && req.topVia() !== undefined && req.callId !== undefined && req.cseq() !== undefined) {
+          this.#reply(req, flow, screened.status, screened.phrase, screened.headers);
+        }
+        return;
+      }
+    }
     const bad = checkRequest(req);
     if (bad !== undefined) {
       this.#o.metrics?.rejectedRequests.inc({ reason: 'malformed' });
@@ -218,20 +229,10 @@ export class Pipeline {
       return;
     }
 
-    if (!inside && this.#o.auth !== undefined && req.to()?.params.get('tag') == null) {
-      const denied = this.#o.auth.check(req, flow);
+    if (!inside && req.to()?.params.get('tag') == null) {
+      const denied = this.#checks.admit(req, flow);
       if (denied !== undefined) {
-        this.#o.metrics?.rejectedRequests.inc({ reason: denied.status === 403 ? 'auth-failed' : denied.status === 400 ? 'auth-malformed' : 'auth-challenge' });
         this.#respond(server, denied.status, denied.phrase, denied.headers);
-        return;
-      }
-    }
-
-    if (!inside && this.#o.calls !== undefined && req.method === 'INVITE' && req.to()?.params.get('tag') == null) {
-      const refused = this.#o.calls.admit(req);
-      if (refused !== undefined) {
-        this.#o.metrics?.rejectedRequests.inc({ reason: 'call-limit' });
-        this.#respond(server, refused.status, refused.phrase);
         return;
       }
     }
@@ -440,7 +441,7 @@ export class Pipeline {
         // Media ends with the call: BYE, or an initial INVITE that failed (CANCEL included).
         if (req.method === 'BYE' || (req.method === 'INVITE' && initial && status >= 300)) {
           this.#o.media?.endCall(req.callId ?? '');
-          this.#o.calls?.ended(req.callId ?? '');
+          this.#checks.callEnded(req.callId);
         }
       },
       ...(this.#o.media !== undefined || topo !== undefined
@@ -567,29 +568,13 @@ export class Pipeline {
   #respond(server: ServerTransaction, status: number, reason?: string, headers?: Record<string, string>): void {
     const req = server.request;
     // An initial INVITE we answer ourselves with a failure never became a call.
-    if (status >= 300 && req.method === 'INVITE' && req.to()?.params.get('tag') == null) this.#o.calls?.ended(req.callId ?? '');
+    if (status >= 300 && req.method === 'INVITE' && req.to()?.params.get('tag') == null) this.#checks.callEnded(req.callId);
     const res = createResponse(req, status, reason);
     if (headers !== undefined) for (const [k, v] of Object.entries(headers)) res.headers.set(k, v);
     if (this.#o.productName !== undefined && status >= 200) res.headers.set('server', this.#o.productName);
     const masked = this.#masked.get(server.request);
     if (masked !== undefined) res.headers.set('call-id', masked);
     server.respond(res);
-  }
-
-  /** True when the request may go on; otherwise it was dropped or answered here. */
-  #screened(req: SipRequest, flow: Flow, screen: RequestScreen): boolean {
-    const verdict = screen.screen(req, flow);
-    if (verdict.kind === 'pass') return true;
-    this.#o.metrics?.rejectedRequests.inc({ reason: verdict.reason });
-    // A scanner or banned source gets nothing, and does not keep a connection open either.
-    if (verdict.kind === 'drop' && flow.reliable) {
-      flow.close(verdict.reason);
-      return false;
-    }
-    if (verdict.kind === 'reject' && req.method !== 'ACK' && req.topVia() !== undefined && req.callId !== undefined && req.cseq() !== undefined) {
-      this.#reply(req, flow, verdict.status, verdict.phrase, verdict.headers);
-    }
-    return false;
   }
 
   /** A response outside any transaction (malformed or overloaded requests). */
