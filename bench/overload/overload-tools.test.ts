@@ -76,6 +76,7 @@ describe('caller figures', () => {
     assert.equal(f.goodput, 2);
     assert.deepEqual(f.failedByStatus, { '503': 2, '408': 1 });
     assert.deepEqual(f.unavailableByPhrase, { 'Service Unavailable': 1, 'No Destination': 1 });
+    assert.deepEqual(f.failedByReason, { '503 Service Unavailable': 1, '503 No Destination': 1, '408 Request Timeout': 1 });
     assert.equal(f.noFinal, 1);
     assert.equal(f.byeFailed, 1);
     assert.equal(f.unaccounted, 2);

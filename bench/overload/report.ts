@@ -69,13 +69,13 @@ export interface SystemRun {
   died?: string;
   /** Backend-down log lines (gateway). */
   backendDown: string[];
-  /** Why this system could not be measured. */
-  error?: string;
+  /** Its last log lines after the steps (errors show here). */
+  logTail?: string[];
 }
 
 /** The step table: two rows per step (gateway, then Kamailio), the same columns. */
 export function stepTable(capacity: number, runs: readonly SystemRun[]): string[] {
-  const header = ['step', 'offered/s', 'system', 'sent/s', 'goodput/s', '503 shed', '503 no-target', '503 other', '408', 'other', 'no final', 'p99 setup ms', 'p99 reject ms', 'loop p99 ms', 'overload', 'backend down', 'udp drops'];
+  const header = ['step', 'offered/s', 'system', 'sent/s', 'goodput/s', '503 shed', '503 no-target', '503 other', '408', 'other', 'no final', 'p99 setup ms', 'p99 reject ms', 'loop p99 ms', 'overload', 'backend down', 'udp drops', 'cpu %', 'load'];
   const rows: string[][] = [];
   const stepCount = Math.max(0, ...runs.map((r) => r.steps.length));
   for (let i = 0; i < stepCount; i++) {
@@ -105,6 +105,8 @@ export function stepTable(capacity: number, runs: readonly SystemRun[]): string[
         run.name === 'gateway' ? (g?.overloadStateMax === undefined ? 'n/a' : num(g.overloadStateMax)) : '-',
         down,
         String(s.udpDrops),
+        String(s.cpuPercent),
+        s.load1.toFixed(1),
       ]);
     }
   }

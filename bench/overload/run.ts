@@ -13,7 +13,7 @@
  * --json FILE (default bench/results/overload-<time>.json).
  *
  * Run: node dist/bench/overload/run.js [--quick] [--capacity N] [--heap-search] [--json FILE]
- *        [--kamailio-children N] [--skip-kamailio] [--skip-memory]
+ *        [--kamailio-children N] [--skip-gateway] [--skip-kamailio] [--skip-memory]
  */
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -36,6 +36,7 @@ const { values } = parseArgs({
     json: { type: 'string' },
     'kamailio-children': { type: 'string' },
     'skip-kamailio': { type: 'boolean', default: false },
+    'skip-gateway': { type: 'boolean', default: false },
     'skip-memory': { type: 'boolean', default: false },
   },
 });
@@ -61,12 +62,12 @@ interface CalibrationStep {
 }
 
 /** One short run at `rate` against `sys`: clean when every call was answered within 2 s and the rate really went out. */
-async function probeRate(sys: SystemUnderTest, rate: number, seconds: number, dir: string): Promise<CalibrationStep> {
+async function probeRate(sys: SystemUnderTest, rate: number, seconds: number, dir: string, label = 'calibration'): Promise<CalibrationStep> {
   const run = startCaller({ target: sys.target, host: sys.callerHost, port: await freePortInRange(20000, 32000), rate, calls: Math.round(rate * seconds), dir, name: `cal-${rate}-${Date.now()}`, boundMs: (seconds + 12) * 1000 });
   const res = await run.done;
   const f = callerFigures(res.outcomes, { durationS: seconds, created: res.created });
   const clean = f.started > 0 && f.good === f.started && f.sentRate >= 0.9 * rate;
-  log(`calibration: ${rate}/s → ${f.good}/${f.started} answered within 2 s, sent ${f.sentRate.toFixed(0)}/s, p99 setup ${f.setupP99Ms} ms${clean ? '' : '  (not clean)'}`);
+  log(`${label}: ${rate}/s → ${f.good}/${f.started} answered within 2 s, sent ${f.sentRate.toFixed(0)}/s, p99 setup ${f.setupP99Ms} ms${clean ? '' : '  (not clean)'}`);
   return { rate, clean, started: f.started, good: f.good, sentRate: f.sentRate, setupP99Ms: f.setupP99Ms };
 }
 
@@ -79,7 +80,7 @@ async function findCapacity(work: string): Promise<{ capacity: number; steps: Ca
   let gw = await startGateway({ workDir: work });
   try {
     // Warm-up (not counted): JIT and first allocations.
-    await probeRate(gw, 250, 1, dir);
+    await probeRate(gw, 250, 1, dir, 'warm-up (not counted)');
     for (const rate of PLAN.calibrationRates) {
       const s = await probeRate(gw, rate, PLAN.calibrationS, dir);
       steps.push(s);
@@ -96,7 +97,7 @@ async function findCapacity(work: string): Promise<{ capacity: number; steps: Ca
         // The failed run may have left the gateway worse off (a backend marked down): a fresh one.
         await gw.stop();
         gw = await startGateway({ workDir: work });
-        await probeRate(gw, 250, 1, dir);
+        await probeRate(gw, 250, 1, dir, 'warm-up (not counted)');
         const s = await probeRate(gw, mid, PLAN.calibrationS, dir);
         steps.push(s);
         if (s.clean) best = mid;
@@ -110,14 +111,14 @@ async function findCapacity(work: string): Promise<{ capacity: number; steps: Ca
 
 /** Warm up (not counted), then the step plan; recovery from the last step. */
 async function stepRun(sys: SystemUnderTest, plan: readonly StepPlan[], capacity: number, dir: string): Promise<SystemRun> {
-  await probeRate(sys, Math.max(50, Math.round(capacity / 4)), 2, dir);
+  await probeRate(sys, Math.max(50, Math.round(capacity / 4)), 2, dir, `${sys.name} warm-up (not counted)`);
   await new Promise((r) => setTimeout(r, 2000));
   const steps: StepResult[] = await runSteps(sys, plan, log);
   for (const s of steps) {
     const c = s.caller;
     log(`${sys.name} ${s.label}: ${c.good}/${c.started} within 2 s, failed ${JSON.stringify(c.failedByStatus)}, no final ${c.noFinal}, unaccounted ${c.unaccounted}, p99 setup ${c.setupP99Ms} ms` +
       (s.gateway !== undefined ? `, loop p99 ${s.gateway.loopLagP99Ms?.toFixed(0) ?? '-'} ms, rejected ${JSON.stringify(s.gateway.rejected ?? {})}, shed ${JSON.stringify(s.gateway.shed ?? 'n/a')}` : '') +
-      `, udp drops ${s.udpDrops}, load ${s.load1}`);
+      `, udp drops ${s.udpDrops}, cpu ${s.cpuPercent}%, uas cpu ${s.uasCpuPercent}%, load ${s.load1}`);
   }
   const last = steps[steps.length - 1];
   const died = sys.exitStatus();
@@ -127,12 +128,13 @@ async function stepRun(sys: SystemUnderTest, plan: readonly StepPlan[], capacity
     recoveryS: last === undefined ? undefined : recoverySeconds(last.caller.successBySecond),
     ...(died !== undefined ? { died } : {}),
     backendDown: sys.backendDownLines(),
+    logTail: sys.tail().slice(-30),
   };
 }
 
 /** A steady `rate` for `seconds` against `sys`; memory read at the end while the load still runs. */
 async function memoryRun(sys: SystemUnderTest, rate: number, seconds: number, dir: string) {
-  await probeRate(sys, 250, 1, dir);
+  await probeRate(sys, 250, 1, dir, `${sys.name} warm-up (not counted)`);
   // Two seconds more calls than measured: the reading is taken under load.
   const run = startCaller({ target: sys.target, host: sys.callerHost, port: await freePortInRange(20000, 32000), rate, calls: rate * (seconds + 2), dir, name: `mem-${sys.name}`, boundMs: (seconds + 2 + STRAGGLER_S) * 1000 });
   run.done.catch(() => undefined);
@@ -203,15 +205,17 @@ async function main(): Promise<void> {
     ];
     result['plan'] = plan;
 
-    const gw = await startGateway({ workDir: work.dir });
-    log(`gateway: pid ${gw.pid} at ${gw.target}`);
-    try {
-      gatewayRun = await stepRun(gw, plan, capacity, dir);
-    } catch (err) {
-      errors.push(`gateway steps: ${(err as Error).message}`);
-      log(`gateway steps failed: ${(err as Error).message}\n${gw.tail().join('\n')}`);
-    } finally {
-      await gw.stop();
+    if (!(values['skip-gateway'] ?? false)) {
+      const gw = await startGateway({ workDir: work.dir });
+      log(`gateway: pid ${gw.pid} at ${gw.target}`);
+      try {
+        gatewayRun = await stepRun(gw, plan, capacity, dir);
+      } catch (err) {
+        errors.push(`gateway steps: ${(err as Error).message}`);
+        log(`gateway steps failed: ${(err as Error).message}\n${gw.tail().join('\n')}`);
+      } finally {
+        await gw.stop();
+      }
     }
     if (!(values['skip-kamailio'] ?? false)) {
       try {
@@ -263,7 +267,9 @@ async function main(): Promise<void> {
   const table = stepTable(capacity, runs);
   const recovery = runs.map((r) => `${r.name} ${r.recoveryS === undefined ? `not within ${PLAN.recoveryS} s` : `${r.recoveryS} s`}`).join(', ');
   const downs = gatewayRun === undefined ? '' : `; gateway backend-down log lines: ${gatewayRun.backendDown.length}${gatewayRun.backendDown[0] !== undefined ? ` (first: ${gatewayRun.backendDown[0].slice(0, 200)})` : ''}`;
-  const lines = [...table, '', `recovery to >= 99% answered within 2 s after the surge: ${recovery}${downs}`];
+  const loadNote = `machine: ${cpus().length} cores, load average ${(result['machine'] as { load1AtStart: number }).load1AtStart.toFixed(1)} at the start, ${(loadavg()[0] ?? 0).toFixed(1)} at the end` +
+    ((loadavg()[0] ?? 0) > cpus().length * 0.5 ? ' (busy: other work shares the cores; every figure is lower and noisier than on an idle machine)' : '');
+  const lines = [loadNote, ...table, '', `recovery to >= 99% answered within 2 s after the surge: ${recovery}${downs}`];
   if (gatewayRun?.died !== undefined) lines.push(`gateway DIED during the steps: ${gatewayRun.died}`);
   if (memory !== undefined) lines.push(memoryLine(memory));
   const heap = result['heapSearch'] as { highest: number | undefined } | undefined;

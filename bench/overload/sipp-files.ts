@@ -101,6 +101,8 @@ export interface CallerFigures {
   failedByStatus: Record<string, number>;
   /** 503s by reason phrase (and Warning, when present), to tell shed from no-target where the phrase says. */
   unavailableByPhrase: Record<string, number>;
+  /** Every final error response by status line ("500 Server error"), for the raw figures. */
+  failedByReason: Record<string, number>;
   /** No final response within SIPp's wait (10 s after the last response). */
   noFinal: number;
   /** Created, but no outcome line: SIPp aborted the call (e.g. a response the scenario does not expect) or it was still open when the run was stopped. */
@@ -136,6 +138,7 @@ export function callerFigures(outcomes: readonly CallOutcome[], shape: StepShape
   const reject: number[] = [];
   const failedByStatus: Record<string, number> = {};
   const unavailableByPhrase: Record<string, number> = {};
+  const failedByReason: Record<string, number> = {};
   let noFinal = 0;
   let byeFailed = 0;
   let good = 0;
@@ -166,6 +169,8 @@ export function callerFigures(outcomes: readonly CallOutcome[], shape: StepShape
     } else if (o.outcome === 'fail') {
       reject.push(elapsed);
       failedByStatus[String(o.status)] = (failedByStatus[String(o.status)] ?? 0) + 1;
+      const reason = `${o.status} ${o.phrase}`;
+      failedByReason[reason] = (failedByReason[reason] ?? 0) + 1;
       if (o.status === 503) {
         const key = o.warning === '' ? o.phrase : `${o.phrase} | ${o.warning}`;
         unavailableByPhrase[key] = (unavailableByPhrase[key] ?? 0) + 1;
@@ -196,6 +201,7 @@ export function callerFigures(outcomes: readonly CallOutcome[], shape: StepShape
     goodput: shape.durationS > 0 ? good / shape.durationS : 0,
     failedByStatus,
     unavailableByPhrase,
+    failedByReason,
     noFinal,
     unaccounted: started - invites.length,
     byeFailed,

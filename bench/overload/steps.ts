@@ -51,8 +51,13 @@ export interface StepResult extends StepPlan {
   /** Memory at the end of the step's sending. */
   rssKb: number;
   pssKb: number;
+  /** CPU the system used while the step sent, % of one core (all its processes). */
+  cpuPercent: number;
+  /** CPU its SIPp UAS used meanwhile, % of one core (near 100 = the UAS limits the step). */
+  uasCpuPercent: number;
   /** Backend-down log lines that appeared during the step. */
   backendDownLines: number;
+  /** One-minute load average at the end of the step: other work on the machine skews every figure. */
   load1: number;
 }
 
@@ -128,7 +133,8 @@ export async function runSteps(sys: SystemUnderTest, plan: readonly StepPlan[], 
   const runs: Array<{ step: StepPlan; done: Promise<CallerResult>; startedAt: number; endedAt: number; drops0: number; down0: number }> = [];
   const t0 = Date.now();
   let offset = 0;
-  const ends: Array<{ rssKb: number; pssKb: number; drops: number }> = [];
+  const ends: EndReading[] = [];
+  const start0 = await endReading(sys);
   for (const step of plan) {
     const due = t0 + offset * 1000;
     await new Promise((r) => setTimeout(r, Math.max(0, due - Date.now())));
@@ -156,7 +162,8 @@ export async function runSteps(sys: SystemUnderTest, plan: readonly StepPlan[], 
     if (res instanceof Error) throw res;
     if (res === undefined) continue;
     const during = scrapes.filter((s) => s.at >= r.startedAt && s.at < r.endedAt + 500);
-    const end = ends[i] ?? { rssKb: 0, pssKb: 0, drops: r.drops0 };
+    const end = ends[i] ?? { rssKb: 0, pssKb: 0, drops: r.drops0, cpuS: 0, uasCpuS: 0, at: 0, load1: 0 };
+    const before = i === 0 ? start0 : ends[i - 1];
     const nextDown = runs[i + 1]?.down0 ?? sys.backendDownLines().length;
     const step: StepResult = {
       ...r.step,
@@ -165,8 +172,10 @@ export async function runSteps(sys: SystemUnderTest, plan: readonly StepPlan[], 
       udpDrops: end.drops - r.drops0,
       rssKb: end.rssKb,
       pssKb: end.pssKb,
+      cpuPercent: percentOfCore(before, end, 'cpuS'),
+      uasCpuPercent: percentOfCore(before, end, 'uasCpuS'),
       backendDownLines: nextDown - r.down0,
-      load1: Math.round((loadavg()[0] ?? 0) * 100) / 100,
+      load1: end.load1,
     };
     if (isGateway) {
       step.gateway = readings(prevLast, during);
@@ -178,7 +187,22 @@ export async function runSteps(sys: SystemUnderTest, plan: readonly StepPlan[], 
   return out;
 }
 
-async function endReading(sys: SystemUnderTest): Promise<{ rssKb: number; pssKb: number; drops: number }> {
-  const [m, drops] = await Promise.all([sys.memory(false), sys.udpDrops()]);
-  return { ...m, drops };
+interface EndReading {
+  rssKb: number;
+  pssKb: number;
+  drops: number;
+  cpuS: number;
+  uasCpuS: number;
+  at: number;
+  load1: number;
+}
+
+async function endReading(sys: SystemUnderTest): Promise<EndReading> {
+  const [m, drops, cpuS, uasCpuS] = await Promise.all([sys.memory(false), sys.udpDrops(), sys.cpuSeconds(), sys.uasCpuSeconds()]);
+  return { ...m, drops, cpuS, uasCpuS, at: Date.now(), load1: Math.round((loadavg()[0] ?? 0) * 100) / 100 };
+}
+
+function percentOfCore(a: EndReading | undefined, b: EndReading, key: 'cpuS' | 'uasCpuS'): number {
+  if (a === undefined || b.at <= a.at) return 0;
+  return Math.round((100 * (b[key] - a[key])) / ((b.at - a.at) / 1000));
 }

@@ -7,7 +7,7 @@
  * gateway its /metrics.
  */
 import { freePortInRange } from '../../test/helpers/free-port.js';
-import { procStatusKb, udpDrops } from '../load/children.js';
+import { procCpuSeconds, procStatusKb, udpDrops } from '../load/children.js';
 import { startSbcProcess, type SbcProcess } from '../load/sbc-process.js';
 import { processGroup, pssKb, startKamailioEdge, type KamailioEdge } from './kamailio-edge.js';
 import { parsePromText, type Sample } from './prom-text.js';
@@ -35,6 +35,10 @@ export interface SystemUnderTest {
   scrape(timeoutMs: number): Promise<Sample[] | undefined>;
   /** Memory now; `heap` also asks the gateway's /metrics for its heap (slow when the gateway is busy). */
   memory(heap: boolean): Promise<MemoryReading>;
+  /** CPU seconds (user + system) it has used so far, all its processes. */
+  cpuSeconds(): Promise<number>;
+  /** CPU seconds its SIPp UAS has used so far: when the UAS saturates a core, it is what limits the figures. */
+  uasCpuSeconds(): Promise<number>;
   /** Datagrams the kernel dropped so far at its SIP port (receive buffer full). */
   udpDrops(): Promise<number>;
   /** Log lines saying a backend target went down, so far (gateway only). */
@@ -99,6 +103,8 @@ export async function startGateway(o: GatewayOptions): Promise<SystemUnderTest> 
       const heapUsed = samples?.find((s) => s.name === 'nodejs_heap_size_used_bytes')?.value;
       return { rssKb: (await procStatusKb(running.pid, 'VmRSS')) ?? 0, pssKb: await pssKb([running.pid]), ...(heapUsed !== undefined ? { heapUsedBytes: heapUsed } : {}) };
     },
+    cpuSeconds: async () => (await procCpuSeconds(running.pid)) ?? 0,
+    uasCpuSeconds: async () => (await procCpuSeconds(uas.pid)) ?? 0,
     udpDrops: () => udpDrops(running.udpPort),
     backendDownLines: () => [...downLines],
     exitStatus: () => running.exitStatus(),
@@ -135,6 +141,12 @@ export async function startKamailio(children: number): Promise<SystemUnderTest> 
       for (const pid of pids) rss += (await procStatusKb(pid, 'VmRSS')) ?? 0;
       return { rssKb: rss, pssKb: await pssKb(pids) };
     },
+    cpuSeconds: async () => {
+      let total = 0;
+      for (const pid of await processGroup(running.pid)) total += (await procCpuSeconds(pid)) ?? 0;
+      return total;
+    },
+    uasCpuSeconds: async () => (await procCpuSeconds(uas.pid)) ?? 0,
     udpDrops: () => udpDrops(running.port),
     backendDownLines: () => [],
     exitStatus: () => ended,
