@@ -146,12 +146,15 @@ async function memoryRun(sys: SystemUnderTest, rate: number, seconds: number, di
   return { ...reading, answeredPercent: f.started > 0 ? (100 * f.answered) / f.started : 0 };
 }
 
-/** Rising rates, each for PLAN.heapS on a fresh gateway with a 256 MB old space, until one dies or answers < 99 %. */
+/**
+ * The highest rate the gateway carries for PLAN.heapS on a fresh process
+ * with a 256 MB old space (alive, >= 99 % answered within 2 s). Starts at
+ * 1,000 calls/s and walks up while runs pass, or down until one passes.
+ */
 async function heapSearch(work: string, capacity: number, dir: string): Promise<{ highest: number | undefined; runs: Array<{ rate: number; answeredPercent: number; died?: string }> }> {
-  const rates = [250, 500, 750, 1000, 1250, 1500, 2000, 2500, 3000].filter((r) => r <= capacity);
+  const rates = [250, 500, 750, 1000, 1250, 1500, 2000, 2500, 3000, 4000].filter((r) => r <= Math.max(capacity, 1000));
   const runs: Array<{ rate: number; answeredPercent: number; died?: string }> = [];
-  let highest: number | undefined;
-  for (const rate of rates) {
+  const passes = async (rate: number): Promise<boolean> => {
     const gw = await startGateway({ workDir: work, nodeFlags: ['--max-old-space-size=256'] });
     try {
       const run = startCaller({ target: gw.target, host: gw.callerHost, port: await freePortInRange(20000, 32000), rate, calls: rate * PLAN.heapS, dir, name: `heap-${rate}`, boundMs: (PLAN.heapS + STRAGGLER_S) * 1000 });
@@ -161,10 +164,26 @@ async function heapSearch(work: string, capacity: number, dir: string): Promise<
       const answeredPercent = f.started > 0 ? (100 * f.good) / f.started : 0;
       runs.push({ rate, answeredPercent, ...(died !== undefined ? { died } : {}) });
       log(`heap search: ${rate}/s for ${PLAN.heapS} s with --max-old-space-size=256: ${answeredPercent.toFixed(2)}% answered within 2 s${died !== undefined ? `, gateway died (${died})` : ''}`);
-      if (died !== undefined || answeredPercent < 99) break;
-      highest = rate;
+      return died === undefined && answeredPercent >= 99;
     } finally {
       await gw.stop();
+    }
+  };
+  let i = rates.indexOf(1000);
+  if (i < 0) i = rates.length - 1;
+  let highest: number | undefined;
+  if (await passes(rates[i] ?? 1000)) {
+    highest = rates[i];
+    for (let j = i + 1; j < rates.length; j++) {
+      if (!(await passes(rates[j] ?? 0))) break;
+      highest = rates[j];
+    }
+  } else {
+    for (let j = i - 1; j >= 0; j--) {
+      if (await passes(rates[j] ?? 0)) {
+        highest = rates[j];
+        break;
+      }
     }
   }
   return { highest, runs };
