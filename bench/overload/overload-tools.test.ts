@@ -141,13 +141,13 @@ describe('503 causes', () => {
   const step = (failedByStatus: Record<string, number>, unavailableByPhrase: Record<string, number>, gateway?: StepResult['gateway']): StepResult =>
     ({ caller: { failedByStatus, unavailableByPhrase }, ...(gateway !== undefined ? { gateway } : {}) }) as unknown as StepResult;
 
-  test("gateway: shares from its own counters (shed, overload, no-target)", () => {
-    const s = step({ '503': 100 }, { 'Service Unavailable': 100 }, { scrapes: 10, scrapesMissed: 0, shed: { 'loop-delay': 250 }, rejected: { 'no-target': 50, overload: 0 } });
+  test('gateway: shares from its own counters (shed but not "stale" drops, overload, no-target)', () => {
+    const s = step({ '503': 100 }, { 'Service Unavailable': 100 }, { scrapes: 10, scrapesMissed: 0, shed: { 'loop-delay': 250, stale: 400 }, rejected: { 'no-target': 50, overload: 0 } });
     assert.deepEqual(split503('gateway', s), { shed: 83, noTarget: 17, other: 0 });
     assert.deepEqual(split503('gateway', step({ '503': 7 }, {}, { scrapes: 1, scrapesMissed: 0, rejected: {} })), { shed: 0, noTarget: 0, other: 7 });
   });
 
-  test("Kamailio: by its reason phrase", () => {
+  test('Kamailio: by its reason phrase', () => {
     assert.deepEqual(split503('kamailio', step({ '503': 5 }, { 'No Destination': 3, 'Service Unavailable': 2 })), { shed: 0, noTarget: 3, other: 2 });
   });
 });

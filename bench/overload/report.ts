@@ -20,7 +20,8 @@ const KAMAILIO_NO_TARGET = /no destination/i;
  * Split a step's 503s by cause. Kamailio: by its reason phrase. The gateway
  * sends the same phrase for every 503, so its own counters over the same
  * interval decide the shares: sbc_overload_shed_total and
- * sbc_rejected_requests_total{reason="overload"} are shed,
+ * sbc_rejected_requests_total{reason="overload"} are shed (except shed
+ * reason "stale": dropped without an answer),
  * {reason="no-target"} is no-target (counters count retransmissions too,
  * hence shares rather than counts).
  */
@@ -33,7 +34,8 @@ export function split503(system: SystemName, step: StepResult): UnavailableSplit
     return { shed: 0, noTarget, other: total - noTarget };
   }
   const g = step.gateway;
-  const shedCount = Object.values(g?.shed ?? {}).reduce((a, b) => a + b, 0) + (g?.rejected?.['overload'] ?? 0);
+  // "stale" sheds are dropped unanswered: no 503 of theirs reaches the caller.
+  const shedCount = Object.entries(g?.shed ?? {}).reduce((a, [reason, n]) => (reason === 'stale' ? a : a + n), 0) + (g?.rejected?.['overload'] ?? 0);
   const noTargetCount = g?.rejected?.['no-target'] ?? 0;
   const sum = shedCount + noTargetCount;
   if (sum === 0) return { shed: 0, noTarget: 0, other: total };
@@ -60,6 +62,12 @@ export function notGood(step: StepResult): number {
 
 const num = (v: number | undefined, digits = 0): string => (v === undefined || !Number.isFinite(v) ? '-' : v.toFixed(digits));
 
+/** Highest sbc_overload_state, with the lowest admit ratio when there is one; n/a when the gateway has no admission control. */
+function overloadCell(g: StepResult['gateway']): string {
+  if (g?.overloadStateMax === undefined) return 'n/a';
+  return g.admitRatioMin === undefined || g.admitRatioMin >= 1 ? num(g.overloadStateMax) : `${num(g.overloadStateMax)} (admit ${g.admitRatioMin.toFixed(2)})`;
+}
+
 export interface SystemRun {
   name: SystemName;
   steps: StepResult[];
@@ -75,7 +83,7 @@ export interface SystemRun {
 
 /** The step table: two rows per step (gateway, then Kamailio), the same columns. */
 export function stepTable(capacity: number, runs: readonly SystemRun[]): string[] {
-  const header = ['step', 'offered/s', 'system', 'sent/s', 'goodput/s', '503 shed', '503 no-target', '503 other', '408', 'other', 'no final', 'p99 setup ms', 'p99 reject ms', 'loop p99 ms', 'overload', 'backend down', 'udp drops', 'cpu %', 'load'];
+  const header = ['step', 'offered/s', 'system', 'sent/s', 'goodput/s', '503 shed', '503 no-target', '503 other', '408', 'other', 'no final', 'p99 setup ms', 'p99 reject ms', 'loop p99 ms', 'overload state', 'backend down', 'udp drops', 'cpu %', 'load'];
   const rows: string[][] = [];
   const stepCount = Math.max(0, ...runs.map((r) => r.steps.length));
   for (let i = 0; i < stepCount; i++) {
@@ -102,7 +110,7 @@ export function stepTable(capacity: number, runs: readonly SystemRun[]): string[
         num(c.setupP99Ms),
         num(c.rejectP99Ms),
         run.name === 'gateway' ? num(g?.loopLagP99Ms) : '-',
-        run.name === 'gateway' ? (g?.overloadStateMax === undefined ? 'n/a' : num(g.overloadStateMax)) : '-',
+        run.name === 'gateway' ? overloadCell(g) : '-',
         down,
         String(s.udpDrops),
         String(s.cpuPercent),

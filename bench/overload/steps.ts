@@ -30,6 +30,8 @@ export interface GatewayReadings {
   heapUsedMaxBytes?: number;
   /** Highest sbc_overload_state seen. */
   overloadStateMax?: number;
+  /** Lowest sbc_overload_admit_ratio seen. */
+  admitRatioMin?: number;
   /** Growth of sbc_overload_shed_total by reason. */
   shed?: Record<string, number>;
   /** Growth of sbc_rejected_requests_total by reason (no-target, overload, ...). */
@@ -98,6 +100,12 @@ function readings(before: Sample[] | undefined, during: Scrape[]): GatewayReadin
   if (heap !== undefined) r.heapUsedMaxBytes = heap;
   const state = maxOf('sbc_overload_state');
   if (state !== undefined) r.overloadStateMax = state;
+  let admitMin: number | undefined;
+  for (const s of answered) {
+    const v = rangeOf(s, 'sbc_overload_admit_ratio')?.min;
+    if (v !== undefined) admitMin = Math.min(admitMin ?? v, v);
+  }
+  if (admitMin !== undefined) r.admitRatioMin = admitMin;
   let upMin: number | undefined;
   for (const s of answered) {
     const v = rangeOf(s, 'sbc_backend_up')?.min;
