@@ -109,7 +109,7 @@ export function stepTable(capacity: number, runs: readonly SystemRun[]): string[
         String(withoutFinal(s)) + (s.callerKilled ? '*' : ''),
         num(c.setupP99Ms),
         num(c.rejectP99Ms),
-        run.name === 'gateway' ? num(g?.loopLagP99Ms) : '-',
+        run.name === 'gateway' ? num(g?.loopLagP99Ms) + (g !== undefined && g.scrapesMissed > 0 ? ` (${g.scrapesMissed}/${g.scrapes} no answer)` : '') : '-',
         run.name === 'gateway' ? overloadCell(g) : '-',
         down,
         String(s.udpDrops),
@@ -121,7 +121,7 @@ export function stepTable(capacity: number, runs: readonly SystemRun[]): string[
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (r: string[]): string => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
   return [
-    `capacity C = ${capacity} calls/s (the gateway's clean rate); goodput = answered with 200 within 2 s; no final = no final response within 10 s (* = caller killed at its bound)`,
+    `capacity C = ${capacity} calls/s (the gateway's clean rate); goodput = answered with 200 within 2 s; no final = no final response within 10 s (* = caller killed at its bound); loop p99 = largest of the one-second p99s of the gateway's event-loop delay (no answer = /metrics scrapes that got none within 2 s); cpu % = the system's, of one core`,
     line(header),
     line(widths.map((w) => '-'.repeat(w))),
     ...rows.map(line),
