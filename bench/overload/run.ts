@@ -47,7 +47,7 @@ const log = (line: string): void => {
 
 const PLAN = quick
   ? { stepS: 3, recoveryS: 4, calibrationS: 2, calibrationRates: [500, 1000, 2000], memoryRate: 1000, memoryS: 10, heapS: 20 }
-  : { stepS: 10, recoveryS: 12, calibrationS: 3, calibrationRates: [500, 1000, 1500, 2000, 3000, 4000], memoryRate: 1000, memoryS: 60, heapS: 300 };
+  : { stepS: 10, recoveryS: 12, calibrationS: 3, calibrationRates: [1000, 1500, 2000, 3000, 4000], memoryRate: 1000, memoryS: 60, heapS: 300 };
 const MULTIPLIERS: Array<[string, number]> = [['0.5x', 0.5], ['1x', 1], ['1.5x', 1.5], ['2x', 2], ['3x', 3]];
 // Two cores: two SIP workers per core keep one busy while the other waits on a lock or the kernel.
 const KAMAILIO_CHILDREN = Number(values['kamailio-children'] ?? 4);
@@ -71,7 +71,11 @@ async function probeRate(sys: SystemUnderTest, rate: number, seconds: number, di
   return { rate, clean, started: f.started, good: f.good, sentRate: f.sentRate, setupP99Ms: f.setupP99Ms };
 }
 
-/** Rising short runs on one gateway until one is not clean, then one run halfway on a fresh gateway; C = the highest clean rate. */
+/**
+ * Rising short runs on one gateway until one is not clean (or halving from
+ * the first when that one is not), then one run halfway on a fresh gateway;
+ * C = the highest clean rate.
+ */
 async function findCapacity(work: string): Promise<{ capacity: number; steps: CalibrationStep[] }> {
   const dir = mkdtempSync(join(tmpdir(), 'overload-cal-'));
   const steps: CalibrationStep[] = [];
@@ -91,7 +95,14 @@ async function findCapacity(work: string): Promise<{ capacity: number; steps: Ca
       best = rate;
       await new Promise((r) => setTimeout(r, 1500));
     }
-    if (failedAt !== undefined && !quick) {
+    // Not even the first rate: halve it until one is clean.
+    for (let rate = Math.round((PLAN.calibrationRates[0] ?? 1000) / 2); best === 0 && rate >= 100; rate = Math.round(rate / 2)) {
+      await new Promise((r) => setTimeout(r, 1500));
+      const s = await probeRate(gw, rate, PLAN.calibrationS, dir);
+      steps.push(s);
+      if (s.clean) best = rate;
+    }
+    if (failedAt !== undefined && best > 0 && failedAt > best && !quick) {
       const mid = Math.round((best + failedAt) / 2 / 50) * 50;
       if (mid > best && mid < failedAt) {
         // The failed run may have left the gateway worse off (a backend marked down): a fresh one.
@@ -106,13 +117,13 @@ async function findCapacity(work: string): Promise<{ capacity: number; steps: Ca
   } finally {
     await gw.stop();
   }
-  return { capacity: best > 0 ? best : Math.round((PLAN.calibrationRates[0] ?? 500) / 2), steps };
+  return { capacity: best > 0 ? best : 100, steps };
 }
 
 /** Warm up (not counted), then the step plan; recovery from the last step. */
 async function stepRun(sys: SystemUnderTest, plan: readonly StepPlan[], capacity: number, dir: string): Promise<SystemRun> {
   await probeRate(sys, Math.max(50, Math.round(capacity / 4)), 2, dir, `${sys.name} warm-up (not counted)`);
-  await new Promise((r) => setTimeout(r, 2000));
+  await new Promise((r) => setTimeout(r, 1000));
   const steps: StepResult[] = await runSteps(sys, plan, log);
   for (const s of steps) {
     const c = s.caller;
