@@ -15,7 +15,7 @@
  * Run: node dist/bench/overload/run.js [--quick] [--capacity N] [--heap-search] [--json FILE]
  *        [--kamailio-children N] [--skip-gateway] [--skip-kamailio] [--skip-memory]
  */
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -116,6 +116,7 @@ async function findCapacity(work: string): Promise<{ capacity: number; steps: Ca
     }
   } finally {
     await gw.stop();
+    rmSync(dir, { recursive: true, force: true });
   }
   return { capacity: best > 0 ? best : 100, steps };
 }
@@ -292,6 +293,7 @@ async function main(): Promise<void> {
     if (values['heap-search'] ?? false) result['heapSearch'] = await heapSearch(work.dir, capacity, dir);
   } finally {
     work.remove();
+    rmSync(dir, { recursive: true, force: true });
   }
   const runs = [gatewayRun, kamailioRun].filter((r): r is SystemRun => r !== undefined);
   const table = stepTable(capacity, runs);

@@ -5,7 +5,7 @@
  * (its /metrics, memory, kernel UDP drops). Each step's figures are then its
  * own caller's outcomes plus the samples taken while it was sending.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePortInRange } from '../../test/helpers/free-port.js';
@@ -133,7 +133,11 @@ export async function runSteps(sys: SystemUnderTest, plan: readonly StepPlan[], 
   const sampler = (async () => {
     while (sampling) {
       const t = Date.now();
-      if (isGateway) scrapes.push({ at: t, samples: await sys.scrape(2000) });
+      if (isGateway) {
+        const samples = await sys.scrape(2000);
+        // Stamped when the answer came: it covers the time up to then.
+        scrapes.push({ at: Date.now(), samples });
+      }
       await new Promise((r) => setTimeout(r, Math.max(0, 1000 - (Date.now() - t))));
     }
   })();
@@ -163,6 +167,7 @@ export async function runSteps(sys: SystemUnderTest, plan: readonly StepPlan[], 
   const results = await Promise.all(runs.map((r) => r.done.then((v) => v, (e: unknown) => e as Error)));
   sampling = false;
   await sampler;
+  rmSync(dir, { recursive: true, force: true });
   const out: StepResult[] = [];
   let prevLast: Sample[] | undefined = first;
   for (const [i, r] of runs.entries()) {
