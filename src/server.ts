@@ -31,6 +31,7 @@ import { Dispatcher } from './routing/index.js';
 import { createStateStore, type StateStore } from './state/index.js';
 import { TopologyHiding } from './topology/index.js';
 import { TransactionLayer } from './transaction/index.js';
+import { OverloadControl } from './overload/index.js';
 import { TransportLayer, type ListenerSpec, type TransportProtocol } from './transport/index.js';
 
 /** Where the package lives (dist/src/server.js or src/server.ts → the root). */
@@ -58,6 +59,7 @@ export class Server {
   #store: StateStore | undefined;
   #transport: TransportLayer | undefined;
   #transactions: TransactionLayer | undefined;
+  #overload: OverloadControl | undefined;
   #dispatcher: Dispatcher | undefined;
   #pipeline: Pipeline | undefined;
   #b2bua: B2bua | undefined;
@@ -255,6 +257,19 @@ export class Server {
       onMessage: (msg, flow) => pipeline.onMessage(msg, flow),
       onInvalid: (err, flow) => pipeline.onInvalid(err, flow),
     });
+    const overload = new OverloadControl({
+      settings: c.overload,
+      t1Ms: c.timers.t1Ms,
+      logger: log.child({ part: 'overload' }),
+      metrics: this.metrics,
+      pendingInvites: () => transactions.pendingInvites(),
+      hasServerTransaction: (branch, sentBy, method) => transactions.hasServerTransaction(branch, sentBy, method),
+      isInside: (flow) => pipeline.isInside(flow),
+      udpPorts: () => transport.listeners.filter((l) => l.transport === 'udp' && l.up).map((l) => l.boundPort),
+    });
+    this.#overload = overload;
+    if (overload.enabled) transport.setGate((flow, data) => overload.gate.screen(flow, data));
+    overload.start();
 
     this.#keepalive = new NatKeepalive({
       intervalSeconds: c.nat.keepaliveIntervalSeconds,
@@ -359,6 +374,7 @@ export class Server {
 
   async #stop(): Promise<void> {
     if (this.#metricsTimer !== undefined) clearInterval(this.#metricsTimer);
+    this.#overload?.close();
     await this.#admin?.stop().catch((err: unknown) => this.#log.warn({ err }, 'admin stop failed'));
     this.#keepalive?.close();
     this.#screen?.close();

@@ -80,6 +80,12 @@ export interface SbcMetrics {
   readonly engineLatency: HistogramHandle<{ engine: string; command: string }>;
   /** `sbc_request_latency_seconds`: request in to final response out. */
   readonly requestLatency: HistogramHandle<{ method: string }>;
+  /** `sbc_overload_state`: 0 normal, 1 shedding new requests. */
+  readonly overloadState: Gauge;
+  /** `sbc_overload_admit_ratio`: share of new out-of-dialog requests admitted (1 when normal). */
+  readonly overloadAdmitRatio: Gauge;
+  /** `sbc_overload_shed_total`: new requests shed by admission control, by the signal that tripped it (or "stale": dropped unanswered). */
+  readonly overloadShed: CounterHandle<{ reason: string }>;
 }
 
 /**
@@ -161,6 +167,12 @@ export function createMetrics(registry: Registry = new Registry()): SbcMetrics {
         registers,
       }),
       (l) => ({ method: methodLabel(l.method) }),
+    ),
+    overloadState: new Gauge({ name: 'sbc_overload_state', help: 'Admission control: 0 normal, 1 shedding new requests', registers }),
+    overloadAdmitRatio: new Gauge({ name: 'sbc_overload_admit_ratio', help: 'Share of new out-of-dialog requests admitted (1 when normal)', registers }),
+    overloadShed: counter(
+      new Counter({ name: 'sbc_overload_shed_total', help: 'New requests shed by admission control, by reason', labelNames: ['reason'] as const, registers }),
+      (l) => ({ reason: reasons.label(l.reason) }),
     ),
   };
 }

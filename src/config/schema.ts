@@ -277,6 +277,19 @@ export const configSchema = z
         token: z.string().default('').describe('Bearer token required by the admin API; empty = none. @default ""'),
       })
       .prefault({}),
+    overload: z
+      .strictObject({
+        enabled: z.boolean().default(true).describe('Admission control: above any threshold new out-of-dialog requests from outside get a stateless 503 with a short random Retry-After; ACK, CANCEL, BYE, PRACK, in-dialog requests and responses are never shed. @default true'),
+        loopDelayMs: z.number().positive().default(100).describe('Shed when the 99th percentile event-loop delay over one sample exceeds this, ms. @default 100'),
+        eventLoopUtilization: z.number().gt(0).max(1).default(0.97).describe('Shed when the event loop is busier than this fraction of one sample (0–1) while a backlog builds (a quarter of udpQueueBytes waiting); busy alone is not overloaded. @default 0.97'),
+        udpQueueBytes: z.int().min(4096).default(1048576).describe('Shed when this many bytes wait in the kernel receive queues of our UDP sockets, or the kernel drops datagrams on them (Linux /proc/net/udp; not read elsewhere). @default 1048576'),
+        maxPendingInvites: z.int().min(1).default(20000).describe('Shed when this many INVITE transactions are pending (no final response yet). @default 20000'),
+        heapFraction: z.number().gt(0).max(1).default(0.85).describe('Shed when the JS heap in use exceeds this fraction of its limit (--max-old-space-size); above it inside requests are refused too (503 without Retry-After). @default 0.85'),
+        sampleIntervalMs: z.int().min(20).max(5000).default(100).describe('How often the load is sampled, ms. While shedding, the share of new requests admitted drops by a quarter on each sample over a threshold and grows by 5 points on each sample below 80 % of every threshold. @default 100'),
+        recoverSamples: z.int().min(1).default(5).describe('Samples in a row below 80 % of every threshold, with everything admitted again, before shedding ends (hysteresis). @default 5'),
+        retryAfterMaxSeconds: z.int().min(1).max(3600).default(4).describe('Retry-After on a shed 503 is random between 1 and this, s. @default 4'),
+      })
+      .prefault({}),
     shutdown: z
       .strictObject({
         drainSeconds: seconds.default(30).describe('On SIGTERM/SIGINT, seconds dialogs may continue before exit. @default 30'),

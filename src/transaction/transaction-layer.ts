@@ -11,7 +11,7 @@ import { InviteServerTransaction } from './invite-server-transaction.js';
 import { NonInviteClientTransaction } from './non-invite-client-transaction.js';
 import { NonInviteServerTransaction } from './non-invite-server-transaction.js';
 import { resolveTimerSettings, type TimerSettings } from './timers.js';
-import { clientKeyOfRequest, responseKey, serverKey, serverKeyAs } from './transaction-keys.js';
+import { clientKeyOfRequest, responseKey, serverKey, serverKeyAs, serverKeyOf } from './transaction-keys.js';
 import type { ClientTransaction, ServerTransaction, Transaction, TransactionContext, TransactionType } from './transaction.js';
 import type { ClientTransactionUser } from './transaction-user.js';
 
@@ -82,6 +82,24 @@ export class TransactionLayer {
   /** Live transactions by kind (for metrics). */
   counts(): Readonly<Record<TransactionType, number>> {
     return { ...this.#counts };
+  }
+
+  /**
+   * INVITE transactions still waiting for a final response (server in
+   * Proceeding, client in Calling or Proceeding); the completed ones in their
+   * wait timers are not counted. O(live transactions): for sampling, not per message.
+   */
+  pendingInvites(): number {
+    let n = 0;
+    for (const tx of this.#live) {
+      if (tx.type === 'ist' ? tx.state === 'proceeding' : tx.type === 'ict' && (tx.state === 'calling' || tx.state === 'proceeding')) n++;
+    }
+    return n;
+  }
+
+  /** A server transaction exists for a z9hG4bK branch, sent-by and method (admission control keeps retransmissions away from shedding). */
+  hasServerTransaction(branch: string, sentBy: string, method: string): boolean {
+    return this.#server.has(serverKeyOf(branch, sentBy, method));
   }
 
   /**
