@@ -173,6 +173,7 @@ export class Server {
       routes: c.routes,
       logger: log.child({ part: 'routing' }),
       probe: (target, method, timeoutMs) => prober.probe(target, method, timeoutMs),
+      excuses: (since) => this.#overload?.excuses(since) ?? false,
     });
     dispatcher.onChange = (t) => {
       this.metrics.backendUp.set({ group: t.group, target: t.uri }, t.up ? 1 : 0);

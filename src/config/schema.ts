@@ -279,7 +279,7 @@ export const configSchema = z
       .prefault({}),
     overload: z
       .strictObject({
-        enabled: z.boolean().default(true).describe('Admission control: above any threshold new out-of-dialog requests from outside get a stateless 503 with a short random Retry-After; ACK, CANCEL, BYE, PRACK, in-dialog requests and responses are never shed. @default true'),
+        enabled: z.boolean().default(true).describe('Admission control: above any threshold new out-of-dialog requests from outside get a stateless 503 with a short random Retry-After; ACK, CANCEL, BYE, PRACK, in-dialog requests and responses are never shed. false = nothing is shed; the load is still watched so our own lateness never marks a backend down. @default true'),
         loopDelayMs: z.number().positive().default(100).describe('Shed when the 99th percentile event-loop delay over one sample exceeds this, ms. @default 100'),
         eventLoopUtilization: z.number().gt(0).max(1).default(0.97).describe('Shed when the event loop is busier than this fraction of one sample (0–1) while a backlog builds (a quarter of udpQueueBytes waiting); busy alone is not overloaded. @default 0.97'),
         udpQueueBytes: z.int().min(4096).default(1048576).describe('Shed when this many bytes wait in the kernel receive queues of our UDP sockets, or the kernel drops datagrams on them (Linux /proc/net/udp; not read elsewhere). @default 1048576'),

@@ -424,7 +424,7 @@ export class Pipeline {
           return this.#o.transactions.createClientTransaction(copy, out, user, { timerC: copy.method === 'INVITE' });
         },
         onSuccess: target === undefined ? undefined : () => this.#o.dispatcher.reportSuccess(target),
-        onFailure: target === undefined ? undefined : (reason) => this.#o.dispatcher.reportFailure(target, reason),
+        onFailure: target === undefined ? undefined : (reason) => this.#o.dispatcher.reportFailure(target, reason, started),
         onEnd: target === undefined ? undefined : () => this.#o.dispatcher.release(target),
       };
     });

@@ -5,7 +5,7 @@
  * before it blames a silent backend.
  */
 import type { Gauge } from 'prom-client';
-import type { Logger } from '../log/logger.js';
+import { silentLogger, type Logger } from '../log/logger.js';
 import type { Flow } from '../transport/flow.js';
 import { Admission, type AdmissionThresholds } from './admission.js';
 import { AdmissionGate, type ShedCounter } from './admission-gate.js';
@@ -41,12 +41,13 @@ export class OverloadControl {
   constructor(o: OverloadControlOptions) {
     const s = o.settings;
     this.#enabled = s.enabled;
-    const metrics = o.metrics;
+    // Disabled: the state is still followed (for excuses()), but nothing is shed, so nothing is reported.
+    const metrics = s.enabled ? o.metrics : undefined;
     metrics?.overloadState.set(0);
     metrics?.overloadAdmitRatio.set(1);
     this.admission = new Admission({
       thresholds: s,
-      logger: o.logger,
+      logger: s.enabled ? o.logger : silentLogger(),
       onState: (state) => metrics?.overloadState.set(state === 'shedding' ? 1 : 0),
     });
     this.gate = new AdmissionGate({
@@ -75,9 +76,18 @@ export class OverloadControl {
     return this.#enabled;
   }
 
-  /** Start sampling (when enabled). */
+  /**
+   * Our own trouble since `since` could explain a backend's silence. Also
+   * with `enabled: false`: that only turns shedding off, the load is still
+   * watched so our lateness never marks a backend down.
+   */
+  excuses(since: number): boolean {
+    return this.admission.excuses(since);
+  }
+
+  /** Start sampling (shedding only when enabled: the server installs the gate then). */
   start(): void {
-    if (this.#enabled) this.#monitor.start();
+    this.#monitor.start();
   }
 
   /** Idempotent. */
