@@ -32,6 +32,7 @@ import { createStateStore, type StateStore } from './state/index.js';
 import { TopologyHiding } from './topology/index.js';
 import { TransactionLayer } from './transaction/index.js';
 import { OverloadControl } from './overload/index.js';
+import { EstablishedCalls } from './core/established-calls.js';
 import { TransportLayer, type ListenerSpec, type TransportProtocol } from './transport/index.js';
 
 /** Where the package lives (dist/src/server.js or src/server.ts → the root). */
@@ -60,6 +61,7 @@ export class Server {
   #transport: TransportLayer | undefined;
   #transactions: TransactionLayer | undefined;
   #overload: OverloadControl | undefined;
+  readonly #established = new EstablishedCalls();
   #dispatcher: Dispatcher | undefined;
   #pipeline: Pipeline | undefined;
   #b2bua: B2bua | undefined;
@@ -252,6 +254,7 @@ export class Server {
       screen: this.#requestScreen(),
       ...(auth !== undefined ? { auth } : {}),
       calls: callLimits,
+      established: this.#established,
     });
     this.#pipeline = pipeline;
     transport.setUser({
@@ -357,14 +360,38 @@ export class Server {
     }
   }
 
-  /** SIGTERM: refuse new calls and registrations, let transactions finish, then stop. */
+  /**
+   * What holds a drain: pending INVITE transactions (no final response yet;
+   * completed ones in their wait timers never do) and established calls —
+   * the B2BUA's, or in proxy mode the calls whose 2xx went through us and
+   * whose BYE has not.
+   */
+  pendingCalls(): { invites: number; calls: number } {
+    return {
+      invites: this.#transactions?.pendingInvites() ?? 0,
+      calls: (this.#b2bua?.size ?? 0) + this.#established.size,
+    };
+  }
+
+  /**
+   * SIGTERM: refuse new calls and registrations (503 + Retry-After), wait up
+   * to shutdown.drainSeconds for pending INVITEs and established calls to
+   * end, then stop. Polls every 100 ms, so an idle gateway stops at once.
+   * stop() (a second signal) ends the wait.
+   */
   async drainAndStop(): Promise<void> {
     this.#pipeline?.drain();
     this.#b2bua?.drain();
     const deadline = Date.now() + this.config.shutdown.drainSeconds * 1000;
-    while (Date.now() < deadline && (this.#transactions?.size ?? 0) > 0) {
-      await new Promise((r) => setTimeout(r, 200));
+    const busy = (): boolean => {
+      const p = this.pendingCalls();
+      return p.invites + p.calls > 0;
+    };
+    if (busy()) this.#log.info(this.pendingCalls(), 'drain: waiting for calls to end');
+    while (busy() && Date.now() < deadline && this.#stopped === undefined) {
+      await new Promise((r) => setTimeout(r, 100));
     }
+    if (busy()) this.#log.warn(this.pendingCalls(), 'drain: time is up; stopping with calls still up');
     await this.stop();
   }
 

@@ -34,6 +34,7 @@ import type { MediaHooks } from '../media/media-control.js';
 import { ownPathsFor, type HiddenRequest, type TopologyHiding } from '../topology/index.js';
 import { RequestRejection } from '../errors.js';
 import { OutsideChecks } from './outside-checks.js';
+import type { EstablishedCalls } from './established-calls.js';
 import type { Authenticator, CallAdmission, RequestScreen } from './request-checks.js';
 
 export interface PipelineOptions {
@@ -66,6 +67,8 @@ export interface PipelineOptions {
   auth?: Authenticator;
   /** Concurrent calls per user (security.maxCallsPerUser); absent = unlimited. */
   calls?: CallAdmission;
+  /** Calls up through the proxy (2xx seen, BYE not yet), for the drain. */
+  established?: EstablishedCalls;
 }
 
 /** Methods that create a dialog and so get our Record-Route (RFC 3261 §16.6 step 4). */
@@ -442,7 +445,8 @@ export class Pipeline {
         if (req.method === 'BYE' || (req.method === 'INVITE' && initial && status >= 300)) {
           this.#o.media?.endCall(req.callId ?? '');
           this.#checks.callEnded(req.callId);
-        }
+          this.#o.established?.ended(req.callId);
+        } else if (req.method === 'INVITE' && initial && status < 300) this.#o.established?.confirmed(req.callId);
       },
       ...(this.#o.media !== undefined || topo !== undefined
         ? {
