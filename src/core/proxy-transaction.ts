@@ -16,6 +16,7 @@ import type { SipRequest, SipResponse } from '../sip/message.js';
 import { createResponse } from '../sip/response.js';
 import type { ClientTransaction, ServerTransaction } from '../transaction/index.js';
 import type { ClientTransactionUser } from '../transaction/index.js';
+import { slimRequest } from '../transaction/index.js';
 
 /** A place to forward to, and what to tell when it fails. */
 export interface BranchTarget {
@@ -69,6 +70,7 @@ export class ProxyTransaction {
   #finalSent = false;
   #canceled = false;
   #closed = false;
+  #released = false;
   /** Responses go upstream in the order they arrived, even when one waits for the media engine. */
   #relayChain: Promise<void> = Promise.resolve();
 
@@ -259,13 +261,33 @@ export class ProxyTransaction {
   #relay(res: SipResponse, downstream?: Flow): void {
     const transform = this.#options.transformResponse;
     if (transform === undefined) {
+      if (res.status >= 200) this.#release();
       this.#server.respond(res);
       return;
     }
     this.#relayChain = this.#relayChain
       .then(() => transform(res, downstream))
       .catch((err: unknown) => this.#options.logger.error({ err }, 'response transform failed'))
-      .then(() => { this.#server.respond(res); });
+      .then(() => {
+        if (res.status >= 200) this.#release();
+        this.#server.respond(res);
+      });
+  }
+
+  /**
+   * The final went upstream: from now on this context only relays 2xx
+   * retransmissions and forks (RFC 6026, as long as the INVITE client
+   * transaction's Timer M runs, 32 s). Those need the request's Vias,
+   * Call-ID, CSeq, From and To, nothing else: the request is cut down in
+   * place, so that no one who captured it (the pipeline's callbacks) keeps
+   * the whole message alive either.
+   */
+  #release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    slimRequest(this.#request);
+    this.#best = undefined;
+    this.#candidates.length = 0;
   }
 }
 
