@@ -27,6 +27,7 @@ import { startBaresip, type Baresip, type BaresipEvent } from '../helpers/baresi
 import { launchChromium, SoftphonePage, waitForAudio } from '../helpers/browser.js';
 import { behindKamailio, ensureWebBuilt, need, scenarios } from '../helpers/e2e-bed.js';
 import { startKamailio, type RunningKamailio } from '../helpers/kamailio.js';
+import { relayHolding as readRelay, type RelayHolding } from '../helpers/embedded-relay.js';
 import { LeakCapture } from '../helpers/leak-check.js';
 import { RtpUas, type RtpCall } from '../helpers/rtp-uas.js';
 import { startSbc, type TestSbc } from '../helpers/sbc.js';
@@ -74,11 +75,6 @@ function telephoneEventPt(sdp: string | undefined): number | undefined {
 /** Which payload types an RTP/AVP answer or offer lists on its m= line. */
 function formatsOf(sdp: string): number[] {
   return (/\r\nm=audio \d+ [A-Z/]+ ([\d ]+)\r\n/.exec(sdp)?.[1] ?? '').split(' ').map(Number);
-}
-
-interface RelayHolding {
-  sessions: number | undefined;
-  raw: unknown;
 }
 
 for (const mode of ['proxy', 'b2bua'] as const) {
@@ -134,12 +130,7 @@ for (const mode of ['proxy', 'b2bua'] as const) {
     };
 
     /** How many media sessions the relay holds, as GET /api/engines tells an operator. */
-    const relayHolding = async (): Promise<RelayHolding> => {
-      const res = await fetch(`${need(sbc, 'the SBC').adminUrl}/api/engines`);
-      assert.equal(res.status, 200, 'GET /api/engines');
-      const body = (await res.json()) as unknown;
-      return { sessions: embeddedSessions(body), raw: body };
-    };
+    const relayHolding = (): Promise<RelayHolding> => readRelay(need(sbc, 'the SBC').adminUrl);
 
     const assertRelayHolds = async (what: string): Promise<void> => {
       const held = await relayHolding();
@@ -343,31 +334,6 @@ for (const mode of ['proxy', 'b2bua'] as const) {
       });
     }
   });
-}
-
-/**
- * Sessions of the embedded relay in GET /api/engines: the entry whose name,
- * kind or url says "embedded", its `sessions` (a number, or an object with
- * `active`/`count`).
- */
-function embeddedSessions(body: unknown): number | undefined {
-  const list = Array.isArray(body) ? body : isRecord(body) && Array.isArray(body['engines']) ? body['engines'] : [];
-  for (const e of list as unknown[]) {
-    if (!isRecord(e)) continue;
-    const label = `${String(e['kind'] ?? '')} ${String(e['name'] ?? '')} ${String(e['url'] ?? '')} ${String(e['type'] ?? '')}`;
-    if (!/embedded/i.test(label)) continue;
-    const s = e['sessions'];
-    if (typeof s === 'number') return s;
-    if (isRecord(s)) {
-      const n = s['active'] ?? s['count'];
-      if (typeof n === 'number') return n;
-    }
-  }
-  return undefined;
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /** RTP packets baresip counted from the far end, from a CALL_RTCP event's `rtcp_stats.rx.sent`. */
