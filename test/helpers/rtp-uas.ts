@@ -332,6 +332,12 @@ export class RtpUas {
     return res;
   }
 
+  /** Drops ended calls and the SIP messages kept so far (for memory measurements over many calls). */
+  forgetEnded(): void {
+    for (const [id, call] of this.#calls) if (call.state === 'ended') this.#calls.delete(id);
+    this.peer.forget();
+  }
+
   /** Closes every call's RTP socket, the SIP socket and every timer. Idempotent. */
   close(): void {
     if (this.#closed) return;
