@@ -19,8 +19,8 @@ import { OptionsProber } from './core/options-prober.js';
 import { Pipeline } from './core/pipeline.js';
 import { StaticFiles } from './http/static-files.js';
 import type { Logger } from './log/logger.js';
-import { RtpengineMedia } from './media/media-control.js';
-import { EnginePool, resolveFlagSets } from './media/rtpengine/index.js';
+import type { MediaHooks } from './media/media-control.js';
+import { mediaFromConfig, type MediaSelection } from './media/media-from-config.js';
 import { NatKeepalive } from './registrar/nat-keepalive.js';
 import { Registrations } from './registrar/registrations.js';
 import { DigestAuthenticator } from './security/digest-auth.js';
@@ -72,8 +72,8 @@ export class Server {
   #screen: SourceScreen | undefined;
   #callLimits: CallLimits | undefined;
   #auth: DigestAuthenticator | undefined;
-  #engines: EnginePool | undefined;
-  #media: RtpengineMedia | undefined;
+  #mediaSelection: MediaSelection | undefined;
+  #media: MediaHooks | undefined;
   #metricsTimer: NodeJS.Timeout | undefined;
   #stopped: Promise<void> | undefined;
 
@@ -185,31 +185,11 @@ export class Server {
     await dispatcher.start();
     if (dispatcher.isEmpty) log.warn('no backend configured (backends is empty): calls and registrations will be answered 503');
 
-    const r = c.media.rtpengine;
-    const useEngines = c.media.mode === 'rtpengine' || (c.media.mode === 'auto' && r.engines.length > 0);
-    if (useEngines) {
-      this.#engines = new EnginePool({
-        engines: r.engines,
-        store: this.#store,
-        keyPrefix: c.state.redis.keyPrefix,
-        timeoutMs: r.timeoutMs,
-        tries: r.tries,
-        pingIntervalSeconds: r.pingIntervalSeconds,
-        failuresToDown: r.failuresToDown,
-        successesToUp: r.successesToUp,
-        metrics: this.metrics,
-        logger: log.child({ part: 'media' }),
-      });
-      this.#engines.start();
-      this.#media = new RtpengineMedia({
-        pool: this.#engines,
-        anchorPlainCalls: r.anchorPlainCalls,
-        flags: resolveFlagSets({ ...(r.flags !== undefined ? { flags: r.flags } : {}), ...(r.interfaces !== undefined ? { interfaces: r.interfaces } : {}) }),
-        logger: log.child({ part: 'media' }),
-      });
-      const media = this.#media;
-      transport.flows.onClose((flow) => media.flowClosed(flow.id));
-    }
+    const media = await mediaFromConfig(c, { store: this.#store, metrics: this.metrics, logger: log.child({ part: 'media' }), fallbackAdvertise: defaultAdvertise('0.0.0.0') });
+    this.#mediaSelection = media;
+    this.#media = media.hooks;
+    const hooks = media.hooks;
+    if (hooks !== undefined) transport.flows.onClose((flow) => hooks.flowClosed(flow.id));
 
     const registrations = new Registrations({ maxBindingsPerFlow: c.registrar.maxBindingsPerFlow, maxFlows: c.registrar.maxFlows });
     this.#registrations = registrations;
@@ -305,7 +285,7 @@ export class Server {
     admin.route('POST', '/api/reload', () => this.#reload());
     admin.route('GET', '/api/flows', () => ({ status: 200, body: { flows: this.#flowList() } }));
     admin.route('GET', '/api/dialogs', () => ({ status: 200, body: { dialogs: this.#b2bua?.snapshot() ?? [] } }));
-    admin.route('GET', '/api/engines', () => ({ status: 200, body: { mode: c.media.mode, active: useEngines ? 'rtpengine' : 'passthrough', engines: this.#engines?.snapshot() ?? [] } }));
+    admin.route('GET', '/api/engines', () => ({ status: 200, body: media.snapshot() }));
     this.#admin = admin;
     await admin.start();
 
@@ -316,10 +296,9 @@ export class Server {
       admin: admin.url(),
       page: page === undefined ? undefined : `${page.transport === 'wss' ? 'https' : 'http'}://${hostForUrl(page.advertise)}:${page.boundPort}/`,
       mediaMode: c.media.mode,
+      media: media.active,
     }, `${PRODUCT} started`);
-    if (!useEngines && c.media.mode !== 'passthrough') {
-      log.warn({ mediaMode: c.media.mode }, 'no rtpengine configured and the embedded media relay is not available yet: SDP passes through unchanged (set media.rtpengine.engines for WebRTC ⇄ RTP)');
-    }
+    log.info({ mediaMode: c.media.mode, media: media.active, ...(media.embedded !== undefined ? { embedded: media.embedded.snapshot() } : {}) }, MEDIA_MODE_LINES[media.active]);
   }
 
   /**
@@ -407,8 +386,7 @@ export class Server {
     this.#keepalive?.close();
     this.#screen?.close();
     this.#b2bua?.close();
-    this.#media?.close();
-    this.#engines?.close();
+    await this.#mediaSelection?.close().catch((err: unknown) => this.#log.warn({ err }, 'media stop failed'));
     this.#dispatcher?.stop();
     this.#transactions?.close();
     await this.#transport?.stop().catch((err: unknown) => this.#log.warn({ err }, 'transport stop failed'));
@@ -503,6 +481,12 @@ function defaultAdvertise(address: string): string {
 function hostForUrl(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
 }
+
+const MEDIA_MODE_LINES = {
+  rtpengine: 'media through rtpengine (media.rtpengine.engines)',
+  embedded: 'media through the embedded relay (WebRTC ⇄ RTP in-process; media.embedded)',
+  passthrough: 'media passthrough: SDP is relayed unchanged (browsers can only reach browsers)',
+} as const;
 
 /** security keys POST /api/reload applies without a restart. */
 const LIVE_SECURITY_KEYS = ['rateLimit', 'blockedUserAgents', 'maxCallsPerUser'] as const;

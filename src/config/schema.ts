@@ -148,6 +148,37 @@ const rtpengineSchema = z
   })
   .prefault({});
 
+/** `LOW-HIGH`, both within 1024-65535, at least one even/odd pair (RTP on the even port, RTCP on the next). */
+export function parsePortRange(text: string): { min: number; max: number } | undefined {
+  const m = /^\s*(\d{1,5})\s*-\s*(\d{1,5})\s*$/.exec(text);
+  if (m === null) return undefined;
+  const min = Number(m[1]);
+  const max = Number(m[2]);
+  if (min < 1024 || max > 65535 || max < min) return undefined;
+  const firstEven = min + (min % 2);
+  return firstEven + 1 <= max ? { min, max } : undefined;
+}
+
+const embeddedMediaSchema = z
+  .strictObject({
+    address: z.string().refine((a) => isIP(a) === 4, { message: 'must be an IPv4 address to bind to' }).default('0.0.0.0').describe('IPv4 address the relay binds its media sockets to (browser ICE candidates and plain RTP). @default "0.0.0.0"'),
+    advertise: z
+      .string()
+      .refine((a) => a === '' || isIP(a) === 4, { message: 'must be an IPv4 address (or empty for the bound address)' })
+      .default('')
+      .describe('IPv4 address written into SDP (c=, candidates) instead of the bound one, e.g. the public address behind 1:1 NAT. @default "" (the bound address; for 0.0.0.0 the first non-internal IPv4 address)'),
+    ports: z
+      .string()
+      .refine((r) => parsePortRange(r) !== undefined, { message: 'must be LOW-HIGH within 1024-65535 with room for at least one even/odd port pair, e.g. "30000-39999"' })
+      .default('30000-39999')
+      .describe('UDP port range for media: each browser leg and each plain leg takes one even/odd pair. @default "30000-39999"'),
+    maxSessions: z.int().min(1).default(1000).describe('Calls with embedded media at once; a new call above it gets 503. @default 1000'),
+    inactivitySeconds: z.number().positive().default(60).describe('A call whose media receives no RTP for this long is freed (logged and counted); ICE-lite sees no consent checks. @default 60'),
+    holdInactivitySeconds: z.number().positive().default(3600).describe('The same limit while the call is on hold or not yet answered. @default 3600'),
+    maxCallSeconds: z.number().positive().default(86400).describe('Media of a call nobody ended is freed after this long. @default 86400'),
+  })
+  .prefault({});
+
 const redisSchema = z
   .strictObject({
     url: z
@@ -239,6 +270,7 @@ export const configSchema = z
           .default('auto')
           .describe('auto (rtpengine when engines are listed, else embedded) | rtpengine | embedded | passthrough. @default "auto"'),
         rtpengine: rtpengineSchema,
+        embedded: embeddedMediaSchema,
       })
       .prefault({}),
     state: z
