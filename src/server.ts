@@ -3,9 +3,9 @@
  * in dependency order (state → transport → transactions → routing → core →
  * admin); stops them in reverse.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { networkInterfaces } from 'node:os';
+import { hostname, networkInterfaces } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Registry } from 'prom-client';
@@ -23,6 +23,7 @@ import type { MediaHooks } from './media/media-control.js';
 import { mediaFromConfig, type MediaSelection } from './media/media-from-config.js';
 import { NatKeepalive } from './registrar/nat-keepalive.js';
 import { Registrations } from './registrar/registrations.js';
+import { BindingStore, LocalDomains, LocalRegistrar, LocalRouting, registrarMode } from './registrar/local/index.js';
 import { DigestAuthenticator } from './security/digest-auth.js';
 import { loadUsersFile } from './security/users-file.js';
 import { CallLimits } from './security/call-limits.js';
@@ -67,6 +68,7 @@ export class Server {
   #b2bua: B2bua | undefined;
   #admin: AdminServer | undefined;
   #registrations: Registrations | undefined;
+  #localRegistrar: LocalRegistrar | undefined;
   #topology: TopologyHiding | undefined;
   #keepalive: NatKeepalive | undefined;
   #screen: SourceScreen | undefined;
@@ -183,7 +185,9 @@ export class Server {
     };
     this.#dispatcher = dispatcher;
     await dispatcher.start();
-    if (dispatcher.isEmpty) log.warn('no backend configured (backends is empty): calls and registrations will be answered 503');
+    const regMode = registrarMode(c);
+    if (dispatcher.isEmpty && regMode === 'path') log.warn('no backend configured (backends is empty): calls and registrations will be answered 503');
+    const localDomain = regMode === 'local' ? this.#localRouting(transport) : undefined;
 
     const media = await mediaFromConfig(c, { store: this.#store, metrics: this.metrics, logger: log.child({ part: 'media' }), fallbackAdvertise: defaultAdvertise('0.0.0.0') });
     this.#mediaSelection = media;
@@ -235,6 +239,7 @@ export class Server {
       ...(auth !== undefined ? { auth } : {}),
       calls: callLimits,
       established: this.#established,
+      ...(localDomain !== undefined ? { localDomain } : {}),
     });
     this.#pipeline = pipeline;
     transport.setUser({
@@ -278,11 +283,12 @@ export class Server {
       registry: this.registry,
       health: () => {
         const states = transport.listeners.map((l) => ({ transport: l.transport, address: l.address, port: l.boundPort, up: l.up }));
-        return { ok: states.every((s) => s.up) && this.#stopped === undefined, details: { listeners: states } };
+        return { ok: states.every((s) => s.up) && this.#stopped === undefined, details: { listeners: states }, summary: { registrar: { mode: regMode, registrations: this.#localRegistrar?.count() ?? 0 } } };
       },
     });
     admin.route('GET', '/api/backends', () => ({ status: 200, body: dispatcher.snapshot() }));
     admin.route('POST', '/api/reload', () => this.#reload());
+    admin.route('GET', '/api/registrations', async () => ({ status: 200, body: { mode: regMode, count: this.#localRegistrar?.count() ?? 0, registrations: (await this.#localRegistrar?.list()) ?? [] } }));
     admin.route('GET', '/api/flows', () => ({ status: 200, body: { flows: this.#flowList() } }));
     admin.route('GET', '/api/dialogs', () => ({ status: 200, body: { dialogs: this.#b2bua?.snapshot() ?? [] } }));
     admin.route('GET', '/api/engines', () => ({ status: 200, body: media.snapshot() }));
@@ -297,7 +303,9 @@ export class Server {
       page: page === undefined ? undefined : `${page.transport === 'wss' ? 'https' : 'http'}://${hostForUrl(page.advertise)}:${page.boundPort}/`,
       mediaMode: c.media.mode,
       media: media.active,
-    }, `${PRODUCT} started`);
+      registrar: regMode,
+      ...(this.#localRegistrar !== undefined ? { domains: this.#localRegistrar.domains.list() } : {}),
+    }, `${PRODUCT} started (registrar: ${regMode}, media: ${media.active})`);
     log.info({ mediaMode: c.media.mode, media: media.active, ...(media.embedded !== undefined ? { embedded: media.embedded.snapshot() } : {}) }, MEDIA_MODE_LINES[media.active]);
   }
 
@@ -421,6 +429,29 @@ export class Server {
       if (out.length >= 10_000) break;
     }
     return out;
+  }
+
+  /** registrar.mode local: bindings in the state store, REGISTER answered here, calls forked to the contacts. */
+  #localRouting(transport: TransportLayer): LocalRouting {
+    const r = this.config.registrar;
+    const bindings = new BindingStore({ store: this.#store!, keyPrefix: this.config.state.redis.keyPrefix, ttlSeconds: r.maxExpires + 30 });
+    const domains = r.domains.length > 0 ? new LocalDomains(r.domains) : LocalDomains.defaults(transport.listeners);
+    const logger = this.#log.child({ part: 'registrar' });
+    this.#localRegistrar = new LocalRegistrar({
+      bindings,
+      domains,
+      tokens: transport.tokens,
+      flows: transport.flows,
+      minExpires: r.minExpires,
+      maxExpires: r.maxExpires,
+      maxBindingsPerAor: r.maxBindingsPerAor,
+      maxBindings: r.maxBindings,
+      node: `${hostname()}/${randomUUID().slice(0, 8)}`,
+      logger,
+      metrics: this.metrics,
+      onFlowBindings: (flow, aor, contacts) => this.#registrations?.bindings.update(flow.id, aor, contacts),
+    });
+    return new LocalRouting({ registrar: this.#localRegistrar, bindings, flowFailedStatus: this.config.proxy.flowFailedStatus, logger, metrics: this.metrics });
   }
 
   #topologyHiding(secret: string | Buffer): TopologyHiding {

@@ -253,6 +253,18 @@ export const configSchema = z
       .describe('Domain routes, first match wins; no match goes to backend group "default". @default []'),
     registrar: z
       .strictObject({
+        mode: z
+          .enum(['path', 'local'])
+          .optional()
+          .describe('path: the backend keeps registrations (we add Path); local: the SBC is the registrar and routes calls to registered users itself. @default local when no backend is configured (and mode is proxy), else path'),
+        domains: z
+          .array(z.string().refine(isHostOrIp, { message: 'must be a domain name or IP address' }).transform((d) => d.toLowerCase()))
+          .default([])
+          .describe('Local mode: the domains we register for and route calls to. @default [] (our advertise addresses, the host name, localhost and 127.0.0.1)'),
+        minExpires: z.int().min(1).default(60).describe('Local mode: shortest registration accepted, seconds; shorter gets 423 with Min-Expires. @default 60'),
+        maxExpires: z.int().min(1).default(3600).describe('Local mode: longer registrations are granted this many seconds. @default 3600'),
+        maxBindingsPerAor: z.int().min(1).default(10).describe('Local mode: contacts one AOR may register; beyond it bindings whose flow is gone make room, else 403. @default 10'),
+        maxBindings: z.int().min(1).default(100_000).describe('Local mode: bindings this node holds in total; beyond it new ones get 503. @default 100000'),
         backend: z.string().min(1).default('default').describe('Backend group that receives REGISTER. @default "default"'),
         pathMode: z.boolean().default(true).describe('Add Path with a flow token (RFC 3327, RFC 5626) so calls find the client\'s flow. @default true'),
         rewriteWsContact: z

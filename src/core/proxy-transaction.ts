@@ -2,7 +2,9 @@
  * One proxied request: the server transaction it arrived on, the client
  * transactions (branches) it was forwarded on, and the response context of
  * RFC 3261 §16.7. Branches run one after another (serial failover); the
- * best final response goes upstream once every branch has ended.
+ * best final response goes upstream once every branch has ended. With
+ * `parallel` (a fork to registered contacts) every branch starts at once and
+ * the first 2xx cancels the others (RFC 3261 §16.7 step 10).
  *
  *   start ──► branch 1 ──(timeout | 503 | transport error, nothing heard yet)──► branch 2 ──► …
  *               │ 1xx: forwarded upstream (except 100)
@@ -32,6 +34,8 @@ export interface BranchTarget {
 export interface ProxyTransactionOptions {
   /** Try the next candidate on timeout, 503 or transport error (initial requests to a backend group). */
   failover: boolean;
+  /** Start every branch at once (forking); the first 2xx cancels the rest. */
+  parallel?: boolean;
   /** How long a branch may stay silent (not even 100) before failing over, in ms. */
   failoverTimeoutMs: number;
   /** Status for "nobody reachable" (503 normally; 430/480 for a dead flow). */
@@ -86,7 +90,9 @@ export class ProxyTransaction {
   }
 
   start(): void {
-    void this.#next();
+    // Each #next() takes one candidate before its first await: n calls start n branches.
+    const n = this.#options.parallel === true ? this.#candidates.length : 1;
+    for (let i = 0; i < n; i++) void this.#next();
   }
 
   /**
@@ -139,7 +145,7 @@ export class ProxyTransaction {
         continue;
       }
       branch.tx = tx;
-      if (this.#canceled && 'cancel' in tx) tx.cancel();
+      if ((this.#canceled || (this.#finalSent && this.#options.parallel === true)) && 'cancel' in tx) tx.cancel();
       if (this.#options.failover && this.#candidates.length > 0) {
         branch.silenceTimer = setTimeout(() => this.#onSilence(branch), this.#options.failoverTimeoutMs);
         branch.silenceTimer.unref?.();
@@ -183,6 +189,7 @@ export class ProxyTransaction {
       if (!branch.done) this.#endBranch(branch);
       // Every 2xx goes upstream at once (RFC 3261 §16.7 step 5, RFC 6026).
       this.#finalSent = true;
+      if (this.#options.parallel === true) for (const b of this.#branches) if (!b.done && b.tx !== undefined && 'cancel' in b.tx) b.tx.cancel();
       this.#options.onFinalResponse?.(res);
       this.#relay(res, branch.tx?.flow);
       this.#options.onFinal?.(status);
