@@ -4,14 +4,18 @@
 // them: bare Node TLS + ws in the same run, what the platform costs alone.
 // It reports; it exits 0 even when a target is missed (1 only when the
 // benches could not run at all).
-// Usage: node scripts/run-bench.mjs [--quick] [--only calls,register,refresh,media,wss]
+// The overload part (bench/overload) runs SIPp step loads through the SBC and,
+// in the same run, through Kamailio 5.6, and prints them side by side.
+// Usage: node scripts/run-bench.mjs [--quick] [--only parse,calls,register,refresh,media,wss,overload]
 //          [--wss-clients N] [--workers N] [--profile DIR]
 //          [--sbc-udp-rcvbuf BYTES]  what-if: SBC UDP sockets get this receive buffer (not the SBC as shipped)
+//          [--capacity N]            overload: the SBC's clean rate, instead of measuring it
+//          [--heap-search]           overload: also the highest rate for 5 minutes with --max-old-space-size=256 (long)
 // Needs `npm run build` first (npm run bench does it).
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
 const root = resolve(import.meta.dirname, '..');
@@ -23,15 +27,26 @@ const { values } = parseArgs({
     workers: { type: 'string' },
     profile: { type: 'string' },
     'sbc-udp-rcvbuf': { type: 'string' },
+    capacity: { type: 'string' },
+    'heap-search': { type: 'boolean', default: false },
   },
 });
+
+// --only: which parts run. parse and the load parts as before; overload is its own runner.
+const LOAD_PARTS = ['calls', 'register', 'refresh', 'media', 'wss'];
+const only = values.only === undefined ? undefined : new Set(values.only.split(','));
+const runParse = only === undefined || only.has('parse') || [...only].some((p) => LOAD_PARTS.includes(p));
+const loadParts = only === undefined ? undefined : [...only].filter((p) => LOAD_PARTS.includes(p));
+const runLoad = loadParts === undefined || loadParts.length > 0;
+const runOverload = only === undefined || only.has('overload');
 
 const TARGETS = { callsPerSecond: 1500, mediaCallsPerSecond: 800, mediaAddedP50Ms: 3, registersPerSecond: 5000, wssFlows: 10_000, bytesPerWssFlow: 20 * 1024 };
 
 const parseBench = join(root, 'dist', 'bench', 'sip-parse.bench.js');
 const loadBench = join(root, 'dist', 'bench', 'load', 'run.js');
+const overloadBench = join(root, 'dist', 'bench', 'overload', 'run.js');
 const profileTop = join(root, 'dist', 'bench', 'load', 'profile-top.js');
-for (const f of [parseBench, loadBench]) {
+for (const f of [parseBench, loadBench, overloadBench]) {
   if (!existsSync(f)) {
     console.error(`missing ${f}: run \`npm run build\` first (npm run bench does)`);
     process.exit(1);
@@ -51,13 +66,31 @@ function node(args, echo) {
   });
 }
 
+/**
+ * The overload part's peers: SIPp (Debian sip-tester) and Kamailio. As root
+ * missing packages are installed with apt-get (as scripts/ensure-peers.mjs
+ * does for the test peers); otherwise a message names them. Returns the
+ * reason the part cannot run, or undefined.
+ */
+function ensureOverloadPeers() {
+  const peers = { 'sip-tester': '/usr/bin/sipp', kamailio: '/usr/sbin/kamailio' };
+  const missing = () => Object.entries(peers).filter(([, bin]) => !existsSync(bin)).map(([pkg]) => pkg);
+  if (missing().length === 0) return undefined;
+  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  if (!isRoot) return `missing bench peers: ${missing().join(', ')}. Install them with: sudo apt-get install -y ${missing().join(' ')}`;
+  console.error(`installing bench peers: ${missing().join(' ')}`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  const update = spawnSync('apt-get', ['update', '-q'], { stdio: 'inherit', env });
+  if (update.status === 0) spawnSync('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...missing()], { stdio: 'inherit', env });
+  return missing().length === 0 ? undefined : `could not install bench peers: ${missing().join(', ')}`;
+}
+
 const started = Date.now();
 const load = loadavg().map((l) => l.toFixed(2)).join(' ');
 console.log(`webrtc-sbc bench: ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), node ${process.version}, load average ${load}${values.quick ? ', --quick' : ''}`);
 if (loadavg()[0] > cpus().length * 0.5) console.log('note: the machine is busy; load figures will be lower and noisier than on an idle machine');
 
-console.log('\n== SIP parse + edit + serialize (one core) ==');
-const parse = await node([parseBench], true);
+const parse = runParse ? (console.log('\n== SIP parse + edit + serialize (one core) =='), await node([parseBench], true)) : { code: 0, out: '' };
 const parseRates = {};
 for (const line of parse.out.split('\n')) {
   // e.g. "sip parse+edit+serialize REGISTER: 273768 msg/s (...; meets target 200000)" or "(..., below target 200000)".
@@ -68,22 +101,50 @@ for (const line of parse.out.split('\n')) {
   parseRates[m[1]] = { rate: Number(m[2]), target: target === null ? undefined : Number(target[1]), met };
 }
 
-console.log('\n== load through the SBC (UDP generators and UAS as separate processes) ==');
 const scratch = mkdtempSync(join(tmpdir(), 'sbc-bench-results-'));
 const jsonFile = join(scratch, 'load.json');
 const loadArgs = [loadBench, '--json', jsonFile];
 if (values.quick) loadArgs.push('--quick');
-if (values.only !== undefined) loadArgs.push('--only', values.only);
+if (loadParts !== undefined) loadArgs.push('--only', loadParts.join(','));
 if (values['wss-clients'] !== undefined) loadArgs.push('--wss-clients', values['wss-clients']);
 if (values.workers !== undefined) loadArgs.push('--workers', values.workers);
 if (values.profile !== undefined) loadArgs.push('--profile', resolve(values.profile));
 if (values['sbc-udp-rcvbuf'] !== undefined) loadArgs.push('--sbc-udp-rcvbuf', values['sbc-udp-rcvbuf']);
-const loadRun = await node(loadArgs, true);
 let results;
-try {
-  results = JSON.parse(readFileSync(jsonFile, 'utf8'));
-} catch {
-  console.error(`load bench produced no results (exit ${loadRun.code})`);
+if (runLoad) {
+  console.log('\n== load through the SBC (UDP generators and UAS as separate processes) ==');
+  const loadRun = await node(loadArgs, true);
+  try {
+    results = JSON.parse(readFileSync(jsonFile, 'utf8'));
+  } catch {
+    console.error(`load bench produced no results (exit ${loadRun.code})`);
+  }
+}
+
+let overload;
+let overloadError;
+if (runOverload) {
+  console.log('\n== overload: SIPp step load through the SBC, then through Kamailio 5.6 (same rates) ==');
+  overloadError = ensureOverloadPeers();
+  if (overloadError === undefined) {
+    const overloadJson = join(scratch, 'overload.json');
+    const args = [overloadBench, '--json', overloadJson];
+    if (values.quick) args.push('--quick');
+    if (values.capacity !== undefined) args.push('--capacity', values.capacity);
+    if (values['heap-search']) args.push('--heap-search');
+    const run = await node(args, true);
+    try {
+      overload = JSON.parse(readFileSync(overloadJson, 'utf8'));
+      // The raw figures stay under bench/results/ for the notes.
+      const keep = join(root, 'bench', 'results', `overload-${new Date(started).toISOString().replace(/[:.]/g, '-')}.json`);
+      mkdirSync(dirname(keep), { recursive: true });
+      copyFileSync(overloadJson, keep);
+      console.log(`overload raw figures: ${keep}`);
+    } catch {
+      overloadError = `overload bench produced no results (exit ${run.code})`;
+    }
+  }
+  if (overloadError !== undefined) console.error(overloadError);
 }
 rmSync(scratch, { recursive: true, force: true });
 
@@ -164,6 +225,12 @@ if (results !== undefined) {
   }
   for (const e of results.errors ?? []) rows.push(['error', e.split('\n')[0], '', 'MISSED']);
 }
+if (overload !== undefined) {
+  rows.push(['overload: capacity C (clean rate, SIPp UDP)', `${overload.capacity} calls/s`, '', '']);
+  for (const v of overload.verdicts ?? []) rows.push([v.name, v.figure, v.target, verdict(v.met)]);
+  for (const e of overload.errors ?? []) rows.push(['error', `overload: ${e.split('\n')[0]}`, '', 'MISSED']);
+}
+if (overloadError !== undefined) rows.push(['error', overloadError, '', 'MISSED']);
 
 const widths = [0, 1, 2, 3].map((i) => Math.max(...rows.map((r) => String(r[i]).length), ['bench', 'figure', 'target', 'verdict'][i].length));
 const line = (r) => r.map((c, i) => String(c).padEnd(widths[i])).join('  ').trimEnd();
@@ -175,4 +242,4 @@ for (const r of rows) console.log(line(r));
 const missed = rows.filter((r) => r[3] === 'MISSED').length;
 const met = rows.filter((r) => r[3] === 'MET').length;
 console.log(`\ntargets met: ${met}, missed: ${missed}`);
-process.exit(results === undefined && parse.code !== 0 ? 1 : 0);
+process.exit(results === undefined && overload === undefined && parse.code !== 0 ? 1 : 0);

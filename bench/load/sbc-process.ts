@@ -37,6 +37,14 @@ export interface SbcOptions {
   media?: Record<string, unknown>;
   /** Also listen for plain WS (SIP over WebSocket without TLS). */
   ws?: boolean;
+  /** Address of the UAS. @default 127.0.0.1 */
+  uasHost?: string;
+  /** probe.intervalSeconds of the backend group (0 = probes off, e.g. for a SIPp UAS, which answers no OPTIONS). @default the SBC's default */
+  probeIntervalSeconds?: number;
+  /** Extra flags for node itself, e.g. --max-old-space-size=256. */
+  nodeFlags?: string[];
+  /** Called with every line the SBC prints, as it arrives. */
+  onLine?: (line: string) => void;
 }
 
 export interface SbcProcess {
@@ -47,6 +55,8 @@ export interface SbcProcess {
   adminUrl: string;
   /** The last lines the SBC printed, for a failure report. */
   tail(): string[];
+  /** How the process ended (`exit 1`, `SIGABRT`), or undefined while it runs. */
+  exitStatus(): string | undefined;
   stop(): Promise<void>;
 }
 
@@ -70,7 +80,12 @@ export async function startSbcProcess(o: SbcOptions): Promise<SbcProcess> {
       ...(wsPort !== undefined ? [{ transport: 'ws', address: '127.0.0.1', port: wsPort }] : []),
     ],
     tls: { cert: join(o.workDir, 'server.crt'), key: join(o.workDir, 'server.key') },
-    backends: { default: { targets: [{ uri: `sip:127.0.0.1:${o.uasPort};transport=udp` }] } },
+    backends: {
+      default: {
+        targets: [{ uri: `sip:${o.uasHost ?? '127.0.0.1'}:${o.uasPort};transport=udp` }],
+        ...(o.probeIntervalSeconds !== undefined ? { probe: { intervalSeconds: o.probeIntervalSeconds } } : {}),
+      },
+    },
     // Signalling only unless an engine is given: then offer/answer/delete through it.
     media: o.media ?? (o.rtpengineUrl === undefined ? { mode: 'passthrough' } : { mode: 'rtpengine', rtpengine: { engines: [{ url: o.rtpengineUrl }] } }),
     // Every generator shares 127.0.0.1: per-IP limits would measure the limiter.
@@ -86,7 +101,7 @@ export async function startSbcProcess(o: SbcOptions): Promise<SbcProcess> {
   writeFileSync(file, JSON.stringify(config, null, 2));
 
   const { command, args } = sbcCommand();
-  const nodeFlags: string[] = [];
+  const nodeFlags: string[] = [...(o.nodeFlags ?? [])];
   if (o.cpuProfileDir !== undefined) nodeFlags.push('--cpu-prof', `--cpu-prof-dir=${o.cpuProfileDir}`);
   if (o.inspectPort !== undefined) nodeFlags.push(`--inspect=127.0.0.1:${o.inspectPort}`);
   const script = args.slice(-1);
@@ -106,6 +121,7 @@ export async function startSbcProcess(o: SbcOptions): Promise<SbcProcess> {
       if (line.trim() === '') continue;
       lines.push(line);
       if (lines.length > 50) lines.shift();
+      o.onLine?.(line);
     }
   };
   child.stdout?.on('data', keep);
@@ -119,6 +135,7 @@ export async function startSbcProcess(o: SbcOptions): Promise<SbcProcess> {
     wsPort,
     adminUrl,
     tail: () => [...lines],
+    exitStatus: () => (child.signalCode !== null ? child.signalCode : child.exitCode !== null ? `exit ${child.exitCode}` : undefined),
     stop: () => stopChild(child, 10_000),
   };
   try {

@@ -1,0 +1,283 @@
+/**
+ * The overload bench: SIPp UAC → proxy over UDP → SIPp UAS, record-routed,
+ * for our gateway and for Kamailio 5.6 one after the other in the same run.
+ *   1. capacity: the gateway's clean rate C (highest rate with every call
+ *      answered within 2 s in a short run), unless --capacity N is given;
+ *   2. steps: 0.5x, 1x, 1.5x, 2x, 3x C for 10 s each, then 0.5x C, against a
+ *      fresh gateway and then Kamailio at the same absolute rates;
+ *   3. memory: a steady 1,000 calls/s for 60 s against each, then RSS/PSS
+ *      and the gateway's heap used;
+ *   4. (--heap-search, long) the highest rate the gateway carries for 5
+ *      minutes with --max-old-space-size=256.
+ * Progress goes to stderr; the table to stdout; the figures as JSON to
+ * --json FILE (default bench/results/overload-<time>.json).
+ *
+ * Run: node dist/bench/overload/run.js [--quick] [--capacity N] [--heap-search] [--json FILE]
+ *        [--kamailio-children N] [--skip-kamailio] [--skip-memory]
+ */
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { repoRoot } from '../../test/helpers/paths.js';
+import { freePortInRange } from '../../test/helpers/free-port.js';
+import { benchWorkDir } from '../load/sbc-process.js';
+import { memoryLine, stepTable, verdicts, type MemoryResult, type SystemRun, type Verdict } from './report.js';
+import { callerFigures, recoverySeconds } from './sipp-files.js';
+import { requireSipp, startCaller } from './sipp.js';
+import { runSteps, STRAGGLER_S, type StepPlan, type StepResult } from './steps.js';
+import { startGateway, startKamailio, type SystemUnderTest } from './systems.js';
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    capacity: { type: 'string' },
+    'heap-search': { type: 'boolean', default: false },
+    json: { type: 'string' },
+    'kamailio-children': { type: 'string' },
+    'skip-kamailio': { type: 'boolean', default: false },
+    'skip-memory': { type: 'boolean', default: false },
+  },
+});
+const quick = values.quick ?? false;
+const log = (line: string): void => {
+  process.stderr.write(`${line}\n`);
+};
+
+const PLAN = quick
+  ? { stepS: 3, recoveryS: 4, calibrationS: 2, calibrationRates: [500, 1000, 2000], memoryRate: 1000, memoryS: 10, heapS: 20 }
+  : { stepS: 10, recoveryS: 12, calibrationS: 3, calibrationRates: [500, 1000, 1500, 2000, 3000, 4000], memoryRate: 1000, memoryS: 60, heapS: 300 };
+const MULTIPLIERS: Array<[string, number]> = [['0.5x', 0.5], ['1x', 1], ['1.5x', 1.5], ['2x', 2], ['3x', 3]];
+// Two cores: two SIP workers per core keep one busy while the other waits on a lock or the kernel.
+const KAMAILIO_CHILDREN = Number(values['kamailio-children'] ?? 4);
+
+interface CalibrationStep {
+  rate: number;
+  clean: boolean;
+  started: number;
+  good: number;
+  sentRate: number;
+  setupP99Ms: number;
+}
+
+/** One short run at `rate` against `sys`: clean when every call was answered within 2 s and the rate really went out. */
+async function probeRate(sys: SystemUnderTest, rate: number, seconds: number, dir: string): Promise<CalibrationStep> {
+  const run = startCaller({ target: sys.target, host: sys.callerHost, port: await freePortInRange(20000, 32000), rate, calls: Math.round(rate * seconds), dir, name: `cal-${rate}-${Date.now()}`, boundMs: (seconds + 12) * 1000 });
+  const res = await run.done;
+  const f = callerFigures(res.outcomes, { durationS: seconds, created: res.created });
+  const clean = f.started > 0 && f.good === f.started && f.sentRate >= 0.9 * rate;
+  log(`calibration: ${rate}/s → ${f.good}/${f.started} answered within 2 s, sent ${f.sentRate.toFixed(0)}/s, p99 setup ${f.setupP99Ms} ms${clean ? '' : '  (not clean)'}`);
+  return { rate, clean, started: f.started, good: f.good, sentRate: f.sentRate, setupP99Ms: f.setupP99Ms };
+}
+
+/** Rising short runs on one gateway until one is not clean, then one run halfway on a fresh gateway; C = the highest clean rate. */
+async function findCapacity(work: string): Promise<{ capacity: number; steps: CalibrationStep[] }> {
+  const dir = mkdtempSync(join(tmpdir(), 'overload-cal-'));
+  const steps: CalibrationStep[] = [];
+  let best = 0;
+  let failedAt: number | undefined;
+  let gw = await startGateway({ workDir: work });
+  try {
+    // Warm-up (not counted): JIT and first allocations.
+    await probeRate(gw, 250, 1, dir);
+    for (const rate of PLAN.calibrationRates) {
+      const s = await probeRate(gw, rate, PLAN.calibrationS, dir);
+      steps.push(s);
+      if (!s.clean) {
+        failedAt = rate;
+        break;
+      }
+      best = rate;
+      await new Promise((r) => setTimeout(r, 1500));
+    }
+    if (failedAt !== undefined && !quick) {
+      const mid = Math.round((best + failedAt) / 2 / 50) * 50;
+      if (mid > best && mid < failedAt) {
+        // The failed run may have left the gateway worse off (a backend marked down): a fresh one.
+        await gw.stop();
+        gw = await startGateway({ workDir: work });
+        await probeRate(gw, 250, 1, dir);
+        const s = await probeRate(gw, mid, PLAN.calibrationS, dir);
+        steps.push(s);
+        if (s.clean) best = mid;
+      }
+    }
+  } finally {
+    await gw.stop();
+  }
+  return { capacity: best > 0 ? best : Math.round((PLAN.calibrationRates[0] ?? 500) / 2), steps };
+}
+
+/** Warm up (not counted), then the step plan; recovery from the last step. */
+async function stepRun(sys: SystemUnderTest, plan: readonly StepPlan[], capacity: number, dir: string): Promise<SystemRun> {
+  await probeRate(sys, Math.max(50, Math.round(capacity / 4)), 2, dir);
+  await new Promise((r) => setTimeout(r, 2000));
+  const steps: StepResult[] = await runSteps(sys, plan, log);
+  for (const s of steps) {
+    const c = s.caller;
+    log(`${sys.name} ${s.label}: ${c.good}/${c.started} within 2 s, failed ${JSON.stringify(c.failedByStatus)}, no final ${c.noFinal}, unaccounted ${c.unaccounted}, p99 setup ${c.setupP99Ms} ms` +
+      (s.gateway !== undefined ? `, loop p99 ${s.gateway.loopLagP99Ms?.toFixed(0) ?? '-'} ms, rejected ${JSON.stringify(s.gateway.rejected ?? {})}, shed ${JSON.stringify(s.gateway.shed ?? 'n/a')}` : '') +
+      `, udp drops ${s.udpDrops}, load ${s.load1}`);
+  }
+  const last = steps[steps.length - 1];
+  const died = sys.exitStatus();
+  return {
+    name: sys.name,
+    steps,
+    recoveryS: last === undefined ? undefined : recoverySeconds(last.caller.successBySecond),
+    ...(died !== undefined ? { died } : {}),
+    backendDown: sys.backendDownLines(),
+  };
+}
+
+/** A steady `rate` for `seconds` against `sys`; memory read at the end while the load still runs. */
+async function memoryRun(sys: SystemUnderTest, rate: number, seconds: number, dir: string) {
+  await probeRate(sys, 250, 1, dir);
+  // Two seconds more calls than measured: the reading is taken under load.
+  const run = startCaller({ target: sys.target, host: sys.callerHost, port: await freePortInRange(20000, 32000), rate, calls: rate * (seconds + 2), dir, name: `mem-${sys.name}`, boundMs: (seconds + 2 + STRAGGLER_S) * 1000 });
+  run.done.catch(() => undefined);
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  const reading = await sys.memory(true);
+  log(`memory: ${sys.name} at ${rate}/s after ${seconds} s: RSS ${(reading.rssKb / 1024).toFixed(0)} MB, PSS ${(reading.pssKb / 1024).toFixed(0)} MB${reading.heapUsedBytes === undefined ? '' : `, heap used ${(reading.heapUsedBytes / 1048576).toFixed(0)} MB`}`);
+  const res = await run.done;
+  const f = callerFigures(res.outcomes, { durationS: seconds + 2, created: res.created });
+  return { ...reading, answeredPercent: f.started > 0 ? (100 * f.answered) / f.started : 0 };
+}
+
+/** Rising rates, each for PLAN.heapS on a fresh gateway with a 256 MB old space, until one dies or answers < 99 %. */
+async function heapSearch(work: string, capacity: number, dir: string): Promise<{ highest: number | undefined; runs: Array<{ rate: number; answeredPercent: number; died?: string }> }> {
+  const rates = [250, 500, 750, 1000, 1250, 1500, 2000, 2500, 3000].filter((r) => r <= capacity);
+  const runs: Array<{ rate: number; answeredPercent: number; died?: string }> = [];
+  let highest: number | undefined;
+  for (const rate of rates) {
+    const gw = await startGateway({ workDir: work, nodeFlags: ['--max-old-space-size=256'] });
+    try {
+      const run = startCaller({ target: gw.target, host: gw.callerHost, port: await freePortInRange(20000, 32000), rate, calls: rate * PLAN.heapS, dir, name: `heap-${rate}`, boundMs: (PLAN.heapS + STRAGGLER_S) * 1000 });
+      const res = await run.done;
+      const f = callerFigures(res.outcomes, { durationS: PLAN.heapS, created: res.created });
+      const died = gw.exitStatus();
+      const answeredPercent = f.started > 0 ? (100 * f.good) / f.started : 0;
+      runs.push({ rate, answeredPercent, ...(died !== undefined ? { died } : {}) });
+      log(`heap search: ${rate}/s for ${PLAN.heapS} s with --max-old-space-size=256: ${answeredPercent.toFixed(2)}% answered within 2 s${died !== undefined ? `, gateway died (${died})` : ''}`);
+      if (died !== undefined || answeredPercent < 99) break;
+      highest = rate;
+    } finally {
+      await gw.stop();
+    }
+  }
+  return { highest, runs };
+}
+
+async function main(): Promise<void> {
+  requireSipp();
+  const started = Date.now();
+  const work = benchWorkDir();
+  const dir = mkdtempSync(join(tmpdir(), 'overload-run-'));
+  const errors: string[] = [];
+  const result: Record<string, unknown> = {
+    quick,
+    startedAt: new Date(started).toISOString(),
+    machine: { cores: cpus().length, model: cpus()[0]?.model, load1AtStart: loadavg()[0] },
+    node: process.version,
+    kamailioChildren: KAMAILIO_CHILDREN,
+  };
+  let gatewayRun: SystemRun | undefined;
+  let kamailioRun: SystemRun | undefined;
+  let memory: MemoryResult | undefined;
+  let capacity: number;
+  try {
+    if (values.capacity !== undefined) {
+      capacity = Number(values.capacity);
+      if (!(capacity > 0)) throw new Error(`--capacity ${values.capacity}: not a positive number`);
+      log(`capacity: C = ${capacity} calls/s (--capacity)`);
+    } else {
+      const cal = await findCapacity(work.dir);
+      capacity = cal.capacity;
+      result['calibration'] = cal.steps;
+      log(`capacity: C = ${capacity} calls/s (highest rate with every call answered within 2 s in ${PLAN.calibrationS} s)`);
+    }
+    result['capacity'] = capacity;
+    const plan: StepPlan[] = [
+      ...MULTIPLIERS.map(([label, m]) => ({ label, rate: Math.round(capacity * m), durationS: PLAN.stepS })),
+      { label: 'after 0.5x', rate: Math.round(capacity * 0.5), durationS: PLAN.recoveryS },
+    ];
+    result['plan'] = plan;
+
+    const gw = await startGateway({ workDir: work.dir });
+    log(`gateway: pid ${gw.pid} at ${gw.target}`);
+    try {
+      gatewayRun = await stepRun(gw, plan, capacity, dir);
+    } catch (err) {
+      errors.push(`gateway steps: ${(err as Error).message}`);
+      log(`gateway steps failed: ${(err as Error).message}\n${gw.tail().join('\n')}`);
+    } finally {
+      await gw.stop();
+    }
+    if (!(values['skip-kamailio'] ?? false)) {
+      try {
+        const kam = await startKamailio(KAMAILIO_CHILDREN);
+        log(`kamailio: pid ${kam.pid} at ${kam.target}, ${KAMAILIO_CHILDREN} children`);
+        try {
+          kamailioRun = await stepRun(kam, plan, capacity, dir);
+        } finally {
+          await kam.stop();
+        }
+      } catch (err) {
+        errors.push(`kamailio steps: ${(err as Error).message}`);
+        log(`kamailio steps failed: ${(err as Error).message}`);
+      }
+    }
+    if (!(values['skip-memory'] ?? false)) {
+      memory = { rate: PLAN.memoryRate, seconds: PLAN.memoryS, errors: [] };
+      try {
+        const gwm = await startGateway({ workDir: work.dir });
+        try {
+          const m = await memoryRun(gwm, PLAN.memoryRate, PLAN.memoryS, dir);
+          const died = gwm.exitStatus();
+          memory.gateway = { ...m, ...(died !== undefined ? { died } : {}) };
+        } finally {
+          await gwm.stop();
+        }
+      } catch (err) {
+        memory.errors.push(`gateway: ${(err as Error).message}`);
+      }
+      if (!(values['skip-kamailio'] ?? false)) {
+        try {
+          const kam = await startKamailio(KAMAILIO_CHILDREN);
+          try {
+            memory.kamailio = await memoryRun(kam, PLAN.memoryRate, PLAN.memoryS, dir);
+          } finally {
+            await kam.stop();
+          }
+        } catch (err) {
+          memory.errors.push(`kamailio: ${(err as Error).message}`);
+        }
+      }
+      errors.push(...memory.errors.map((e) => `memory ${e}`));
+    }
+    if (values['heap-search'] ?? false) result['heapSearch'] = await heapSearch(work.dir, capacity, dir);
+  } finally {
+    work.remove();
+  }
+  const runs = [gatewayRun, kamailioRun].filter((r): r is SystemRun => r !== undefined);
+  const table = stepTable(capacity, runs);
+  const recovery = runs.map((r) => `${r.name} ${r.recoveryS === undefined ? `not within ${PLAN.recoveryS} s` : `${r.recoveryS} s`}`).join(', ');
+  const downs = gatewayRun === undefined ? '' : `; gateway backend-down log lines: ${gatewayRun.backendDown.length}${gatewayRun.backendDown[0] !== undefined ? ` (first: ${gatewayRun.backendDown[0].slice(0, 200)})` : ''}`;
+  const lines = [...table, '', `recovery to >= 99% answered within 2 s after the surge: ${recovery}${downs}`];
+  if (gatewayRun?.died !== undefined) lines.push(`gateway DIED during the steps: ${gatewayRun.died}`);
+  if (memory !== undefined) lines.push(memoryLine(memory));
+  const heap = result['heapSearch'] as { highest: number | undefined } | undefined;
+  if (heap !== undefined) lines.push(`highest rate for ${PLAN.heapS} s with --max-old-space-size=256: ${heap.highest ?? 'none'} calls/s`);
+  for (const e of errors) lines.push(`error: ${e.split('\n')[0]}`);
+  const v: Verdict[] = verdicts(capacity, gatewayRun, kamailioRun, memory);
+  Object.assign(result, { gateway: gatewayRun, kamailio: kamailioRun, memory, verdicts: v, errors, table: lines, seconds: Math.round((Date.now() - started) / 1000) });
+  const file = values.json ?? join(repoRoot, 'bench', 'results', `overload-${new Date(started).toISOString().replace(/[:.]/g, '-')}.json`);
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, JSON.stringify(result, null, 2));
+  process.stdout.write(`${lines.join('\n')}\n\nraw figures: ${file}\n`);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`overload bench: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.exit(1);
+});
