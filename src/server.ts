@@ -305,7 +305,7 @@ export class Server {
       media: media.active,
       registrar: regMode,
       ...(this.#localRegistrar !== undefined ? { domains: this.#localRegistrar.domains.list() } : {}),
-    }, `${PRODUCT} started (registrar: ${regMode}, media: ${media.active})`);
+    }, `${PRODUCT} started`);
     log.info({ mediaMode: c.media.mode, media: media.active, ...(media.embedded !== undefined ? { embedded: media.embedded.snapshot() } : {}) }, MEDIA_MODE_LINES[media.active]);
   }
 
