@@ -305,7 +305,7 @@ export class Server {
       mediaMode: c.media.mode,
       registrar: regMode,
       ...(this.#localRegistrar !== undefined ? { domains: this.#localRegistrar.domains.list() } : {}),
-    }, `${PRODUCT} started (registrar: ${regMode})`);
+    }, `${PRODUCT} started`);
     if (!useEngines && c.media.mode !== 'passthrough') {
       log.warn({ mediaMode: c.media.mode }, 'no rtpengine configured and the embedded media relay is not available yet: SDP passes through unchanged (set media.rtpengine.engines for WebRTC ⇄ RTP)');
     }
