@@ -18,6 +18,7 @@ import { SbcError } from './errors.js';
 import { OptionsProber } from './core/options-prober.js';
 import { Pipeline } from './core/pipeline.js';
 import { StaticFiles } from './http/static-files.js';
+import { GATEWAY_INFO_PATH, gatewayInfoHandler } from './http/gateway-info.js';
 import type { Logger } from './log/logger.js';
 import { RtpengineMedia } from './media/media-control.js';
 import { EnginePool, resolveFlagSets } from './media/rtpengine/index.js';
@@ -130,7 +131,15 @@ export class Server {
     if (c.web.enabled) {
       const root = this.#webRoot(c.web.root);
       if (root === undefined) log.warn({ root: c.web.root }, 'web page not built: run `npm run build`; serving 404 at /');
-      else httpHandler = (await StaticFiles.load(root)).handle;
+      else {
+        const files = (await StaticFiles.load(root)).handle;
+        const info = gatewayInfoHandler({
+          registrar: registrarMode(c),
+          isLocalDomain: (host) => this.#localRegistrar?.domains.has(host) === true,
+          defaultDomain: () => this.#localRegistrar?.domains.list()[0],
+        });
+        httpHandler = (req, res) => ((req.url ?? '/').split('?')[0] === GATEWAY_INFO_PATH ? info(req, res) : files(req, res));
+      }
     }
 
     let secret: string | Buffer = c.flowTokens.secret;
