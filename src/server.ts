@@ -14,6 +14,7 @@ import { B2bua } from './b2bua/index.js';
 import { ensureCertificate } from './certs/index.js';
 import { formatConfigError, type Config, type ConfigError } from './config/index.js';
 import type { Result } from './sip/result.js';
+import { formatHostPort } from './sip/uri.js';
 import { SbcError } from './errors.js';
 import { OptionsProber } from './core/options-prober.js';
 import { Pipeline } from './core/pipeline.js';
@@ -424,6 +425,12 @@ export class Server {
     const bindings = new BindingStore({ store: this.#store!, keyPrefix: this.config.state.redis.keyPrefix, ttlSeconds: r.maxExpires + 30 });
     const domains = r.domains.length > 0 ? new LocalDomains(r.domains) : LocalDomains.defaults(transport.listeners);
     const logger = this.#log.child({ part: 'registrar' });
+    // Other nodes on the same Redis reach this node's clients through its UDP (else TCP) listener.
+    const nodeListener = transport.listeners.find((l) => l.transport === 'udp') ?? transport.listeners.find((l) => l.transport === 'tcp');
+    const nodeUri = nodeListener === undefined ? undefined : `sip:${formatHostPort(nodeListener.advertise, nodeListener.boundPort)};transport=${nodeListener.transport}`;
+    if (this.config.state.store === 'redis' && this.config.trustedSources.length === 0) {
+      logger.warn('registrar.mode local on a shared Redis: list the other nodes in trustedSources (and share flowTokens.secret) so calls reach users registered on them');
+    }
     this.#localRegistrar = new LocalRegistrar({
       bindings,
       domains,
@@ -434,6 +441,7 @@ export class Server {
       maxBindingsPerAor: r.maxBindingsPerAor,
       maxBindings: r.maxBindings,
       node: `${hostname()}/${randomUUID().slice(0, 8)}`,
+      ...(nodeUri !== undefined ? { nodeUri } : {}),
       logger,
       metrics: this.metrics,
       onFlowBindings: (flow, aor, contacts) => this.#registrations?.bindings.update(flow.id, aor, contacts),

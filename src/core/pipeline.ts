@@ -361,7 +361,7 @@ export class Pipeline {
     if (!local.takes(req)) return false;
     void local.route(req, flow).then((d) => {
       if (d.kind === 'reply') this.#respond(server, d.status, d.reason, d.headers);
-      else this.#proxy(server, req, flow, inside, d.contacts.map((c) => ({ kind: 'flow' as const, flow: c.flow, requestUri: c.requestUri })), false, undefined, true);
+      else this.#proxy(server, req, flow, inside, d.contacts.map((c): NextHop => ('flow' in c ? { kind: 'flow', ...c } : { kind: 'address', uri: c.node, requestUri: c.requestUri, route: c.route })), false, undefined, true);
     }).catch((err: unknown) => this.#log.error({ err, callId: req.callId }, 'local routing failed'));
     return true;
   }
@@ -425,7 +425,8 @@ export class Pipeline {
           if (out === undefined) return undefined;
           if (target !== undefined) this.#o.dispatcher.acquire(target);
           const copy = req.clone();
-          if (hop.kind === 'flow' && hop.requestUri !== undefined) copy.uri = hop.requestUri;
+          if (hop.kind !== 'target' && hop.requestUri !== undefined) copy.uri = hop.requestUri;
+          if (hop.kind === 'address' && hop.route !== undefined) copy.headers.prepend('route', hop.route);
           const toOutside = topo !== undefined && !this.isInside(out);
           if (recordRoute) this.#addRecordRoute(copy, source, inside, out, key);
           if (addPath) addPathHeader(copy, source, out, this.#o.transport.tokens, this.#o.registrar.rewriteWsContact);
