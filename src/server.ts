@@ -440,7 +440,8 @@ export class Server {
       maxExpires: r.maxExpires,
       maxBindingsPerAor: r.maxBindingsPerAor,
       maxBindings: r.maxBindings,
-      node: `${hostname()}/${randomUUID().slice(0, 8)}`,
+      // The node is known by the address the others reach it at: after a restart its UDP bindings still count as its own.
+      node: nodeUri ?? `${hostname()}/${randomUUID().slice(0, 8)}`,
       ...(nodeUri !== undefined ? { nodeUri } : {}),
       logger,
       metrics: this.metrics,

@@ -94,4 +94,30 @@ describe('local registrar on two nodes sharing Redis', () => {
     alice.send(response(bye.msg as SipRequest, 200, 'OK'), bye.from);
     await onB.nextResponse(200, 'BYE');
   });
+
+  test('Redis not answering: a lookup ends in 500 Registrar Unavailable; a CANCEL during the lookup gets 200 and the INVITE 487', async () => {
+    const alice = await SipPeer.udp('127.0.0.1');
+    peers.push(alice);
+    const sbcA = { address: '127.0.0.2', port: a.listener('udp').boundPort };
+    const invite = (callId: string, branch: string): string => request({
+      method: 'INVITE', uri: `sip:bob@${DOMAIN}`, sentBy: `127.0.0.1:${alice.address.port}`, branch, from: `<sip:alice@${DOMAIN}>`, fromTag: 'fa', to: `<sip:bob@${DOMAIN}>`, callId,
+      contact: `<sip:alice@127.0.0.1:${alice.address.port}>`,
+    });
+    await redis.pause();
+    try {
+      alice.send(invite('lost-1', 'z9hG4bKlost1'), sbcA);
+      const failed = (await alice.nextResponse((s) => s >= 200, 'INVITE', 5000)).msg as SipResponse;
+      assert.equal(failed.status, 500);
+      assert.equal(failed.reason, 'Registrar Unavailable');
+
+      alice.send(invite('lost-2', 'z9hG4bKlost2'), sbcA);
+      await new Promise((r) => setTimeout(r, 200));
+      alice.send(request({ method: 'CANCEL', uri: `sip:bob@${DOMAIN}`, sentBy: `127.0.0.1:${alice.address.port}`, branch: 'z9hG4bKlost2', from: `<sip:alice@${DOMAIN}>`, fromTag: 'fa', to: `<sip:bob@${DOMAIN}>`, callId: 'lost-2' }), sbcA);
+      await alice.nextResponse(200, 'CANCEL');
+      const terminated = (await alice.next((r) => r.msg.kind === 'response' && r.msg.callId === 'lost-2' && r.msg.cseq()?.method === 'INVITE' && r.msg.status >= 200, 5000)).msg as SipResponse;
+      assert.equal(terminated.status, 487);
+    } finally {
+      redis.resume();
+    }
+  });
 });
