@@ -533,8 +533,9 @@ export class Pipeline {
 
   /**
    * Record-Route (RFC 3261 §16.6 step 4), twice when the request changes
-   * listener (RFC 5658) or joins two clients of ours (one token each). The entry facing the outside carries that side's
-   * flow token, so in-dialog requests from inside find the client's flow,
+   * listener (RFC 5658) or joins two clients of ours (one token each). The
+   * entry facing the outside carries that side's flow token, so in-dialog
+   * requests from inside find the client's flow,
    * and the topology key (`;tk=`) when hiding is on.
    * The top entry faces downstream (it is the one the next hop uses).
    */

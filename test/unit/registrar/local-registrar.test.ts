@@ -83,7 +83,7 @@ describe('readRegister', () => {
     assert.equal(c.instance, '<urn:uuid:1>');
     assert.equal(c.regId, 2);
     assert.equal(c.key, '<urn:uuid:1> 2');
-    for (const bad of [{ contact: ['<sip:a@h>;q=1.5'] }, { contact: ['<sip:a@h>;reg-id=x'] }, { expires: 'soon' }, { contact: ['<tel:+123>'] }]) {
+    for (const bad of [{ contact: ['<sip:a@h>;q=1.5'] }, { contact: ['<sip:a@h>;reg-id=x'] }, { expires: 'soon' }, { contact: ['<tel:+123>'] }, { to: `sip:${'a'.repeat(300)}@example.test` }, { contact: [`<sip:a@h;x=${'b'.repeat(1100)}>`] }]) {
       const refused = readRegister(register(bad), RULES);
       assert.ok(!refused.ok, JSON.stringify(bad));
       assert.equal(refused.error.status, 400, JSON.stringify(bad));
