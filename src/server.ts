@@ -14,10 +14,12 @@ import { B2bua } from './b2bua/index.js';
 import { ensureCertificate } from './certs/index.js';
 import { formatConfigError, type Config, type ConfigError } from './config/index.js';
 import type { Result } from './sip/result.js';
+import { formatHostPort } from './sip/uri.js';
 import { SbcError } from './errors.js';
 import { OptionsProber } from './core/options-prober.js';
 import { Pipeline } from './core/pipeline.js';
 import { StaticFiles } from './http/static-files.js';
+import { GATEWAY_INFO_PATH, gatewayInfoHandler } from './http/gateway-info.js';
 import type { Logger } from './log/logger.js';
 import type { MediaHooks } from './media/media-control.js';
 import { mediaFromConfig, type MediaSelection } from './media/media-from-config.js';
@@ -134,7 +136,15 @@ export class Server {
     if (c.web.enabled) {
       const root = this.#webRoot(c.web.root);
       if (root === undefined) log.warn({ root: c.web.root }, 'web page not built: run `npm run build`; serving 404 at /');
-      else httpHandler = (await StaticFiles.load(root)).handle;
+      else {
+        const files = (await StaticFiles.load(root)).handle;
+        const info = gatewayInfoHandler({
+          registrar: registrarMode(c),
+          isLocalDomain: (host) => this.#localRegistrar?.domains.has(host) === true,
+          defaultDomain: () => this.#localRegistrar?.domains.list()[0],
+        });
+        httpHandler = (req, res) => ((req.url ?? '/').split('?')[0] === GATEWAY_INFO_PATH ? info(req, res) : files(req, res));
+      }
     }
 
     let secret: string | Buffer = c.flowTokens.secret;
@@ -437,6 +447,12 @@ export class Server {
     const bindings = new BindingStore({ store: this.#store!, keyPrefix: this.config.state.redis.keyPrefix, ttlSeconds: r.maxExpires + 30 });
     const domains = r.domains.length > 0 ? new LocalDomains(r.domains) : LocalDomains.defaults(transport.listeners);
     const logger = this.#log.child({ part: 'registrar' });
+    // Other nodes on the same Redis reach this node's clients through its UDP (else TCP) listener.
+    const nodeListener = transport.listeners.find((l) => l.transport === 'udp') ?? transport.listeners.find((l) => l.transport === 'tcp');
+    const nodeUri = nodeListener === undefined ? undefined : `sip:${formatHostPort(nodeListener.advertise, nodeListener.boundPort)};transport=${nodeListener.transport}`;
+    if (this.config.state.store === 'redis' && this.config.trustedSources.length === 0) {
+      logger.warn('registrar.mode local on a shared Redis: list the other nodes in trustedSources (and share flowTokens.secret) so calls reach users registered on them');
+    }
     this.#localRegistrar = new LocalRegistrar({
       bindings,
       domains,
@@ -446,7 +462,9 @@ export class Server {
       maxExpires: r.maxExpires,
       maxBindingsPerAor: r.maxBindingsPerAor,
       maxBindings: r.maxBindings,
-      node: `${hostname()}/${randomUUID().slice(0, 8)}`,
+      // The node is known by the address the others reach it at: after a restart its UDP bindings still count as its own.
+      node: nodeUri ?? `${hostname()}/${randomUUID().slice(0, 8)}`,
+      ...(nodeUri !== undefined ? { nodeUri } : {}),
       logger,
       metrics: this.metrics,
       onFlowBindings: (flow, aor, contacts) => this.#registrations?.bindings.update(flow.id, aor, contacts),

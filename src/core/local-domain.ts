@@ -5,13 +5,14 @@
  * each: an answer of its own, or the registered contacts to fork to.
  */
 import type { SipRequest } from '../sip/message.js';
+import type { SipUri } from '../sip/uri.js';
 import type { Flow } from '../transport/flow.js';
 
 /** One branch of a fork: the flow the contact registered on, and the Contact URI as Request-URI. */
-export interface LocalContact {
-  flow: Flow;
-  requestUri: string;
-}
+export type LocalContact =
+  | { flow: Flow; requestUri: string }
+  /** The contact's flow lives on another node (state.store redis): sent there, with a Route naming the flow. */
+  | { node: SipUri; route: string; requestUri: string };
 
 export type LocalDecision =
   | { kind: 'reply'; status: number; reason?: string; headers?: Record<string, string> }

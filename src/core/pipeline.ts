@@ -114,6 +114,8 @@ export class Pipeline {
   readonly #checks: OutsideChecks;
   /** Server transaction → its proxy context, so CANCEL can find what to cancel. */
   readonly #contexts = new WeakMap<ServerTransaction, ProxyTransaction>();
+  /** INVITEs waiting for the local registrar's lookup: a CANCEL meanwhile is remembered here. */
+  readonly #lookups = new WeakMap<ServerTransaction, { cancelled: boolean }>();
   #draining = false;
   /** Topology hiding of what the proxy relays (in B2BUA mode: REGISTER only; the legs hide by construction). */
   readonly #topo: TopologyHiding | undefined;
@@ -344,6 +346,13 @@ export class Pipeline {
   #onCancel(req: SipRequest, server: ServerTransaction): void {
     const invite = this.#o.transactions.findInviteServerTransaction(req) as InviteServerTransaction | undefined;
     const ctx = invite === undefined ? undefined : this.#contexts.get(invite);
+    const lookup = invite === undefined ? undefined : this.#lookups.get(invite);
+    if (lookup !== undefined) {
+      // Still looking the user up (local registrar): the INVITE gets its 487 once the lookup is back.
+      lookup.cancelled = true;
+      this.#respond(server, 200, 'OK');
+      return;
+    }
     if (invite !== undefined && ctx === undefined && this.#o.dialogs !== undefined) {
       this.#respond(server, 200, 'OK');
       if (!this.#o.dialogs.takeCancel(invite)) this.#log.debug({ callId: req.callId }, 'CANCEL for an INVITE nobody tracks');
@@ -362,9 +371,13 @@ export class Pipeline {
     const local = this.#o.localDomain!;
     if (!inside) req.headers.remove('route'); // no open relay: preloaded routes from outside are not honoured
     if (!local.takes(req)) return false;
+    const lookup = { cancelled: false };
+    if (req.method === 'INVITE') this.#lookups.set(server, lookup);
     void local.route(req, flow).then((d) => {
-      if (d.kind === 'reply') this.#respond(server, d.status, d.reason, d.headers);
-      else this.#proxy(server, req, flow, inside, d.contacts.map((c) => ({ kind: 'flow' as const, flow: c.flow, requestUri: c.requestUri })), false, undefined, true);
+      this.#lookups.delete(server);
+      if (lookup.cancelled) this.#respond(server, 487, 'Request Terminated');
+      else if (d.kind === 'reply') this.#respond(server, d.status, d.reason, d.headers);
+      else this.#proxy(server, req, flow, inside, d.contacts.map((c): NextHop => ('flow' in c ? { kind: 'flow', ...c } : { kind: 'address', uri: c.node, requestUri: c.requestUri, route: c.route })), false, undefined, true);
     }).catch((err: unknown) => this.#log.error({ err, callId: req.callId }, 'local routing failed'));
     return true;
   }
@@ -428,7 +441,8 @@ export class Pipeline {
           if (out === undefined) return undefined;
           if (target !== undefined) this.#o.dispatcher.acquire(target);
           const copy = req.clone();
-          if (hop.kind === 'flow' && hop.requestUri !== undefined) copy.uri = hop.requestUri;
+          if (hop.kind !== 'target' && hop.requestUri !== undefined) copy.uri = hop.requestUri;
+          if (hop.kind === 'address' && hop.route !== undefined) copy.headers.prepend('route', hop.route);
           const toOutside = topo !== undefined && !this.isInside(out);
           if (recordRoute) this.#addRecordRoute(copy, source, inside, out, key);
           if (addPath) addPathHeader(copy, source, out, this.#o.transport.tokens, this.#o.registrar.rewriteWsContact);
@@ -523,8 +537,9 @@ export class Pipeline {
 
   /**
    * Record-Route (RFC 3261 §16.6 step 4), twice when the request changes
-   * listener (RFC 5658) or joins two clients of ours (one token each). The entry facing the outside carries that side's
-   * flow token, so in-dialog requests from inside find the client's flow,
+   * listener (RFC 5658) or joins two clients of ours (one token each). The
+   * entry facing the outside carries that side's flow token, so in-dialog
+   * requests from inside find the client's flow,
    * and the topology key (`;tk=`) when hiding is on.
    * The top entry faces downstream (it is the one the next hop uses).
    */

@@ -25,6 +25,8 @@ export interface Binding {
   transport: string;
   /** The node holding that flow (several nodes on one Redis). */
   node: string;
+  /** Where other nodes send requests for this contact: that node's inside SIP URI. */
+  nodeUri?: string;
   callId: string;
   cseq: number;
   /** Wall-clock ms of the REGISTER that wrote it. */
@@ -130,5 +132,6 @@ function decodeBinding(text: string): Binding | undefined {
   if (b.q !== undefined && !num('q')) return undefined;
   if (b.regId !== undefined && !num('regId')) return undefined;
   if (b.instance !== undefined && !str('instance')) return undefined;
+  if (b.nodeUri !== undefined && !str('nodeUri')) return undefined;
   return b as unknown as Binding;
 }

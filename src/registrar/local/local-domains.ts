@@ -16,12 +16,12 @@ export class LocalDomains {
 
   /** The default set for a gateway with these listeners. */
   static defaults(listeners: ReadonlyArray<{ address: string; advertise: string }>, host: string = hostname()): LocalDomains {
-    const names = ['localhost', '127.0.0.1', host];
+    // Reachable names first: the first one is offered to pages opened by a name that is not ours.
+    const names: string[] = listeners.map((l) => l.advertise);
+    for (const l of listeners) if (l.address !== '0.0.0.0' && l.address !== '::') names.push(l.address);
+    names.push(host);
     if (host.includes('.')) names.push(host.slice(0, host.indexOf('.')));
-    for (const l of listeners) {
-      names.push(l.advertise);
-      if (l.address !== '0.0.0.0' && l.address !== '::') names.push(l.address);
-    }
+    names.push('localhost', '127.0.0.1');
     return new LocalDomains(names);
   }
 
@@ -29,7 +29,7 @@ export class LocalDomains {
     return this.#names.has(host.toLowerCase());
   }
 
-  /** The names, for the start-up log and the page's pre-filled domain (first = most specific). */
+  /** The names, for the start-up log; the first is the page's fallback domain. */
   list(): string[] {
     return [...this.#names];
   }

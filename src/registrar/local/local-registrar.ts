@@ -35,6 +35,8 @@ export interface LocalRegistrarOptions extends ExpiryRules {
   maxBindings: number;
   /** This node's name in the bindings it writes. */
   node: string;
+  /** This node's SIP URI for the other nodes (state.store redis), e.g. `sip:10.0.0.5:5060;transport=udp`. */
+  nodeUri?: string;
   logger: Logger;
   metrics?: Metrics;
   /** After each accepted REGISTER: the AOR's bindings on the flow it came on (for /api/flows and NAT keepalives). */
@@ -61,6 +63,11 @@ export class LocalRegistrar {
   constructor(options: LocalRegistrarOptions) {
     this.#o = options;
     this.#now = options.now ?? Date.now;
+  }
+
+  /** This node's name in bindings. */
+  get node(): string {
+    return this.#o.node;
   }
 
   get domains(): LocalDomains {
@@ -201,6 +208,7 @@ export class LocalRegistrar {
     if (c.q !== undefined) b.q = c.q;
     if (c.instance !== undefined) b.instance = detached(c.instance);
     if (c.regId !== undefined) b.regId = c.regId;
+    if (this.#o.nodeUri !== undefined) b.nodeUri = this.#o.nodeUri;
     return b;
   }
 

@@ -6,7 +6,10 @@
  *
  *   no binding ─► 404 Not Found
  *   bindings, but none of their flows is up ─► proxy.flowFailedStatus (430 / 480)
- *   otherwise ─► every contact at once, one per RFC 5626 instance, each over its own flow
+ *   otherwise ─► every contact at once, one per RFC 5626 instance, each over its own flow;
+ *                a contact whose flow lives on another node goes to that node
+ *                with a Route carrying the flow token (the nodes must trust each
+ *                other: trustedSources, and share flowTokens.secret)
  *
  * Built-in services (echo, tone) are not here: they take their requests
  * before the pipeline routes (a RequestTaker, like the B2BUA), so a service
@@ -16,6 +19,7 @@ import type { LocalContact, LocalDecision, LocalDomain } from '../../core/local-
 import type { Logger } from '../../log/logger.js';
 import type { SbcMetrics as Metrics } from '../../admin/metrics.js';
 import type { SipRequest } from '../../sip/message.js';
+import { formatHostPort, parseUri } from '../../sip/uri.js';
 import type { Flow } from '../../transport/flow.js';
 import type { BindingStore } from './binding-store.js';
 import type { LocalRegistrar } from './local-registrar.js';
@@ -65,6 +69,12 @@ export class LocalRouting implements LocalDomain {
     for (const b of bindings) {
       // RFC 5626 §5.3: one flow per instance, the most recent that is up.
       if (b.instance !== undefined && instances.has(b.instance)) continue;
+      if (b.node !== this.#o.registrar.node) {
+        const relayed = viaNode(b.nodeUri, b.flowToken, b.uri);
+        if (relayed !== undefined) contacts.push(relayed);
+        if (relayed !== undefined && b.instance !== undefined) instances.add(b.instance);
+        continue;
+      }
       const flow = this.#o.registrar.flowOf(b);
       if (flow === undefined) continue;
       if (flow.id === source.id) {
@@ -85,4 +95,15 @@ export class LocalRouting implements LocalDomain {
     this.#o.metrics?.rejectedRequests.inc({ reason: metric });
     return { kind: 'reply', status, ...(reason !== undefined ? { reason } : {}) };
   }
+}
+
+/** A contact on another node: to that node's URI, with our Route-style URI of it carrying the flow token (RFC 5626 §5.3). */
+function viaNode(nodeUri: string | undefined, token: string, requestUri: string): LocalContact | undefined {
+  if (nodeUri === undefined) return undefined;
+  const parsed = parseUri(nodeUri);
+  if (!parsed.ok) return undefined;
+  const node = parsed.value;
+  const transport = node.params.get('transport');
+  const route = `<sip:${token}@${formatHostPort(node.host, node.port)}${typeof transport === 'string' ? `;transport=${transport}` : ''};lr>`;
+  return { node, route, requestUri };
 }

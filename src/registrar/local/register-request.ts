@@ -14,6 +14,9 @@ import { formatUri, type SipUri } from '../../sip/uri.js';
 export const DEFAULT_EXPIRES_SECONDS = 3600;
 /** Most Contact values one REGISTER may carry; a phone sends one, a few at most. */
 export const MAX_CONTACTS_PER_REGISTER = 20;
+/** Longest AOR and Contact URI kept: they become state keys and values that outlive the message. */
+export const MAX_AOR_CHARS = 256;
+export const MAX_CONTACT_URI_CHARS = 1024;
 
 export interface ExpiryRules {
   /** registrar.minExpires: a non-zero expiry below it gets 423 (RFC 3261 §10.3 step 7). */
@@ -60,6 +63,7 @@ export function readRegister(req: SipRequest, rules: ExpiryRules): Result<Regist
   if (to === undefined) return fail({ status: 400, reason: 'Malformed To' });
   const aor = aorOf(to.uri);
   if (aor === undefined) return fail({ status: 404, reason: 'Address Of Record Has No User' });
+  if (aor.length > MAX_AOR_CHARS) return fail({ status: 400, reason: 'Address Of Record Too Long' });
   const header = expiresHeader(req);
   if (header === 'bad') return fail({ status: 400, reason: 'Malformed Expires' });
 
@@ -93,6 +97,7 @@ function readContact(c: NameAddr, header: number | undefined, rules: ExpiryRules
   }
   const expires = Math.min(asked, rules.maxExpires);
   const uri = formatUri(c.uri);
+  if (uri.length > MAX_CONTACT_URI_CHARS) return fail({ status: 400, reason: 'Contact URI Too Long' });
   const contact: RequestedContact = { key: uriKey(c.uri), uri, expires };
 
   const q = c.params.get('q');
