@@ -108,8 +108,10 @@ async function main(argv: string[]): Promise<number> {
     let stopping = false;
     const onSignal = (signal: NodeJS.Signals): void => {
       if (stopping) {
+        // At once: no more waiting for calls; the exit below does not wait for stop() either.
         logger.warn({ signal }, 'second signal: stopping now');
-        void server.stop().finally(() => resolve(0));
+        void server.stop().catch(() => undefined);
+        resolve(0);
         return;
       }
       stopping = true;

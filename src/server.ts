@@ -3,9 +3,9 @@
  * in dependency order (state → transport → transactions → routing → core →
  * admin); stops them in reverse.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { networkInterfaces } from 'node:os';
+import { hostname, networkInterfaces } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Registry } from 'prom-client';
@@ -14,15 +14,18 @@ import { B2bua } from './b2bua/index.js';
 import { ensureCertificate } from './certs/index.js';
 import { formatConfigError, type Config, type ConfigError } from './config/index.js';
 import type { Result } from './sip/result.js';
+import { formatHostPort } from './sip/uri.js';
 import { SbcError } from './errors.js';
 import { OptionsProber } from './core/options-prober.js';
 import { Pipeline } from './core/pipeline.js';
 import { StaticFiles } from './http/static-files.js';
+import { GATEWAY_INFO_PATH, gatewayInfoHandler } from './http/gateway-info.js';
 import type { Logger } from './log/logger.js';
-import { RtpengineMedia } from './media/media-control.js';
-import { EnginePool, resolveFlagSets } from './media/rtpengine/index.js';
+import type { MediaHooks } from './media/media-control.js';
+import { mediaFromConfig, type MediaSelection } from './media/media-from-config.js';
 import { NatKeepalive } from './registrar/nat-keepalive.js';
 import { Registrations } from './registrar/registrations.js';
+import { BindingStore, LocalDomains, LocalRegistrar, LocalRouting, registrarMode } from './registrar/local/index.js';
 import { DigestAuthenticator } from './security/digest-auth.js';
 import { loadUsersFile } from './security/users-file.js';
 import { CallLimits } from './security/call-limits.js';
@@ -31,6 +34,8 @@ import { Dispatcher } from './routing/index.js';
 import { createStateStore, type StateStore } from './state/index.js';
 import { TopologyHiding } from './topology/index.js';
 import { TransactionLayer } from './transaction/index.js';
+import { OverloadControl } from './overload/index.js';
+import { EstablishedCalls } from './core/established-calls.js';
 import { TransportLayer, type ListenerSpec, type TransportProtocol } from './transport/index.js';
 
 /** Where the package lives (dist/src/server.js or src/server.ts → the root). */
@@ -58,18 +63,21 @@ export class Server {
   #store: StateStore | undefined;
   #transport: TransportLayer | undefined;
   #transactions: TransactionLayer | undefined;
+  #overload: OverloadControl | undefined;
+  readonly #established = new EstablishedCalls();
   #dispatcher: Dispatcher | undefined;
   #pipeline: Pipeline | undefined;
   #b2bua: B2bua | undefined;
   #admin: AdminServer | undefined;
   #registrations: Registrations | undefined;
+  #localRegistrar: LocalRegistrar | undefined;
   #topology: TopologyHiding | undefined;
   #keepalive: NatKeepalive | undefined;
   #screen: SourceScreen | undefined;
   #callLimits: CallLimits | undefined;
   #auth: DigestAuthenticator | undefined;
-  #engines: EnginePool | undefined;
-  #media: RtpengineMedia | undefined;
+  #mediaSelection: MediaSelection | undefined;
+  #media: MediaHooks | undefined;
   #metricsTimer: NodeJS.Timeout | undefined;
   #stopped: Promise<void> | undefined;
 
@@ -128,7 +136,15 @@ export class Server {
     if (c.web.enabled) {
       const root = this.#webRoot(c.web.root);
       if (root === undefined) log.warn({ root: c.web.root }, 'web page not built: run `npm run build`; serving 404 at /');
-      else httpHandler = (await StaticFiles.load(root)).handle;
+      else {
+        const files = (await StaticFiles.load(root)).handle;
+        const info = gatewayInfoHandler({
+          registrar: registrarMode(c),
+          isLocalDomain: (host) => this.#localRegistrar?.domains.has(host) === true,
+          defaultDomain: () => this.#localRegistrar?.domains.list()[0],
+        });
+        httpHandler = (req, res) => ((req.url ?? '/').split('?')[0] === GATEWAY_INFO_PATH ? info(req, res) : files(req, res));
+      }
     }
 
     let secret: string | Buffer = c.flowTokens.secret;
@@ -171,6 +187,7 @@ export class Server {
       routes: c.routes,
       logger: log.child({ part: 'routing' }),
       probe: (target, method, timeoutMs) => prober.probe(target, method, timeoutMs),
+      excuses: (since) => this.#overload?.excuses(since) ?? false,
     });
     dispatcher.onChange = (t) => {
       this.metrics.backendUp.set({ group: t.group, target: t.uri }, t.up ? 1 : 0);
@@ -178,33 +195,15 @@ export class Server {
     };
     this.#dispatcher = dispatcher;
     await dispatcher.start();
-    if (dispatcher.isEmpty) log.warn('no backend configured (backends is empty): calls and registrations will be answered 503');
+    const regMode = registrarMode(c);
+    if (dispatcher.isEmpty && regMode === 'path') log.warn('no backend configured (backends is empty): calls and registrations will be answered 503');
+    const localDomain = regMode === 'local' ? this.#localRouting(transport) : undefined;
 
-    const r = c.media.rtpengine;
-    const useEngines = c.media.mode === 'rtpengine' || (c.media.mode === 'auto' && r.engines.length > 0);
-    if (useEngines) {
-      this.#engines = new EnginePool({
-        engines: r.engines,
-        store: this.#store,
-        keyPrefix: c.state.redis.keyPrefix,
-        timeoutMs: r.timeoutMs,
-        tries: r.tries,
-        pingIntervalSeconds: r.pingIntervalSeconds,
-        failuresToDown: r.failuresToDown,
-        successesToUp: r.successesToUp,
-        metrics: this.metrics,
-        logger: log.child({ part: 'media' }),
-      });
-      this.#engines.start();
-      this.#media = new RtpengineMedia({
-        pool: this.#engines,
-        anchorPlainCalls: r.anchorPlainCalls,
-        flags: resolveFlagSets({ ...(r.flags !== undefined ? { flags: r.flags } : {}), ...(r.interfaces !== undefined ? { interfaces: r.interfaces } : {}) }),
-        logger: log.child({ part: 'media' }),
-      });
-      const media = this.#media;
-      transport.flows.onClose((flow) => media.flowClosed(flow.id));
-    }
+    const media = await mediaFromConfig(c, { store: this.#store, metrics: this.metrics, logger: log.child({ part: 'media' }), fallbackAdvertise: defaultAdvertise('0.0.0.0') });
+    this.#mediaSelection = media;
+    this.#media = media.hooks;
+    const hooks = media.hooks;
+    if (hooks !== undefined) transport.flows.onClose((flow) => hooks.flowClosed(flow.id));
 
     const registrations = new Registrations({ maxBindingsPerFlow: c.registrar.maxBindingsPerFlow, maxFlows: c.registrar.maxFlows });
     this.#registrations = registrations;
@@ -249,12 +248,27 @@ export class Server {
       screen: this.#requestScreen(),
       ...(auth !== undefined ? { auth } : {}),
       calls: callLimits,
+      established: this.#established,
+      ...(localDomain !== undefined ? { localDomain } : {}),
     });
     this.#pipeline = pipeline;
     transport.setUser({
       onMessage: (msg, flow) => pipeline.onMessage(msg, flow),
       onInvalid: (err, flow) => pipeline.onInvalid(err, flow),
     });
+    const overload = new OverloadControl({
+      settings: c.overload,
+      t1Ms: c.timers.t1Ms,
+      logger: log.child({ part: 'overload' }),
+      metrics: this.metrics,
+      pendingInvites: () => transactions.pendingInvites(),
+      hasServerTransaction: (branch, sentBy, method) => transactions.hasServerTransaction(branch, sentBy, method),
+      isInside: (flow) => pipeline.isInside(flow),
+      udpPorts: () => transport.listeners.filter((l) => l.transport === 'udp' && l.up).map((l) => l.boundPort),
+    });
+    this.#overload = overload;
+    if (overload.enabled) transport.setGate((flow, data) => overload.gate.screen(flow, data));
+    overload.start();
 
     this.#keepalive = new NatKeepalive({
       intervalSeconds: c.nat.keepaliveIntervalSeconds,
@@ -279,14 +293,15 @@ export class Server {
       registry: this.registry,
       health: () => {
         const states = transport.listeners.map((l) => ({ transport: l.transport, address: l.address, port: l.boundPort, up: l.up }));
-        return { ok: states.every((s) => s.up) && this.#stopped === undefined, details: { listeners: states } };
+        return { ok: states.every((s) => s.up) && this.#stopped === undefined, details: { listeners: states }, summary: { registrar: { mode: regMode, registrations: this.#localRegistrar?.count() ?? 0 } } };
       },
     });
     admin.route('GET', '/api/backends', () => ({ status: 200, body: dispatcher.snapshot() }));
     admin.route('POST', '/api/reload', () => this.#reload());
+    admin.route('GET', '/api/registrations', async () => ({ status: 200, body: { mode: regMode, count: this.#localRegistrar?.count() ?? 0, registrations: (await this.#localRegistrar?.list()) ?? [] } }));
     admin.route('GET', '/api/flows', () => ({ status: 200, body: { flows: this.#flowList() } }));
     admin.route('GET', '/api/dialogs', () => ({ status: 200, body: { dialogs: this.#b2bua?.snapshot() ?? [] } }));
-    admin.route('GET', '/api/engines', () => ({ status: 200, body: { mode: c.media.mode, active: useEngines ? 'rtpengine' : 'passthrough', engines: this.#engines?.snapshot() ?? [] } }));
+    admin.route('GET', '/api/engines', () => ({ status: 200, body: media.snapshot() }));
     this.#admin = admin;
     await admin.start();
 
@@ -297,10 +312,11 @@ export class Server {
       admin: admin.url(),
       page: page === undefined ? undefined : `${page.transport === 'wss' ? 'https' : 'http'}://${hostForUrl(page.advertise)}:${page.boundPort}/`,
       mediaMode: c.media.mode,
+      media: media.active,
+      registrar: regMode,
+      ...(this.#localRegistrar !== undefined ? { domains: this.#localRegistrar.domains.list() } : {}),
     }, `${PRODUCT} started`);
-    if (!useEngines && c.media.mode !== 'passthrough') {
-      log.warn({ mediaMode: c.media.mode }, 'no rtpengine configured and the embedded media relay is not available yet: SDP passes through unchanged (set media.rtpengine.engines for WebRTC ⇄ RTP)');
-    }
+    log.info({ mediaMode: c.media.mode, media: media.active, ...(media.embedded !== undefined ? { embedded: media.embedded.snapshot() } : {}) }, MEDIA_MODE_LINES[media.active]);
   }
 
   /**
@@ -341,14 +357,38 @@ export class Server {
     }
   }
 
-  /** SIGTERM: refuse new calls and registrations, let transactions finish, then stop. */
+  /**
+   * What holds a drain: pending INVITE transactions (no final response yet;
+   * completed ones in their wait timers never do) and established calls —
+   * the B2BUA's, or in proxy mode the calls whose 2xx went through us and
+   * whose BYE has not.
+   */
+  pendingCalls(): { invites: number; calls: number } {
+    return {
+      invites: this.#transactions?.pendingInvites() ?? 0,
+      calls: (this.#b2bua?.size ?? 0) + this.#established.size,
+    };
+  }
+
+  /**
+   * SIGTERM: refuse new calls and registrations (503 + Retry-After), wait up
+   * to shutdown.drainSeconds for pending INVITEs and established calls to
+   * end, then stop. Polls every 100 ms, so an idle gateway stops at once.
+   * stop() (a second signal) ends the wait.
+   */
   async drainAndStop(): Promise<void> {
     this.#pipeline?.drain();
     this.#b2bua?.drain();
     const deadline = Date.now() + this.config.shutdown.drainSeconds * 1000;
-    while (Date.now() < deadline && (this.#transactions?.size ?? 0) > 0) {
-      await new Promise((r) => setTimeout(r, 200));
+    const busy = (): boolean => {
+      const p = this.pendingCalls();
+      return p.invites + p.calls > 0;
+    };
+    if (busy()) this.#log.info(this.pendingCalls(), 'drain: waiting for calls to end');
+    while (busy() && Date.now() < deadline && this.#stopped === undefined) {
+      await new Promise((r) => setTimeout(r, 100));
     }
+    if (busy()) this.#log.warn(this.pendingCalls(), 'drain: time is up; stopping with calls still up');
     await this.stop();
   }
 
@@ -359,12 +399,12 @@ export class Server {
 
   async #stop(): Promise<void> {
     if (this.#metricsTimer !== undefined) clearInterval(this.#metricsTimer);
+    this.#overload?.close();
     await this.#admin?.stop().catch((err: unknown) => this.#log.warn({ err }, 'admin stop failed'));
     this.#keepalive?.close();
     this.#screen?.close();
     this.#b2bua?.close();
-    this.#media?.close();
-    this.#engines?.close();
+    await this.#mediaSelection?.close().catch((err: unknown) => this.#log.warn({ err }, 'media stop failed'));
     this.#dispatcher?.stop();
     this.#transactions?.close();
     await this.#transport?.stop().catch((err: unknown) => this.#log.warn({ err }, 'transport stop failed'));
@@ -399,6 +439,37 @@ export class Server {
       if (out.length >= 10_000) break;
     }
     return out;
+  }
+
+  /** registrar.mode local: bindings in the state store, REGISTER answered here, calls forked to the contacts. */
+  #localRouting(transport: TransportLayer): LocalRouting {
+    const r = this.config.registrar;
+    const bindings = new BindingStore({ store: this.#store!, keyPrefix: this.config.state.redis.keyPrefix, ttlSeconds: r.maxExpires + 30 });
+    const domains = r.domains.length > 0 ? new LocalDomains(r.domains) : LocalDomains.defaults(transport.listeners);
+    const logger = this.#log.child({ part: 'registrar' });
+    // Other nodes on the same Redis reach this node's clients through its UDP (else TCP) listener.
+    const nodeListener = transport.listeners.find((l) => l.transport === 'udp') ?? transport.listeners.find((l) => l.transport === 'tcp');
+    const nodeUri = nodeListener === undefined ? undefined : `sip:${formatHostPort(nodeListener.advertise, nodeListener.boundPort)};transport=${nodeListener.transport}`;
+    if (this.config.state.store === 'redis' && this.config.trustedSources.length === 0) {
+      logger.warn('registrar.mode local on a shared Redis: list the other nodes in trustedSources (and share flowTokens.secret) so calls reach users registered on them');
+    }
+    this.#localRegistrar = new LocalRegistrar({
+      bindings,
+      domains,
+      tokens: transport.tokens,
+      flows: transport.flows,
+      minExpires: r.minExpires,
+      maxExpires: r.maxExpires,
+      maxBindingsPerAor: r.maxBindingsPerAor,
+      maxBindings: r.maxBindings,
+      // The node is known by the address the others reach it at: after a restart its UDP bindings still count as its own.
+      node: nodeUri ?? `${hostname()}/${randomUUID().slice(0, 8)}`,
+      ...(nodeUri !== undefined ? { nodeUri } : {}),
+      logger,
+      metrics: this.metrics,
+      onFlowBindings: (flow, aor, contacts) => this.#registrations?.bindings.update(flow.id, aor, contacts),
+    });
+    return new LocalRouting({ registrar: this.#localRegistrar, bindings, flowFailedStatus: this.config.proxy.flowFailedStatus, logger, metrics: this.metrics });
   }
 
   #topologyHiding(secret: string | Buffer): TopologyHiding {
@@ -459,6 +530,12 @@ function defaultAdvertise(address: string): string {
 function hostForUrl(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
 }
+
+const MEDIA_MODE_LINES = {
+  rtpengine: 'media through rtpengine (media.rtpengine.engines)',
+  embedded: 'media through the embedded relay (WebRTC ⇄ RTP in-process; media.embedded)',
+  passthrough: 'media passthrough: SDP is relayed unchanged (browsers can only reach browsers)',
+} as const;
 
 /** security keys POST /api/reload applies without a restart. */
 const LIVE_SECURITY_KEYS = ['rateLimit', 'blockedUserAgents', 'maxCallsPerUser'] as const;

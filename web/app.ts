@@ -4,6 +4,7 @@
  */
 import { lossPercent, type CallQuality } from './call-quality.js';
 import { Phone, type AccountOptions, type CallLogEntry, type PhoneView } from './phone.js';
+import { accountDefaults, readGatewayInfo } from './gateway-defaults.js';
 
 /** The test hook; every method goes through the same code as the matching button. */
 export interface SoftphoneHook {
@@ -44,6 +45,7 @@ const ui = {
   password: element('password', HTMLInputElement),
   displayName: element('display-name', HTMLInputElement),
   stun: element('stun', HTMLInputElement),
+  hint: element('gateway-hint', HTMLElement),
   register: element('register', HTMLButtonElement),
   unregister: element('unregister', HTMLButtonElement),
   incoming: element('incoming', HTMLElement),
@@ -145,6 +147,18 @@ function writeAccount(account: AccountOptions): AccountOptions {
 }
 
 ui.server.value = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host || 'localhost:7443'}`;
+
+// A gateway that is its own registrar (npm start on the defaults) says so: offer a user on its domain.
+void fetch('gateway.json', { cache: 'no-store' })
+  .then(async (res) => (res.ok ? readGatewayInfo(await res.json()) : undefined))
+  .then((info) => {
+    const defaults = accountDefaults(info);
+    if (defaults === undefined) return;
+    if (ui.aor.value === '') ui.aor.value = defaults.aor;
+    ui.hint.textContent = defaults.hint;
+    ui.hint.hidden = false;
+  })
+  .catch(() => undefined);
 
 ui.accountForm.addEventListener('submit', (event) => {
   event.preventDefault();

@@ -33,6 +33,10 @@ export interface SbcOptions {
   workDir: string;
   /** Media engine (ng URL) to run calls with a WebRTC side through; none = passthrough. */
   rtpengineUrl?: string;
+  /** The `media` config section as a whole (e.g. the embedded relay); wins over rtpengineUrl. */
+  media?: Record<string, unknown>;
+  /** Also listen for plain WS (SIP over WebSocket without TLS). */
+  ws?: boolean;
   /** Address of the UAS. @default 127.0.0.1 */
   uasHost?: string;
   /** probe.intervalSeconds of the backend group (0 = probes off, e.g. for a SIPp UAS, which answers no OPTIONS). @default the SBC's default */
@@ -47,6 +51,7 @@ export interface SbcProcess {
   pid: number;
   udpPort: number;
   wssPort: number | undefined;
+  wsPort: number | undefined;
   adminUrl: string;
   /** The last lines the SBC printed, for a failure report. */
   tail(): string[];
@@ -66,11 +71,13 @@ export async function startSbcProcess(o: SbcOptions): Promise<SbcProcess> {
   // Ports below the kernel's ephemeral range, so the generators' sockets cannot take them.
   const udpPort = await freePortInRange(20000, 32000);
   const wssPort = o.wss ? await freePortInRange(20000, 32000) : undefined;
+  const wsPort = o.ws ? await freePortInRange(20000, 32000) : undefined;
   const adminPort = await freePortInRange(20000, 32000);
   const config = {
     listen: [
       { transport: 'udp', address: '127.0.0.1', port: udpPort },
       ...(wssPort !== undefined ? [{ transport: 'wss', address: '127.0.0.1', port: wssPort }] : []),
+      ...(wsPort !== undefined ? [{ transport: 'ws', address: '127.0.0.1', port: wsPort }] : []),
     ],
     tls: { cert: join(o.workDir, 'server.crt'), key: join(o.workDir, 'server.key') },
     backends: {
@@ -80,7 +87,7 @@ export async function startSbcProcess(o: SbcOptions): Promise<SbcProcess> {
       },
     },
     // Signalling only unless an engine is given: then offer/answer/delete through it.
-    media: o.rtpengineUrl === undefined ? { mode: 'passthrough' } : { mode: 'rtpengine', rtpengine: { engines: [{ url: o.rtpengineUrl }] } },
+    media: o.media ?? (o.rtpengineUrl === undefined ? { mode: 'passthrough' } : { mode: 'rtpengine', rtpengine: { engines: [{ url: o.rtpengineUrl }] } }),
     // Every generator shares 127.0.0.1: per-IP limits would measure the limiter.
     security: { rateLimit: { requestsPerSecondPerIp: 0 } },
     transport: { maxConnectionsPerIp: o.maxConnectionsPerIp ?? 100 },
@@ -125,6 +132,7 @@ export async function startSbcProcess(o: SbcOptions): Promise<SbcProcess> {
     pid: child.pid ?? 0,
     udpPort,
     wssPort,
+    wsPort,
     adminUrl,
     tail: () => [...lines],
     exitStatus: () => (child.signalCode !== null ? child.signalCode : child.exitCode !== null ? `exit ${child.exitCode}` : undefined),

@@ -80,7 +80,30 @@ export interface SbcMetrics {
   readonly engineLatency: HistogramHandle<{ engine: string; command: string }>;
   /** `sbc_request_latency_seconds`: request in to final response out. */
   readonly requestLatency: HistogramHandle<{ method: string }>;
+  /** `sbc_overload_state`: 0 normal, 1 shedding new requests. */
+  readonly overloadState: Gauge;
+  /** `sbc_overload_admit_ratio`: share of new out-of-dialog requests admitted (1 when normal). */
+  readonly overloadAdmitRatio: Gauge;
+  /** `sbc_overload_shed_total`: new requests shed by admission control, by the signal that tripped it (or "stale": dropped unanswered). */
+  readonly overloadShed: CounterHandle<{ reason: string }>;
+  /** `sbc_media_embedded_sessions`: calls with media in the embedded relay. */
+  readonly embeddedSessions: Gauge;
+  /** `sbc_media_embedded_packets_total`: RTP packets by side (webrtc | plain) and direction (in = received from that side). */
+  readonly embeddedPackets: CounterHandle<{ side: MediaSide; direction: Direction }>;
+  /** `sbc_media_embedded_bytes_total`: RTP bytes, as the packets. */
+  readonly embeddedBytes: CounterHandle<{ side: MediaSide; direction: Direction }>;
+  /** `sbc_media_embedded_dropped_packets_total`: datagrams dropped (foreign-source | malformed | unknown-payload-type). */
+  readonly embeddedDropped: CounterHandle<{ side: MediaSide; reason: 'foreign-source' | 'malformed' | 'unknown-payload-type' }>;
+  /** `sbc_media_embedded_lost_packets_total`: packets we sent that the side reported lost (RTCP receiver reports). */
+  readonly embeddedLost: CounterHandle<{ side: MediaSide }>;
+  /** `sbc_media_embedded_dtmf_events_total`: RFC 4733 events received from a side. */
+  readonly embeddedDtmf: CounterHandle<{ side: MediaSide }>;
+  /** `sbc_media_embedded_failures_total`: calls refused or sessions freed, by reason. */
+  readonly embeddedFailures: CounterHandle<{ reason: string }>;
 }
+
+/** The two kinds of media leg in the embedded relay. */
+export type MediaSide = 'webrtc' | 'plain';
 
 /**
  * Register every SBC metric, plus prom-client's default process metrics, on
@@ -161,6 +184,37 @@ export function createMetrics(registry: Registry = new Registry()): SbcMetrics {
         registers,
       }),
       (l) => ({ method: methodLabel(l.method) }),
+    ),
+    overloadState: new Gauge({ name: 'sbc_overload_state', help: 'Admission control: 0 normal, 1 shedding new requests', registers }),
+    overloadAdmitRatio: new Gauge({ name: 'sbc_overload_admit_ratio', help: 'Share of new out-of-dialog requests admitted (1 when normal)', registers }),
+    overloadShed: counter(
+      new Counter({ name: 'sbc_overload_shed_total', help: 'New requests shed by admission control, by reason', labelNames: ['reason'] as const, registers }),
+      (l) => ({ reason: reasons.label(l.reason) }),
+    ),
+    embeddedSessions: new Gauge({ name: 'sbc_media_embedded_sessions', help: 'Calls with media in the embedded relay', registers }),
+    embeddedPackets: counter(
+      new Counter({ name: 'sbc_media_embedded_packets_total', help: 'RTP packets through the embedded relay, by side and direction (in = received from that side)', labelNames: ['side', 'direction'] as const, registers }),
+      (l) => ({ side: l.side, direction: l.direction }),
+    ),
+    embeddedBytes: counter(
+      new Counter({ name: 'sbc_media_embedded_bytes_total', help: 'RTP bytes through the embedded relay, by side and direction', labelNames: ['side', 'direction'] as const, registers }),
+      (l) => ({ side: l.side, direction: l.direction }),
+    ),
+    embeddedDropped: counter(
+      new Counter({ name: 'sbc_media_embedded_dropped_packets_total', help: 'Datagrams the embedded relay dropped, by side and reason', labelNames: ['side', 'reason'] as const, registers }),
+      (l) => ({ side: l.side, reason: l.reason }),
+    ),
+    embeddedLost: counter(
+      new Counter({ name: 'sbc_media_embedded_lost_packets_total', help: 'Packets the embedded relay sent that a side reported lost (RTCP)', labelNames: ['side'] as const, registers }),
+      (l) => ({ side: l.side }),
+    ),
+    embeddedDtmf: counter(
+      new Counter({ name: 'sbc_media_embedded_dtmf_events_total', help: 'RFC 4733 telephone-events received by the embedded relay, by side', labelNames: ['side'] as const, registers }),
+      (l) => ({ side: l.side }),
+    ),
+    embeddedFailures: counter(
+      new Counter({ name: 'sbc_media_embedded_failures_total', help: 'Calls the embedded relay refused or sessions it freed, by reason', labelNames: ['reason'] as const, registers }),
+      (l) => ({ reason: reasons.label(l.reason) }),
     ),
   };
 }

@@ -31,10 +31,11 @@ export interface AdminReply {
 
 export type AdminRouteHandler = (req: AdminRequest) => Promise<AdminReply> | AdminReply;
 
-/** What /healthz reports; `details` is merged into the 503 body. */
+/** What /healthz reports; `details` is merged into the 503 body, `summary` into the 200 one (`webrtc-sbc status`). */
 export interface HealthReport {
   ok: boolean;
   details: unknown;
+  summary?: Record<string, unknown>;
 }
 
 export interface AdminServerOptions {
@@ -208,7 +209,7 @@ export class AdminServer {
       this.#logger.error({ err }, 'health check failed');
       report = { ok: false, details: { error: 'health check failed' } };
     }
-    if (report.ok) return jsonReply(200, { status: 'ok' });
+    if (report.ok) return jsonReply(200, { status: 'ok', ...report.summary });
     const details = report.details;
     const extra = typeof details === 'object' && details !== null && !Array.isArray(details) ? details : { details };
     return jsonReply(503, { ...extra, status: 'unavailable' });

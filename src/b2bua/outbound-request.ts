@@ -53,6 +53,8 @@ export class OutboundRequest {
   #done = false;
   #canceled = false;
   #closed = false;
+  /** When the current attempt was sent (performance.now()). */
+  #sentAt = 0;
   #silence: NodeJS.Timeout | undefined;
 
   constructor(options: OutboundRequestOptions) {
@@ -115,6 +117,7 @@ export class OutboundRequest {
       this.#provisional = false;
       this.#done = false;
       if (candidate.target !== undefined) this.#o.dispatcher.acquire(candidate.target);
+      this.#sentAt = performance.now();
       this.#tx = this.#o.send(req, flow, this.#userFor(candidate));
       if (this.#o.failover && this.#candidates.length > 0 && !this.#done) {
         this.#silence = setTimeout(() => this.#onSilence(candidate), this.#o.failoverTimeoutMs);
@@ -182,7 +185,8 @@ export class OutboundRequest {
   }
 
   #failed(candidate: Candidate, reason: 'timeout' | '503' | 'transport'): void {
-    if (candidate.target !== undefined) this.#o.dispatcher.reportFailure(candidate.target, reason);
+    // Silence is judged against our own state since the request went out (admission control).
+    if (candidate.target !== undefined) this.#o.dispatcher.reportFailure(candidate.target, reason, this.#sentAt);
     this.#end();
   }
 

@@ -8,7 +8,8 @@ interface CrossCheckView {
   listen: ReadonlyArray<{ transport: string; address: string; port: number }>;
   backends: Readonly<Record<string, unknown>>;
   routes: ReadonlyArray<{ backend: string }>;
-  registrar: { backend: string };
+  registrar: { backend: string; mode?: string | undefined; minExpires: number; maxExpires: number };
+  mode: string;
   media: { mode: string; rtpengine: { engines: readonly unknown[] } };
   state: { redis: { sentinels?: unknown; cluster?: unknown } };
   security: { auth: { mode: string; usersFile?: string | undefined } };
@@ -38,6 +39,12 @@ export function checkCrossFields(config: CrossCheckView, ctx: IssueSink): void {
     });
   }
 
+  if (config.registrar.mode === 'local' && config.mode === 'b2bua') {
+    issue(['registrar', 'mode'], 'local is not supported with mode: b2bua (the B2BUA sends every call to a backend); use mode: proxy or registrar.mode: path');
+  }
+  if (config.registrar.maxExpires < config.registrar.minExpires) {
+    issue(['registrar', 'maxExpires'], `must not be less than registrar.minExpires (${config.registrar.minExpires})`);
+  }
   if (config.media.mode === 'rtpengine' && config.media.rtpengine.engines.length === 0) {
     issue(['media', 'rtpengine', 'engines'], 'no engine listed while media.mode is rtpengine: set media.rtpengine.engines or media.mode=embedded');
   }

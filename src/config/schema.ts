@@ -148,6 +148,37 @@ const rtpengineSchema = z
   })
   .prefault({});
 
+/** `LOW-HIGH`, both within 1024-65535, at least one even/odd pair (RTP on the even port, RTCP on the next). */
+export function parsePortRange(text: string): { min: number; max: number } | undefined {
+  const m = /^\s*(\d{1,5})\s*-\s*(\d{1,5})\s*$/.exec(text);
+  if (m === null) return undefined;
+  const min = Number(m[1]);
+  const max = Number(m[2]);
+  if (min < 1024 || max > 65535 || max < min) return undefined;
+  const firstEven = min + (min % 2);
+  return firstEven + 1 <= max ? { min, max } : undefined;
+}
+
+const embeddedMediaSchema = z
+  .strictObject({
+    address: z.string().refine((a) => isIP(a) === 4, { message: 'must be an IPv4 address to bind to' }).default('0.0.0.0').describe('IPv4 address the relay binds its media sockets to (browser ICE candidates and plain RTP). @default "0.0.0.0"'),
+    advertise: z
+      .string()
+      .refine((a) => a === '' || isIP(a) === 4, { message: 'must be an IPv4 address (or empty for the bound address)' })
+      .default('')
+      .describe('IPv4 address written into SDP (c=, candidates) instead of the bound one, e.g. the public address behind 1:1 NAT. @default "" (the bound address; for 0.0.0.0 the first non-internal IPv4 address)'),
+    ports: z
+      .string()
+      .refine((r) => parsePortRange(r) !== undefined, { message: 'must be LOW-HIGH within 1024-65535 with room for at least one even/odd port pair, e.g. "30000-39999"' })
+      .default('30000-39999')
+      .describe('UDP port range for media: each browser leg and each plain leg takes one even/odd pair. @default "30000-39999"'),
+    maxSessions: z.int().min(1).default(1000).describe('Calls with embedded media at once; a new call above it gets 503. @default 1000'),
+    inactivitySeconds: z.number().positive().default(60).describe('A call whose media receives no RTP for this long is freed (logged and counted); ICE-lite sees no consent checks. @default 60'),
+    holdInactivitySeconds: z.number().positive().default(3600).describe('The same limit while the call is on hold or not yet answered. @default 3600'),
+    maxCallSeconds: z.number().positive().default(86400).describe('Media of a call nobody ended is freed after this long. @default 86400'),
+  })
+  .prefault({});
+
 const redisSchema = z
   .strictObject({
     url: z
@@ -222,6 +253,18 @@ export const configSchema = z
       .describe('Domain routes, first match wins; no match goes to backend group "default". @default []'),
     registrar: z
       .strictObject({
+        mode: z
+          .enum(['path', 'local'])
+          .optional()
+          .describe('path: the backend keeps registrations (we add Path); local: the SBC is the registrar and routes calls to registered users itself. @default local when no backend is configured (and mode is proxy), else path'),
+        domains: z
+          .array(z.string().refine(isHostOrIp, { message: 'must be a domain name or IP address' }).transform((d) => d.toLowerCase()))
+          .default([])
+          .describe('Local mode: the domains we register for and route calls to. @default [] (our advertise addresses, the host name, localhost and 127.0.0.1)'),
+        minExpires: z.int().min(1).default(60).describe('Local mode: shortest registration accepted, seconds; shorter gets 423 with Min-Expires. @default 60'),
+        maxExpires: z.int().min(1).default(3600).describe('Local mode: longer registrations are granted this many seconds. @default 3600'),
+        maxBindingsPerAor: z.int().min(1).default(10).describe('Local mode: contacts one AOR may register; beyond it bindings whose flow is gone make room, else 403. @default 10'),
+        maxBindings: z.int().min(1).default(100_000).describe('Local mode: bindings this node holds in total; beyond it new ones get 503. @default 100000'),
         backend: z.string().min(1).default('default').describe('Backend group that receives REGISTER. @default "default"'),
         pathMode: z.boolean().default(true).describe('Add Path with a flow token (RFC 3327, RFC 5626) so calls find the client\'s flow. @default true'),
         rewriteWsContact: z
@@ -239,6 +282,7 @@ export const configSchema = z
           .default('auto')
           .describe('auto (rtpengine when engines are listed, else embedded) | rtpengine | embedded | passthrough. @default "auto"'),
         rtpengine: rtpengineSchema,
+        embedded: embeddedMediaSchema,
       })
       .prefault({}),
     state: z
@@ -275,6 +319,19 @@ export const configSchema = z
       .strictObject({
         listen: hostPort.default('127.0.0.1:9060').describe('Admin HTTP API and metrics, host:port. @default "127.0.0.1:9060"'),
         token: z.string().default('').describe('Bearer token required by the admin API; empty = none. @default ""'),
+      })
+      .prefault({}),
+    overload: z
+      .strictObject({
+        enabled: z.boolean().default(true).describe('Admission control: above any threshold new out-of-dialog requests from outside get a stateless 503 with a short random Retry-After; ACK, CANCEL, BYE, PRACK, in-dialog requests and responses are never shed. false = nothing is shed; the load is still watched so our own lateness never marks a backend down. @default true'),
+        loopDelayMs: z.number().positive().default(100).describe('Shed when the 99th percentile event-loop delay over one sample exceeds this, ms. @default 100'),
+        eventLoopUtilization: z.number().gt(0).max(1).default(0.97).describe('Shed when the event loop is busier than this fraction of one sample (0–1) while a backlog builds (a quarter of udpQueueBytes waiting); busy alone is not overloaded. @default 0.97'),
+        udpQueueBytes: z.int().min(4096).default(1048576).describe('Shed when this many bytes wait in the kernel receive queues of our UDP sockets, or the kernel drops datagrams on them (Linux /proc/net/udp; not read elsewhere). @default 1048576'),
+        maxPendingInvites: z.int().min(1).default(20000).describe('Shed when this many INVITE transactions are pending (no final response yet). @default 20000'),
+        heapFraction: z.number().gt(0).max(1).default(0.85).describe('Shed when the JS heap in use exceeds this fraction of its limit (--max-old-space-size); above it inside requests are refused too (503 without Retry-After). @default 0.85'),
+        sampleIntervalMs: z.int().min(20).max(5000).default(100).describe('How often the load is sampled, ms. While shedding, the share of new requests admitted drops by a quarter on each sample over a threshold and grows by 5 points on each sample below 80 % of every threshold. @default 100'),
+        recoverSamples: z.int().min(1).default(5).describe('Samples in a row below 80 % of every threshold, with everything admitted again, before shedding ends (hysteresis). @default 5'),
+        retryAfterMaxSeconds: z.int().min(1).max(3600).default(4).describe('Retry-After on a shed 503 is random between 1 and this, s. @default 4'),
       })
       .prefault({}),
     shutdown: z

@@ -14,7 +14,7 @@ export interface PoppedRoutes {
 }
 
 /** Where a request goes: a live flow (a client of ours) or an address to connect to. */
-export type NextHop = { kind: 'flow'; flow: Flow } | { kind: 'address'; uri: SipUri };
+export type NextHop = { kind: 'flow'; flow: Flow; /** A registered Contact to use as Request-URI (local registrar). */ requestUri?: string } | { kind: 'address'; uri: SipUri; requestUri?: string; /** A Route to put on top (another node's flow token). */ route?: string };
 
 /** The URI inside a name-addr value (`"x" <sip:…>;p` → `sip:…`). */
 function innerUri(value: string): string {

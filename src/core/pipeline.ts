@@ -3,7 +3,8 @@
  *   sanity → transaction match (retransmission, ACK, overload) → CANCEL →
  *   Max-Forwards → loop → local (OPTIONS to us) → own Route / flow token →
  *   in-dialog | initial from outside (backend group, Path on REGISTER) |
- *   initial from inside (Route / Request-URI, or a flow token) → forward.
+ *   initial from inside (Route / Request-URI, or a flow token) → forward;
+ *   a local registrar, when there is one, takes REGISTER and calls to its users.
  * Responses go to their client transaction; unmatched ones are forwarded
  * statelessly by the next Via (UDP) or dropped.
  */
@@ -34,7 +35,9 @@ import type { MediaHooks } from '../media/media-control.js';
 import { ownPathsFor, type HiddenRequest, type TopologyHiding } from '../topology/index.js';
 import { RequestRejection } from '../errors.js';
 import { OutsideChecks } from './outside-checks.js';
+import type { EstablishedCalls } from './established-calls.js';
 import type { Authenticator, CallAdmission, RequestScreen } from './request-checks.js';
+import type { LocalDomain } from './local-domain.js';
 
 export interface PipelineOptions {
   transport: TransportLayer;
@@ -66,6 +69,10 @@ export interface PipelineOptions {
   auth?: Authenticator;
   /** Concurrent calls per user (security.maxCallsPerUser); absent = unlimited. */
   calls?: CallAdmission;
+  /** Calls up through the proxy (2xx seen, BYE not yet), for the drain. */
+  established?: EstablishedCalls;
+  /** registrar.mode local: takes REGISTER and initial requests for its users instead of a backend. */
+  localDomain?: LocalDomain;
 }
 
 /** Methods that create a dialog and so get our Record-Route (RFC 3261 §16.6 step 4). */
@@ -107,6 +114,8 @@ export class Pipeline {
   readonly #checks: OutsideChecks;
   /** Server transaction → its proxy context, so CANCEL can find what to cancel. */
   readonly #contexts = new WeakMap<ServerTransaction, ProxyTransaction>();
+  /** INVITEs waiting for the local registrar's lookup: a CANCEL meanwhile is remembered here. */
+  readonly #lookups = new WeakMap<ServerTransaction, { cancelled: boolean }>();
   #draining = false;
   /** Topology hiding of what the proxy relays (in B2BUA mode: REGISTER only; the legs hide by construction). */
   readonly #topo: TopologyHiding | undefined;
@@ -261,12 +270,18 @@ export class Pipeline {
       this.#proxy(server, req, flow, inside, [{ kind: 'flow', flow: popped.flow }], false, popped.key);
       return;
     }
+    if (this.#o.localDomain !== undefined && inDialog && !inside && popped.flow !== undefined && popped.flow.id !== flow.id) {
+      // A dialog between two clients of ours (local registrar): the token names the other side's flow.
+      this.#proxy(server, req, flow, false, [{ kind: 'flow', flow: popped.flow }], false, undefined, true);
+      return;
+    }
 
     if (!inDialog && !inside) {
       if (this.#draining) {
         this.#respond(server, 503, 'Service Unavailable', { 'Retry-After': '30' });
         return;
       }
+      if (this.#o.localDomain !== undefined && this.#takeLocal(server, req, flow, false)) return;
       this.#toBackend(server, req, flow);
       return;
     }
@@ -284,6 +299,7 @@ export class Pipeline {
 
   /** In-dialog from either side, or initial from inside: next Route, else Request-URI. */
   #routeOnward(server: ServerTransaction, req: SipRequest, flow: Flow, inside: boolean, inDialog: boolean, key: string | undefined): void {
+    if (inside && !inDialog && !this.#draining && this.#o.localDomain !== undefined && req.headers.get('route') === undefined && this.#takeLocal(server, req, flow, true)) return;
     const hop = this.#routes.nextHop(req);
     if (hop === undefined) {
       this.#respond(server, 404, 'Not Found');
@@ -330,6 +346,13 @@ export class Pipeline {
   #onCancel(req: SipRequest, server: ServerTransaction): void {
     const invite = this.#o.transactions.findInviteServerTransaction(req) as InviteServerTransaction | undefined;
     const ctx = invite === undefined ? undefined : this.#contexts.get(invite);
+    const lookup = invite === undefined ? undefined : this.#lookups.get(invite);
+    if (lookup !== undefined) {
+      // Still looking the user up (local registrar): the INVITE gets its 487 once the lookup is back.
+      lookup.cancelled = true;
+      this.#respond(server, 200, 'OK');
+      return;
+    }
     if (invite !== undefined && ctx === undefined && this.#o.dialogs !== undefined) {
       this.#respond(server, 200, 'OK');
       if (!this.#o.dialogs.takeCancel(invite)) this.#log.debug({ callId: req.callId }, 'CANCEL for an INVITE nobody tracks');
@@ -341,6 +364,22 @@ export class Pipeline {
     }
     this.#respond(server, 200, 'OK');
     ctx.cancel();
+  }
+
+  /** An initial request the local registrar takes: its own answer (REGISTER, 404, 430) or a fork to the user's contacts. */
+  #takeLocal(server: ServerTransaction, req: SipRequest, flow: Flow, inside: boolean): boolean {
+    const local = this.#o.localDomain!;
+    if (!inside) req.headers.remove('route'); // no open relay: preloaded routes from outside are not honoured
+    if (!local.takes(req)) return false;
+    const lookup = { cancelled: false };
+    if (req.method === 'INVITE') this.#lookups.set(server, lookup);
+    void local.route(req, flow).then((d) => {
+      this.#lookups.delete(server);
+      if (lookup.cancelled) this.#respond(server, 487, 'Request Terminated');
+      else if (d.kind === 'reply') this.#respond(server, d.status, d.reason, d.headers);
+      else this.#proxy(server, req, flow, inside, d.contacts.map((c): NextHop => ('flow' in c ? { kind: 'flow', ...c } : { kind: 'address', uri: c.node, requestUri: c.requestUri, route: c.route })), false, undefined, true);
+    }).catch((err: unknown) => this.#log.error({ err, callId: req.callId }, 'local routing failed'));
+    return true;
   }
 
   /** Initial request from outside: a target of the backend group (REGISTER: the registrar group). */
@@ -375,7 +414,7 @@ export class Pipeline {
    * is the flow the request came on; the forwarded copies get our Via, our
    * Record-Route (dialog-forming initial requests) and Path (REGISTER from outside).
    */
-  #proxy(server: ServerTransaction, req: SipRequest, source: Flow, inside: boolean, hops: Array<NextHop | { kind: 'target'; target: Target }>, failover: boolean, dialogKey?: string): void {
+  #proxy(server: ServerTransaction, req: SipRequest, source: Flow, inside: boolean, hops: Array<NextHop | { kind: 'target'; target: Target }>, failover: boolean, dialogKey?: string, local = false): void {
     const mf = req.maxForwards();
     req.headers.set('max-forwards', String(mf === undefined ? 70 : mf - 1));
     const initial = req.to()?.params.get('tag') == null;
@@ -383,7 +422,8 @@ export class Pipeline {
     const addPath = req.method === 'REGISTER' && !inside && this.#o.registrar.pathMode;
     const hash = loopHash(req);
     const started = performance.now();
-    const topo = this.#topo;
+    // Between two clients of ours (local registrar) there is no inside to hide: no record, flow tokens route.
+    const topo = local ? undefined : this.#topo;
     // A new dialog gets its topology key now: every branch's Record-Route carries the same one.
     const key = topo !== undefined && recordRoute ? topo.newKey(inside) : dialogKey;
     /** What the branch's request lost on its way out, for its responses on their way back. */
@@ -401,6 +441,8 @@ export class Pipeline {
           if (out === undefined) return undefined;
           if (target !== undefined) this.#o.dispatcher.acquire(target);
           const copy = req.clone();
+          if (hop.kind !== 'target' && hop.requestUri !== undefined) copy.uri = hop.requestUri;
+          if (hop.kind === 'address' && hop.route !== undefined) copy.headers.prepend('route', hop.route);
           const toOutside = topo !== undefined && !this.isInside(out);
           if (recordRoute) this.#addRecordRoute(copy, source, inside, out, key);
           if (addPath) addPathHeader(copy, source, out, this.#o.transport.tokens, this.#o.registrar.rewriteWsContact);
@@ -424,13 +466,14 @@ export class Pipeline {
           return this.#o.transactions.createClientTransaction(copy, out, user, { timerC: copy.method === 'INVITE' });
         },
         onSuccess: target === undefined ? undefined : () => this.#o.dispatcher.reportSuccess(target),
-        onFailure: target === undefined ? undefined : (reason) => this.#o.dispatcher.reportFailure(target, reason),
+        onFailure: target === undefined ? undefined : (reason) => this.#o.dispatcher.reportFailure(target, reason, started),
         onEnd: target === undefined ? undefined : () => this.#o.dispatcher.release(target),
       };
     });
 
     const ctx = new ProxyTransaction(server, req, branches, {
       failover,
+      parallel: local && hops.length > 1,
       failoverTimeoutMs: this.#o.failoverTimeoutMs,
       unreachableStatus: hops[0]?.kind === 'flow' ? this.#o.flowFailedStatus : 503,
       logger: this.#log,
@@ -442,7 +485,8 @@ export class Pipeline {
         if (req.method === 'BYE' || (req.method === 'INVITE' && initial && status >= 300)) {
           this.#o.media?.endCall(req.callId ?? '');
           this.#checks.callEnded(req.callId);
-        }
+          this.#o.established?.ended(req.callId);
+        } else if (req.method === 'INVITE' && initial && status < 300) this.#o.established?.confirmed(req.callId);
       },
       ...(this.#o.media !== undefined || topo !== undefined
         ? {
@@ -491,12 +535,11 @@ export class Pipeline {
     }
   }
 
-
-
   /**
    * Record-Route (RFC 3261 §16.6 step 4), twice when the request changes
-   * listener (RFC 5658). The entry facing the outside carries that side's
-   * flow token, so in-dialog requests from inside find the client's flow,
+   * listener (RFC 5658) or joins two clients of ours (one token each). The
+   * entry facing the outside carries that side's flow token, so in-dialog
+   * requests from inside find the client's flow,
    * and the topology key (`;tk=`) when hiding is on.
    * The top entry faces downstream (it is the one the next hop uses).
    */
@@ -505,7 +548,7 @@ export class Pipeline {
     const upToken = sourceInside ? undefined : this.#o.transport.tokens.issue(source);
     const downToken = outIsClient ? this.#o.transport.tokens.issue(out) : undefined;
     const tk = key === undefined || this.#topo === undefined ? '' : this.#topo.routeParam(key);
-    if (source.listener.index === out.listener.index) {
+    if (source.listener.index === out.listener.index && (upToken === undefined || downToken === undefined)) {
       req.headers.prepend('record-route', ownUri(out.listener, upToken ?? downToken, !sourceInside || outIsClient ? tk : ''));
       return;
     }
@@ -532,7 +575,7 @@ export class Pipeline {
       }
     }
     let hop: NextHop | undefined;
-    if (inside && popped.flow !== undefined) hop = { kind: 'flow', flow: popped.flow };
+    if (popped.flow !== undefined && (inside || (this.#o.localDomain !== undefined && popped.flow.id !== flow.id))) hop = { kind: 'flow', flow: popped.flow };
     else if (inside && popped.token !== undefined) return;
     else hop = this.#routes.nextHop(req);
     if (hop === undefined) return;
@@ -562,8 +605,6 @@ export class Pipeline {
     this.#o.metrics?.sipMessages.inc({ direction: 'out', transport: out.transport, method: 'ACK' });
     out.send(serialize(req));
   }
-
-
 
   #respond(server: ServerTransaction, status: number, reason?: string, headers?: Record<string, string>): void {
     const req = server.request;

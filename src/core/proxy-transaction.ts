@@ -2,7 +2,9 @@
  * One proxied request: the server transaction it arrived on, the client
  * transactions (branches) it was forwarded on, and the response context of
  * RFC 3261 §16.7. Branches run one after another (serial failover); the
- * best final response goes upstream once every branch has ended.
+ * best final response goes upstream once every branch has ended. With
+ * `parallel` (a fork to registered contacts) every branch starts at once and
+ * the first 2xx cancels the others (RFC 3261 §16.7 step 10).
  *
  *   start ──► branch 1 ──(timeout | 503 | transport error, nothing heard yet)──► branch 2 ──► …
  *               │ 1xx: forwarded upstream (except 100)
@@ -16,6 +18,7 @@ import type { SipRequest, SipResponse } from '../sip/message.js';
 import { createResponse } from '../sip/response.js';
 import type { ClientTransaction, ServerTransaction } from '../transaction/index.js';
 import type { ClientTransactionUser } from '../transaction/index.js';
+import { slimRequest } from '../transaction/index.js';
 
 /** A place to forward to, and what to tell when it fails. */
 export interface BranchTarget {
@@ -31,6 +34,8 @@ export interface BranchTarget {
 export interface ProxyTransactionOptions {
   /** Try the next candidate on timeout, 503 or transport error (initial requests to a backend group). */
   failover: boolean;
+  /** Start every branch at once (forking); the first 2xx cancels the rest. */
+  parallel?: boolean;
   /** How long a branch may stay silent (not even 100) before failing over, in ms. */
   failoverTimeoutMs: number;
   /** Status for "nobody reachable" (503 normally; 430/480 for a dead flow). */
@@ -69,6 +74,7 @@ export class ProxyTransaction {
   #finalSent = false;
   #canceled = false;
   #closed = false;
+  #released = false;
   /** Responses go upstream in the order they arrived, even when one waits for the media engine. */
   #relayChain: Promise<void> = Promise.resolve();
 
@@ -84,7 +90,9 @@ export class ProxyTransaction {
   }
 
   start(): void {
-    void this.#next();
+    // Each #next() takes one candidate before its first await: n calls start n branches.
+    const n = this.#options.parallel === true ? this.#candidates.length : 1;
+    for (let i = 0; i < n; i++) void this.#next();
   }
 
   /**
@@ -137,7 +145,7 @@ export class ProxyTransaction {
         continue;
       }
       branch.tx = tx;
-      if (this.#canceled && 'cancel' in tx) tx.cancel();
+      if ((this.#canceled || (this.#finalSent && this.#options.parallel === true)) && 'cancel' in tx) tx.cancel();
       if (this.#options.failover && this.#candidates.length > 0) {
         branch.silenceTimer = setTimeout(() => this.#onSilence(branch), this.#options.failoverTimeoutMs);
         branch.silenceTimer.unref?.();
@@ -181,6 +189,7 @@ export class ProxyTransaction {
       if (!branch.done) this.#endBranch(branch);
       // Every 2xx goes upstream at once (RFC 3261 §16.7 step 5, RFC 6026).
       this.#finalSent = true;
+      if (this.#options.parallel === true) for (const b of this.#branches) if (!b.done && b.tx !== undefined && 'cancel' in b.tx) b.tx.cancel();
       this.#options.onFinalResponse?.(res);
       this.#relay(res, branch.tx?.flow);
       this.#options.onFinal?.(status);
@@ -259,13 +268,33 @@ export class ProxyTransaction {
   #relay(res: SipResponse, downstream?: Flow): void {
     const transform = this.#options.transformResponse;
     if (transform === undefined) {
+      if (res.status >= 200) this.#release();
       this.#server.respond(res);
       return;
     }
     this.#relayChain = this.#relayChain
       .then(() => transform(res, downstream))
       .catch((err: unknown) => this.#options.logger.error({ err }, 'response transform failed'))
-      .then(() => { this.#server.respond(res); });
+      .then(() => {
+        if (res.status >= 200) this.#release();
+        this.#server.respond(res);
+      });
+  }
+
+  /**
+   * The final went upstream: from now on this context only relays 2xx
+   * retransmissions and forks (RFC 6026, as long as the INVITE client
+   * transaction's Timer M runs, 32 s). Those need the request's Vias,
+   * Call-ID, CSeq, From and To, nothing else: the request is cut down in
+   * place, so that no one who captured it (the pipeline's callbacks) keeps
+   * the whole message alive either.
+   */
+  #release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    slimRequest(this.#request);
+    this.#best = undefined;
+    this.#candidates.length = 0;
   }
 }
 

@@ -34,26 +34,29 @@ export function createSelectionState(): SelectionState {
 
 type Candidate = Pick<Target, 'id' | 'up' | 'weight' | 'priority'>;
 
-/** Ordered failover list for `algorithm`; empty when no target is up. */
+const isUp = (t: Candidate): boolean => t.up;
+
+/**
+ * Ordered failover list for `algorithm`; empty when no target is usable.
+ * `usable` says which targets may be chosen: the up ones, or in panic mode
+ * (most of the group looks down) every one that has an address.
+ */
 export function orderTargets<T extends Candidate>(
   algorithm: Algorithm,
   targets: readonly T[],
   key: SelectionKey,
   state: SelectionState,
+  usable: (t: T) => boolean = isUp,
 ): T[] {
   switch (algorithm) {
-    case 'round-robin': return roundRobinOrder(upTargets(targets), state);
-    case 'weighted': return weightedOrder(upTargets(targets), state);
-    case 'priority': return priorityOrder(upTargets(targets));
-    case 'hash-callid': return hashOrder(targets, key.callId, state);
-    case 'hash-from': return hashOrder(targets, key.fromUri === undefined ? undefined : uriHashKey(key.fromUri), state);
-    case 'hash-to': return hashOrder(targets, key.toUri === undefined ? undefined : uriHashKey(key.toUri), state);
-    case 'hash-ruri': return hashOrder(targets, key.requestUri === undefined ? undefined : uriHashKey(key.requestUri), state);
+    case 'round-robin': return roundRobinOrder(targets.filter(usable), state);
+    case 'weighted': return weightedOrder(targets.filter(usable), state);
+    case 'priority': return priorityOrder(targets.filter(usable));
+    case 'hash-callid': return hashOrder(targets, key.callId, state, usable);
+    case 'hash-from': return hashOrder(targets, key.fromUri === undefined ? undefined : uriHashKey(key.fromUri), state, usable);
+    case 'hash-to': return hashOrder(targets, key.toUri === undefined ? undefined : uriHashKey(key.toUri), state, usable);
+    case 'hash-ruri': return hashOrder(targets, key.requestUri === undefined ? undefined : uriHashKey(key.requestUri), state, usable);
   }
-}
-
-function upTargets<T extends Candidate>(targets: readonly T[]): T[] {
-  return targets.filter((t) => t.up);
 }
 
 /** Each call starts one further along; the rest follow in configuration order. */
@@ -116,15 +119,16 @@ export function hashOrder<T extends Candidate>(
   targets: readonly T[],
   key: string | undefined,
   state: SelectionState,
+  usable: (t: T) => boolean = isUp,
 ): T[] {
-  if (key === undefined || key === '') return roundRobinOrder(upTargets(targets), state);
+  if (key === undefined || key === '') return roundRobinOrder(targets.filter(usable), state);
   const n = targets.length;
   const out: T[] = [];
   if (n === 0) return out;
   const start = fnv1a32(key) % n;
   for (let i = 0; i < n; i++) {
     const t = targets[(start + i) % n];
-    if (t !== undefined && t.up) out.push(t);
+    if (t !== undefined && usable(t)) out.push(t);
   }
   return out;
 }

@@ -10,6 +10,19 @@
  *
  * Targets start up (optimistic), so a fresh SBC takes calls at once instead
  * of answering 503 for a probe interval; a host name is usable once resolved.
+ *
+ * Relayed requests are honest witnesses only (issue 13):
+ *  - an answered 503 counts against the target;
+ *  - silence (timeout, transport error) counts only when we were not in
+ *    trouble ourselves while the request was out (`excuses`: shedding, a
+ *    stalled loop, a backlog in our receive queue): our own lateness never
+ *    marks a backend down;
+ *  - relay failures alone never take down the last up target of a group;
+ *    probes can;
+ *  - panic mode (as Envoy's): when fewer than half of a group's targets are
+ *    up, select() routes over all of them that have an address, since a
+ *    view that bleak more likely means our view is wrong than that the
+ *    backends died. Logged once per change.
  */
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../log/logger.js';
@@ -37,6 +50,12 @@ export interface DispatcherOptions {
   resolve?: HostResolver;
   /** Source of probe jitter, [0, 1). @default Math.random */
   random?: () => number;
+  /**
+   * True when our own trouble since `since` (performance.now() ms) could
+   * explain a target's silence (admission control); such failures are not
+   * counted. @default never
+   */
+  excuses?: (since: number) => boolean;
 }
 
 /** One target as GET /api/backends shows it. */
@@ -64,12 +83,16 @@ interface GroupState {
   /** Configuration order, which the algorithms rely on. */
   targets: MutableTarget[];
   selection: SelectionState;
+  panic: boolean;
 }
 
 /** A probe function that never settles must not stop a target's probing. */
 const PROBE_GUARD_MS = 1000;
 /** Probe timeout when `probe.timeoutMs` is not set: the interval, at most 2 s. */
 const MAX_DEFAULT_PROBE_TIMEOUT_MS = 2000;
+
+/** Below this share of up targets a group is in panic mode: every target with an address is tried. */
+export const PANIC_THRESHOLD = 0.5;
 
 const FAILURE_TEXT: Readonly<Record<FailureReason, string>> = {
   'timeout': 'request timed out',
@@ -85,6 +108,7 @@ export class Dispatcher {
   readonly #probe: ProbeFunction;
   readonly #resolve: HostResolver;
   readonly #scheduler: ProbeScheduler;
+  readonly #excuses: ((since: number) => boolean) | undefined;
   #groups = new Map<string, GroupState>();
   #targets = new Map<string, MutableTarget>();
   #routes: DomainRoutes;
@@ -100,6 +124,7 @@ export class Dispatcher {
     this.#probe = options.probe;
     this.#resolve = options.resolve ?? systemResolver;
     this.#scheduler = new ProbeScheduler(options.random);
+    this.#excuses = options.excuses;
     this.onChange = options.onChange;
     this.#routes = new DomainRoutes([]);
     this.#apply(options.groups, options.routes);
@@ -157,7 +182,13 @@ export class Dispatcher {
   select(group: string, key: SelectionKey): Target[] {
     const g = this.#groups.get(group);
     if (g === undefined) return [];
-    return orderTargets(g.spec.algorithm, g.targets, key, g.selection);
+    if (!g.panic) return orderTargets(g.spec.algorithm, g.targets, key, g.selection);
+    return orderTargets(g.spec.algorithm, g.targets, key, g.selection, hasAddress);
+  }
+
+  /** The group routes over all its targets because most look down. */
+  isPanicking(group: string): boolean {
+    return this.#groups.get(group)?.panic === true;
   }
 
   /** The target answered a relayed request (any response but 503). */
@@ -166,10 +197,20 @@ export class Dispatcher {
     if (t !== undefined) this.#record(t, true, 'request answered');
   }
 
-  /** A relayed request failed; counts like a failed probe toward failuresToDown. */
-  reportFailure(target: Target, reason: FailureReason): void {
+  /**
+   * A relayed request failed; counts like a failed probe toward
+   * failuresToDown, unless it is silence (timeout, transport error) that our
+   * own trouble since `since` (when the request went out, performance.now()
+   * ms) could explain. Never takes the group's last up target down.
+   */
+  reportFailure(target: Target, reason: FailureReason, since: number = performance.now()): void {
     const t = this.#own(target);
-    if (t !== undefined) this.#record(t, false, FAILURE_TEXT[reason]);
+    if (t === undefined) return;
+    if (reason !== '503' && this.#excuses?.(since) === true) {
+      this.#log.debug({ group: t.group, target: t.uri, reason }, 'relay failure not counted: we were overloaded or late ourselves');
+      return;
+    }
+    this.#record(t, false, FAILURE_TEXT[reason], false);
   }
 
   /** A request was relayed to `target` and awaits its final response. */
@@ -251,11 +292,22 @@ export class Dispatcher {
         return createTarget(name, ts, parsed.value);
       });
       for (const t of targets) nextTargets.set(t.id, t);
-      nextGroups.set(name, { name, spec, targets, selection: createSelectionState() });
+      nextGroups.set(name, { name, spec, targets, selection: createSelectionState(), panic: false });
     }
     this.#groups = nextGroups;
     this.#targets = nextTargets;
     this.#routes = new DomainRoutes(routes);
+    for (const g of nextGroups.values()) this.#updatePanic(g);
+  }
+
+  /** Panic mode follows the share of up targets; a change is logged once. */
+  #updatePanic(g: GroupState): void {
+    const up = g.targets.reduce((n, t) => n + (t.up ? 1 : 0), 0);
+    const panic = g.targets.length > 0 && up < g.targets.length * PANIC_THRESHOLD && g.targets.some(hasAddress);
+    if (panic === g.panic) return;
+    g.panic = panic;
+    if (panic) this.#log.warn({ group: g.name, up, targets: g.targets.length }, 'backend group in panic mode: most targets look down, routing over all of them');
+    else this.#log.info({ group: g.name, up, targets: g.targets.length }, 'backend group out of panic mode');
   }
 
   /** The dispatcher's live object for a target handed out earlier; undefined once it was removed. */
@@ -289,6 +341,8 @@ export class Dispatcher {
     if (outcome.kind === 'response') lastProbe.rttMs = Math.round((performance.now() - sentAt) * 10) / 10;
     t.lastProbe = lastProbe;
     this.#log.debug({ target: t.uri, outcome: lastProbe.outcome }, 'probe');
+    // A probe that heard nothing while we were late ourselves says nothing about the target.
+    if (outcome.kind !== 'response' && this.#excuses?.(sentAt) === true) return;
     this.#record(t, isAlive(outcome, probe.aliveCodes), `probe ${lastProbe.outcome}`);
   }
 
@@ -307,10 +361,12 @@ export class Dispatcher {
     }
   }
 
-  #record(t: MutableTarget, alive: boolean, what: string): void {
+  /** `fromProbe` false: a relayed request's outcome, which may not take down the group's last up target. */
+  #record(t: MutableTarget, alive: boolean, what: string, fromProbe = true): void {
     const group = this.#groups.get(t.group);
     if (group === undefined) return;
-    const change = recordHealth(t, alive, group.spec.probe, what);
+    const last = !fromProbe && !alive && t.up && !group.targets.some((o) => o !== t && o.up);
+    const change = recordHealth(t, alive, last ? { ...group.spec.probe, failuresToDown: Infinity } : group.spec.probe, what);
     if (change === undefined) return;
     if (change === 'down') {
       this.#log.warn({ group: t.group, target: t.uri, reason: t.reason }, 'backend target down');
@@ -338,6 +394,8 @@ export class Dispatcher {
   }
 
   #notify(t: MutableTarget): void {
+    const g = this.#groups.get(t.group);
+    if (g !== undefined) this.#updatePanic(g);
     try {
       this.onChange?.(t);
     } catch (err) {
@@ -390,3 +448,5 @@ export class Dispatcher {
     if (wasUp) this.#notify(t);
   }
 }
+
+const hasAddress = (t: Target): boolean => t.address !== undefined;

@@ -226,6 +226,21 @@ export class HeaderList {
     return value;
   }
 
+  /**
+   * Keep only the fields named in `names`, each value passed through `copy`
+   * (a detaching copy, see detached.ts), and drop every parsed view. For a
+   * message kept long after it was handled: its values then no longer pin
+   * the whole message text.
+   */
+  retainOnly(names: ReadonlySet<string>, copy: (value: string) => string): void {
+    let kept = 0;
+    for (const f of this.#fields) {
+      if (names.has(f.name)) this.#fields[kept++] = { name: f.name, rawName: copy(f.rawName), value: copy(f.value) };
+    }
+    this.#fields.length = kept;
+    this.#parsed.clear();
+  }
+
   /** Same fields (shared, they are immutable) and the same parsed views; edits to either side stay apart. */
   clone(): HeaderList {
     const copy = new HeaderList(this.#fields.slice());

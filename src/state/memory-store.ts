@@ -100,14 +100,14 @@ export class MemoryStore implements StateStore {
   async set(key: string, value: string, ttlSeconds: number): Promise<void> {
     this.#assertOpen('set');
     const expiresAt = this.#deadline(ttlSeconds);
-    this.#put(key, { kind: 'string', value, expiresAt });
+    this.#put(key, { kind: 'string', value: own(value), expiresAt });
   }
 
   async setIfAbsent(key: string, value: string, ttlSeconds: number): Promise<boolean> {
     this.#assertOpen('setIfAbsent');
     const expiresAt = this.#deadline(ttlSeconds);
     if (this.#live(key)) return false;
-    this.#put(key, { kind: 'string', value, expiresAt });
+    this.#put(key, { kind: 'string', value: own(value), expiresAt });
     return true;
   }
 
@@ -146,7 +146,7 @@ export class MemoryStore implements StateStore {
     const expiresAt = this.#deadline(ttlSeconds);
     const entry = this.#liveHash(key);
     if (entry) {
-      for (const field of Object.keys(fields)) entry.fields.set(field, fields[field]!);
+      for (const field of Object.keys(fields)) entry.fields.set(own(field), own(fields[field]!));
       this.#retime(key, entry, expiresAt);
       return;
     }
@@ -154,7 +154,7 @@ export class MemoryStore implements StateStore {
     // Like Redis, a hash never exists empty.
     if (names.length === 0) return;
     const map = new Map<string, string>();
-    for (const field of names) map.set(field, fields[field]!);
+    for (const field of names) map.set(own(field), own(fields[field]!));
     this.#put(key, { kind: 'hash', fields: map, expiresAt });
   }
 
@@ -276,8 +276,9 @@ export class MemoryStore implements StateStore {
     } else if (this.#entries.size >= this.#maxKeys) {
       this.#evictOne();
     }
-    this.#entries.set(key, entry);
-    this.#index.add(key, entry.expiresAt);
+    const owned = own(key);
+    this.#entries.set(owned, entry);
+    this.#index.add(owned, entry.expiresAt);
   }
 
   #retime(key: string, entry: Entry, expiresAt: number): void {
@@ -315,6 +316,17 @@ export class MemoryStore implements StateStore {
   #subscriberFailed(channel: string, err: unknown): void {
     this.#logger.error({ err, channel }, 'state subscriber failed');
   }
+}
+
+/**
+ * A string of the store's own. Values often are substrings of a SIP message
+ * (a Contact, a tag) or concatenations of them, and V8 keeps the whole
+ * message text alive behind those: a record that lives as long as its
+ * dialog would hold the message that created it. Strings under 13
+ * characters are always flat copies already.
+ */
+function own(s: string): string {
+  return s.length < 13 ? s : Buffer.from(s, 'utf8').toString('utf8');
 }
 
 function positiveInteger(name: string, value: number): number {

@@ -24,6 +24,7 @@ import { KEY_FAMILY, stateKey, type StateStore } from '../state/index.js';
 import type { ListenerInfo } from '../transport/flow.js';
 import type { Logger } from '../log/logger.js';
 import { ownContactUri } from '../core/record-route.js';
+import { ownString } from '../transaction/index.js';
 import { CallIdMask } from './call-id-mask.js';
 import { DEFAULT_STRIP_HEADERS, HeaderPolicy } from './header-policy.js';
 
@@ -158,7 +159,8 @@ export class TopologyHiding {
       if (at >= 0) {
         // A request from inside: ours are on top, everything below is inside.
         req.headers.prepend('record-route', rr[at]!);
-        hidden.recordRouteBelow = rr.slice(at + 1);
+        // Kept for the responses (as long as the INVITE's proxy context): copied out of the message text.
+        hidden.recordRouteBelow = rr.slice(at + 1).map(ownString);
         fields[`r.${insideTag}`] = JSON.stringify(hidden.recordRouteBelow);
       }
     }

@@ -6,4 +6,6 @@ export { InviteClientTransaction, type InviteClientState, type InviteClientOptio
 export { NonInviteClientTransaction, type NonInviteClientState } from './non-invite-client-transaction.js';
 export { InviteServerTransaction, type InviteServerState } from './invite-server-transaction.js';
 export { NonInviteServerTransaction, type NonInviteServerState } from './non-invite-server-transaction.js';
+export { slimRequest } from './slim-request.js';
+export { ownString, ownBuffer } from './own-copies.js';
 export { DEFAULT_TIMER_SETTINGS, resolveTimerSettings, type TimerSettings } from './timers.js';

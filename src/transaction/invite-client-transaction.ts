@@ -31,6 +31,7 @@ import type { SipRequest, SipResponse } from '../sip/message.js';
 import { serialize } from '../sip/serializer.js';
 import type { Flow } from '../transport/flow.js';
 import { buildCancel, buildNon2xxAck } from './hop-by-hop-requests.js';
+import { ownBuffer } from './own-copies.js';
 import { TimerSlot, transactionTimeoutMs } from './timers.js';
 import { TransactionBase } from './transaction-base.js';
 import type { CancelState, TransactionContext } from './transaction.js';
@@ -43,9 +44,12 @@ export interface InviteClientOptions {
   timerC?: boolean;
 }
 
+/** The user of a completed transaction that only absorbs retransmissions: nothing is delivered any more. */
+const ABSORBING: ClientTransactionUser = { onResponse() {}, onTimeout() {}, onTransportError() {} };
+
 export class InviteClientTransaction extends TransactionBase<InviteClientState> {
   readonly type = 'ict' as const;
-  readonly #user: ClientTransactionUser;
+  #user: ClientTransactionUser;
   readonly #timerCEnabled: boolean;
   /** The INVITE serialized once; Timer A resends these bytes. */
   #wire: Buffer | undefined;
@@ -167,6 +171,9 @@ export class InviteClientTransaction extends TransactionBase<InviteClientState> 
     // RFC 6026: Timer M keeps the transaction to catch 2xx from other forks.
     this.#timerEnd.start(transactionTimeoutMs(this.timers), () => this.terminate());
     this.#deliver(res);
+    // Accepted only passes 2xx up: the INVITE is never sent again.
+    this.#wire = undefined;
+    this.releaseRequest();
   }
 
   #onFailure(res: SipResponse): void {
@@ -175,7 +182,12 @@ export class InviteClientTransaction extends TransactionBase<InviteClientState> 
     this.#deliver(res);
     if (this.terminated) return;
     // §17.1.1.3: the ACK for a non-2xx is hop-by-hop and ours to send.
-    this.#ack = serialize(buildNon2xxAck(this.request, res));
+    // Resent for each retransmitted final during Timer D: in memory of its own, not a pool slab.
+    this.#ack = ownBuffer(serialize(buildNon2xxAck(this.request, res)));
+    // Timer D only absorbs: nothing more for the user (which holds the proxy context) unless it waits for the end.
+    this.#wire = undefined;
+    this.releaseRequest();
+    if (this.#user.onTerminated === undefined) this.#user = ABSORBING;
     if (!this.transmit(this.#ack)) return;
     // Timer D: at least 32 s on UDP (64·T1), 0 on reliable transports (§17.1.1.2).
     if (this.flow.reliable) this.terminate();
@@ -196,7 +208,7 @@ export class InviteClientTransaction extends TransactionBase<InviteClientState> 
     try {
       this.ctx.startCancel(buildCancel(this.request), this.flow);
     } catch (err) {
-      this.logger.error({ err, callId: this.request.callId }, 'ICT: could not start the CANCEL transaction');
+      this.logger.error({ err, callId: this.callId }, 'ICT: could not start the CANCEL transaction');
     }
     if (this.terminated) return;
     // §9.1: without a final 64·T1 after the CANCEL, give up on the INVITE.

@@ -36,6 +36,7 @@ import type { SipRequest, SipResponse } from '../sip/message.js';
 import { createResponse } from '../sip/response.js';
 import { serialize } from '../sip/serializer.js';
 import type { Flow } from '../transport/flow.js';
+import { ownBuffer } from './own-copies.js';
 import { TimerSlot, transactionTimeoutMs } from './timers.js';
 import { TransactionBase } from './transaction-base.js';
 import type { TransactionContext } from './transaction.js';
@@ -96,11 +97,17 @@ export class InviteServerTransaction extends TransactionBase<InviteServerState> 
         this.setState('accepted');
         if (!this.#send(serialize(res))) return false;
         this.#timeout.start(transactionTimeoutMs(this.timers), () => this.terminate()); // Timer L
+        // Accepted absorbs INVITE retransmissions without answering them: no last response to keep.
+        this.#lastResponse = undefined;
+        this.releaseRequest();
         return true;
       }
       this.#finalStatus = status;
       this.setState('completed');
       if (!this.#send(serialize(res))) return false;
+      // Timer G resends it for up to 64·T1: in memory of its own, not a pool slab.
+      this.#lastResponse = ownBuffer(this.#lastResponse!);
+      this.releaseRequest();
       // RFC 3261 §17.2.1: Timer G only on unreliable transports; Timer H always.
       if (!this.flow.reliable) {
         this.#interval = this.timers.t1Ms;
@@ -114,7 +121,7 @@ export class InviteServerTransaction extends TransactionBase<InviteServerState> 
       // Not kept as the last response: INVITE retransmissions are absorbed in Accepted.
       return this.transmit(serialize(res));
     }
-    this.logger.debug({ callId: this.request.callId, status, state }, 'IST: response not allowed in this state, dropped');
+    this.logger.debug({ callId: this.callId, status, state }, 'IST: response not allowed in this state, dropped');
     return false;
   }
 

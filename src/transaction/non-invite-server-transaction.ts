@@ -27,6 +27,7 @@
 import type { SipRequest, SipResponse } from '../sip/message.js';
 import { serialize } from '../sip/serializer.js';
 import type { Flow } from '../transport/flow.js';
+import { ownBuffer } from './own-copies.js';
 import { TimerSlot, transactionTimeoutMs } from './timers.js';
 import { TransactionBase } from './transaction-base.js';
 import type { TransactionContext } from './transaction.js';
@@ -60,7 +61,7 @@ export class NonInviteServerTransaction extends TransactionBase<NonInviteServerS
   respond(res: SipResponse): boolean {
     const state = this.state;
     if (state !== 'trying' && state !== 'proceeding') {
-      this.logger.debug({ callId: this.request.callId, status: res.status, state }, 'NIST: response after final, dropped');
+      this.logger.debug({ callId: this.callId, status: res.status, state }, 'NIST: response after final, dropped');
       return false;
     }
     const data = serialize(res);
@@ -76,6 +77,8 @@ export class NonInviteServerTransaction extends TransactionBase<NonInviteServerS
     if (this.flow.reliable) this.terminate();
     else {
       this.#timerJ.start(transactionTimeoutMs(this.timers), () => this.terminate());
+      // Resent for every retransmission during Timer J: in memory of its own, not a pool slab.
+      this.#lastResponse = ownBuffer(data);
       this.releaseRequest();
     }
     return true;

@@ -1,13 +1,12 @@
 /** What all four state machines share: identity, sending through the flow, containing TU errors, terminating once. */
 import type { Logger } from '../log/logger.js';
-import { HeaderList, type HeaderField } from '../sip/headers.js';
+import { HeaderList } from '../sip/headers.js';
 import { SipRequest } from '../sip/message.js';
+import { ownString } from './own-copies.js';
 
 type TransactionEvent = 'onTimeout' | 'onTransportError' | 'onTerminated';
 /** A transaction user as far as the shared events go (client and server users differ in the rest). */
 type EventUser = { [K in TransactionEvent]?: (tx: never) => void };
-
-const IDENTIFYING: ReadonlySet<string> = new Set(['via', 'call-id', 'cseq', 'from', 'to']);
 import type { Flow } from '../transport/flow.js';
 import type { TimerSettings } from './timers.js';
 import type { Transaction, TransactionContext, TransactionType } from './transaction.js';
@@ -20,7 +19,10 @@ export abstract class TransactionBase<S extends string> {
   abstract readonly type: TransactionType;
   /** Table key; undefined for a request that cannot be matched (it still works, it just is not findable). */
   readonly id: string | undefined;
-  #request: SipRequest;
+  #request: SipRequest | undefined;
+  /** The method, kept after the request is released. */
+  readonly #method: string;
+  #callId: string | undefined;
   readonly flow: Flow;
   protected readonly ctx: TransactionContext;
   #state: S;
@@ -29,27 +31,40 @@ export abstract class TransactionBase<S extends string> {
   protected constructor(id: string | undefined, request: SipRequest, flow: Flow, ctx: TransactionContext, initial: S) {
     this.id = id;
     this.#request = request;
+    this.#method = ownString(request.method);
     this.flow = flow;
     this.ctx = ctx;
     this.#state = initial;
   }
 
-  /** The request that created the transaction (a slim copy once it no longer needs the rest, see releaseRequest). */
+  /**
+   * The request that created the transaction. Once the transaction only
+   * waits out an absorption timer (see releaseRequest) it no longer holds
+   * it: this then is a stand-in with the method and Call-ID alone.
+   */
   get request(): SipRequest {
-    return this.#request;
+    return this.#request ?? new SipRequest(this.#method, '', new HeaderList(this.#callId === undefined ? [] : [{ name: 'call-id', rawName: 'Call-ID', value: this.#callId }]));
+  }
+
+  /** Call-ID of the request, for log lines (kept after the request is released). */
+  get callId(): string | undefined {
+    return this.#request === undefined ? this.#callId : this.#request.callId;
   }
 
   /**
-   * Keep only what identifies the request (start line, Via, Call-ID, CSeq,
-   * From, To) while the transaction waits out its absorption timer: tens of
-   * thousands of completed UDP transactions otherwise hold whole messages
-   * for 32 s (Timer J) and the garbage collector pays for it.
+   * Let go of the request once only retransmissions are left to absorb
+   * (Timers J, K, L, M, D, H, I): matching them needs the table key alone and
+   * answering them the kept last response. Tens of thousands of completed
+   * UDP transactions exist under call load, each for up to 32 s, and a
+   * parsed request pins its whole message text and datagram. The Call-ID
+   * stays (copied out) for log lines. Idempotent.
    */
   protected releaseRequest(): void {
     const r = this.#request;
-    const kept: HeaderField[] = [];
-    for (const f of r.headers.fields) if (IDENTIFYING.has(f.name)) kept.push(f);
-    this.#request = new SipRequest(r.method, r.uri, new HeaderList(kept));
+    if (r === undefined) return;
+    const callId = r.callId;
+    this.#callId = callId === undefined ? undefined : ownString(callId);
+    this.#request = undefined;
   }
 
   get state(): S | 'terminated' {
@@ -79,7 +94,7 @@ export abstract class TransactionBase<S extends string> {
   protected transmit(data: Buffer): boolean {
     if (this.#terminated) return false;
     if (this.flow.send(data)) return true;
-    this.logger.debug({ tx: this.type, callId: this.request.callId, flowId: this.flow.id }, 'transport error: flow closed');
+    this.logger.debug({ tx: this.type, callId: this.callId, flowId: this.flow.id }, 'transport error: flow closed');
     this.notify('onTransportError');
     this.terminate();
     return false;
@@ -90,7 +105,7 @@ export abstract class TransactionBase<S extends string> {
     try {
       fn();
     } catch (err) {
-      this.logger.error({ err, tx: this.type, callId: this.request.callId, callback: what }, 'transaction user callback threw');
+      this.logger.error({ err, tx: this.type, callId: this.callId, callback: what }, 'transaction user callback threw');
     }
   }
 

@@ -20,7 +20,7 @@ export function serverKeyAs(req: SipRequest, method: string): string | undefined
   if (via === undefined) return undefined;
   const branch = viaBranch(via);
   // RFC 3261 §17.2.3: branch + sent-by + method (the z9hG4bK cookie of §8.1.1.7 says the branch is unique).
-  if (branch !== undefined && branch.startsWith(BRANCH_MAGIC)) return `${branch}\u0001${sentBy(via)}\u0001${method}`;
+  if (branch !== undefined && branch.startsWith(BRANCH_MAGIC)) return serverKeyOf(branch, sentBy(via), method);
   // RFC 2543 fallback (§17.2.3): Request-URI, From tag, Call-ID, CSeq number,
   // top Via. The To tag is left out: an INVITE carries none and its ACK carries
   // the one of our response, so including it would split the pair.
@@ -30,6 +30,11 @@ export function serverKeyAs(req: SipRequest, method: string): string | undefined
   if (cseq === undefined || callId === undefined || topViaText === undefined) return undefined;
   const fromTag = req.from()?.params.get('tag') ?? '';
   return `2543\u0001${req.uri}\u0001${fromTag}\u0001${callId}\u0001${cseq.seq}\u0001${method}\u0001${topViaText}`;
+}
+
+/** Server-transaction key from a z9hG4bK branch, the sent-by (host lower-cased[:port]) and the method. */
+export function serverKeyOf(branch: string, sentByText: string, method: string): string {
+  return `${branch}\u0001${sentByText}\u0001${method}`;
 }
 
 /** Key of the server transaction a request belongs to: an ACK belongs to its INVITE's (§17.2.3). */

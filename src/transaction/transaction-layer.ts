@@ -11,7 +11,8 @@ import { InviteServerTransaction } from './invite-server-transaction.js';
 import { NonInviteClientTransaction } from './non-invite-client-transaction.js';
 import { NonInviteServerTransaction } from './non-invite-server-transaction.js';
 import { resolveTimerSettings, type TimerSettings } from './timers.js';
-import { clientKeyOfRequest, responseKey, serverKey, serverKeyAs } from './transaction-keys.js';
+import { ownString } from './own-copies.js';
+import { clientKeyOfRequest, responseKey, serverKey, serverKeyAs, serverKeyOf } from './transaction-keys.js';
 import type { ClientTransaction, ServerTransaction, Transaction, TransactionContext, TransactionType } from './transaction.js';
 import type { ClientTransactionUser } from './transaction-user.js';
 
@@ -85,6 +86,24 @@ export class TransactionLayer {
   }
 
   /**
+   * INVITE transactions still waiting for a final response (server in
+   * Proceeding, client in Calling or Proceeding); the completed ones in their
+   * wait timers are not counted. O(live transactions): for sampling, not per message.
+   */
+  pendingInvites(): number {
+    let n = 0;
+    for (const tx of this.#live) {
+      if (tx.type === 'ist' ? tx.state === 'proceeding' : tx.type === 'ict' && (tx.state === 'calling' || tx.state === 'proceeding')) n++;
+    }
+    return n;
+  }
+
+  /** A server transaction exists for a z9hG4bK branch, sent-by and method (admission control keeps retransmissions away from shedding). */
+  hasServerTransaction(branch: string, sentBy: string, method: string): boolean {
+    return this.#server.has(serverKeyOf(branch, sentBy, method));
+  }
+
+  /**
    * Match an incoming request (RFC 3261 §17.2.3). Retransmissions are
    * answered here with the last response; ACKs for our non-2xx are absorbed.
    */
@@ -111,7 +130,8 @@ export class TransactionLayer {
    */
   createServerTransaction(req: SipRequest, flow: Flow): ServerTransaction {
     // An ACK's key is its INVITE's; storing it would evict that IST.
-    const key = req.method === 'ACK' ? undefined : serverKey(req);
+    // Keys outlive their message (Timer J/L): copied out so they do not pin its text.
+    const key = req.method === 'ACK' ? undefined : ownKey(serverKey(req));
     const tx: ServerTransaction = req.method === 'INVITE'
       ? new InviteServerTransaction(key, req, flow, this.#ctx)
       : new NonInviteServerTransaction(key, req, flow, this.#ctx);
@@ -131,7 +151,7 @@ export class TransactionLayer {
    * edits it. `timerC` enables the proxy's Timer C on an INVITE.
    */
   createClientTransaction(req: SipRequest, flow: Flow, user: ClientTransactionUser, options: InviteClientOptions = {}): ClientTransaction {
-    const key = clientKeyOfRequest(req);
+    const key = ownKey(clientKeyOfRequest(req));
     const tx: ClientTransaction = req.method === 'INVITE'
       ? new InviteClientTransaction(key, req, flow, this.#ctx, user, options)
       : new NonInviteClientTransaction(key, req, flow, this.#ctx, user);
@@ -194,4 +214,9 @@ export class TransactionLayer {
     });
     return tx as NonInviteClientTransaction;
   }
+}
+
+/** A key as a string of its own: built from substrings of the message, it would keep the whole text alive. */
+function ownKey(key: string | undefined): string | undefined {
+  return key === undefined ? undefined : ownString(key);
 }

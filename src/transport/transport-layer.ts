@@ -65,6 +65,7 @@ export class TransportLayer {
   readonly #byName = new Map<string, FlowBase>();
   readonly #context: ListenerContext;
   #user: TransportUser | undefined;
+  #gate: ((flow: Flow, data: Buffer) => boolean) | undefined;
   #stopping: Promise<void> | undefined;
 
   constructor(options: TransportLayerOptions) {
@@ -95,6 +96,14 @@ export class TransportLayer {
   /** The layer above; messages that arrive before it is set are dropped. */
   setUser(user: TransportUser): void {
     this.#user = user;
+  }
+
+  /**
+   * Looks at every received message before the parser; true = it was dealt
+   * with (admission control sheds new work here, before a full parse).
+   */
+  setGate(gate: ((flow: Flow, data: Buffer) => boolean) | undefined): void {
+    this.#gate = gate;
   }
 
   get listeners(): readonly ListenerInfo[] {
@@ -226,6 +235,7 @@ export class TransportLayer {
     if (user === undefined) return;
     let parsed: ReturnType<typeof parseMessage>;
     try {
+      if (this.#gate?.(flow, data) === true) return;
       parsed = parseMessage(data, this.#parserLimits);
     } catch (err) {
       this.#logger.error({ err, flow: flow.id, bytes: data.length }, 'parser threw; message dropped');

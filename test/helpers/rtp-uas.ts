@@ -55,6 +55,10 @@ export class RtpEndpoint {
   lastSource: HostPort | undefined;
   /** Payload types that carry telephone-event (from both SDPs). */
   readonly telephoneEventPts = new Set<number>();
+  /** RTP packets received per payload type (audio and events alike), to check the mapping the far end applied. */
+  readonly payloadTypes = new Map<number, number>();
+  /** Payload types of the packets that carried a decoded digit's first packet. */
+  readonly digitPayloadTypes = new Set<number>();
   /** Whether our side of the SDP lets us send (sendrecv/sendonly). */
   sending = true;
   #digits = '';
@@ -103,6 +107,7 @@ export class RtpEndpoint {
     this.packetsReceived++;
     this.lastSource = from;
     const pt = second & 0x7f;
+    this.payloadTypes.set(pt, (this.payloadTypes.get(pt) ?? 0) + 1);
     if (this.telephoneEventPts.has(pt)) this.#onTelephoneEvent(buf);
     else this.audioPacketsReceived++;
     if (this.sending && !this.#closed) {
@@ -122,6 +127,7 @@ export class RtpEndpoint {
     this.#lastEvent = key;
     const digit = DTMF_EVENTS[buf[headerLength]!];
     if (digit === undefined) return;
+    this.digitPayloadTypes.add(buf[1]! & 0x7f);
     this.#digits = (this.#digits + digit).slice(-MAX_DIGITS);
   }
 }
@@ -324,6 +330,12 @@ export class RtpUas {
     const res = await this.#nonInvite(this.#inDialog('BYE', dialog), this.#nextHopOf(dialog));
     this.#end(state, 'local');
     return res;
+  }
+
+  /** Drops ended calls and the SIP messages kept so far (for memory measurements over many calls). */
+  forgetEnded(): void {
+    for (const [id, call] of this.#calls) if (call.state === 'ended') this.#calls.delete(id);
+    this.peer.forget();
   }
 
   /** Closes every call's RTP socket, the SIP socket and every timer. Idempotent. */

@@ -38,7 +38,7 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** Config input as YAML would give it; listeners default to udp, tcp, ws on 127.0.0.1:0. */
+/** Config input as YAML would give it; listeners default to udp, tcp, ws on 127.0.0.1:0, media to passthrough. */
 export async function startSbc(input: Record<string, unknown> = {}, options: ServerOptions = {}): Promise<TestSbc> {
   const dir = mkdtempSync(join(tmpdir(), 'sbc-test-'));
   const config = configSchema.parse({
@@ -51,6 +51,8 @@ export async function startSbc(input: Record<string, unknown> = {}, options: Ser
     admin: { listen: '127.0.0.1:0' },
     web: { enabled: false },
     shutdown: { drainSeconds: 0 },
+    // SDP passes unchanged unless a test picks a relay (media.mode auto would start the embedded one).
+    media: { mode: 'passthrough' },
     ...input,
     security: testSecurity(input.security),
   });

@@ -75,7 +75,7 @@ describe('webrtc-sbc CLI', () => {
       const lines: string[] = [];
       const started = await new Promise<Record<string, unknown>>((resolve, reject) => {
         let buf = '';
-        const timer = setTimeout(() => reject(new Error(`no start line: ${lines.join('\n')}`)), 20_000);
+        const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`no start line: ${lines.join('\n')}`)); }, 20_000);
         child.stdout.on('data', (c: Buffer) => {
           buf += c.toString();
           let i;

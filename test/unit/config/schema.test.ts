@@ -176,6 +176,16 @@ describe('config schema cross-field checks', () => {
     assert.equal(firstProblem({ routes: [{ domain: 'a.example.com', backend: 'later' }] }), 'ok');
   });
 
+  it('registrar: mode path | local, local refused with mode b2bua naming the key, limits checked', () => {
+    assert.equal(firstProblem({ registrar: { mode: 'local', domains: ['Example.COM'] } }), 'ok');
+    assert.equal(configSchema.parse({ registrar: { domains: ['Example.COM'] } }).registrar.domains[0], 'example.com');
+    assert.equal(configSchema.parse({}).registrar.mode, undefined, 'resolved at start: local without a backend, else path');
+    assert.match(firstProblem({ registrar: { mode: 'other' } }), /^registrar\.mode: /);
+    assert.match(firstProblem({ mode: 'b2bua', registrar: { mode: 'local' } }), /^registrar\.mode: local is not supported with mode: b2bua/);
+    assert.match(firstProblem({ registrar: { minExpires: 600, maxExpires: 60 } }), /^registrar\.maxExpires: must not be less than registrar\.minExpires/);
+    assert.match(firstProblem({ registrar: { domains: ['not a domain'] } }), /^registrar\.domains\.0: /);
+  });
+
   it('points at the fix when media.mode is rtpengine without engines', () => {
     assert.equal(
       firstProblem({ media: { mode: 'rtpengine' } }),

@@ -50,9 +50,13 @@ describe('Dispatcher', () => {
     assert.match(a.reason ?? '', /2 consecutive failures, last: request answered 503/);
     assert.deepEqual(changes, [[A, false]]);
     for (let i = 0; i < 5; i++) assert.deepEqual(d.select('default', {}).map((t) => t.uri), [B]);
-    d.reportFailure(d.select('default', {})[0] as Target, 'transport');
-    d.reportFailure(d.select('default', {})[0] as Target, 'transport');
-    assert.deepEqual(d.select('default', {}), []);
+    const b = d.select('default', {})[0] as Target;
+    d.reportFailure(b, 'transport');
+    d.reportFailure(b, 'transport');
+    d.reportFailure(b, '503');
+    assert.equal(b.up, true, 'relay failures alone never take down the last up target (probes decide)');
+    assert.equal(b.consecutiveFailures, 3);
+    assert.deepEqual(d.select('default', {}).map((t) => t.uri), [B]);
     assert.equal(d.retryAfterSeconds('default'), 20, 'successesToUp (2) probe intervals of 10 s');
   });
 
@@ -97,8 +101,10 @@ describe('Dispatcher', () => {
     group.probe = { method: 'OPTIONS', intervalSeconds: 0.02, failuresToDown: 2, successesToUp: 1 };
     const d = make({ groups: { default: group }, probe });
     await d.start();
-    await waitFor(() => d.select('default', {}).length === 1, 'three targets down');
+    await waitFor(() => d.snapshot().groups[0]!.targets.filter((t) => t.up).length === 1, 'three targets down');
     const snap = d.snapshot().groups[0]?.targets ?? [];
+    assert.equal(d.isPanicking('default'), true, '1 of 4 up: panic mode');
+    assert.equal(d.select('default', {}).length, 4, 'panic mode routes over every target');
     assert.deepEqual(snap.map((t) => [t.uri, t.up, t.lastProbe?.outcome]), [
       ['sip:10.0.0.1', true, 'response 404'],
       ['sip:10.0.0.2', false, 'response 503'],
@@ -114,7 +120,7 @@ describe('Dispatcher', () => {
     group.probe = { method: 'OPTIONS', intervalSeconds: 0.02, failuresToDown: 1, successesToUp: 1 };
     const d = make({ groups: { default: group }, probe: async () => { throw new Error('socket exploded'); } });
     await d.start();
-    await waitFor(() => d.select('default', {}).length === 0, 'target down');
+    await waitFor(() => d.snapshot().groups[0]?.targets[0]?.up === false, 'target down');
     assert.equal(d.snapshot().groups[0]?.targets[0]?.lastProbe?.outcome, 'error: socket exploded');
   });
 
@@ -201,5 +207,83 @@ describe('Dispatcher', () => {
     d.stop();
     d.stop();
     d.close();
+  });
+});
+
+describe('Dispatcher: honest health (issue 13)', () => {
+  const C = 'sip:10.0.0.3:5060';
+  const D = 'sip:10.0.0.4:5060';
+  const oneStrike = (uris: string[]): BackendGroupSpec => ({ ...spec(uris), probe: { ...probeSpec, failuresToDown: 1 } });
+
+  it('silence while we were in trouble is not counted; an answered 503 is', () => {
+    let troubleSince = Infinity;
+    const d = make({ groups: { default: oneStrike([A, B]) }, excuses: (since) => since <= troubleSince });
+    const a = d.select('default', {}).find((t) => t.uri === A) as Target;
+    troubleSince = 1000; // our loop was stalled at t=1000 ms
+    d.reportFailure(a, 'timeout', 500);
+    d.reportFailure(a, 'transport', 900);
+    assert.equal(a.up, true, 'requests out during our stall are excused');
+    assert.equal(a.consecutiveFailures, 0);
+    d.reportFailure(a, '503', 500);
+    assert.equal(a.up, false, 'a 503 is the target speaking: it counts');
+  });
+
+  it('silence while we were fine counts', () => {
+    const d = make({ groups: { default: oneStrike([A, B]) }, excuses: (since) => since <= 1000 });
+    const a = d.select('default', {}).find((t) => t.uri === A) as Target;
+    d.reportFailure(a, 'timeout', 2000);
+    assert.equal(a.up, false);
+  });
+
+  it('probe timeouts during our trouble are not counted either; probe answers are', async () => {
+    const group = oneStrike([A, B]);
+    group.probe = { method: 'OPTIONS', intervalSeconds: 0.02, failuresToDown: 1, successesToUp: 1 };
+    let late = true;
+    const outcomes: ProbeOutcome[] = [];
+    const d = make({ groups: { default: group }, excuses: () => late, probe: async (t) => {
+      const o: ProbeOutcome = t.uri === A ? { kind: 'timeout' } : { kind: 'response', status: 503 };
+      outcomes.push(o);
+      return o;
+    } });
+    await d.start();
+    await waitFor(() => d.snapshot().groups[0]!.targets[1]!.up === false, 'B down by its 503');
+    await waitFor(() => outcomes.filter((o) => o.kind === 'timeout').length >= 3, 'A probed');
+    assert.equal(d.snapshot().groups[0]!.targets[0]!.up, true, 'A timed out only while we were late');
+    late = false;
+    await waitFor(() => d.snapshot().groups[0]!.targets[0]!.up === false, 'A down once we are fine');
+  });
+
+  it('never takes the last up target down on relay failures alone; probes can', async () => {
+    const d = make({ groups: { default: oneStrike([A]) } });
+    const [a] = d.select('default', {}) as [Target];
+    for (let i = 0; i < 5; i++) d.reportFailure(a, 'timeout');
+    assert.equal(a.up, true);
+    const group = oneStrike([A]);
+    group.probe = { method: 'OPTIONS', intervalSeconds: 0.02, failuresToDown: 1, successesToUp: 1 };
+    const p = make({ groups: { default: group }, probe: async () => ({ kind: 'timeout' }) });
+    await p.start();
+    await waitFor(() => p.snapshot().groups[0]!.targets[0]!.up === false, 'probes take it down');
+  });
+
+  it('panic mode: below half up, every target is tried; at half or more only the up ones; logged once per change', () => {
+    const lines: string[] = [];
+    const logger = silentLogger();
+    const child = { ...logger, warn: (_o: unknown, m: string) => lines.push(`warn ${m}`), info: (_o: unknown, m: string) => lines.push(`info ${m}`), debug: () => undefined, child: () => child } as unknown as typeof logger;
+    const d = make({ groups: { default: oneStrike([A, B, C, D]) }, logger: { ...logger, child: () => child } as unknown as typeof logger });
+    const t = (uri: string) => d.snapshot().groups[0]!.targets.find((x) => x.uri === uri)!;
+    const get = (uri: string) => d.select('default', {}).concat(d.select('default', {})).find((x) => x.uri === uri) as Target;
+    d.reportFailure(get(A), 'timeout');
+    d.reportFailure(get(B), 'timeout');
+    assert.equal(t(A).up, false);
+    assert.equal(d.isPanicking('default'), false, '2 of 4 up is not below half');
+    assert.deepEqual(d.select('default', {}).map((x) => x.uri).sort(), [C, D]);
+    d.reportFailure(get(C), 'timeout');
+    assert.equal(d.isPanicking('default'), true);
+    assert.deepEqual(d.select('default', {}).map((x) => x.uri).sort(), [A, B, C, D]);
+    d.reportFailure(get(A), 'timeout'); // no change of mode, no second line
+    d.reportSuccess(get(A));
+    d.reportSuccess(get(A));
+    assert.equal(d.isPanicking('default'), false);
+    assert.deepEqual(lines.filter((l) => /panic/.test(l)), ['warn backend group in panic mode: most targets look down, routing over all of them', 'info backend group out of panic mode']);
   });
 });

@@ -72,13 +72,15 @@ describe('OPTIONS probing over UDP', () => {
     }
   });
 
-  it('answers nothing once every target is down, and suggests a Retry-After', async () => {
+  it('a group whose every target is down is in panic mode: it still routes over them, and suggests a Retry-After', async () => {
     const dead = await UdpSipBackend.start(200);
     await dead.close();
     const d = new Dispatcher({ groups: { default: group([dead]) }, routes: [], logger: silentLogger(), probe: udpOptionsProbe });
     try {
       await d.start();
-      await waitFor(() => d.select('default', {}).length === 0, 'the dead backend down');
+      await waitFor(() => d.snapshot().groups[0]?.targets[0]?.up === false, 'the dead backend down');
+      assert.equal(d.isPanicking('default'), true);
+      assert.equal(d.select('default', {}).length, 1);
       assert.equal(d.retryAfterSeconds('default'), 1);
     } finally {
       d.stop();

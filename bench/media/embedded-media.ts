@@ -1,0 +1,411 @@
+/**
+ * The embedded media bench: how many concurrent calls the SBC's own relay
+ * carries at 50 packets/s each way per call with < 0.1 % loss, what each call
+ * costs (CPU and memory of the SBC process), and the one-way packet latency;
+ * then rtpengine (userspace) carrying the same number of calls in the same
+ * run, and the generators' floor (plain side to plain side, nothing between).
+ *
+ *   embedded:  webrtc-side (werift, WS) ──► SBC child (media.mode embedded) ──UDP──► plain-side (SIP UAS + RTP)
+ *   rtpengine: plain-side A ──RTP──► rtpengine ──RTP──► plain-side B   (legs set up over ng by this script)
+ *   floor:     plain-side A ──RTP──► plain-side B
+ *
+ * rtpengine carries plain RTP on both legs here: werift's DTLS handshake with
+ * rtpengine fails in 25-50 % of runs (PEERS.md), so its legs do no DTLS or
+ * SRTP and its figures are a floor for what it would cost with a browser leg.
+ * Every generator is a process of its own; latency is measured with the
+ * machine's monotonic clock stamped into each payload (bench/media/probe.ts).
+ *
+ * Run: node dist/bench/media/embedded-media.js [--quick] [--calls 25,50,...]
+ *        [--step-seconds S] [--json FILE]
+ * Progress and the table go to stderr; results as JSON to stdout or --json FILE.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { NgClient, answerDict, offerDict, replySdp } from '../../src/media/rtpengine/index.js';
+import { relayHolding } from '../../test/helpers/embedded-relay.js';
+import { startRtpengine, type RunningRtpengine } from '../../test/helpers/rtpengine.js';
+import { nextMessage, procCpuSeconds, procStatusKb, stopChild } from '../load/children.js';
+import { benchWorkDir, startSbcProcess, type SbcProcess } from '../load/sbc-process.js';
+import type { WindowReport } from './probe.js';
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    calls: { type: 'string' },
+    'step-seconds': { type: 'string' },
+    json: { type: 'string' },
+  },
+});
+const quick = values.quick ?? false;
+const STEPS = values.calls !== undefined ? values.calls.split(',').map(Number) : quick ? [10, 25] : [25, 50, 100, 150, 200, 250, 300];
+const STEP_S = Number(values['step-seconds'] ?? (quick ? 2 : 5));
+const WARM_S = quick ? 0.5 : 1;
+/** The loss both ways above which a step fails (0.1 %). */
+const MAX_LOSS = 0.001;
+/** The relay's ports: below the kernel's ephemeral range, where the generators' sockets live. */
+const RELAY_PORTS = '12000-15999';
+const log = (line: string): void => {
+  process.stderr.write(`${line}\n`);
+};
+
+const here = dirname(fileURLToPath(import.meta.url));
+const fromSource = import.meta.url.endsWith('.ts');
+
+function forkSide(name: 'plain-side' | 'webrtc-side'): ChildProcess {
+  return fork(join(here, `${name}${fromSource ? '.ts' : '.js'}`), [], {
+    execArgv: fromSource ? ['--import', 'tsx'] : [],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+}
+
+function ask<T>(child: ChildProcess, message: unknown, key: string, timeoutMs = 30_000): Promise<T> {
+  child.send(message as object);
+  return nextMessage(child, (m) => {
+    const r = m as Record<string, unknown>;
+    if (typeof r['error'] === 'string') throw new Error(r['error']);
+    return r[key] as T | undefined;
+  }, timeoutMs);
+}
+
+type SideReport = WindowReport & { endpoints: number };
+
+/** One direction of one step. */
+export interface Direction {
+  sent: number;
+  received: number;
+  lossPercent: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+}
+
+export interface MediaStep {
+  calls: number;
+  /** Calls that were up for the window (fewer than asked = setup failures). */
+  established: number;
+  setupFailures: number;
+  setupErrors: string[];
+  /** WebRTC (or A) side → plain (or B) side, and back. */
+  forward: Direction;
+  back: Direction;
+  /** CPU of the relay process (the SBC, or rtpengine) over the window, % of one core. */
+  relayCpuPercent: number;
+  cpuPercentPerCall: number;
+  /** Relay RSS with the calls up, minus its idle RSS, per call, kB. */
+  rssPerCallKb: number;
+  /** CPU of each generator process over the window, % of one core. */
+  generatorCpuPercent: number[];
+  passed: boolean;
+  load1: number;
+}
+
+export interface RelayRamp {
+  steps: MediaStep[];
+  best: MediaStep | undefined;
+  idleRssKb: number;
+  error?: string;
+}
+
+export interface EmbeddedMediaResults {
+  quick: boolean;
+  stepSeconds: number;
+  embedded: RelayRamp;
+  rtpengine: RelayRamp;
+  /** Generators' floor: plain to plain with nothing between, at the embedded relay's best call count (or the first). */
+  floor?: MediaStep;
+  notes: string[];
+}
+
+function direction(from: SideReport, to: SideReport): Direction {
+  const lost = Math.max(0, from.sent - to.received);
+  return {
+    sent: from.sent,
+    received: to.received,
+    lossPercent: from.sent === 0 ? 100 : (100 * lost) / from.sent,
+    p50Ms: to.p50Us / 1000,
+    p99Ms: to.p99Us / 1000,
+    maxMs: to.maxUs / 1000,
+  };
+}
+
+let epoch = 0;
+
+/**
+ * One measured window over two sides already set up: a warm-up window (not
+ * counted), then the measured one; receivers are armed before any sender of
+ * the window starts, and read after every sender stopped.
+ */
+async function measure(a: ChildProcess, b: ChildProcess, relayPid: number | undefined): Promise<{ a: SideReport; b: SideReport; relayCpuPercent: number }> {
+  const window = async (seconds: number): Promise<{ cpu: number }> => {
+    epoch = (epoch % 250) + 1;
+    await Promise.all([ask(a, { cmd: 'arm', epoch }, 'armed'), ask(b, { cmd: 'arm', epoch }, 'armed')]);
+    const cpu0 = relayPid === undefined ? 0 : (await procCpuSeconds(relayPid)) ?? 0;
+    const t0 = Date.now();
+    await Promise.all([ask(a, { cmd: 'start' }, 'started'), ask(b, { cmd: 'start' }, 'started')]);
+    await sleep(seconds * 1000);
+    await Promise.all([ask(a, { cmd: 'stop' }, 'stopped'), ask(b, { cmd: 'stop' }, 'stopped')]);
+    const cpu1 = relayPid === undefined ? 0 : (await procCpuSeconds(relayPid)) ?? 0;
+    const elapsed = (Date.now() - t0) / 1000;
+    // What is in flight lands.
+    await sleep(500);
+    return { cpu: (100 * (cpu1 - cpu0)) / elapsed };
+  };
+  await window(WARM_S);
+  const { cpu } = await window(STEP_S);
+  const [ra, rb] = await Promise.all([ask<SideReport>(a, { cmd: 'report' }, 'report'), ask<SideReport>(b, { cmd: 'report' }, 'report')]);
+  return { a: ra, b: rb, relayCpuPercent: cpu };
+}
+
+function stepOf(calls: number, established: number, setup: { failed: number; errors: string[] }, m: { a: SideReport; b: SideReport; relayCpuPercent: number }, rssKb: number, idleRssKb: number): MediaStep {
+  const forward = direction(m.a, m.b);
+  const back = direction(m.b, m.a);
+  const seconds = STEP_S;
+  const passed = established === calls && forward.lossPercent < MAX_LOSS * 100 && back.lossPercent < MAX_LOSS * 100;
+  return {
+    calls,
+    established,
+    setupFailures: setup.failed,
+    setupErrors: setup.errors,
+    forward,
+    back,
+    relayCpuPercent: round(m.relayCpuPercent, 1),
+    cpuPercentPerCall: round(m.relayCpuPercent / Math.max(1, established), 3),
+    rssPerCallKb: round((rssKb - idleRssKb) / Math.max(1, established), 1),
+    generatorCpuPercent: [m.a, m.b].map((r) => round(r.cpuMs / (seconds * 10), 1)),
+    passed,
+    load1: round(loadavg()[0] ?? 0, 2),
+  };
+}
+
+function formatStep(label: string, s: MediaStep): string {
+  const d = (x: Direction): string => `loss ${x.lossPercent.toFixed(3)} % (${x.received}/${x.sent}), latency p50 ${x.p50Ms.toFixed(2)} p99 ${x.p99Ms.toFixed(2)} ms`;
+  return `${label} ${s.calls} calls: ${s.established} up${s.setupFailures > 0 ? ` (${s.setupFailures} failed: ${s.setupErrors.join('; ')})` : ''}; ` +
+    `→ ${d(s.forward)}; ← ${d(s.back)}; relay CPU ${s.relayCpuPercent} % (${s.cpuPercentPerCall} %/call), RSS +${s.rssPerCallKb} kB/call; ` +
+    `generators CPU ${s.generatorCpuPercent.join(' / ')} %; load ${s.load1}${s.passed ? '' : '  ← over the limit'}`;
+}
+
+async function waitRelayEmpty(adminUrl: string, timeoutMs: number): Promise<number | undefined> {
+  const deadline = Date.now() + timeoutMs;
+  let sessions: number | undefined;
+  while (Date.now() < deadline) {
+    sessions = (await relayHolding(adminUrl).catch(() => ({ sessions: undefined }))).sessions;
+    if (sessions === 0) return 0;
+    await sleep(250);
+  }
+  return sessions;
+}
+
+async function embeddedRamp(work: string): Promise<RelayRamp> {
+  const plain = forkSide('plain-side');
+  const webrtc = forkSide('webrtc-side');
+  let sbc: SbcProcess | undefined;
+  const ramp: RelayRamp = { steps: [], best: undefined, idleRssKb: 0 };
+  try {
+    const { sipPort } = await nextMessage(plain, (m) => (m as { ready?: { sipPort: number } }).ready, 10_000);
+    await nextMessage(webrtc, (m) => (m as { ready?: boolean }).ready, 10_000);
+    sbc = await startSbcProcess({
+      uasPort: sipPort, workDir: work, ws: true,
+      media: { mode: 'embedded', embedded: { address: '127.0.0.1', ports: RELAY_PORTS, maxSessions: 2000 } },
+    });
+    const url = `ws://127.0.0.1:${sbc.wsPort}`;
+    log(`embedded: SBC pid ${sbc.pid} ${url}, plain side pid ${plain.pid} (SIP ${sipPort}), werift side pid ${webrtc.pid}`);
+    // Warm-up: code paths, the DTLS certificate, werift's first allocations.
+    const warm = await ask<{ established: number; failed: number; errors: string[] }>(webrtc, { cmd: 'calls', url, target: 'sip:plain@127.0.0.1', n: 5, concurrency: 5 }, 'calls', 120_000);
+    if (warm.established === 0) throw new Error(`no warm-up call came up: ${warm.errors.join('; ')}`);
+    await measure(webrtc, plain, sbc.pid);
+    await ask(webrtc, { cmd: 'hangup' }, 'hungUp', 60_000);
+    await waitRelayEmpty(sbc.adminUrl, 10_000);
+    await sleep(1000);
+    ramp.idleRssKb = (await procStatusKb(sbc.pid, 'VmRSS')) ?? 0;
+    for (const calls of STEPS) {
+      const setup = await ask<{ established: number; failed: number; errors: string[] }>(webrtc, { cmd: 'calls', url, target: 'sip:plain@127.0.0.1', n: calls, concurrency: 8 }, 'calls', 30_000 + calls * 2000);
+      const m = await measure(webrtc, plain, sbc.pid);
+      const rss = (await procStatusKb(sbc.pid, 'VmRSS')) ?? 0;
+      const step = stepOf(calls, setup.established, setup, m, rss, ramp.idleRssKb);
+      ramp.steps.push(step);
+      log(formatStep('embedded', step));
+      const ended = await ask<{ ok: number; failed: number }>(webrtc, { cmd: 'hangup' }, 'hungUp', 60_000 + calls * 500);
+      const left = await waitRelayEmpty(sbc.adminUrl, 15_000);
+      if (ended.failed > 0 || left !== 0) log(`embedded: after ${calls} calls: ${ended.failed} BYEs failed, relay still lists ${left ?? '?'} sessions`);
+      if (!step.passed) break;
+      await sleep(1000);
+    }
+  } catch (err) {
+    ramp.error = (err as Error).message;
+    log(`embedded failed: ${ramp.error}${sbc !== undefined ? `\n${sbc.tail().slice(-10).join('\n')}` : ''}`);
+  } finally {
+    webrtc.connected && webrtc.send({ cmd: 'close' });
+    plain.connected && plain.send({ cmd: 'close' });
+    await Promise.all([stopChild(webrtc), stopChild(plain)]);
+    await sbc?.stop();
+  }
+  ramp.best = bestOf(ramp.steps);
+  return ramp;
+}
+
+function plainSdp(port: number): string {
+  return ['v=0', 'o=bench 1 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0', `m=audio ${port} RTP/AVP 0 101`,
+    'a=rtpmap:0 PCMU/8000', 'a=rtpmap:101 telephone-event/8000', 'a=ptime:20', 'a=sendrecv', ''].join('\r\n');
+}
+
+function sdpPort(sdp: string): number {
+  return Number(/\r?\nm=audio (\d+) /.exec(sdp)?.[1] ?? 0);
+}
+
+/** Plain RTP both legs through rtpengine, legs set up over ng here. */
+async function rtpengineRamp(): Promise<RelayRamp> {
+  const maxCalls = Math.max(...STEPS);
+  const ramp: RelayRamp = { steps: [], best: undefined, idleRssKb: 0 };
+  let engine: RunningRtpengine | undefined;
+  let ng: NgClient | undefined;
+  const a = forkSide('plain-side');
+  const b = forkSide('plain-side');
+  try {
+    // Warnings only: at info level the engine spends its time on a log line per call event.
+    engine = await startRtpengine({ ports: Math.max(400, maxCalls * 4 + 100), logLevel: 4 });
+    ng = new NgClient(engine.udpUrl, { timeoutMs: 2000, tries: 2 });
+    await Promise.all([a, b].map((c) => nextMessage(c, (m) => (m as { ready?: unknown }).ready, 10_000)));
+    log(`rtpengine: pid ${engine.pid} ${engine.udpUrl}, plain sides pid ${a.pid} and ${b.pid}`);
+    const flags = { 'transport-protocol': 'RTP/AVP', ICE: 'remove', replace: ['origin', 'session-connection'], flags: ['trust-address'] };
+    let warmed = false;
+    for (const calls of [STEPS[0]!, ...STEPS]) {
+      const warmUp = !warmed;
+      warmed = true;
+      const [portsA, portsB] = await Promise.all([ask<number[]>(a, { cmd: 'open', n: calls }, 'opened'), ask<number[]>(b, { cmd: 'open', n: calls }, 'opened')]);
+      const toA: number[] = [];
+      const toB: number[] = [];
+      const ids: string[] = [];
+      let failed = 0;
+      const errors = new Set<string>();
+      for (let i = 0; i < calls; i++) {
+        const callId = `bench-${Date.now()}-${i}-${Math.random().toString(36).slice(2, 8)}`;
+        try {
+          const offer = replySdp(await ng.request('offer', offerDict({ callId, fromTag: 'a', sdp: plainSdp(portsA[i]!), flags })), 'rtpengine', 'offer');
+          const answer = replySdp(await ng.request('answer', answerDict({ callId, fromTag: 'a', toTag: 'b', sdp: plainSdp(portsB[i]!), flags })), 'rtpengine', 'answer');
+          toB.push(sdpPort(offer));
+          toA.push(sdpPort(answer));
+          ids.push(callId);
+        } catch (err) {
+          failed++;
+          toB.push(0);
+          toA.push(0);
+          if (errors.size < 5) errors.add((err as Error).message);
+        }
+      }
+      await Promise.all([ask(a, { cmd: 'targets', ports: toA }, 'targeted'), ask(b, { cmd: 'targets', ports: toB }, 'targeted')]);
+      const m = await measure(a, b, engine.pid);
+      const rss = (await procStatusKb(engine.pid, 'VmRSS')) ?? 0;
+      for (const callId of ids) await ng.request('delete', { 'call-id': callId, 'from-tag': 'a', 'delete delay': 0 }).catch(() => undefined);
+      await Promise.all([ask(a, { cmd: 'closeAll' }, 'closedAll'), ask(b, { cmd: 'closeAll' }, 'closedAll')]);
+      if (warmUp) {
+        // The first round only warms the engine and the generators up; idle RSS is read after it.
+        await sleep(1000);
+        ramp.idleRssKb = (await procStatusKb(engine.pid, 'VmRSS')) ?? 0;
+        continue;
+      }
+      const step = stepOf(calls, ids.length, { failed, errors: [...errors] }, m, rss, ramp.idleRssKb);
+      ramp.steps.push(step);
+      log(formatStep('rtpengine', step));
+      if (!step.passed) break;
+      await sleep(1000);
+    }
+  } catch (err) {
+    ramp.error = (err as Error).message;
+    log(`rtpengine failed: ${ramp.error}${engine !== undefined ? `\n${engine.logs().slice(-2000)}` : ''}`);
+  } finally {
+    a.connected && a.send({ cmd: 'close' });
+    b.connected && b.send({ cmd: 'close' });
+    await Promise.all([stopChild(a), stopChild(b)]);
+    ng?.close();
+    await engine?.stop();
+  }
+  ramp.best = bestOf(ramp.steps);
+  return ramp;
+}
+
+/** Plain to plain, nothing between: what the generators add by themselves. */
+async function floorStep(calls: number): Promise<MediaStep | undefined> {
+  const a = forkSide('plain-side');
+  const b = forkSide('plain-side');
+  try {
+    await Promise.all([a, b].map((c) => nextMessage(c, (m) => (m as { ready?: unknown }).ready, 10_000)));
+    const [portsA, portsB] = await Promise.all([ask<number[]>(a, { cmd: 'open', n: calls }, 'opened'), ask<number[]>(b, { cmd: 'open', n: calls }, 'opened')]);
+    await Promise.all([ask(a, { cmd: 'targets', ports: portsB }, 'targeted'), ask(b, { cmd: 'targets', ports: portsA }, 'targeted')]);
+    const m = await measure(a, b, undefined);
+    const step = stepOf(calls, calls, { failed: 0, errors: [] }, m, 0, 0);
+    log(formatStep('floor (plain ⇄ plain, no relay)', step));
+    return step;
+  } catch (err) {
+    log(`floor failed: ${(err as Error).message}`);
+    return undefined;
+  } finally {
+    a.connected && a.send({ cmd: 'close' });
+    b.connected && b.send({ cmd: 'close' });
+    await Promise.all([stopChild(a), stopChild(b)]);
+  }
+}
+
+function bestOf(steps: readonly MediaStep[]): MediaStep | undefined {
+  return steps.filter((s) => s.passed).at(-1);
+}
+
+function round(n: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(n * f) / f;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** The side-by-side table (also printed by scripts/run-bench.mjs in its own summary). */
+export function table(r: EmbeddedMediaResults): string[] {
+  const rows: string[][] = [['relay', 'calls', 'up', 'loss →/← %', 'latency p50/p99 → ms', 'latency p50/p99 ← ms', 'relay CPU %', 'CPU %/call', 'RSS kB/call', 'generators CPU %']];
+  const add = (name: string, s: MediaStep): void => {
+    rows.push([name, String(s.calls), String(s.established), `${s.forward.lossPercent.toFixed(3)} / ${s.back.lossPercent.toFixed(3)}`,
+      `${s.forward.p50Ms.toFixed(2)} / ${s.forward.p99Ms.toFixed(2)}`, `${s.back.p50Ms.toFixed(2)} / ${s.back.p99Ms.toFixed(2)}`,
+      String(s.relayCpuPercent), String(s.cpuPercentPerCall), String(s.rssPerCallKb), s.generatorCpuPercent.join(' / ') + (s.passed ? '' : '  FAIL')]);
+  };
+  for (const s of r.embedded.steps) add('embedded (werift ⇄ plain)', s);
+  for (const s of r.rtpengine.steps) add('rtpengine (plain ⇄ plain)', s);
+  if (r.floor !== undefined) add('floor (no relay)', r.floor);
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
+  return rows.map((row) => row.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd());
+}
+
+async function main(): Promise<EmbeddedMediaResults> {
+  log(`embedded media bench: ${cpus().length} cores, node ${process.version}, calls ${STEPS.join(',')}, ${STEP_S} s per step, 50 packets/s each way per call, pass = < ${MAX_LOSS * 100} % loss both ways`);
+  const work = benchWorkDir();
+  try {
+    const embedded = await embeddedRamp(work.dir);
+    const rtpengine = await rtpengineRamp();
+    const floor = await floorStep(embedded.best?.calls ?? STEPS[0]!);
+    const notes = [
+      'rtpengine carries plain RTP on both legs (no DTLS/SRTP): werift⇄rtpengine DTLS fails in 25-50 % of runs (PEERS.md); the embedded relay does DTLS-SRTP on one leg.',
+      'latency is one-way, sender stamp to receiver read, generators included; "floor" is the same generators with nothing between.',
+      'every generator shares the 2 cores with the relay: a generator near 100 % CPU bounds the ramp, not the relay.',
+    ];
+    return { quick, stepSeconds: STEP_S, embedded, rtpengine, ...(floor !== undefined ? { floor } : {}), notes };
+  } finally {
+    work.remove();
+  }
+}
+
+main().then(
+  (results) => {
+    log('\n== embedded media relay vs rtpengine (same run) ==');
+    for (const line of table(results)) log(line);
+    for (const n of results.notes) log(`note: ${n}`);
+    const text = JSON.stringify(results, null, 2);
+    if (values.json !== undefined) writeFileSync(values.json, text);
+    else process.stdout.write(`${text}\n`);
+  },
+  (err: unknown) => {
+    log(`embedded media bench: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,86 @@
+/**
+ * Honest backend health over real sockets: a backend whose answers wait
+ * behind our own blocked event loop is not marked down (the call fails over
+ * and completes), while a backend that is genuinely silent still is.
+ * Probes are off, as with SIPp backends: only relayed requests judge.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { rand, request, response, SipPeer } from '../../helpers/sip-peer.js';
+import { startSbc } from '../../helpers/sbc.js';
+
+async function uas(silent: () => boolean): Promise<SipPeer> {
+  const peer = await SipPeer.udp();
+  peer.onMessage = (r, p) => {
+    if (r.msg.kind !== 'request') return;
+    const req = r.msg;
+    if (req.method === 'INVITE') {
+      if (silent()) return;
+      p.send(response(req, 100, 'Trying'), r.from);
+      p.send(response(req, 200, 'OK', { toTag: 'uas' + rand(3), headers: [`Contact: <sip:uas@127.0.0.1:${peer.address.port}>`] }), r.from);
+    } else if (req.method !== 'ACK') p.send(response(req, 200, 'OK', { toTag: 'u' }), r.from);
+  };
+  return peer;
+}
+
+const config = (a: SipPeer, b: SipPeer): Record<string, unknown> => ({
+  backends: {
+    default: {
+      algorithm: 'priority',
+      probe: { intervalSeconds: 0, failuresToDown: 1 },
+      targets: [a, b].map((p, i) => ({ uri: `sip:127.0.0.1:${p.address.port};transport=udp`, priority: i })),
+    },
+  },
+  timers: { t1Ms: 50 },
+  proxy: { failoverTimeoutMs: 300 },
+});
+
+/** Keep the whole process busy: our loop (and the in-process backend) cannot read a datagram meanwhile. */
+function blockLoop(ms: number): void {
+  const end = Date.now() + ms;
+  while (Date.now() < end) { /* busy */ }
+}
+
+describe('backend health under our own lateness', () => {
+  for (const [name, blocked] of [['our loop blocked: the answering backend stays up', true], ['a genuinely silent backend is marked down', false]] as const) {
+    test(name, async () => {
+      const a = await uas(() => !blocked);
+      const b = await uas(() => false);
+      const sbc = await startSbc(config(a, b));
+      const client = await SipPeer.udp();
+      try {
+        const sbcUdp = { address: '127.0.0.1', port: sbc.listener('udp').boundPort };
+        await new Promise((r) => setTimeout(r, 400)); // start-up stalls are older than the call
+        const callId = rand(8);
+        client.send(request({ method: 'INVITE', uri: 'sip:bob@example.com', sentBy: `127.0.0.1:${client.address.port}`, callId }), sbcUdp);
+        await a.nextRequest('INVITE', 3000).catch(() => undefined);
+        if (blocked) {
+          // The INVITE reached A; the answer cannot come back through our stalled loop in time.
+          a.onMessage = undefined;
+          blockLoop(1000);
+          const peerA = a;
+          setImmediate(() => {
+            const inv = peerA.received.find((r) => r.msg.kind === 'request' && r.msg.method === 'INVITE');
+            if (inv !== undefined && inv.msg.kind === 'request') peerA.send(response(inv.msg, 200, 'OK', { toTag: 'late', headers: [`Contact: <sip:uas@127.0.0.1:${peerA.address.port}>`] }), inv.from);
+          });
+        }
+        const final = await client.next((r) => r.msg.kind === 'response' && r.msg.callId === callId && r.msg.status >= 200, 8000);
+        assert.equal(final.msg.kind === 'response' && final.msg.status, 200, 'the call completes');
+        const targets = sbc.server.dispatcher.snapshot().groups[0]!.targets;
+        const targetA = targets.find((t) => t.port === a.address.port)!;
+        if (blocked) {
+          assert.equal(targetA.up, true, `not blamed for our lateness: ${targetA.reason ?? ''}`);
+        } else {
+          assert.equal(targetA.up, false, 'silence while we were fine counts');
+          assert.match(targetA.reason ?? '', /request timed out/);
+          assert.ok(b.count((r) => r.msg.kind === 'request' && r.msg.method === 'INVITE' && r.msg.callId === callId) === 1, 'failed over to B');
+        }
+      } finally {
+        client.close();
+        a.close();
+        b.close();
+        await sbc.stop();
+      }
+    });
+  }
+});
