@@ -64,6 +64,12 @@ const FAST_INCREASE = 1.5;
 const MIN_FRACTION = 0.02;
 /** A sampling timer this many intervals late means the loop is stalled right now. */
 const STALL_INTERVALS = 3;
+/** Share of a request's time our loop must have stood still for its silence to be excused. */
+const STALL_SHARE = 0.25;
+/** Loop delay up to this is normal jitter, not a stall, ms. */
+const STALL_JITTER_MS = 20;
+/** Samples of stall history kept (at 100 ms: 102 s). */
+const STALL_HISTORY = 1024;
 
 export class Admission {
   readonly #t: AdmissionThresholds;
@@ -80,8 +86,12 @@ export class Admission {
   #heapHot = false;
   #lastSampleAt: number;
   #lastLoopMaxMs = 0;
-  /** Last time our own trouble was seen (shedding, a stalled loop, a backlog). */
+  /** Last time we were overloaded (a hot sample, or shedding). */
   #troubleAt = -Infinity;
+  /** Ring of the last samples' stalls (ms beyond jitter) and their times: enough for a Timer B of 32 s. */
+  readonly #stalls = new Float64Array(STALL_HISTORY);
+  readonly #stallAt = new Float64Array(STALL_HISTORY).fill(-Infinity);
+  #stallHead = 0;
   #enteredAt = 0;
 
   constructor(options: AdmissionOptions) {
@@ -127,14 +137,27 @@ export class Admission {
 
   /**
    * True when our own trouble could explain a target's silence since
-   * `since` (performance.now() ms): we were shedding or stalled or behind at
-   * some point since then, or the loop is stalled right now.
+   * `since` (performance.now() ms, when the request went out): we were
+   * overloaded (shedding, or a signal over its threshold) at some point since
+   * then, or the loop stood still for at least a quarter of that time (a
+   * 100 ms pause does not explain 4 s of silence), counting a stall going on
+   * right now.
    */
   excuses(since: number): boolean {
     if (this.#state === 'shedding') return true;
+    const interval = this.#t.sampleIntervalMs;
+    if (this.#troubleAt >= since - interval) return true;
     const now = this.#now();
-    if (now - this.#lastSampleAt > STALL_INTERVALS * this.#t.sampleIntervalMs) return true;
-    return this.#troubleAt >= since - this.#t.sampleIntervalMs;
+    const sinceSample = now - this.#lastSampleAt;
+    let stalled = sinceSample > STALL_INTERVALS * interval ? sinceSample : 0;
+    const h = this.#stalls;
+    for (let i = 0, at = this.#stallHead; i < h.length; i++) {
+      at = (at - 1 + h.length) % h.length;
+      const t = this.#stallAt[at]!;
+      if (t < since) break;
+      stalled += h[at]!;
+    }
+    return stalled >= STALL_SHARE * Math.max(interval, now - since);
   }
 
   update(s: LoadSample): void {
@@ -146,7 +169,8 @@ export class Admission {
     this.#lastQueued = s.udpQueuedBytes;
     const hot = this.#hotSignal(s, growth, s.udpQueuedBytes < previous * DRAINING);
     this.#heapHot = s.heapFraction >= t.heapFraction;
-    if (hot !== undefined || s.loopMaxMs >= t.loopDelayMs) this.#troubleAt = s.at;
+    if (hot !== undefined) this.#troubleAt = s.at;
+    this.#recordStall(s);
 
     if (hot !== undefined) {
       this.#reason = hot;
@@ -192,6 +216,14 @@ export class Admission {
     const t = this.#t;
     return s.heapFraction < t.heapFraction * COOL && s.loopDelayMs < t.loopDelayMs * COOL &&
       s.udpQueuedBytes < t.udpQueueBytes / 8 && growth < t.udpQueueBytes / 64 && s.pendingInvites < t.maxPendingInvites * COOL;
+  }
+
+  /** The sample's longest pause beyond normal jitter, kept for excuses(). */
+  #recordStall(s: LoadSample): void {
+    const at = this.#stallHead;
+    this.#stallAt[at] = s.at;
+    this.#stalls[at] = Math.max(0, s.loopMaxMs - STALL_JITTER_MS);
+    this.#stallHead = (at + 1) % this.#stalls.length;
   }
 
   #enter(reason: OverloadSignal, s: LoadSample): void {

@@ -124,3 +124,19 @@ describe('Admission: receive backlog', () => {
     assert.ok(a.admitFraction < cut, 'growing again: cut');
   });
 });
+
+describe('Admission: excuses are proportionate', () => {
+  it('a 150 ms pause does not excuse 4 s of silence; 1.5 s of pauses do', () => {
+    const { a, clock } = make();
+    for (let t = 100; t <= 4000; t += 100) {
+      clock.now = t;
+      a.update(calm(t, t === 2000 ? { loopMaxMs: 170 } : {}));
+    }
+    assert.equal(a.excuses(0), false);
+    for (let t = 4100; t <= 8000; t += 100) {
+      clock.now = t;
+      a.update(calm(t, t % 1000 === 0 ? { loopMaxMs: 420 } : {}));
+    }
+    assert.equal(a.excuses(4000), true, '4 × 400 ms stalled out of 4 s');
+  });
+});
