@@ -32,7 +32,7 @@ import { serialize } from '../sip/serializer.js';
 import type { Flow } from '../transport/flow.js';
 import { buildCancel, buildNon2xxAck } from './hop-by-hop-requests.js';
 import { ownBuffer } from './own-copies.js';
-import { TimerSlot, transactionTimeoutMs } from './timers.js';
+import { CoarseTimer, TimerSlot, transactionTimeoutMs } from './timers.js';
 import { TransactionBase } from './transaction-base.js';
 import type { CancelState, TransactionContext } from './transaction.js';
 import type { ClientTransactionUser } from './transaction-user.js';
@@ -56,11 +56,12 @@ export class InviteClientTransaction extends TransactionBase<InviteClientState> 
   /** Our ACK for the non-2xx final, resent for each retransmission of it. */
   #ack: Buffer | undefined;
   readonly #timerA = new TimerSlot();
-  /** Timer B; after a CANCEL, the §9.1 64·T1 wait for the final. */
-  readonly #timerB = new TimerSlot();
-  readonly #timerC = new TimerSlot();
-  /** Timer D (Completed) or Timer M (Accepted). */
-  readonly #timerEnd = new TimerSlot();
+  /**
+   * Timer B; after a CANCEL, the §9.1 64·T1 wait for the final; then Timer D
+   * (Completed) or Timer M (Accepted). Never two of them at once.
+   */
+  readonly #timerB = new CoarseTimer();
+  readonly #timerC = new CoarseTimer();
   #interval = 0;
   #provisionalSeen = false;
   #cancel: 'none' | 'pending' | 'sent' = 'none';
@@ -149,7 +150,6 @@ export class InviteClientTransaction extends TransactionBase<InviteClientState> 
     this.#timerA.stop();
     this.#timerB.stop();
     this.#timerC.stop();
-    this.#timerEnd.stop();
   }
 
   #onProvisional(res: SipResponse, from: 'calling' | 'proceeding'): void {
@@ -169,7 +169,7 @@ export class InviteClientTransaction extends TransactionBase<InviteClientState> 
     this.setState('accepted');
     this.#stopRunning();
     // RFC 6026: Timer M keeps the transaction to catch 2xx from other forks.
-    this.#timerEnd.start(transactionTimeoutMs(this.timers), () => this.terminate());
+    this.#timerB.start(transactionTimeoutMs(this.timers), () => this.terminate());
     this.#deliver(res);
     // Accepted only passes 2xx up: the INVITE is never sent again.
     this.#wire = undefined;
@@ -191,7 +191,7 @@ export class InviteClientTransaction extends TransactionBase<InviteClientState> 
     if (!this.transmit(this.#ack)) return;
     // Timer D: at least 32 s on UDP (64·T1), 0 on reliable transports (§17.1.1.2).
     if (this.flow.reliable) this.terminate();
-    else this.#timerEnd.start(transactionTimeoutMs(this.timers), () => this.terminate());
+    else this.#timerB.start(transactionTimeoutMs(this.timers), () => this.terminate());
   }
 
   #stopRunning(): void {

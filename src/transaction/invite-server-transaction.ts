@@ -37,7 +37,7 @@ import { createResponse } from '../sip/response.js';
 import { serialize } from '../sip/serializer.js';
 import type { Flow } from '../transport/flow.js';
 import { ownBuffer } from './own-copies.js';
-import { TimerSlot, transactionTimeoutMs } from './timers.js';
+import { CoarseTimer, TimerSlot, transactionTimeoutMs } from './timers.js';
 import { TransactionBase } from './transaction-base.js';
 import type { TransactionContext } from './transaction.js';
 import type { ServerTransactionUser } from './transaction-user.js';
@@ -54,7 +54,7 @@ export class InviteServerTransaction extends TransactionBase<InviteServerState> 
   #lastResponse: Buffer | undefined;
   #finalStatus = 0;
   readonly #retransmit = new TimerSlot(); // G
-  readonly #timeout = new TimerSlot(); // H, L, I
+  readonly #timeout = new CoarseTimer(); // H, L, I
   #interval = 0;
 
   /** Created by the layer; sends 100 Trying at once. */

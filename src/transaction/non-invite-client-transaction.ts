@@ -25,7 +25,7 @@
 import type { SipRequest, SipResponse } from '../sip/message.js';
 import { serialize } from '../sip/serializer.js';
 import type { Flow } from '../transport/flow.js';
-import { TimerSlot, transactionTimeoutMs } from './timers.js';
+import { CoarseTimer, TimerSlot, transactionTimeoutMs } from './timers.js';
 import { TransactionBase } from './transaction-base.js';
 import type { TransactionContext } from './transaction.js';
 import type { ClientTransactionUser } from './transaction-user.js';
@@ -41,7 +41,7 @@ export class NonInviteClientTransaction extends TransactionBase<NonInviteClientS
   /** The request serialized once; retransmissions resend these bytes. */
   #wire: Buffer | undefined;
   readonly #timerE = new TimerSlot();
-  readonly #timerF = new TimerSlot(); // then Timer K
+  readonly #timerF = new CoarseTimer(); // then Timer K
   #interval = 0;
 
   constructor(id: string | undefined, request: SipRequest, flow: Flow, ctx: TransactionContext, user: ClientTransactionUser) {

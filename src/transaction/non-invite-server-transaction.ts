@@ -28,7 +28,7 @@ import type { SipRequest, SipResponse } from '../sip/message.js';
 import { serialize } from '../sip/serializer.js';
 import type { Flow } from '../transport/flow.js';
 import { ownBuffer } from './own-copies.js';
-import { TimerSlot, transactionTimeoutMs } from './timers.js';
+import { CoarseTimer, transactionTimeoutMs } from './timers.js';
 import { TransactionBase } from './transaction-base.js';
 import type { TransactionContext } from './transaction.js';
 import type { ServerTransactionUser } from './transaction-user.js';
@@ -40,7 +40,7 @@ export class NonInviteServerTransaction extends TransactionBase<NonInviteServerS
   #user: ServerTransactionUser | undefined;
   #lastResponse: Buffer | undefined;
   #finalStatus = 0;
-  readonly #timerJ = new TimerSlot();
+  readonly #timerJ = new CoarseTimer();
 
   constructor(id: string | undefined, request: SipRequest, flow: Flow, ctx: TransactionContext) {
     super(id, request, flow, ctx, 'trying');
