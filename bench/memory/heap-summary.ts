@@ -120,7 +120,7 @@ if (values.strings === true) {
   for (let i = 0; i < nodes.length; i += N) {
     const type = nodeTypes[nodes[i + typeAt]!];
     if (type !== 'string' && type !== 'concatenated string' && type !== 'sliced string') continue;
-    const key = `(${type}) ${(strings[nodes[i + nameAt]!] ?? '').slice(0, 60).replace(/\r?\n/g, '⏎')}`;
+    const key = `(${type}) ${(strings[nodes[i + nameAt]!] ?? '').slice(0, 60).replace(/\r?\n/g, '⏎').replace(/[0-9a-f]{2,}/gi, '#')}`;
     const c = counts.get(key) ?? { n: 0, bytes: 0 };
     c.n++;
     c.bytes += nodes[i + sizeAt]!;
