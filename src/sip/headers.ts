@@ -99,7 +99,7 @@ export function splitCommaValues(value: string): string[] {
  * parsed view of that header, so parsed accessors never see stale data.
  */
 export class HeaderList {
-  readonly #fields: HeaderField[];
+  #fields: HeaderField[];
   /** Parsed views by header name; made on the first one (most kept messages never get one). */
   #parsed: Map<string, unknown> | undefined;
 
@@ -235,14 +235,18 @@ export class HeaderList {
    * the whole message text.
    */
   retainOnly(names: ReadonlySet<string>, copy: (value: string) => string): void {
-    let kept = 0;
+    // A new array of the exact size: the old one keeps the capacity of the whole header section.
+    let n = 0;
+    for (const f of this.#fields) if (names.has(f.name)) n++;
+    const kept = new Array<HeaderField>(n);
+    let i = 0;
     for (const f of this.#fields) {
       if (!names.has(f.name)) continue;
       // The usual spelling ("Via", "Call-ID") becomes the one shared constant string.
       const display = displayName(f.name);
-      this.#fields[kept++] = { name: f.name, rawName: f.rawName === display ? display : copy(f.rawName), value: copy(f.value) };
+      kept[i++] = { name: f.name, rawName: f.rawName === display ? display : copy(f.rawName), value: copy(f.value) };
     }
-    this.#fields.length = kept;
+    this.#fields = kept;
     this.#parsed = undefined;
   }
 

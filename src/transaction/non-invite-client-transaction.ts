@@ -37,6 +37,8 @@ const ABSORBING: ClientTransactionUser = { onResponse() {}, onTimeout() {}, onTr
 
 export class NonInviteClientTransaction extends TransactionBase<NonInviteClientState> {
   readonly type = 'nict' as const;
+  static readonly #fireF = (tx: NonInviteClientTransaction): void => tx.#onTimerF();
+  static readonly #fireEnd = (tx: NonInviteClientTransaction): void => tx.terminate();
   #user: ClientTransactionUser;
   /** The request serialized once; retransmissions resend these bytes. */
   #wire: Buffer | undefined;
@@ -57,7 +59,7 @@ export class NonInviteClientTransaction extends TransactionBase<NonInviteClientS
       this.#interval = this.timers.t1Ms;
       this.#timerE.start(this.#interval, () => this.#onTimerE());
     }
-    this.#timerF.start(transactionTimeoutMs(this.timers), () => this.#onTimerF());
+    this.#timerF.start(transactionTimeoutMs(this.timers), this, NonInviteClientTransaction.#fireF);
   }
 
   /** @internal A response matched this transaction. */
@@ -84,7 +86,7 @@ export class NonInviteClientTransaction extends TransactionBase<NonInviteClientS
     this.#wire = undefined;
     this.releaseRequest();
     if (this.#user.onTerminated === undefined) this.#user = ABSORBING;
-    this.#timerF.start(this.timers.t4Ms, () => this.terminate());
+    this.#timerF.start(this.timers.t4Ms, this, NonInviteClientTransaction.#fireEnd);
   }
 
   protected notify(event: 'onTimeout' | 'onTransportError' | 'onTerminated'): void {

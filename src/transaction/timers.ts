@@ -74,10 +74,14 @@ export class TimerSlot {
 /**
  * One long timer of a transaction (B, C, D, F, H, I, J, K, L, M), run in the
  * shared lane of its duration: it may fire up to the lane's granularity
- * late, never early. Same contract as TimerSlot otherwise.
+ * late, never early. Same contract as TimerSlot otherwise. The callback is
+ * a function shared by every instance, called with `owner`: tens of
+ * thousands of these wait at once, and a closure per start would cost a
+ * closure and a context each.
  */
 export class CoarseTimer implements LaneEntry {
-  #fire: (() => void) | undefined;
+  #owner: unknown;
+  #fire: ((owner: never) => void) | undefined;
   /** @internal Lane bookkeeping (timer-lane.ts). */
   lane: TimerLane | undefined;
   /** @internal */
@@ -91,21 +95,25 @@ export class CoarseTimer implements LaneEntry {
     return this.lane !== undefined;
   }
 
-  start(ms: number, fire: () => void): void {
+  start<T>(ms: number, owner: T, fire: (owner: T) => void): void {
     this.stop();
+    this.#owner = owner;
     this.#fire = fire;
     laneFor(ms).add(this);
   }
 
   stop(): void {
     if (this.lane !== undefined) this.lane.remove(this);
+    this.#owner = undefined;
     this.#fire = undefined;
   }
 
   /** @internal Called by the lane once it has unlinked this entry. */
   expired(): void {
-    const fire = this.#fire;
+    const fire = this.#fire as ((owner: unknown) => void) | undefined;
+    const owner = this.#owner;
+    this.#owner = undefined;
     this.#fire = undefined;
-    fire?.();
+    fire?.(owner);
   }
 }

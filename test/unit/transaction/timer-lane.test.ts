@@ -13,7 +13,7 @@ test('coarse timers of one duration fire in start order, none before its deadlin
   for (let i = 0; i < 10; i++) {
     const t = new CoarseTimer();
     const due = performance.now() + ms;
-    t.start(ms, () => {
+    t.start(ms, undefined, () => {
       fired.push(i);
       if (performance.now() < due) early.push(i);
     });
@@ -35,10 +35,10 @@ test('a restarted coarse timer fires once, for its last start', async () => {
   const ms = 45;
   const fired: string[] = [];
   const a = new CoarseTimer();
-  a.start(ms, () => fired.push('a-first'));
-  a.start(ms, () => fired.push('a-second'));
+  a.start(ms, undefined, () => fired.push('a-first'));
+  a.start(ms, undefined, () => fired.push('a-second'));
   const c = new CoarseTimer();
-  c.start(ms, () => fired.push('c'));
+  c.start(ms, undefined, () => fired.push('c'));
   await waitUntil('the lane to empty', () => laneFor(ms).size === 0);
   assert.deepEqual(fired, ['a-second', 'c']);
 });
@@ -49,10 +49,10 @@ test('a timer started from an expiring one in the same lane runs a full duration
   const t = new CoarseTimer();
   const u = new CoarseTimer();
   let second = 0;
-  t.start(ms, () => {
+  t.start(ms, undefined, () => {
     order.push('first');
     second = performance.now() + ms;
-    u.start(ms, () => order.push(performance.now() >= second ? 'second' : 'second-early'));
+    u.start(ms, undefined, () => order.push(performance.now() >= second ? 'second' : 'second-early'));
   });
   await waitUntil('both', () => order.length === 2);
   assert.deepEqual(order, ['first', 'second']);
