@@ -63,7 +63,7 @@ export class ProxyTransaction {
   readonly #request: SipRequest;
   readonly #candidates: BranchTarget[];
   readonly #options: ProxyTransactionOptions;
-  readonly #branches: Branch[] = [];
+  #branches: Branch[] = [];
   #best: SipResponse | undefined;
   /** The flow #best came on when it came from downstream; undefined for one we made. */
   #bestFrom: Flow | undefined;
@@ -292,6 +292,8 @@ export class ProxyTransaction {
     this.#best = undefined;
     this.#bestFrom = undefined;
     this.#candidates.length = 0;
+    // Ended branches are never looked at again (their transactions keep what they need).
+    this.#branches = this.#branches.filter((b) => !b.done);
   }
 }
 

@@ -58,7 +58,8 @@ export class InviteClientTransaction extends TransactionBase<InviteClientState> 
   #wire: Buffer | undefined;
   /** Our ACK for the non-2xx final, resent for each retransmission of it. */
   #ack: KeptBytes | undefined;
-  readonly #timerA = new TimerSlot();
+  /** Made on first use: only unreliable transports retransmit. */
+  #timerA: TimerSlot | undefined;
   /**
    * Timer B; after a CANCEL, the §9.1 64·T1 wait for the final; then Timer D
    * (Completed) or Timer M (Accepted). Never two of them at once.
@@ -99,7 +100,7 @@ export class InviteClientTransaction extends TransactionBase<InviteClientState> 
     if (!this.transmit(this.#wire)) return;
     if (!this.flow.reliable) {
       this.#interval = this.timers.t1Ms;
-      this.#timerA.start(this.#interval, () => this.#onTimerA());
+      (this.#timerA ??= new TimerSlot()).start(this.#interval, () => this.#onTimerA());
     }
     this.#timerB.start(transactionTimeoutMs(this.timers), this, InviteClientTransaction.#fireTimeout);
     if (this.#timerCEnabled) (this.#timerC ??= new CoarseTimer()).start(this.timers.timerCMs, this, InviteClientTransaction.#fireC);
@@ -151,7 +152,7 @@ export class InviteClientTransaction extends TransactionBase<InviteClientState> 
   }
 
   protected stopTimers(): void {
-    this.#timerA.stop();
+    this.#timerA?.stop();
     this.#timerB.stop();
     this.#timerC?.stop();
   }
@@ -160,7 +161,7 @@ export class InviteClientTransaction extends TransactionBase<InviteClientState> 
     this.#provisionalSeen = true;
     if (from === 'calling') {
       this.setState('proceeding');
-      this.#timerA.stop();
+      this.#timerA?.stop();
       this.#timerB.stop();
     }
     // §16.6 step 11: Timer C is reset on every provisional.
@@ -202,7 +203,8 @@ export class InviteClientTransaction extends TransactionBase<InviteClientState> 
   #stopRunning(): void {
     // A CANCEL still held back is moot once a final arrived (§9.1).
     if (this.#cancel === 'pending') this.#cancel = 'none';
-    this.#timerA.stop();
+    this.#timerA?.stop();
+    this.#timerA = undefined;
     this.#timerB.stop();
     this.#timerC?.stop();
     this.#timerC = undefined;
@@ -230,7 +232,7 @@ export class InviteClientTransaction extends TransactionBase<InviteClientState> 
     if (!this.transmit(this.#wire)) return;
     // §17.1.1.2: doubling, with no T2 cap for INVITE.
     this.#interval *= 2;
-    this.#timerA.start(this.#interval, () => this.#onTimerA());
+    (this.#timerA ??= new TimerSlot()).start(this.#interval, () => this.#onTimerA());
   }
 
   /** Timer B, or the post-CANCEL wait: the TU makes the 408. */

@@ -55,7 +55,8 @@ export class InviteServerTransaction extends TransactionBase<InviteServerState> 
   /** Last response sent, kept serialized for retransmissions. */
   #lastResponse: Buffer | KeptBytes | undefined;
   #finalStatus = 0;
-  readonly #retransmit = new TimerSlot(); // G
+  /** Timer G, made on first use: only unreliable transports retransmit. */
+  #retransmit: TimerSlot | undefined;
   readonly #timeout = new CoarseTimer(); // H, L, I
   #interval = 0;
 
@@ -113,7 +114,7 @@ export class InviteServerTransaction extends TransactionBase<InviteServerState> 
       // RFC 3261 §17.2.1: Timer G only on unreliable transports; Timer H always.
       if (!this.flow.reliable) {
         this.#interval = this.timers.t1Ms;
-        this.#retransmit.start(this.#interval, () => this.#onTimerG());
+        (this.#retransmit ??= new TimerSlot()).start(this.#interval, () => this.#onTimerG());
       }
       this.#timeout.start(transactionTimeoutMs(this.timers), this, InviteServerTransaction.#fireH);
       return true;
@@ -143,7 +144,8 @@ export class InviteServerTransaction extends TransactionBase<InviteServerState> 
       case 'completed':
         // RFC 3261 §17.2.1: ACK for our non-2xx → Confirmed; Timer I absorbs its retransmissions.
         this.setState('confirmed');
-        this.#retransmit.stop();
+        this.#retransmit?.stop();
+        this.#retransmit = undefined;
         this.#timeout.stop();
         if (this.flow.reliable) this.terminate();
         else this.#timeout.start(this.timers.t4Ms, this, InviteServerTransaction.#fireEnd);
@@ -163,7 +165,7 @@ export class InviteServerTransaction extends TransactionBase<InviteServerState> 
   }
 
   protected stopTimers(): void {
-    this.#retransmit.stop();
+    this.#retransmit?.stop();
     this.#timeout.stop();
   }
 
@@ -176,7 +178,7 @@ export class InviteServerTransaction extends TransactionBase<InviteServerState> 
     if (this.state !== 'completed' || this.#lastResponse === undefined) return;
     if (!this.transmit(bytesOf(this.#lastResponse))) return;
     this.#interval = Math.min(this.#interval * 2, this.timers.t2Ms);
-    this.#retransmit.start(this.#interval, () => this.#onTimerG());
+    (this.#retransmit ??= new TimerSlot()).start(this.#interval, () => this.#onTimerG());
   }
 
   #onTimerH(): void {

@@ -42,7 +42,8 @@ export class NonInviteClientTransaction extends TransactionBase<NonInviteClientS
   #user: ClientTransactionUser;
   /** The request serialized once; retransmissions resend these bytes. */
   #wire: Buffer | undefined;
-  readonly #timerE = new TimerSlot();
+  /** Made on first use: only unreliable transports retransmit. */
+  #timerE: TimerSlot | undefined;
   readonly #timerF = new CoarseTimer(); // then Timer K
   #interval = 0;
 
@@ -57,7 +58,7 @@ export class NonInviteClientTransaction extends TransactionBase<NonInviteClientS
     if (!this.transmit(this.#wire)) return;
     if (!this.flow.reliable) {
       this.#interval = this.timers.t1Ms;
-      this.#timerE.start(this.#interval, () => this.#onTimerE());
+      (this.#timerE ??= new TimerSlot()).start(this.#interval, () => this.#onTimerE());
     }
     this.#timerF.start(transactionTimeoutMs(this.timers), this, NonInviteClientTransaction.#fireF);
   }
@@ -72,7 +73,8 @@ export class NonInviteClientTransaction extends TransactionBase<NonInviteClientS
       return;
     }
     this.setState('completed');
-    this.#timerE.stop();
+    this.#timerE?.stop();
+    this.#timerE = undefined;
     this.#timerF.stop();
     this.#deliver(res);
     if (this.terminated) return;
@@ -94,7 +96,7 @@ export class NonInviteClientTransaction extends TransactionBase<NonInviteClientS
   }
 
   protected stopTimers(): void {
-    this.#timerE.stop();
+    this.#timerE?.stop();
     this.#timerF.stop();
   }
 
@@ -108,7 +110,7 @@ export class NonInviteClientTransaction extends TransactionBase<NonInviteClientS
     if (!this.transmit(this.#wire)) return;
     // §17.1.2.2: doubling up to T2 in Trying; every T2 once a provisional arrived.
     this.#interval = state === 'trying' ? Math.min(this.#interval * 2, this.timers.t2Ms) : this.timers.t2Ms;
-    this.#timerE.start(this.#interval, () => this.#onTimerE());
+    (this.#timerE ??= new TimerSlot()).start(this.#interval, () => this.#onTimerE());
   }
 
   #onTimerF(): void {
