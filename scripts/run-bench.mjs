@@ -4,7 +4,10 @@
 // them: bare Node TLS + ws in the same run, what the platform costs alone.
 // It reports; it exits 0 even when a target is missed (1 only when the
 // benches could not run at all).
-// Usage: node scripts/run-bench.mjs [--quick] [--only calls,register,refresh,media,wss]
+// The embedded media part (bench/media/embedded-media) runs after them: concurrent
+// calls through the SBC's own relay at 50 packets/s each way, with rtpengine
+// carrying the same calls beside it.
+// Usage: node scripts/run-bench.mjs [--quick] [--only calls,register,refresh,media,wss,embedded-media]
 //          [--wss-clients N] [--workers N] [--profile DIR]
 //          [--sbc-udp-rcvbuf BYTES]  what-if: SBC UDP sockets get this receive buffer (not the SBC as shipped)
 // Needs `npm run build` first (npm run bench does it).
@@ -26,12 +29,18 @@ const { values } = parseArgs({
   },
 });
 
-const TARGETS = { callsPerSecond: 1500, mediaCallsPerSecond: 800, mediaAddedP50Ms: 3, registersPerSecond: 5000, wssFlows: 10_000, bytesPerWssFlow: 20 * 1024 };
+const TARGETS = { callsPerSecond: 1500, mediaCallsPerSecond: 800, mediaAddedP50Ms: 3, registersPerSecond: 5000, wssFlows: 10_000, bytesPerWssFlow: 20 * 1024, embeddedCalls: 150 };
 
 const parseBench = join(root, 'dist', 'bench', 'sip-parse.bench.js');
 const loadBench = join(root, 'dist', 'bench', 'load', 'run.js');
+const embeddedMediaBench = join(root, 'dist', 'bench', 'media', 'embedded-media.js');
+// embedded-media is its own script; the other parts belong to the load bench.
+const onlyParts = values.only?.split(',').map((p) => p.trim()).filter((p) => p !== '');
+const loadParts = onlyParts?.filter((p) => p !== 'embedded-media');
+const runLoad = loadParts === undefined || loadParts.length > 0;
+const runEmbeddedMedia = onlyParts === undefined || onlyParts.includes('embedded-media');
 const profileTop = join(root, 'dist', 'bench', 'load', 'profile-top.js');
-for (const f of [parseBench, loadBench]) {
+for (const f of [parseBench, loadBench, embeddedMediaBench]) {
   if (!existsSync(f)) {
     console.error(`missing ${f}: run \`npm run build\` first (npm run bench does)`);
     process.exit(1);
@@ -68,22 +77,35 @@ for (const line of parse.out.split('\n')) {
   parseRates[m[1]] = { rate: Number(m[2]), target: target === null ? undefined : Number(target[1]), met };
 }
 
-console.log('\n== load through the SBC (UDP generators and UAS as separate processes) ==');
 const scratch = mkdtempSync(join(tmpdir(), 'sbc-bench-results-'));
 const jsonFile = join(scratch, 'load.json');
 const loadArgs = [loadBench, '--json', jsonFile];
 if (values.quick) loadArgs.push('--quick');
-if (values.only !== undefined) loadArgs.push('--only', values.only);
+if (loadParts !== undefined) loadArgs.push('--only', loadParts.join(','));
 if (values['wss-clients'] !== undefined) loadArgs.push('--wss-clients', values['wss-clients']);
 if (values.workers !== undefined) loadArgs.push('--workers', values.workers);
 if (values.profile !== undefined) loadArgs.push('--profile', resolve(values.profile));
 if (values['sbc-udp-rcvbuf'] !== undefined) loadArgs.push('--sbc-udp-rcvbuf', values['sbc-udp-rcvbuf']);
-const loadRun = await node(loadArgs, true);
 let results;
-try {
-  results = JSON.parse(readFileSync(jsonFile, 'utf8'));
-} catch {
-  console.error(`load bench produced no results (exit ${loadRun.code})`);
+if (runLoad) {
+  console.log('\n== load through the SBC (UDP generators and UAS as separate processes) ==');
+  const loadRun = await node(loadArgs, true);
+  try {
+    results = JSON.parse(readFileSync(jsonFile, 'utf8'));
+  } catch {
+    console.error(`load bench produced no results (exit ${loadRun.code})`);
+  }
+}
+let embeddedMedia;
+if (runEmbeddedMedia) {
+  console.log('\n== embedded media relay vs rtpengine (werift and plain-RTP generators as separate processes) ==');
+  const file = join(scratch, 'embedded-media.json');
+  const run = await node([embeddedMediaBench, '--json', file, ...(values.quick ? ['--quick'] : [])], true);
+  try {
+    embeddedMedia = JSON.parse(readFileSync(file, 'utf8'));
+  } catch {
+    console.error(`embedded media bench produced no results (exit ${run.code})`);
+  }
 }
 rmSync(scratch, { recursive: true, force: true });
 
@@ -164,6 +186,26 @@ if (results !== undefined) {
   }
   for (const e of results.errors ?? []) rows.push(['error', e.split('\n')[0], '', 'MISSED']);
 }
+if (embeddedMedia !== undefined) {
+  // Same pass rule as bench/media/embedded-media.ts: every call up, < 0.1 % loss both ways.
+  const mediaRows = (name, ramp, target) => {
+    const top = ramp.best;
+    const stop = ramp.steps.find((s) => !s.passed);
+    const why = stop === undefined
+      ? ' (no failure up to the last step)'
+      : ` (at ${stop.calls}: ${stop.established < stop.calls ? `${stop.calls - stop.established} not set up` : `loss ${fmt(stop.forward.lossPercent, 3)} / ${fmt(stop.back.lossPercent, 3)} %`})`;
+    rows.push([`${name}, < 0.1 % loss both ways`, top === undefined ? `none${ramp.error === undefined ? '' : `: ${ramp.error.split('\n')[0]}`}` : `${top.calls} calls${why}`, target === undefined ? '' : `>= ${target}`, target === undefined ? '' : verdict(top !== undefined && top.calls >= target)]);
+    if (top === undefined) return;
+    rows.push([`  CPU per call (idle ${fmt(ramp.idleCpuPercent, 1)} % subtracted)`, `${fmt(top.cpuPercentPerCall, 3)} % of one core (${fmt(top.relayCpuPercent, 1)} % at ${top.calls} calls)`, '', '']);
+    rows.push([`  one-way latency p50/p99 → / ←`, `${fmt(top.forward.p50Ms)}/${fmt(top.forward.p99Ms)} / ${fmt(top.back.p50Ms)}/${fmt(top.back.p99Ms)} ms`, '', '']);
+    const floor = embeddedMedia.floor;
+    if (floor !== undefined) rows.push([`  p99 added over the no-relay floor → / ←`, `${fmt(top.forward.p99Ms - floor.forward.p99Ms)} / ${fmt(top.back.p99Ms - floor.back.p99Ms)} ms (floor at ${floor.calls} calls)`, '', '']);
+    rows.push([`  memory per call (RSS delta / calls)`, `${fmt(top.rssPerCallKb, 1)} kB`, '', '']);
+    rows.push([`  generators CPU at that step`, `${top.generatorCpuPercent.join(' / ')} % of one core`, '', '']);
+  };
+  mediaRows('embedded relay calls (WebRTC ⇄ RTP)', embeddedMedia.embedded, TARGETS.embeddedCalls);
+  mediaRows('rtpengine calls, same run (plain RTP both legs)', embeddedMedia.rtpengine, undefined);
+}
 
 const widths = [0, 1, 2, 3].map((i) => Math.max(...rows.map((r) => String(r[i]).length), ['bench', 'figure', 'target', 'verdict'][i].length));
 const line = (r) => r.map((c, i) => String(c).padEnd(widths[i])).join('  ').trimEnd();
@@ -175,4 +217,4 @@ for (const r of rows) console.log(line(r));
 const missed = rows.filter((r) => r[3] === 'MISSED').length;
 const met = rows.filter((r) => r[3] === 'MET').length;
 console.log(`\ntargets met: ${met}, missed: ${missed}`);
-process.exit(results === undefined && parse.code !== 0 ? 1 : 0);
+process.exit(results === undefined && embeddedMedia === undefined && parse.code !== 0 ? 1 : 0);

@@ -94,6 +94,7 @@ export interface MediaStep {
   back: Direction;
   /** CPU of the relay process (the SBC, or rtpengine) over the window, % of one core. */
   relayCpuPercent: number;
+  /** (relay CPU − its idle CPU) / calls, % of one core. */
   cpuPercentPerCall: number;
   /** Relay RSS with the calls up, minus its idle RSS, per call, kB. */
   rssPerCallKb: number;
@@ -107,6 +108,8 @@ export interface RelayRamp {
   steps: MediaStep[];
   best: MediaStep | undefined;
   idleRssKb: number;
+  /** CPU of the relay process with no call, % of one core (subtracted before dividing by the calls). */
+  idleCpuPercent: number;
   error?: string;
 }
 
@@ -160,7 +163,7 @@ async function measure(a: ChildProcess, b: ChildProcess, relayPid: number | unde
   return { a: ra, b: rb, relayCpuPercent: cpu };
 }
 
-function stepOf(calls: number, established: number, setup: { failed: number; errors: string[] }, m: { a: SideReport; b: SideReport; relayCpuPercent: number }, rssKb: number, idleRssKb: number): MediaStep {
+function stepOf(calls: number, established: number, setup: { failed: number; errors: string[] }, m: { a: SideReport; b: SideReport; relayCpuPercent: number }, rssKb: number, idle: { rssKb: number; cpuPercent: number }): MediaStep {
   const forward = direction(m.a, m.b);
   const back = direction(m.b, m.a);
   const seconds = STEP_S;
@@ -173,8 +176,8 @@ function stepOf(calls: number, established: number, setup: { failed: number; err
     forward,
     back,
     relayCpuPercent: round(m.relayCpuPercent, 1),
-    cpuPercentPerCall: round(m.relayCpuPercent / Math.max(1, established), 3),
-    rssPerCallKb: round((rssKb - idleRssKb) / Math.max(1, established), 1),
+    cpuPercentPerCall: round(Math.max(0, m.relayCpuPercent - idle.cpuPercent) / Math.max(1, established), 3),
+    rssPerCallKb: round((rssKb - idle.rssKb) / Math.max(1, established), 1),
     generatorCpuPercent: [m.a, m.b].map((r) => round(r.cpuMs / (seconds * 10), 1)),
     passed,
     load1: round(loadavg()[0] ?? 0, 2),
@@ -203,7 +206,7 @@ async function embeddedRamp(work: string): Promise<RelayRamp> {
   const plain = forkSide('plain-side');
   const webrtc = forkSide('webrtc-side');
   let sbc: SbcProcess | undefined;
-  const ramp: RelayRamp = { steps: [], best: undefined, idleRssKb: 0 };
+  const ramp: RelayRamp = { steps: [], best: undefined, idleRssKb: 0, idleCpuPercent: 0 };
   try {
     const { sipPort } = await nextMessage(plain, (m) => (m as { ready?: { sipPort: number } }).ready, 10_000);
     await nextMessage(webrtc, (m) => (m as { ready?: boolean }).ready, 10_000);
@@ -221,11 +224,13 @@ async function embeddedRamp(work: string): Promise<RelayRamp> {
     await waitRelayEmpty(sbc.adminUrl, 10_000);
     await sleep(1000);
     ramp.idleRssKb = (await procStatusKb(sbc.pid, 'VmRSS')) ?? 0;
+    ramp.idleCpuPercent = await idleCpu(sbc.pid);
+    log(`embedded: idle SBC RSS ${(ramp.idleRssKb / 1024).toFixed(1)} MB, CPU ${ramp.idleCpuPercent} %`);
     for (const calls of STEPS) {
       const setup = await ask<{ established: number; failed: number; errors: string[] }>(webrtc, { cmd: 'calls', url, target: 'sip:plain@127.0.0.1', n: calls, concurrency: 8 }, 'calls', 30_000 + calls * 2000);
       const m = await measure(webrtc, plain, sbc.pid);
       const rss = (await procStatusKb(sbc.pid, 'VmRSS')) ?? 0;
-      const step = stepOf(calls, setup.established, setup, m, rss, ramp.idleRssKb);
+      const step = stepOf(calls, setup.established, setup, m, rss, { rssKb: ramp.idleRssKb, cpuPercent: ramp.idleCpuPercent });
       ramp.steps.push(step);
       log(formatStep('embedded', step));
       const ended = await ask<{ ok: number; failed: number }>(webrtc, { cmd: 'hangup' }, 'hungUp', 60_000 + calls * 500);
@@ -259,7 +264,7 @@ function sdpPort(sdp: string): number {
 /** Plain RTP both legs through rtpengine, legs set up over ng here. */
 async function rtpengineRamp(): Promise<RelayRamp> {
   const maxCalls = Math.max(...STEPS);
-  const ramp: RelayRamp = { steps: [], best: undefined, idleRssKb: 0 };
+  const ramp: RelayRamp = { steps: [], best: undefined, idleRssKb: 0, idleCpuPercent: 0 };
   let engine: RunningRtpengine | undefined;
   let ng: NgClient | undefined;
   const a = forkSide('plain-side');
@@ -305,9 +310,10 @@ async function rtpengineRamp(): Promise<RelayRamp> {
         // The first round only warms the engine and the generators up; idle RSS is read after it.
         await sleep(1000);
         ramp.idleRssKb = (await procStatusKb(engine.pid, 'VmRSS')) ?? 0;
+        ramp.idleCpuPercent = await idleCpu(engine.pid);
         continue;
       }
-      const step = stepOf(calls, ids.length, { failed, errors: [...errors] }, m, rss, ramp.idleRssKb);
+      const step = stepOf(calls, ids.length, { failed, errors: [...errors] }, m, rss, { rssKb: ramp.idleRssKb, cpuPercent: ramp.idleCpuPercent });
       ramp.steps.push(step);
       log(formatStep('rtpengine', step));
       if (!step.passed) break;
@@ -336,7 +342,7 @@ async function floorStep(calls: number): Promise<MediaStep | undefined> {
     const [portsA, portsB] = await Promise.all([ask<number[]>(a, { cmd: 'open', n: calls }, 'opened'), ask<number[]>(b, { cmd: 'open', n: calls }, 'opened')]);
     await Promise.all([ask(a, { cmd: 'targets', ports: portsB }, 'targeted'), ask(b, { cmd: 'targets', ports: portsA }, 'targeted')]);
     const m = await measure(a, b, undefined);
-    const step = stepOf(calls, calls, { failed: 0, errors: [] }, m, 0, 0);
+    const step = stepOf(calls, calls, { failed: 0, errors: [] }, m, 0, { rssKb: 0, cpuPercent: 0 });
     log(formatStep('floor (plain ⇄ plain, no relay)', step));
     return step;
   } catch (err) {
@@ -347,6 +353,15 @@ async function floorStep(calls: number): Promise<MediaStep | undefined> {
     b.connected && b.send({ cmd: 'close' });
     await Promise.all([stopChild(a), stopChild(b)]);
   }
+}
+
+/** CPU of `pid` over 2 s with nothing to do, % of one core. */
+async function idleCpu(pid: number): Promise<number> {
+  const c0 = (await procCpuSeconds(pid)) ?? 0;
+  const t0 = Date.now();
+  await sleep(2000);
+  const c1 = (await procCpuSeconds(pid)) ?? 0;
+  return round((100 * (c1 - c0)) / ((Date.now() - t0) / 1000), 1);
 }
 
 function bestOf(steps: readonly MediaStep[]): MediaStep | undefined {
