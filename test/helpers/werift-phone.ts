@@ -51,7 +51,6 @@ export class WeriftCall {
   endedByRemote = false;
   dialog: Dialog | undefined;
   readonly #transceiver: RTCRtpTransceiver;
-  readonly #ssrc = (Math.random() * 0xffffffff) >>> 0;
   #seq = Math.floor(Math.random() * 0xffff);
   #timestamp = (Math.random() * 0xffffffff) >>> 0;
   #closed = false;
@@ -101,9 +100,17 @@ export class WeriftCall {
     if (this.#closed) return;
     this.#seq = (this.#seq + 1) & 0xffff;
     this.#timestamp = (this.#timestamp + 160) >>> 0;
-    const header = new RtpHeader({ payloadType: 0, sequenceNumber: this.#seq, timestamp: this.#timestamp, ssrc: this.#ssrc, marker: false });
+    const sender = this.#transceiver.sender;
     this.packetsSent++;
-    this.#transceiver.sender.sendRtp(new RtpPacket(header, payload)).catch(() => undefined);
+    // The lean path (as the relay sends): our header as is, with the SSRC our SDP signalled;
+    // sender.sendRtp would re-serialize through werift's own sender state first.
+    const header = new RtpHeader({ payloadType: 0, sequenceNumber: this.#seq, timestamp: this.#timestamp, ssrc: sender.ssrc, marker: false });
+    const dtls = sender.dtlsTransport;
+    if (dtls !== undefined && this.pc.connectionState === 'connected') {
+      dtls.sendRtp(payload, header).catch(() => undefined);
+    } else {
+      sender.sendRtp(new RtpPacket(header, payload)).catch(() => undefined);
+    }
   }
 
   markEnded(byRemote: boolean): void {
