@@ -7,6 +7,7 @@
  *
  *   embedded:  webrtc-side (werift, WS) ──► SBC child (media.mode embedded) ──UDP──► plain-side (SIP UAS + RTP)
  *   rtpengine: plain-side A ──RTP──► rtpengine ──RTP──► plain-side B   (legs set up over ng by this script)
+ * Both relays stay up for the whole run and are measured in turn at each call count.
  *   floor:     plain-side A ──RTP──► plain-side B
  *
  * rtpengine carries plain RTP on both legs here: werift's DTLS handshake with
@@ -260,12 +261,29 @@ async function waitRelayEmpty(adminUrl: string, timeoutMs: number): Promise<numb
   return sessions;
 }
 
-async function embeddedRamp(work: string): Promise<RelayRamp> {
+/**
+ * One relay under test, set up once and warmed up, then measured step by step
+ * (alternating with the other relay, so both see the same machine).
+ */
+interface RelayBed {
+  name: string;
+  ramp: RelayRamp;
+  stopped: boolean;
+  step(calls: number): Promise<MediaStep>;
+  close(): Promise<void>;
+}
+
+type Setup = { established: number; failed: number; errors: string[] };
+
+async function embeddedBed(work: string): Promise<RelayBed> {
   const plain = new Side([forkSide('plain-side')]);
   const webrtc = new Side(Array.from({ length: Math.max(1, WEBRTC_PROCS) }, () => forkSide('webrtc-side')));
   let sbc: SbcProcess | undefined;
   const ramp: RelayRamp = { steps: [], best: undefined, idleRssKb: 0, idleCpuPercent: 0 };
-  type Setup = { established: number; failed: number; errors: string[] };
+  const close = async (): Promise<void> => {
+    await Promise.all([webrtc.close(), plain.close()]);
+    await sbc?.stop();
+  };
   /** `n` calls spread over the werift processes, their outcomes added up. */
   const place = async (url: string, n: number, concurrency: number): Promise<Setup> => {
     const per = webrtc.procs.map((_, i) => Math.floor(n / webrtc.procs.length) + (i < n % webrtc.procs.length ? 1 : 0));
@@ -283,40 +301,37 @@ async function embeddedRamp(work: string): Promise<RelayRamp> {
       uasPort: sipPort, workDir: work, ws: true,
       media: { mode: 'embedded', embedded: { address: '127.0.0.1', ports: RELAY_PORTS, maxSessions: 2000 } },
     });
-    const url = `ws://127.0.0.1:${sbc.wsPort}`;
-    log(`embedded: SBC pid ${sbc.pid} ${url}, plain side pid ${plain.procs[0]!.pid} (SIP ${sipPort}), werift sides pid ${webrtc.procs.map((p) => p.pid).join(', ')}`);
+    const running = sbc;
+    const url = `ws://127.0.0.1:${running.wsPort}`;
+    log(`embedded: SBC pid ${running.pid} ${url}, plain side pid ${plain.procs[0]!.pid} (SIP ${sipPort}), werift sides pid ${webrtc.procs.map((p) => p.pid).join(', ')}`);
     // Warm-up: code paths, the DTLS certificate, werift's first allocations.
     const warm = await place(url, 5 * webrtc.procs.length, 5);
     if (warm.established === 0) throw new Error(`no warm-up call came up: ${warm.errors.join('; ')}`);
-    await measure(webrtc, plain, sbc.pid);
+    await measure(webrtc, plain, running.pid);
     await hangup(warm.established);
-    await waitRelayEmpty(sbc.adminUrl, 10_000);
+    await waitRelayEmpty(running.adminUrl, 10_000);
     await sleep(1000);
-    ramp.idleRssKb = (await procStatusKb(sbc.pid, 'VmRSS')) ?? 0;
-    ramp.idleCpuPercent = await idleCpu(sbc.pid);
+    ramp.idleRssKb = (await procStatusKb(running.pid, 'VmRSS')) ?? 0;
+    ramp.idleCpuPercent = await idleCpu(running.pid);
     log(`embedded: idle SBC RSS ${(ramp.idleRssKb / 1024).toFixed(1)} MB, CPU ${ramp.idleCpuPercent} %`);
-    for (const calls of STEPS) {
-      const setup = await place(url, calls, 8);
-      const m = await measure(webrtc, plain, sbc.pid);
-      const rss = (await procStatusKb(sbc.pid, 'VmRSS')) ?? 0;
-      const step = stepOf(calls, setup.established, setup, m, rss, { rssKb: ramp.idleRssKb, cpuPercent: ramp.idleCpuPercent });
-      ramp.steps.push(step);
-      log(formatStep('embedded', step));
-      const ended = await hangup(calls);
-      const left = await waitRelayEmpty(sbc.adminUrl, 15_000);
-      if (ended.failed > 0 || left !== 0) log(`embedded: after ${calls} calls: ${ended.failed} BYEs failed, relay still lists ${left ?? '?'} sessions`);
-      if (!step.passed) break;
-      await sleep(1000);
-    }
+    return {
+      name: 'embedded', ramp, stopped: false, close,
+      step: async (calls) => {
+        const setup = await place(url, calls, 8);
+        const m = await measure(webrtc, plain, running.pid);
+        const rss = (await procStatusKb(running.pid, 'VmRSS')) ?? 0;
+        const step = stepOf(calls, setup.established, setup, m, rss, { rssKb: ramp.idleRssKb, cpuPercent: ramp.idleCpuPercent });
+        const ended = await hangup(calls);
+        const left = await waitRelayEmpty(running.adminUrl, 15_000);
+        if (ended.failed > 0 || left !== 0) log(`embedded: after ${calls} calls: ${ended.failed} BYEs failed, relay still lists ${left ?? '?'} sessions`);
+        return step;
+      },
+    };
   } catch (err) {
-    ramp.error = (err as Error).message;
-    log(`embedded failed: ${ramp.error}${sbc !== undefined ? `\n${sbc.tail().slice(-10).join('\n')}` : ''}`);
-  } finally {
-    await Promise.all([webrtc.close(), plain.close()]);
-    await sbc?.stop();
+    const tail = sbc !== undefined ? `\n${sbc.tail().slice(-10).join('\n')}` : '';
+    await close();
+    throw new Error(`${(err as Error).message}${tail}`);
   }
-  ramp.best = bestOf(ramp.steps);
-  return ramp;
 }
 
 function plainSdp(port: number): string {
@@ -329,73 +344,118 @@ function sdpPort(sdp: string): number {
 }
 
 /** Plain RTP both legs through rtpengine, legs set up over ng here. */
-async function rtpengineRamp(): Promise<RelayRamp> {
+async function rtpengineBed(): Promise<RelayBed> {
   const maxCalls = Math.max(...STEPS);
   const ramp: RelayRamp = { steps: [], best: undefined, idleRssKb: 0, idleCpuPercent: 0 };
   let engine: RunningRtpengine | undefined;
   let ng: NgClient | undefined;
   const a = new Side([forkSide('plain-side')]);
   const b = new Side([forkSide('plain-side')]);
-  try {
-    // Warnings only: at info level the engine spends its time on a log line per call event.
-    engine = await startRtpengine({ ports: Math.max(400, maxCalls * 4 + 100), logLevel: 4 });
-    ng = new NgClient(engine.udpUrl, { timeoutMs: 2000, tries: 2 });
-    await Promise.all([a, b].map((c) => nextMessage(c.procs[0]!, (m) => (m as { ready?: unknown }).ready, 10_000)));
-    log(`rtpengine: pid ${engine.pid} ${engine.udpUrl}, plain sides pid ${a.procs[0]!.pid} and ${b.procs[0]!.pid}`);
-    const flags = { 'transport-protocol': 'RTP/AVP', ICE: 'remove', replace: ['origin', 'session-connection'], flags: ['trust-address'] };
-    let warmed = false;
-    for (const calls of [STEPS[0]!, ...STEPS]) {
-      const warmUp = !warmed;
-      warmed = true;
-      const [portsA, portsB] = await Promise.all([ask<number[]>(a.procs[0]!, { cmd: 'open', n: calls }, 'opened'), ask<number[]>(b.procs[0]!, { cmd: 'open', n: calls }, 'opened')]);
-      const toA: number[] = [];
-      const toB: number[] = [];
-      const ids: string[] = [];
-      let failed = 0;
-      const errors = new Set<string>();
-      for (let i = 0; i < calls; i++) {
-        const callId = `bench-${Date.now()}-${i}-${Math.random().toString(36).slice(2, 8)}`;
-        try {
-          const offer = replySdp(await ng.request('offer', offerDict({ callId, fromTag: 'a', sdp: plainSdp(portsA[i]!), flags })), 'rtpengine', 'offer');
-          const answer = replySdp(await ng.request('answer', answerDict({ callId, fromTag: 'a', toTag: 'b', sdp: plainSdp(portsB[i]!), flags })), 'rtpengine', 'answer');
-          toB.push(sdpPort(offer));
-          toA.push(sdpPort(answer));
-          ids.push(callId);
-        } catch (err) {
-          failed++;
-          toB.push(0);
-          toA.push(0);
-          if (errors.size < 5) errors.add((err as Error).message);
-        }
-      }
-      await Promise.all([ask(a.procs[0]!, { cmd: 'targets', ports: toA }, 'targeted'), ask(b.procs[0]!, { cmd: 'targets', ports: toB }, 'targeted')]);
-      const m = await measure(a, b, engine.pid);
-      const rss = (await procStatusKb(engine.pid, 'VmRSS')) ?? 0;
-      for (const callId of ids) await ng.request('delete', { 'call-id': callId, 'from-tag': 'a', 'delete delay': 0 }).catch(() => undefined);
-      await Promise.all([a.all(() => ({ cmd: 'closeAll' }), 'closedAll'), b.all(() => ({ cmd: 'closeAll' }), 'closedAll')]);
-      if (warmUp) {
-        // The first round only warms the engine and the generators up; idle RSS is read after it.
-        await sleep(1000);
-        ramp.idleRssKb = (await procStatusKb(engine.pid, 'VmRSS')) ?? 0;
-        ramp.idleCpuPercent = await idleCpu(engine.pid);
-        continue;
-      }
-      const step = stepOf(calls, ids.length, { failed, errors: [...errors] }, m, rss, { rssKb: ramp.idleRssKb, cpuPercent: ramp.idleCpuPercent });
-      ramp.steps.push(step);
-      log(formatStep('rtpengine', step));
-      if (!step.passed) break;
-      await sleep(1000);
-    }
-  } catch (err) {
-    ramp.error = (err as Error).message;
-    log(`rtpengine failed: ${ramp.error}${engine !== undefined ? `\n${engine.logs().slice(-2000)}` : ''}`);
-  } finally {
+  const close = async (): Promise<void> => {
     await Promise.all([a.close(), b.close()]);
     ng?.close();
     await engine?.stop();
+  };
+  const flags = { 'transport-protocol': 'RTP/AVP', ICE: 'remove', replace: ['origin', 'session-connection'], flags: ['trust-address'] };
+  /** Set up `calls` engine sessions between A and B, measure, delete them. */
+  const run = async (running: RunningRtpengine, client: NgClient, calls: number): Promise<{ setup: Setup; m: Measured; rss: number }> => {
+    const [portsA, portsB] = await Promise.all([ask<number[]>(a.procs[0]!, { cmd: 'open', n: calls }, 'opened'), ask<number[]>(b.procs[0]!, { cmd: 'open', n: calls }, 'opened')]);
+    const toA: number[] = [];
+    const toB: number[] = [];
+    const ids: string[] = [];
+    let failed = 0;
+    const errors = new Set<string>();
+    for (let i = 0; i < calls; i++) {
+      const callId = `bench-${Date.now()}-${i}-${Math.random().toString(36).slice(2, 8)}`;
+      try {
+        const offer = replySdp(await client.request('offer', offerDict({ callId, fromTag: 'a', sdp: plainSdp(portsA[i]!), flags })), 'rtpengine', 'offer');
+        const answer = replySdp(await client.request('answer', answerDict({ callId, fromTag: 'a', toTag: 'b', sdp: plainSdp(portsB[i]!), flags })), 'rtpengine', 'answer');
+        toB.push(sdpPort(offer));
+        toA.push(sdpPort(answer));
+        ids.push(callId);
+      } catch (err) {
+        failed++;
+        toB.push(0);
+        toA.push(0);
+        if (errors.size < 5) errors.add((err as Error).message);
+      }
+    }
+    await Promise.all([ask(a.procs[0]!, { cmd: 'targets', ports: toA }, 'targeted'), ask(b.procs[0]!, { cmd: 'targets', ports: toB }, 'targeted')]);
+    const m = await measure(a, b, running.pid);
+    const rss = (await procStatusKb(running.pid, 'VmRSS')) ?? 0;
+    for (const callId of ids) await client.request('delete', { 'call-id': callId, 'from-tag': 'a', 'delete delay': 0 }).catch(() => undefined);
+    await Promise.all([a.all(() => ({ cmd: 'closeAll' }), 'closedAll'), b.all(() => ({ cmd: 'closeAll' }), 'closedAll')]);
+    return { setup: { established: ids.length, failed, errors: [...errors] }, m, rss };
+  };
+  try {
+    // Warnings only: at info level the engine spends its time on a log line per call event.
+    const running = await startRtpengine({ ports: Math.max(400, maxCalls * 4 + 100), logLevel: 4 });
+    engine = running;
+    const client = new NgClient(running.udpUrl, { timeoutMs: 2000, tries: 2 });
+    ng = client;
+    await Promise.all([a, b].map((c) => nextMessage(c.procs[0]!, (m) => (m as { ready?: unknown }).ready, 10_000)));
+    log(`rtpengine: pid ${running.pid} ${running.udpUrl}, plain sides pid ${a.procs[0]!.pid} and ${b.procs[0]!.pid}`);
+    // Warm-up round (not counted); idle figures after it.
+    await run(running, client, STEPS[0]!);
+    await sleep(1000);
+    ramp.idleRssKb = (await procStatusKb(running.pid, 'VmRSS')) ?? 0;
+    ramp.idleCpuPercent = await idleCpu(running.pid);
+    return {
+      name: 'rtpengine', ramp, stopped: false, close,
+      step: async (calls) => {
+        const { setup, m, rss } = await run(running, client, calls);
+        return stepOf(calls, setup.established, setup, m, rss, { rssKb: ramp.idleRssKb, cpuPercent: ramp.idleCpuPercent });
+      },
+    };
+  } catch (err) {
+    const tail = engine !== undefined ? `\n${engine.logs().slice(-2000)}` : '';
+    await close();
+    throw new Error(`${(err as Error).message}${tail}`);
   }
-  ramp.best = bestOf(ramp.steps);
-  return ramp;
+}
+
+/**
+ * Both relays' ramps, interleaved: at each call count the embedded relay,
+ * then rtpengine, so a machine that gets busier mid-run affects both alike.
+ * A relay whose step fails is not asked for more calls.
+ */
+async function rampBoth(work: string): Promise<{ embedded: RelayRamp; rtpengine: RelayRamp }> {
+  const empty = (error: string): RelayRamp => ({ steps: [], best: undefined, idleRssKb: 0, idleCpuPercent: 0, error });
+  const beds: RelayBed[] = [];
+  const out: { embedded: RelayRamp; rtpengine: RelayRamp } = { embedded: empty('not run'), rtpengine: empty('not run') };
+  for (const [name, make] of [['embedded', () => embeddedBed(work)], ['rtpengine', () => rtpengineBed()]] as const) {
+    try {
+      const bed = await make();
+      beds.push(bed);
+      out[name] = bed.ramp;
+    } catch (err) {
+      out[name] = empty((err as Error).message);
+      log(`${name} could not be set up: ${(err as Error).message}`);
+    }
+  }
+  try {
+    for (const calls of STEPS) {
+      for (const bed of beds) {
+        if (bed.stopped) continue;
+        try {
+          const step = await bed.step(calls);
+          bed.ramp.steps.push(step);
+          log(formatStep(bed.name, step));
+          if (!step.passed) bed.stopped = true;
+        } catch (err) {
+          bed.ramp.error = (err as Error).message;
+          bed.stopped = true;
+          log(`${bed.name} failed at ${calls} calls: ${bed.ramp.error}`);
+        }
+        await sleep(1000);
+      }
+      if (beds.every((b) => b.stopped)) break;
+    }
+  } finally {
+    for (const bed of beds) await bed.close();
+  }
+  for (const ramp of [out.embedded, out.rtpengine]) ramp.best = bestOf(ramp.steps);
+  return out;
 }
 
 /** Plain to plain, nothing between: what the generators add by themselves. */
@@ -461,8 +521,7 @@ async function main(): Promise<EmbeddedMediaResults> {
   log(`embedded media bench: ${cpus().length} cores, node ${process.version}, calls ${STEPS.join(',')}, ${STEP_S} s per step, 50 packets/s each way per call, pass = < ${MAX_LOSS * 100} % loss both ways`);
   const work = benchWorkDir();
   try {
-    const embedded = await embeddedRamp(work.dir);
-    const rtpengine = await rtpengineRamp();
+    const { embedded, rtpengine } = await rampBoth(work.dir);
     const floor = await floorStep(embedded.best?.calls ?? STEPS[0]!);
     const notes = [
       'rtpengine carries plain RTP on both legs (no DTLS/SRTP): werift⇄rtpengine DTLS fails in 25-50 % of runs (PEERS.md); the embedded relay does DTLS-SRTP on one leg.',
