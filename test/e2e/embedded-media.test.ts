@@ -302,6 +302,34 @@ for (const mode of ['proxy', 'b2bua'] as const) {
       await assertRelayEmpty('after the phone hung up a call to the page');
     });
 
+    scenario('two pages call each other (the dialog crosses the SBC twice, WebRTC ⇄ RTP ⇄ WebRTC): audio both ways, both relay sessions freed', async () => {
+      const p = await page();
+      const bob = await SoftphonePage.open(need(browser, 'Chromium'), `https://127.0.0.1:${wssPort()}/`, 'bob');
+      pages.push(bob);
+      capture.watchPage('bob', bob.page);
+      await bob.register({ server: `wss://127.0.0.1:${wssPort()}`, aor: `sip:bob@${DOMAIN}` });
+      await bob.waitForState('registered');
+      const from = capture.messages().length;
+      try {
+        await p.call(`sip:bob@${DOMAIN}`);
+        await bob.waitForState('ringing');
+        await bob.answer();
+        await Promise.all([p.waitForState('in call'), bob.waitForState('in call')]);
+        for (const [who, heard] of [['alice', await waitForAudio(p)], ['bob', await waitForAudio(bob)]] as const) {
+          assert.ok(heard.after.inboundPackets > heard.before.inboundPackets, `${who} receives audio packets`);
+          assert.ok(heard.after.audioEnergy > heard.before.audioEnergy, `${who} plays the other page's beep with energy`);
+        }
+        assertPageSawOnlyRelay('the SDPs both pages received', from);
+        await bob.hangup();
+        await Promise.all([p.waitForState('ended'), bob.waitForState('ended')]);
+        assert.equal((await p.statusLine()).text, 'Call ended: remote hung up');
+        await assertRelayEmpty('after the pages\' call');
+      } finally {
+        pages.splice(pages.indexOf(bob), 1);
+        await bob.close();
+      }
+    });
+
     if (mode === 'proxy') {
       scenario('baresip (a real UDP phone) calls the page through the SBC, Kamailio and the SBC again: a phone and a browser talk, audio both ways', async () => {
         const p = await page();
