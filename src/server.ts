@@ -21,6 +21,7 @@ import { Pipeline } from './core/pipeline.js';
 import { StaticFiles } from './http/static-files.js';
 import { GATEWAY_INFO_PATH, gatewayInfoHandler } from './http/gateway-info.js';
 import type { Logger } from './log/logger.js';
+import type { EmbeddedMedia } from './media/embedded/index.js';
 import type { MediaHooks } from './media/media-control.js';
 import { mediaFromConfig, type MediaSelection } from './media/media-from-config.js';
 import { NatKeepalive } from './registrar/nat-keepalive.js';
@@ -106,6 +107,11 @@ export class Server {
   /** The B2BUA (mode: b2bua) once started. */
   get b2bua(): B2bua | undefined {
     return this.#b2bua;
+  }
+
+  /** The embedded media relay when it is the active media (tests, diagnostics). */
+  get embeddedMedia(): EmbeddedMedia | undefined {
+    return this.#mediaSelection?.embedded;
   }
 
   /** Bound admin address (port 0 in config → ephemeral). */

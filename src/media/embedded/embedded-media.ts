@@ -298,6 +298,7 @@ export class EmbeddedMedia implements MediaHooks {
       this.#fail(why);
       this.#log.warn({ callId, why, path: session.describe() }, 'embedded media session freed');
     } else this.#log.debug({ callId, why }, 'embedded media session closed');
+    this.#flush();
     const done = session.close().catch((err: unknown) => this.#log.warn({ err, callId }, 'embedded media session did not close cleanly'));
     this.#closing.add(done);
     void done.finally(() => this.#closing.delete(done));
