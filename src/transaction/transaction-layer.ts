@@ -92,10 +92,11 @@ export class TransactionLayer {
    * wait timers are not counted. O(live transactions): for sampling, not per message.
    */
   pendingInvites(): number {
+    const pending = (tx: Transaction): boolean => (tx.type === 'ist' ? tx.state === 'proceeding' : tx.type === 'ict' && (tx.state === 'calling' || tx.state === 'proceeding'));
     let n = 0;
-    for (const tx of this.#live) {
-      if (tx.type === 'ist' ? tx.state === 'proceeding' : tx.type === 'ict' && (tx.state === 'calling' || tx.state === 'proceeding')) n++;
-    }
+    for (const tx of this.#server.values()) if (pending(tx)) n++;
+    for (const tx of this.#client.values()) if (pending(tx)) n++;
+    for (const tx of this.#unkeyed) if (pending(tx)) n++;
     return n;
   }
 
