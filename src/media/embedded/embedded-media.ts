@@ -119,6 +119,19 @@ export class EmbeddedMedia implements MediaHooks {
     };
   }
 
+  /** Every session (bounded), for /api/dialogs in proxy mode where no dialog is kept. */
+  sessionList(limit = 10_000): Array<{ callId: string; caller: string; callee: string; ageSeconds: number; onHold: boolean }> {
+    const now = performance.now();
+    const out: Array<{ callId: string; caller: string; callee: string; ageSeconds: number; onHold: boolean }> = [];
+    for (const [callId, sessions] of this.#calls) {
+      for (const s of sessions.values()) {
+        out.push({ callId, ...s.describe(), ageSeconds: Math.round((now - s.createdAt) / 1000), onHold: s.onHold });
+        if (out.length >= limit) return out;
+      }
+    }
+    return out;
+  }
+
   /** The media path of a call, for /api/dialogs. */
   mediaPath(callId: string): Array<{ caller: string; callee: string }> {
     return [...(this.#calls.get(callId)?.values() ?? [])].map((s) => s.describe());
