@@ -67,6 +67,8 @@ export interface EmbeddedSnapshot {
 type EndReason = 'bye' | 'inactivity' | 'max-duration' | 'flow-closed' | 'shutdown' | 'failed';
 
 const SWEEP_MS = 1000;
+/** Sweeps between RTCP sender reports on plain legs (RFC 3550 §6.2: about every 5 s). */
+const REPORT_EVERY = 5;
 
 export class EmbeddedMedia implements MediaHooks {
   readonly #s: EmbeddedMediaSettings;
@@ -82,6 +84,7 @@ export class EmbeddedMedia implements MediaHooks {
   /** Client flow id → Call-IDs with media through it. */
   readonly #byFlow = new Map<string, Set<string>>();
   #sessions = 0;
+  #sweeps = 0;
   /** Sessions still closing (their legs' sockets and peers being freed). */
   readonly #closing = new Set<Promise<void>>();
   readonly #sweep: NodeJS.Timeout;
@@ -320,8 +323,10 @@ export class EmbeddedMedia implements MediaHooks {
   #onSweep(): void {
     const now = performance.now();
     const maxAge = this.#s.maxCallSeconds * 1000;
+    const report = ++this.#sweeps % REPORT_EVERY === 0;
     for (const [callId, sessions] of [...this.#calls]) {
       for (const s of [...sessions.values()]) {
+        if (report) s.sendReports();
         const limit = (s.onHold || !s.answered ? this.#s.holdInactivitySeconds : this.#s.inactivitySeconds) * 1000;
         if (now - s.createdAt > maxAge) this.#end(callId, s, 'max-duration');
         else if (now - s.lastActivity > limit) this.#end(callId, s, 'inactivity');

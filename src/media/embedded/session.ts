@@ -118,6 +118,11 @@ export class Session {
     return { caller: d(this.#sides.caller), callee: d(this.#sides.callee) };
   }
 
+  /** RTCP sender reports on the plain legs. */
+  sendReports(): void {
+    for (const s of [this.#sides.caller, this.#sides.callee]) if (s.leg instanceof PlainLeg) s.leg.sendReport();
+  }
+
   offer(from: SideName, desc: AudioDescription, raw: string): Promise<string> {
     return this.#run(() => this.#offer(from, desc, raw));
   }
