@@ -75,7 +75,9 @@ export class WebrtcLeg implements MediaLeg {
       iceServers: [],
       icePortRange: [options.port, options.port + 1],
       iceInterfaceAddresses: { udp4: options.bindAddress, udp6: undefined } as never,
-      iceAdditionalHostAddresses: options.bindAddress === '0.0.0.0' ? [] : [options.bindAddress],
+      // Only a label for the candidate (the socket binds the interface address): with 0.0.0.0 the
+      // advertised address, so a host with no other interface still gets a candidate.
+      iceAdditionalHostAddresses: [options.bindAddress === '0.0.0.0' ? options.advertise : options.bindAddress],
       iceUseIpv6: false,
       iceUseTcp: false,
       bundlePolicy: 'max-bundle',
