@@ -306,7 +306,7 @@ export class Server {
     admin.route('POST', '/api/reload', () => this.#reload());
     admin.route('GET', '/api/registrations', async () => ({ status: 200, body: { mode: regMode, count: this.#localRegistrar?.count() ?? 0, registrations: (await this.#localRegistrar?.list()) ?? [] } }));
     admin.route('GET', '/api/flows', () => ({ status: 200, body: { flows: this.#flowList() } }));
-    admin.route('GET', '/api/dialogs', () => ({ status: 200, body: { dialogs: this.#b2bua?.snapshot() ?? [] } }));
+    admin.route('GET', '/api/dialogs', () => ({ status: 200, body: dialogList(this.#b2bua, media) }));
     admin.route('GET', '/api/engines', () => ({ status: 200, body: media.snapshot() }));
     this.#admin = admin;
     await admin.start();
@@ -535,6 +535,13 @@ function defaultAdvertise(address: string): string {
 
 function hostForUrl(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
+}
+
+/** GET /api/dialogs: B2BUA dialogs with their media path; the embedded relay's sessions too (proxy mode keeps no dialogs). */
+function dialogList(b2bua: B2bua | undefined, media: MediaSelection): unknown {
+  const embedded = media.embedded;
+  const dialogs = (b2bua?.snapshot() ?? []).map((d) => ({ ...d, media: embedded !== undefined ? { relay: 'embedded', path: embedded.mediaPath(d.callId) } : { relay: media.active } }));
+  return embedded !== undefined ? { dialogs, mediaSessions: embedded.sessionList() } : { dialogs };
 }
 
 const MEDIA_MODE_LINES = {

@@ -2,7 +2,8 @@
  * Call shapes through the embedded relay with a scripted backend (SipPeer +
  * its own RTP sockets): the inside offers (hold from the backend toward the
  * browser), 183 early media with forked answers (the last one wins), and a
- * late offer (offer in the 200, answer in the ACK) between plain phones.
+ * late offer (offer in the 200, answer in the ACK) between plain phones. The
+ * relay binds 0.0.0.0 and advertises 127.0.0.1 here (the wildcard path).
  */
 import assert from 'node:assert/strict';
 import { createSocket, type Socket } from 'node:dgram';
@@ -68,7 +69,7 @@ describe('embedded media relay call shapes (proxy mode)', () => {
     backend = await SipPeer.udp();
     sbc = await startSbc({
       backends: { default: { probe: { intervalSeconds: 0 }, targets: [{ uri: `sip:127.0.0.1:${backend.address.port};transport=udp` }] } },
-      media: { mode: 'embedded', embedded: { address: '127.0.0.1', ports: `${PORT_MIN}-${PORT_MIN + 199}` } },
+      media: { mode: 'embedded', embedded: { address: '0.0.0.0', advertise: '127.0.0.1', ports: `${PORT_MIN}-${PORT_MIN + 199}` } },
       timers: { t1Ms: 100 },
     });
   });

@@ -111,6 +111,11 @@ for (const mode of ['proxy', 'b2bua'] as const) {
       const engines = (await (await fetch(`${sbc.adminUrl}/api/engines`)).json()) as { active: string; engines: Array<{ name: string; sessions: number }> };
       assert.equal(engines.active, 'embedded');
       assert.equal(engines.engines[0]?.sessions, 1);
+      const dialogs = (await (await fetch(`${sbc.adminUrl}/api/dialogs`)).json()) as { dialogs: Array<{ media: { relay: string; path: unknown[] } }>; mediaSessions: Array<{ callId: string; caller: string; callee: string }> };
+      assert.equal(dialogs.mediaSessions.length, 1);
+      assert.match(dialogs.mediaSessions[0]!.caller, /^webrtc:\d+$/);
+      assert.match(dialogs.mediaSessions[0]!.callee, /^plain:\d+$/);
+      if (mode === 'b2bua') assert.equal(dialogs.dialogs[0]?.media.relay, 'embedded');
 
       // The answer toward the browser: WebRTC, one candidate at our address in our range.
       const answer = call.answer;
