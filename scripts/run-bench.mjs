@@ -6,7 +6,10 @@
 // benches could not run at all).
 // The overload part (bench/overload) runs SIPp step loads through the SBC and,
 // in the same run, through Kamailio 5.6, and prints them side by side.
-// Usage: node scripts/run-bench.mjs [--quick] [--only parse,calls,register,refresh,media,wss,overload]
+// The embedded media part (bench/media/embedded-media) runs concurrent calls
+// through the SBC's own relay at 50 packets/s each way, with rtpengine carrying
+// the same calls beside it.
+// Usage: node scripts/run-bench.mjs [--quick] [--only parse,calls,register,refresh,media,wss,overload,embedded-media]
 //          [--wss-clients N] [--workers N] [--profile DIR]
 //          [--sbc-udp-rcvbuf BYTES]  what-if: SBC UDP sockets get this receive buffer (not the SBC as shipped)
 //          [--capacity N]            overload: the SBC's clean rate, instead of measuring it
@@ -39,14 +42,16 @@ const runParse = only === undefined || only.has('parse') || [...only].some((p) =
 const loadParts = only === undefined ? undefined : [...only].filter((p) => LOAD_PARTS.includes(p));
 const runLoad = loadParts === undefined || loadParts.length > 0;
 const runOverload = only === undefined || only.has('overload');
+const runEmbeddedMedia = only === undefined || only.has('embedded-media');
 
-const TARGETS = { callsPerSecond: 1500, mediaCallsPerSecond: 800, mediaAddedP50Ms: 3, registersPerSecond: 5000, wssFlows: 10_000, bytesPerWssFlow: 20 * 1024 };
+const TARGETS = { callsPerSecond: 1500, mediaCallsPerSecond: 800, mediaAddedP50Ms: 3, registersPerSecond: 5000, wssFlows: 10_000, bytesPerWssFlow: 20 * 1024, embeddedCalls: 150 };
 
 const parseBench = join(root, 'dist', 'bench', 'sip-parse.bench.js');
 const loadBench = join(root, 'dist', 'bench', 'load', 'run.js');
 const overloadBench = join(root, 'dist', 'bench', 'overload', 'run.js');
+const embeddedMediaBench = join(root, 'dist', 'bench', 'media', 'embedded-media.js');
 const profileTop = join(root, 'dist', 'bench', 'load', 'profile-top.js');
-for (const f of [parseBench, loadBench, overloadBench]) {
+for (const f of [parseBench, loadBench, overloadBench, embeddedMediaBench]) {
   if (!existsSync(f)) {
     console.error(`missing ${f}: run \`npm run build\` first (npm run bench does)`);
     process.exit(1);
@@ -118,6 +123,18 @@ if (runLoad) {
     results = JSON.parse(readFileSync(jsonFile, 'utf8'));
   } catch {
     console.error(`load bench produced no results (exit ${loadRun.code})`);
+  }
+}
+
+let embeddedMedia;
+if (runEmbeddedMedia) {
+  console.log('\n== embedded media relay vs rtpengine (werift and plain-RTP generators as separate processes) ==');
+  const file = join(scratch, 'embedded-media.json');
+  const run = await node([embeddedMediaBench, '--json', file, ...(values.quick ? ['--quick'] : [])], true);
+  try {
+    embeddedMedia = JSON.parse(readFileSync(file, 'utf8'));
+  } catch {
+    console.error(`embedded media bench produced no results (exit ${run.code})`);
   }
 }
 
@@ -225,6 +242,32 @@ if (results !== undefined) {
   }
   for (const e of results.errors ?? []) rows.push(['error', e.split('\n')[0], '', 'MISSED']);
 }
+if (embeddedMedia !== undefined) {
+  // The pass rule is bench/media/embedded-media.ts's: every call up, < 0.1 % loss both ways, the
+  // generators got >= 90 % of the packets out, median latency <= 20 ms (not queueing).
+  const mediaRows = (name, ramp, target) => {
+    const top = ramp.best;
+    const stop = ramp.steps.find((s) => !s.passed);
+    const why = stop === undefined
+      ? ' (no failure up to the last step)'
+      : ` (at ${stop.calls}: ${stop.stopReason ?? 'failed'})`;
+    rows.push([`${name}, < 0.1 % loss both ways`, top === undefined ? `none${ramp.error === undefined ? '' : `: ${ramp.error.split('\n')[0]}`}` : `${top.calls} calls${why}`, target === undefined ? '' : `>= ${target}`, target === undefined ? '' : verdict(top !== undefined && top.calls >= target)]);
+    if (top === undefined) return;
+    rows.push([`  CPU per call (idle ${fmt(ramp.idleCpuPercent, 1)} % subtracted)`, `${fmt(top.cpuPercentPerCall, 3)} % of one core (${fmt(top.relayCpuPercent, 1)} % at ${top.calls} calls)`, '', '']);
+    rows.push([`  one-way latency p50/p99 → / ←`, `${fmt(top.forward.p50Ms)}/${fmt(top.forward.p99Ms)} / ${fmt(top.back.p50Ms)}/${fmt(top.back.p99Ms)} ms`, '', '']);
+    const floor = embeddedMedia.floor;
+    if (floor !== undefined) {
+      // p99 on a busy machine is mostly scheduling noise: a negative difference says so rather than a gain.
+      const added = (via, base) => (via - base < 0 ? `<= 0 (noise)` : `${fmt(via - base)}`);
+      rows.push([`  added over the no-relay floor p50 / p99, →`, `${added(top.forward.p50Ms, floor.forward.p50Ms)} / ${added(top.forward.p99Ms, floor.forward.p99Ms)} ms (floor ${fmt(floor.forward.p50Ms)} / ${fmt(floor.forward.p99Ms)} ms at ${floor.calls} calls)`, '', '']);
+      rows.push([`  added over the no-relay floor p50 / p99, ←`, `${added(top.back.p50Ms, floor.back.p50Ms)} / ${added(top.back.p99Ms, floor.back.p99Ms)} ms`, '', '']);
+    }
+    rows.push([`  memory per call (RSS delta / calls)`, `${fmt(top.rssPerCallKb, 1)} kB`, '', '']);
+    rows.push([`  generators CPU at that step`, `${top.generatorCpuPercent.join(' / ')} % of one core`, '', '']);
+  };
+  mediaRows('embedded relay calls (WebRTC ⇄ RTP)', embeddedMedia.embedded, TARGETS.embeddedCalls);
+  mediaRows('rtpengine calls, same run (plain RTP both legs)', embeddedMedia.rtpengine, undefined);
+}
 if (overload !== undefined) {
   rows.push(['overload: capacity C (clean rate, SIPp UDP)', `${overload.capacity} calls/s`, '', '']);
   for (const v of overload.verdicts ?? []) rows.push([v.name, v.figure, v.target, verdict(v.met)]);
@@ -242,4 +285,4 @@ for (const r of rows) console.log(line(r));
 const missed = rows.filter((r) => r[3] === 'MISSED').length;
 const met = rows.filter((r) => r[3] === 'MET').length;
 console.log(`\ntargets met: ${met}, missed: ${missed}`);
-process.exit(results === undefined && overload === undefined && parse.code !== 0 ? 1 : 0);
+process.exit(results === undefined && overload === undefined && embeddedMedia === undefined && parse.code !== 0 ? 1 : 0);

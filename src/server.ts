@@ -21,6 +21,7 @@ import { Pipeline } from './core/pipeline.js';
 import { StaticFiles } from './http/static-files.js';
 import { GATEWAY_INFO_PATH, gatewayInfoHandler } from './http/gateway-info.js';
 import type { Logger } from './log/logger.js';
+import type { EmbeddedMedia } from './media/embedded/index.js';
 import type { MediaHooks } from './media/media-control.js';
 import { mediaFromConfig, type MediaSelection } from './media/media-from-config.js';
 import { NatKeepalive } from './registrar/nat-keepalive.js';
@@ -106,6 +107,11 @@ export class Server {
   /** The B2BUA (mode: b2bua) once started. */
   get b2bua(): B2bua | undefined {
     return this.#b2bua;
+  }
+
+  /** The embedded media relay when it is the active media (tests, diagnostics). */
+  get embeddedMedia(): EmbeddedMedia | undefined {
+    return this.#mediaSelection?.embedded;
   }
 
   /** Bound admin address (port 0 in config → ephemeral). */
@@ -300,7 +306,7 @@ export class Server {
     admin.route('POST', '/api/reload', () => this.#reload());
     admin.route('GET', '/api/registrations', async () => ({ status: 200, body: { mode: regMode, count: this.#localRegistrar?.count() ?? 0, registrations: (await this.#localRegistrar?.list()) ?? [] } }));
     admin.route('GET', '/api/flows', () => ({ status: 200, body: { flows: this.#flowList() } }));
-    admin.route('GET', '/api/dialogs', () => ({ status: 200, body: { dialogs: this.#b2bua?.snapshot() ?? [] } }));
+    admin.route('GET', '/api/dialogs', () => ({ status: 200, body: dialogList(this.#b2bua, media) }));
     admin.route('GET', '/api/engines', () => ({ status: 200, body: media.snapshot() }));
     this.#admin = admin;
     await admin.start();
@@ -529,6 +535,13 @@ function defaultAdvertise(address: string): string {
 
 function hostForUrl(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
+}
+
+/** GET /api/dialogs: B2BUA dialogs with their media path; the embedded relay's sessions too (proxy mode keeps no dialogs). */
+function dialogList(b2bua: B2bua | undefined, media: MediaSelection): unknown {
+  const embedded = media.embedded;
+  const dialogs = (b2bua?.snapshot() ?? []).map((d) => ({ ...d, media: embedded !== undefined ? { relay: 'embedded', path: embedded.mediaPath(d.callId) } : { relay: media.active } }));
+  return embedded !== undefined ? { dialogs, mediaSessions: embedded.sessionList() } : { dialogs };
 }
 
 const MEDIA_MODE_LINES = {

@@ -110,19 +110,32 @@ export class WindowCounter {
 
 /**
  * Calls `send(i)` for every sender index at 50 packets/s each, a quarter of
- * them per 5 ms tick. `count()` is read each tick (calls come and go).
+ * them per 5 ms tick. `count()` is read each tick (calls come and go). Paced
+ * by the clock, not by the ticks: a late tick sends the quarters that were
+ * due (up to {@link MAX_CATCH_UP} of them), so a busy machine delays packets
+ * instead of silently sending fewer.
  */
 export class Pacer {
   #timer: NodeJS.Timeout | undefined;
-  #tick = 0;
+  #done = 0;
+  #t0 = 0;
 
   start(count: () => number, send: (i: number) => void): void {
     this.stop();
-    this.#timer = setInterval(() => {
-      const slot = this.#tick++ % TICKS_PER_PACKET;
+    this.#t0 = performance.now();
+    this.#done = 0;
+    const tick = (): void => {
+      const due = Math.floor((performance.now() - this.#t0) / TICK_MS) + 1;
+      // Far behind: skip what cannot be caught up (those packets are never counted as sent).
+      if (due - this.#done > MAX_CATCH_UP) this.#done = due - MAX_CATCH_UP;
       const n = count();
-      for (let i = slot; i < n; i += TICKS_PER_PACKET) send(i);
-    }, TICK_MS);
+      while (this.#done < due) {
+        const slot = this.#done++ % TICKS_PER_PACKET;
+        for (let i = slot; i < n; i += TICKS_PER_PACKET) send(i);
+      }
+    };
+    tick();
+    this.#timer = setInterval(tick, TICK_MS);
   }
 
   stop(): void {
@@ -130,3 +143,6 @@ export class Pacer {
     this.#timer = undefined;
   }
 }
+
+/** Quarters a late tick may still send (8 = 40 ms, two packets per call). */
+const MAX_CATCH_UP = 8;

@@ -95,7 +95,7 @@ if (values.fields !== undefined) {
 
 if (values.retainers !== undefined) {
   const wanted = values.retainers;
-  const counts = new Map<string, number>();
+  const counts = new Map<string, { n: number; bytes: number }>();
   let edgeIndex = 0;
   for (let i = 0; i < nodes.length; i += N) {
     const count = nodes[i + edgeCountAt]!;
@@ -107,12 +107,15 @@ if (values.retainers !== undefined) {
       const nameOrIndex = edges[e + edgeNameAt]!;
       const name = type === 'element' || type === 'hidden' ? `[${type}]` : (strings[nameOrIndex] ?? '?');
       const key = `${label(i)} .${name}`;
-      counts.set(key, (counts.get(key) ?? 0) + 1);
+      const c = counts.get(key) ?? { n: 0, bytes: 0 };
+      c.n++;
+      c.bytes += nodes[to + sizeAt]!;
+      counts.set(key, c);
     }
     edgeIndex += count * E;
   }
-  process.stdout.write(`\nretainers of ${wanted}:\n`);
-  for (const [key, n] of [...counts.entries()].sort((a, b) => b[1] - a[1]).slice(0, top)) process.stdout.write(`${String(n).padStart(9)}  ${key}\n`);
+  process.stdout.write(`\nretainers of ${wanted} (count, self MB of the targets):\n`);
+  for (const [key, c] of [...counts.entries()].sort((a, b) => b[1].bytes - a[1].bytes).slice(0, top)) process.stdout.write(`${String(c.n).padStart(9)} ${(c.bytes / 1048576).toFixed(2).padStart(7)}  ${key}\n`);
 }
 
 if (values.strings === true) {
@@ -120,7 +123,7 @@ if (values.strings === true) {
   for (let i = 0; i < nodes.length; i += N) {
     const type = nodeTypes[nodes[i + typeAt]!];
     if (type !== 'string' && type !== 'concatenated string' && type !== 'sliced string') continue;
-    const key = `(${type}) ${(strings[nodes[i + nameAt]!] ?? '').slice(0, 60).replace(/\r?\n/g, '⏎')}`;
+    const key = `(${type}) ${(strings[nodes[i + nameAt]!] ?? '').slice(0, 60).replace(/\r?\n/g, '⏎').replace(/[0-9a-f]{2,}/gi, '#')}`;
     const c = counts.get(key) ?? { n: 0, bytes: 0 };
     c.n++;
     c.bytes += nodes[i + sizeAt]!;

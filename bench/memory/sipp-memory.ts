@@ -10,9 +10,10 @@
  *
  * Run: node dist/bench/memory/sipp-memory.js [--rate 1000] [--seconds 60]
  *        [--after 40] [--max-old-space MB] [--snapshot-at S1,S2 --snapshot-dir DIR]
- *        [--edge sbc|kamailio]
+ *        [--gc-at S1,S2] [--edge sbc|kamailio] [--sbc-main PATH/main.js (another build, to compare)]
  * --snapshot-at takes heap snapshots (SIGUSR2, --heapsnapshot-signal) at
- * those seconds since the load started (e.g. 20,100 = under load and after).
+ * those seconds since the load started (e.g. 20,100 = under load and after);
+ * --gc-at forces a full GC then (inspector) and prints the live heap.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -23,7 +24,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { freePortInRange } from '../../test/helpers/free-port.js';
 import { repoRoot } from '../../test/helpers/paths.js';
-import { procStatusKb, stopChild } from '../load/children.js';
+import { procCpuSeconds, procStatusKb, stopChild } from '../load/children.js';
 import { collectAndMeasure } from '../load/heap-probe.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -37,8 +38,10 @@ const { values } = parseArgs({
     after: { type: 'string', default: '40' },
     'max-old-space': { type: 'string' },
     'snapshot-at': { type: 'string' },
+    'gc-at': { type: 'string' },
     'snapshot-dir': { type: 'string' },
     edge: { type: 'string', default: 'sbc' },
+    'sbc-main': { type: 'string' },
   },
 });
 const rate = Number(values.rate);
@@ -46,6 +49,7 @@ const seconds = Number(values.seconds);
 const afterS = Number(values.after);
 const snapshotAt = (values['snapshot-at'] ?? '').split(',').filter((s) => s !== '').map(Number);
 const snapshotDir = values['snapshot-dir'];
+const gcAt = (values['gc-at'] ?? '').split(',').filter((s) => s !== '').map(Number);
 const edge = values.edge === 'kamailio' ? 'kamailio' : 'sbc';
 
 const log = (line: string): void => {
@@ -91,6 +95,7 @@ async function main(): Promise<void> {
     children.push(uac);
     const started = Date.now();
     const snaps = [...snapshotAt];
+    const gcs = [...gcAt];
     const total = seconds + afterS;
     for (let t = 5; t <= total; t += 5) {
       await sleep(started + t * 1000 - Date.now());
@@ -99,6 +104,10 @@ async function main(): Promise<void> {
         edgeProc.snapshot?.();
         log(`t=${t}s heap snapshot requested`);
         await sleep(3000);
+      }
+      while (gcs.length > 0 && gcs[0]! <= t) {
+        gcs.shift();
+        log(`t=${t}s live set: ${await edgeProc.finalFigures().catch((err: unknown) => (err as Error).message)}`);
       }
       const phase = t <= seconds ? 'load' : 'after';
       log(`t=${t}s ${phase}: ${edgeProc.alive() ? await edgeProc.sample() : 'EDGE DIED'}`);
@@ -150,7 +159,7 @@ async function startSbc(work: string, uasPort: number): Promise<Edge> {
     mkdirSync(snapshotDir, { recursive: true });
     flags.push(`--diagnostic-dir=${snapshotDir}`);
   }
-  const child = spawn(process.execPath, [...flags, join(repoRoot, 'dist', 'src', 'main.js'), '--config', file], { stdio: ['ignore', 'pipe', 'pipe'], cwd: repoRoot });
+  const child = spawn(process.execPath, [...flags, values['sbc-main'] ?? join(repoRoot, 'dist', 'src', 'main.js'), '--config', file], { stdio: ['ignore', 'pipe', 'pipe'], cwd: repoRoot });
   const lines: string[] = [];
   const keep = (chunk: Buffer): void => {
     for (const line of chunk.toString('utf8').split('\n')) if (line.trim() !== '' && !line.includes('Debugger')) lines.push(line);
@@ -176,6 +185,7 @@ async function startSbc(work: string, uasPort: number): Promise<Edge> {
     snapshot: () => child.kill('SIGUSR2'),
     async sample() {
       const rssKb = await procStatusKb(child.pid!, 'VmRSS');
+      const cpu = await procCpuSeconds(child.pid!);
       let heap: number | undefined;
       let tx = '?';
       try {
@@ -185,7 +195,7 @@ async function startSbc(work: string, uasPort: number): Promise<Edge> {
       } catch {
         // a busy SBC may not answer in time
       }
-      return `rss=${mb(rssKb === undefined ? undefined : rssKb * 1024)} heapUsed=${mb(heap)} ${tx}`;
+      return `rss=${mb(rssKb === undefined ? undefined : rssKb * 1024)} heapUsed=${mb(heap)} cpu=${cpu?.toFixed(1) ?? '?'}s ${tx}`;
     },
     async finalFigures() {
       const m = await collectAndMeasure(inspectPort);

@@ -67,10 +67,10 @@ export class ProxyTransaction {
   readonly #request: SipRequest;
   readonly #candidates: BranchTarget[];
   readonly #options: ProxyTransactionOptions;
-  readonly #branches: Branch[] = [];
+  #branches: Branch[] = [];
   #best: SipResponse | undefined;
-  /** Final responses that came from downstream (as opposed to ones we made), with the flow they came on. */
-  readonly #downstream = new WeakMap<SipResponse, Flow>();
+  /** The flow #best came on when it came from downstream; undefined for one we made. */
+  #bestFrom: Flow | undefined;
   #finalSent = false;
   #canceled = false;
   #closed = false;
@@ -203,8 +203,7 @@ export class ProxyTransaction {
     if (status === 503) branch.target.onFailure?.('503');
     else branch.target.onSuccess?.();
     this.#endBranch(branch);
-    if (branch.tx !== undefined) this.#downstream.set(res, branch.tx.flow);
-    this.#consider(res);
+    this.#consider(res, branch.tx?.flow);
     if (status >= 600) this.cancel();
     this.#maybeFinish();
   }
@@ -238,12 +237,12 @@ export class ProxyTransaction {
   }
 
   /** Keep the best final response (RFC 3261 §16.7 step 6): any 6xx, else the lowest class. */
-  #consider(res: SipResponse): void {
+  #consider(res: SipResponse, from?: Flow): void {
     const best = this.#best;
-    if (best === undefined) { this.#best = res; return; }
     const cls = (s: number): number => Math.floor(s / 100);
-    if (cls(best.status) === 6) return;
-    if (cls(res.status) === 6 || cls(res.status) < cls(best.status)) this.#best = res;
+    if (best !== undefined && (cls(best.status) === 6 || (cls(res.status) !== 6 && cls(res.status) >= cls(best.status)))) return;
+    this.#best = res;
+    this.#bestFrom = from;
   }
 
   #maybeFinish(): void {
@@ -251,17 +250,21 @@ export class ProxyTransaction {
     if (this.#branches.some((b) => !b.done)) return;
     if (this.#candidates.length > 0 && !this.#canceled) return;
     let res = this.#best;
+    let from = this.#bestFrom;
     if (res === undefined) res = createResponse(this.#request, this.#options.unreachableStatus ?? 503);
     // A canceled INVITE whose branch never answered still ends with 487 upstream.
-    if (this.#canceled && res.status === 408) res = createResponse(this.#request, 487);
+    if (this.#canceled && res.status === 408) {
+      res = createResponse(this.#request, 487);
+      from = undefined;
+    }
     // A 503 from downstream would make the upstream think *we* are overloaded (§16.7 step 6).
-    if (res.status === 503 && this.#downstream.has(res)) {
+    if (res.status === 503 && from !== undefined) {
       res.status = 500;
       res.reason = 'Server Internal Error';
     }
     this.#finalSent = true;
     this.#options.onFinalResponse?.(res);
-    this.#relay(res, this.#downstream.get(res));
+    this.#relay(res, from);
     this.#options.onFinal?.(res.status);
   }
 
@@ -294,7 +297,10 @@ export class ProxyTransaction {
     this.#released = true;
     slimRequest(this.#request);
     this.#best = undefined;
+    this.#bestFrom = undefined;
     this.#candidates.length = 0;
+    // Ended branches are never looked at again (their transactions keep what they need).
+    this.#branches = this.#branches.filter((b) => !b.done);
   }
 }
 

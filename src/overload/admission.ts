@@ -1,11 +1,12 @@
 /**
  * Admission control: turns load samples into how much new work to take.
  *
- *              any signal at/over its threshold
+ *           any signal at/over its threshold for 2 samples (heap: 1)
  *   normal ───────────────────────────────────────► shedding
- *     ▲        (admit fraction ×0.75 per hot sample, │
- *     │         +0.05 per sample below 80 % of every │
- *     │         threshold; in between it holds)      │
+ *     ▲        (admit fraction ×0.8 per hot sample,  │
+ *     │         +0.05 per cool sample, ×1.5 + 0.05   │
+ *     │         when the loop also has idle time;    │
+ *     │         in between it holds)                 │
  *     └──────────── admit fraction back at 1 and ◄───┘
  *                   `recoverSamples` cool samples in a row
  *
@@ -14,7 +15,9 @@
  * switch would shed everything during a surge, because shedding itself keeps
  * the event loop busy. Only the signals that mean "work is waiting" (loop
  * delay, the kernel receive queue, pending INVITEs, heap) drive it; a busy
- * loop that keeps up is not overloaded.
+ * loop that keeps up is not overloaded, and a receive backlog that is
+ * already shrinking holds the share rather than cutting it (the backlog lags
+ * behind what we admit; cutting on it overshoots).
  */
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../log/logger.js';
@@ -47,14 +50,26 @@ export interface AdmissionOptions {
   now?: () => number;
 }
 
+/** Hot samples in a row before shedding starts. */
+const ENTER_SAMPLES = 2;
 /** Below this fraction of every threshold a sample counts as cool. */
 const COOL = 0.8;
-const DECREASE = 0.75;
+const DECREASE = 0.8;
+/** The receive backlog counts as draining when it shrank below this share of the previous sample. */
+const DRAINING = 0.95;
 const INCREASE = 0.05;
+/** Growth of the admitted share per cool sample when the loop has idle time. */
+const FAST_INCREASE = 1.5;
 /** Never shut the door completely: some calls keep getting through and the fraction can be probed upward. */
 const MIN_FRACTION = 0.02;
 /** A sampling timer this many intervals late means the loop is stalled right now. */
 const STALL_INTERVALS = 3;
+/** Share of a request's time our loop must have stood still for its silence to be excused. */
+const STALL_SHARE = 0.25;
+/** Loop delay up to this is normal jitter, not a stall, ms. */
+const STALL_JITTER_MS = 20;
+/** Samples of stall history kept (at 100 ms: 102 s). */
+const STALL_HISTORY = 1024;
 
 export class Admission {
   readonly #t: AdmissionThresholds;
@@ -66,11 +81,17 @@ export class Admission {
   #fraction = 1;
   #reason: OverloadSignal | undefined;
   #coolRun = 0;
+  #hotRun = 0;
+  #lastQueued = 0;
   #heapHot = false;
   #lastSampleAt: number;
   #lastLoopMaxMs = 0;
-  /** Last time our own trouble was seen (shedding, a stalled loop, a backlog). */
+  /** Last time we were overloaded (a hot sample, or shedding). */
   #troubleAt = -Infinity;
+  /** Ring of the last samples' stalls (ms beyond jitter) and their times: enough for a Timer B of 32 s. */
+  readonly #stalls = new Float64Array(STALL_HISTORY);
+  readonly #stallAt = new Float64Array(STALL_HISTORY).fill(-Infinity);
+  #stallHead = 0;
   #enteredAt = 0;
 
   constructor(options: AdmissionOptions) {
@@ -116,52 +137,93 @@ export class Admission {
 
   /**
    * True when our own trouble could explain a target's silence since
-   * `since` (performance.now() ms): we were shedding or stalled or behind at
-   * some point since then, or the loop is stalled right now.
+   * `since` (performance.now() ms, when the request went out): we were
+   * overloaded (shedding, or a signal over its threshold) at some point since
+   * then, or the loop stood still for at least a quarter of that time (a
+   * 100 ms pause does not explain 4 s of silence), counting a stall going on
+   * right now.
    */
   excuses(since: number): boolean {
     if (this.#state === 'shedding') return true;
+    const interval = this.#t.sampleIntervalMs;
+    if (this.#troubleAt >= since - interval) return true;
     const now = this.#now();
-    if (now - this.#lastSampleAt > STALL_INTERVALS * this.#t.sampleIntervalMs) return true;
-    return this.#troubleAt >= since - this.#t.sampleIntervalMs;
+    const sinceSample = now - this.#lastSampleAt;
+    let stalled = sinceSample > STALL_INTERVALS * interval ? sinceSample : 0;
+    const h = this.#stalls;
+    for (let i = 0, at = this.#stallHead; i < h.length; i++) {
+      at = (at - 1 + h.length) % h.length;
+      const t = this.#stallAt[at]!;
+      if (t < since) break;
+      stalled += h[at]!;
+    }
+    return stalled >= STALL_SHARE * Math.max(interval, now - since);
   }
 
   update(s: LoadSample): void {
     const t = this.#t;
     this.#lastSampleAt = s.at;
     this.#lastLoopMaxMs = s.loopMaxMs;
-    const hot = this.#hotSignal(s, 1);
+    const previous = this.#lastQueued;
+    const growth = s.udpQueuedBytes - previous;
+    this.#lastQueued = s.udpQueuedBytes;
+    const hot = this.#hotSignal(s, growth, s.udpQueuedBytes < previous * DRAINING);
     this.#heapHot = s.heapFraction >= t.heapFraction;
-    const cool = hot === undefined && this.#hotSignal(s, COOL) === undefined;
-    if (hot !== undefined || s.loopMaxMs >= t.loopDelayMs) this.#troubleAt = s.at;
+    if (hot !== undefined) this.#troubleAt = s.at;
+    this.#recordStall(s);
 
     if (hot !== undefined) {
       this.#reason = hot;
       this.#coolRun = 0;
+      this.#hotRun++;
+      // A single hot sample (a GC pause, JIT warm-up) is not overload; the heap is never ignored.
+      if (this.#state === 'normal' && this.#hotRun < ENTER_SAMPLES && hot !== 'heap') return;
       this.#fraction = Math.max(MIN_FRACTION, this.#fraction * DECREASE);
       if (this.#state === 'normal') this.#enter(hot, s);
       return;
     }
+    this.#hotRun = 0;
     if (this.#state === 'normal') return;
     this.#troubleAt = s.at;
-    if (!cool) {
+    if (!this.#isCool(s, growth)) {
       this.#coolRun = 0;
       return;
     }
-    this.#fraction = Math.min(1, this.#fraction + INCREASE);
+    // Idle time on the loop: the surge is over, come back fast; else probe upward slowly.
+    this.#fraction = Math.min(1, s.elu < t.eventLoopUtilization ? this.#fraction * FAST_INCREASE + INCREASE : this.#fraction + INCREASE);
     this.#coolRun++;
     if (this.#fraction >= 1 && this.#coolRun >= t.recoverSamples) this.#leave();
   }
 
-  #hotSignal(s: LoadSample, scale: number): OverloadSignal | undefined {
+  /** The signal that says work is piling up, if any. */
+  #hotSignal(s: LoadSample, growth: number, draining: boolean): OverloadSignal | undefined {
     const t = this.#t;
-    if (s.heapFraction >= t.heapFraction * scale) return 'heap';
-    if (s.loopDelayMs >= t.loopDelayMs * scale) return 'loop-delay';
-    if (s.udpQueuedBytes >= t.udpQueueBytes * scale || (scale === 1 && s.udpDrops > 0)) return 'udp-queue';
+    if (s.heapFraction >= t.heapFraction) return 'heap';
+    if (s.loopDelayMs >= t.loopDelayMs) return 'loop-delay';
+    if (s.udpDrops > 0) return 'udp-queue';
+    // A backlog already shrinking is being dealt with: it holds the share admitted rather than cutting it.
+    if (!draining && s.udpQueuedBytes >= t.udpQueueBytes) return 'udp-queue';
+    // A backlog growing fast is caught before it is large.
+    if (s.udpQueuedBytes >= t.udpQueueBytes / 4 && growth >= t.udpQueueBytes / 8) return 'udp-queue';
     // Busy alone is not overloaded; busy with a backlog building is.
-    if (s.elu >= t.eventLoopUtilization * scale && s.udpQueuedBytes >= (t.udpQueueBytes / 4) * scale) return 'event-loop-utilization';
-    if (s.pendingInvites >= t.maxPendingInvites * scale) return 'pending-invites';
+    if (!draining && s.elu >= t.eventLoopUtilization && s.udpQueuedBytes >= t.udpQueueBytes / 2) return 'event-loop-utilization';
+    if (s.pendingInvites >= t.maxPendingInvites) return 'pending-invites';
     return undefined;
+  }
+
+  /** Every signal well below its threshold and no backlog building (hysteresis: between cool and hot the share holds). */
+  #isCool(s: LoadSample, growth: number): boolean {
+    const t = this.#t;
+    return s.heapFraction < t.heapFraction * COOL && s.loopDelayMs < t.loopDelayMs * COOL &&
+      s.udpQueuedBytes < t.udpQueueBytes / 8 && growth < t.udpQueueBytes / 64 && s.pendingInvites < t.maxPendingInvites * COOL;
+  }
+
+  /** The sample's longest pause beyond normal jitter, kept for excuses(). */
+  #recordStall(s: LoadSample): void {
+    const at = this.#stallHead;
+    this.#stallAt[at] = s.at;
+    this.#stalls[at] = Math.max(0, s.loopMaxMs - STALL_JITTER_MS);
+    this.#stallHead = (at + 1) % this.#stalls.length;
   }
 
   #enter(reason: OverloadSignal, s: LoadSample): void {

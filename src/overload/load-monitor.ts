@@ -44,6 +44,8 @@ export interface LoadMonitorOptions {
 
 /** The heap is looked at every few samples: getHeapStatistics is cheap but not free. */
 const HEAP_EVERY = 2;
+/** Pending INVITEs are counted by walking the live transactions: every few samples only. */
+const PENDING_EVERY = 5;
 
 export class LoadMonitor {
   readonly #o: LoadMonitorOptions;
@@ -52,6 +54,7 @@ export class LoadMonitor {
   #timer: NodeJS.Timeout | undefined;
   #ticks = 0;
   #heapFraction = 0;
+  #pendingInvites = 0;
   #heapLimit = getHeapStatistics().heap_size_limit;
   #udpFiles: readonly string[];
   #udpReading = false;
@@ -92,7 +95,9 @@ export class LoadMonitor {
     h.reset();
     const elu = performance.eventLoopUtilization(this.#elu);
     this.#elu = performance.eventLoopUtilization();
-    if (this.#ticks++ % HEAP_EVERY === 0) {
+    const tick = this.#ticks++;
+    if (tick % PENDING_EVERY === 0) this.#pendingInvites = this.#o.pendingInvites();
+    if (tick % HEAP_EVERY === 0) {
       const heap = getHeapStatistics();
       this.#heapLimit = heap.heap_size_limit;
       this.#heapFraction = this.#heapLimit > 0 ? heap.used_heap_size / this.#heapLimit : 0;
@@ -106,7 +111,7 @@ export class LoadMonitor {
       loopDelayMs,
       loopMaxMs,
       elu: elu.utilization,
-      pendingInvites: this.#o.pendingInvites(),
+      pendingInvites: this.#pendingInvites,
       heapFraction: this.#heapFraction,
       udpQueuedBytes: this.#udpQueued,
       udpDrops,

@@ -74,7 +74,8 @@ export interface TargetSnapshot {
 
 /** The body of GET /api/backends. */
 export interface BackendsSnapshot {
-  groups: { name: string; algorithm: Algorithm; targets: TargetSnapshot[] }[];
+  /** `panic`: fewer than half the targets are up, so all of them are tried. */
+  groups: { name: string; algorithm: Algorithm; panic: boolean; targets: TargetSnapshot[] }[];
 }
 
 interface GroupState {
@@ -236,6 +237,7 @@ export class Dispatcher {
       groups: [...this.#groups.values()].map((g) => ({
         name: g.name,
         algorithm: g.spec.algorithm,
+        panic: g.panic,
         targets: g.targets.map((t) => ({
           uri: t.uri,
           transport: t.transport,

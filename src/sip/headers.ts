@@ -99,8 +99,9 @@ export function splitCommaValues(value: string): string[] {
  * parsed view of that header, so parsed accessors never see stale data.
  */
 export class HeaderList {
-  readonly #fields: HeaderField[];
-  readonly #parsed = new Map<string, unknown>();
+  #fields: HeaderField[];
+  /** Parsed views by header name; made on the first one (most kept messages never get one). */
+  #parsed: Map<string, unknown> | undefined;
 
   constructor(fields: HeaderField[] = []) {
     this.#fields = fields;
@@ -212,17 +213,18 @@ export class HeaderList {
     parts[0] = value;
     this.#fields[idx] = { name: n, rawName: field.rawName, value: parts.length > 1 ? parts.join(', ') : value };
     this.#invalidate(n);
-    if (parsedView !== undefined) this.#parsed.set(n, parsedView);
-    if (firstView !== undefined) this.#parsed.set(`${n}${FIRST}`, firstView);
+    if (parsedView !== undefined) (this.#parsed ??= new Map()).set(n, parsedView);
+    if (firstView !== undefined) (this.#parsed ??= new Map()).set(`${n}${FIRST}`, firstView);
     return true;
   }
 
   /** Cached parsed view of a header; `parse` runs at most once until the header is edited. */
   parsed<T>(name: string, parse: (list: HeaderList) => T): T {
     const n = canonicalName(name);
-    if (this.#parsed.has(n)) return this.#parsed.get(n) as T;
+    const parsed = (this.#parsed ??= new Map());
+    if (parsed.has(n)) return parsed.get(n) as T;
     const value = parse(this);
-    this.#parsed.set(n, value);
+    parsed.set(n, value);
     return value;
   }
 
@@ -233,23 +235,31 @@ export class HeaderList {
    * the whole message text.
    */
   retainOnly(names: ReadonlySet<string>, copy: (value: string) => string): void {
-    let kept = 0;
+    // A new array of the exact size: the old one keeps the capacity of the whole header section.
+    let n = 0;
+    for (const f of this.#fields) if (names.has(f.name)) n++;
+    const kept = new Array<HeaderField>(n);
+    let i = 0;
     for (const f of this.#fields) {
-      if (names.has(f.name)) this.#fields[kept++] = { name: f.name, rawName: copy(f.rawName), value: copy(f.value) };
+      if (!names.has(f.name)) continue;
+      // The usual spelling ("Via", "Call-ID") becomes the one shared constant string.
+      const display = displayName(f.name);
+      kept[i++] = { name: f.name, rawName: f.rawName === display ? display : copy(f.rawName), value: copy(f.value) };
     }
-    this.#fields.length = kept;
-    this.#parsed.clear();
+    this.#fields = kept;
+    this.#parsed = undefined;
   }
 
   /** Same fields (shared, they are immutable) and the same parsed views; edits to either side stay apart. */
   clone(): HeaderList {
     const copy = new HeaderList(this.#fields.slice());
-    for (const [k, v] of this.#parsed) copy.#parsed.set(k, v);
+    if (this.#parsed !== undefined && this.#parsed.size > 0) copy.#parsed = new Map(this.#parsed);
     return copy;
   }
 
   /** Parsed views of a header: the whole list and its first value (`name#1`). */
   #invalidate(n: string): void {
+    if (this.#parsed === undefined) return;
     this.#parsed.delete(n);
     this.#parsed.delete(`${n}${FIRST}`);
   }

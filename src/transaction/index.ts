@@ -7,5 +7,5 @@ export { NonInviteClientTransaction, type NonInviteClientState } from './non-inv
 export { InviteServerTransaction, type InviteServerState } from './invite-server-transaction.js';
 export { NonInviteServerTransaction, type NonInviteServerState } from './non-invite-server-transaction.js';
 export { slimRequest } from './slim-request.js';
-export { ownString, ownBuffer } from './own-copies.js';
+export { ownString } from './own-copies.js';
 export { DEFAULT_TIMER_SETTINGS, resolveTimerSettings, type TimerSettings } from './timers.js';

@@ -31,8 +31,8 @@ import type { SipRequest, SipResponse } from '../sip/message.js';
 import { serialize } from '../sip/serializer.js';
 import type { Flow } from '../transport/flow.js';
 import { buildCancel, buildNon2xxAck } from './hop-by-hop-requests.js';
-import { ownBuffer } from './own-copies.js';
-import { TimerSlot, transactionTimeoutMs } from './timers.js';
+import { bytesOf, keepBytes, type KeptBytes } from './own-copies.js';
+import { CoarseTimer, TimerSlot, transactionTimeoutMs } from './timers.js';
 import { TransactionBase } from './transaction-base.js';
 import type { CancelState, TransactionContext } from './transaction.js';
 import type { ClientTransactionUser } from './transaction-user.js';
@@ -49,18 +49,24 @@ const ABSORBING: ClientTransactionUser = { onResponse() {}, onTimeout() {}, onTr
 
 export class InviteClientTransaction extends TransactionBase<InviteClientState> {
   readonly type = 'ict' as const;
+  static readonly #fireTimeout = (tx: InviteClientTransaction): void => tx.#onTimeout();
+  static readonly #fireC = (tx: InviteClientTransaction): void => tx.#onTimerC();
+  static readonly #fireEnd = (tx: InviteClientTransaction): void => tx.terminate();
   #user: ClientTransactionUser;
   readonly #timerCEnabled: boolean;
   /** The INVITE serialized once; Timer A resends these bytes. */
   #wire: Buffer | undefined;
   /** Our ACK for the non-2xx final, resent for each retransmission of it. */
-  #ack: Buffer | undefined;
-  readonly #timerA = new TimerSlot();
-  /** Timer B; after a CANCEL, the §9.1 64·T1 wait for the final. */
-  readonly #timerB = new TimerSlot();
-  readonly #timerC = new TimerSlot();
-  /** Timer D (Completed) or Timer M (Accepted). */
-  readonly #timerEnd = new TimerSlot();
+  #ack: KeptBytes | undefined;
+  /** Made on first use: only unreliable transports retransmit. */
+  #timerA: TimerSlot | undefined;
+  /**
+   * Timer B; after a CANCEL, the §9.1 64·T1 wait for the final; then Timer D
+   * (Completed) or Timer M (Accepted). Never two of them at once.
+   */
+  readonly #timerB = new CoarseTimer();
+  /** Timer C, made when the transaction runs one (proxied INVITEs) and dropped at the final. */
+  #timerC: CoarseTimer | undefined;
   #interval = 0;
   #provisionalSeen = false;
   #cancel: 'none' | 'pending' | 'sent' = 'none';
@@ -94,10 +100,10 @@ export class InviteClientTransaction extends TransactionBase<InviteClientState> 
     if (!this.transmit(this.#wire)) return;
     if (!this.flow.reliable) {
       this.#interval = this.timers.t1Ms;
-      this.#timerA.start(this.#interval, () => this.#onTimerA());
+      (this.#timerA ??= new TimerSlot()).start(this.#interval, () => this.#onTimerA());
     }
-    this.#timerB.start(transactionTimeoutMs(this.timers), () => this.#onTimeout());
-    if (this.#timerCEnabled) this.#timerC.start(this.timers.timerCMs, () => this.#onTimerC());
+    this.#timerB.start(transactionTimeoutMs(this.timers), this, InviteClientTransaction.#fireTimeout);
+    if (this.#timerCEnabled) (this.#timerC ??= new CoarseTimer()).start(this.timers.timerCMs, this, InviteClientTransaction.#fireC);
   }
 
   /**
@@ -137,7 +143,7 @@ export class InviteClientTransaction extends TransactionBase<InviteClientState> 
     }
     if (state === 'completed' && status >= 300 && this.#ack !== undefined) {
       // §17.1.1.2: a retransmitted final is ACKed again and not passed up.
-      this.transmit(this.#ack);
+      this.transmit(bytesOf(this.#ack));
     }
   }
 
@@ -146,21 +152,20 @@ export class InviteClientTransaction extends TransactionBase<InviteClientState> 
   }
 
   protected stopTimers(): void {
-    this.#timerA.stop();
+    this.#timerA?.stop();
     this.#timerB.stop();
-    this.#timerC.stop();
-    this.#timerEnd.stop();
+    this.#timerC?.stop();
   }
 
   #onProvisional(res: SipResponse, from: 'calling' | 'proceeding'): void {
     this.#provisionalSeen = true;
     if (from === 'calling') {
       this.setState('proceeding');
-      this.#timerA.stop();
+      this.#timerA?.stop();
       this.#timerB.stop();
     }
     // §16.6 step 11: Timer C is reset on every provisional.
-    if (this.#timerCEnabled && this.#cancel !== 'sent') this.#timerC.start(this.timers.timerCMs, () => this.#onTimerC());
+    if (this.#timerCEnabled && this.#cancel !== 'sent') (this.#timerC ??= new CoarseTimer()).start(this.timers.timerCMs, this, InviteClientTransaction.#fireC);
     this.#deliver(res);
     if (this.#cancel === 'pending' && this.state === 'proceeding') this.#sendCancel();
   }
@@ -169,7 +174,7 @@ export class InviteClientTransaction extends TransactionBase<InviteClientState> 
     this.setState('accepted');
     this.#stopRunning();
     // RFC 6026: Timer M keeps the transaction to catch 2xx from other forks.
-    this.#timerEnd.start(transactionTimeoutMs(this.timers), () => this.terminate());
+    this.#timerB.start(transactionTimeoutMs(this.timers), this, InviteClientTransaction.#fireEnd);
     this.#deliver(res);
     // Accepted only passes 2xx up: the INVITE is never sent again.
     this.#wire = undefined;
@@ -182,29 +187,32 @@ export class InviteClientTransaction extends TransactionBase<InviteClientState> 
     this.#deliver(res);
     if (this.terminated) return;
     // §17.1.1.3: the ACK for a non-2xx is hop-by-hop and ours to send.
-    // Resent for each retransmitted final during Timer D: in memory of its own, not a pool slab.
-    this.#ack = ownBuffer(serialize(buildNon2xxAck(this.request, res)));
+    // Resent for each retransmitted final during Timer D (32 s): kept compact.
+    const ack = serialize(buildNon2xxAck(this.request, res));
+    this.#ack = keepBytes(ack);
     // Timer D only absorbs: nothing more for the user (which holds the proxy context) unless it waits for the end.
     this.#wire = undefined;
     this.releaseRequest();
     if (this.#user.onTerminated === undefined) this.#user = ABSORBING;
-    if (!this.transmit(this.#ack)) return;
+    if (!this.transmit(ack)) return;
     // Timer D: at least 32 s on UDP (64·T1), 0 on reliable transports (§17.1.1.2).
     if (this.flow.reliable) this.terminate();
-    else this.#timerEnd.start(transactionTimeoutMs(this.timers), () => this.terminate());
+    else this.#timerB.start(transactionTimeoutMs(this.timers), this, InviteClientTransaction.#fireEnd);
   }
 
   #stopRunning(): void {
     // A CANCEL still held back is moot once a final arrived (§9.1).
     if (this.#cancel === 'pending') this.#cancel = 'none';
-    this.#timerA.stop();
+    this.#timerA?.stop();
+    this.#timerA = undefined;
     this.#timerB.stop();
-    this.#timerC.stop();
+    this.#timerC?.stop();
+    this.#timerC = undefined;
   }
 
   #sendCancel(): void {
     this.#cancel = 'sent';
-    this.#timerC.stop();
+    this.#timerC?.stop();
     try {
       this.ctx.startCancel(buildCancel(this.request), this.flow);
     } catch (err) {
@@ -212,7 +220,7 @@ export class InviteClientTransaction extends TransactionBase<InviteClientState> 
     }
     if (this.terminated) return;
     // §9.1: without a final 64·T1 after the CANCEL, give up on the INVITE.
-    this.#timerB.start(transactionTimeoutMs(this.timers), () => this.#onTimeout());
+    this.#timerB.start(transactionTimeoutMs(this.timers), this, InviteClientTransaction.#fireTimeout);
   }
 
   #deliver(res: SipResponse): void {
@@ -224,7 +232,7 @@ export class InviteClientTransaction extends TransactionBase<InviteClientState> 
     if (!this.transmit(this.#wire)) return;
     // §17.1.1.2: doubling, with no T2 cap for INVITE.
     this.#interval *= 2;
-    this.#timerA.start(this.#interval, () => this.#onTimerA());
+    (this.#timerA ??= new TimerSlot()).start(this.#interval, () => this.#onTimerA());
   }
 
   /** Timer B, or the post-CANCEL wait: the TU makes the 408. */

@@ -36,8 +36,8 @@ import type { SipRequest, SipResponse } from '../sip/message.js';
 import { createResponse } from '../sip/response.js';
 import { serialize } from '../sip/serializer.js';
 import type { Flow } from '../transport/flow.js';
-import { ownBuffer } from './own-copies.js';
-import { TimerSlot, transactionTimeoutMs } from './timers.js';
+import { bytesOf, keepBytes, type KeptBytes } from './own-copies.js';
+import { CoarseTimer, TimerSlot, transactionTimeoutMs } from './timers.js';
 import { TransactionBase } from './transaction-base.js';
 import type { TransactionContext } from './transaction.js';
 import type { ServerTransactionUser } from './transaction-user.js';
@@ -49,12 +49,15 @@ export type IstAckResult = 'absorbed' | 'ack-2xx' | 'ack-unmatched';
 
 export class InviteServerTransaction extends TransactionBase<InviteServerState> {
   readonly type = 'ist' as const;
+  static readonly #fireH = (tx: InviteServerTransaction): void => tx.#onTimerH();
+  static readonly #fireEnd = (tx: InviteServerTransaction): void => tx.terminate();
   #user: ServerTransactionUser | undefined;
   /** Last response sent, kept serialized for retransmissions. */
-  #lastResponse: Buffer | undefined;
+  #lastResponse: Buffer | KeptBytes | undefined;
   #finalStatus = 0;
-  readonly #retransmit = new TimerSlot(); // G
-  readonly #timeout = new TimerSlot(); // H, L, I
+  /** Timer G, made on first use: only unreliable transports retransmit. */
+  #retransmit: TimerSlot | undefined;
+  readonly #timeout = new CoarseTimer(); // H, L, I
   #interval = 0;
 
   /** Created by the layer; sends 100 Trying at once. */
@@ -96,7 +99,7 @@ export class InviteServerTransaction extends TransactionBase<InviteServerState> 
         this.#finalStatus = status;
         this.setState('accepted');
         if (!this.#send(serialize(res))) return false;
-        this.#timeout.start(transactionTimeoutMs(this.timers), () => this.terminate()); // Timer L
+        this.#timeout.start(transactionTimeoutMs(this.timers), this, InviteServerTransaction.#fireEnd); // Timer L
         // Accepted absorbs INVITE retransmissions without answering them: no last response to keep.
         this.#lastResponse = undefined;
         this.releaseRequest();
@@ -105,15 +108,15 @@ export class InviteServerTransaction extends TransactionBase<InviteServerState> 
       this.#finalStatus = status;
       this.setState('completed');
       if (!this.#send(serialize(res))) return false;
-      // Timer G resends it for up to 64·T1: in memory of its own, not a pool slab.
-      this.#lastResponse = ownBuffer(this.#lastResponse!);
+      // Timer G resends it until the ACK or Timer H (64·T1): kept compact.
+      this.#lastResponse = keepBytes(this.#lastResponse as Buffer);
       this.releaseRequest();
       // RFC 3261 §17.2.1: Timer G only on unreliable transports; Timer H always.
       if (!this.flow.reliable) {
         this.#interval = this.timers.t1Ms;
-        this.#retransmit.start(this.#interval, () => this.#onTimerG());
+        (this.#retransmit ??= new TimerSlot()).start(this.#interval, () => this.#onTimerG());
       }
-      this.#timeout.start(transactionTimeoutMs(this.timers), () => this.#onTimerH());
+      this.#timeout.start(transactionTimeoutMs(this.timers), this, InviteServerTransaction.#fireH);
       return true;
     }
     if (state === 'accepted' && status >= 200 && status < 300) {
@@ -131,7 +134,7 @@ export class InviteServerTransaction extends TransactionBase<InviteServerState> 
     // RFC 3261 §17.2.1: resend the most recent provisional (Proceeding) or the
     // final (Completed). RFC 6026: absorbed in Accepted.
     if ((state === 'proceeding' || state === 'completed') && this.#lastResponse !== undefined) {
-      this.transmit(this.#lastResponse);
+      this.transmit(bytesOf(this.#lastResponse));
     }
   }
 
@@ -141,10 +144,11 @@ export class InviteServerTransaction extends TransactionBase<InviteServerState> 
       case 'completed':
         // RFC 3261 §17.2.1: ACK for our non-2xx → Confirmed; Timer I absorbs its retransmissions.
         this.setState('confirmed');
-        this.#retransmit.stop();
+        this.#retransmit?.stop();
+        this.#retransmit = undefined;
         this.#timeout.stop();
         if (this.flow.reliable) this.terminate();
-        else this.#timeout.start(this.timers.t4Ms, () => this.terminate());
+        else this.#timeout.start(this.timers.t4Ms, this, InviteServerTransaction.#fireEnd);
         return 'absorbed';
       case 'confirmed':
         return 'absorbed';
@@ -161,7 +165,7 @@ export class InviteServerTransaction extends TransactionBase<InviteServerState> 
   }
 
   protected stopTimers(): void {
-    this.#retransmit.stop();
+    this.#retransmit?.stop();
     this.#timeout.stop();
   }
 
@@ -172,9 +176,9 @@ export class InviteServerTransaction extends TransactionBase<InviteServerState> 
 
   #onTimerG(): void {
     if (this.state !== 'completed' || this.#lastResponse === undefined) return;
-    if (!this.transmit(this.#lastResponse)) return;
+    if (!this.transmit(bytesOf(this.#lastResponse))) return;
     this.#interval = Math.min(this.#interval * 2, this.timers.t2Ms);
-    this.#retransmit.start(this.#interval, () => this.#onTimerG());
+    (this.#retransmit ??= new TimerSlot()).start(this.#interval, () => this.#onTimerG());
   }
 
   #onTimerH(): void {

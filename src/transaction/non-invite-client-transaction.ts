@@ -25,7 +25,7 @@
 import type { SipRequest, SipResponse } from '../sip/message.js';
 import { serialize } from '../sip/serializer.js';
 import type { Flow } from '../transport/flow.js';
-import { TimerSlot, transactionTimeoutMs } from './timers.js';
+import { CoarseTimer, TimerSlot, transactionTimeoutMs } from './timers.js';
 import { TransactionBase } from './transaction-base.js';
 import type { TransactionContext } from './transaction.js';
 import type { ClientTransactionUser } from './transaction-user.js';
@@ -37,11 +37,14 @@ const ABSORBING: ClientTransactionUser = { onResponse() {}, onTimeout() {}, onTr
 
 export class NonInviteClientTransaction extends TransactionBase<NonInviteClientState> {
   readonly type = 'nict' as const;
+  static readonly #fireF = (tx: NonInviteClientTransaction): void => tx.#onTimerF();
+  static readonly #fireEnd = (tx: NonInviteClientTransaction): void => tx.terminate();
   #user: ClientTransactionUser;
   /** The request serialized once; retransmissions resend these bytes. */
   #wire: Buffer | undefined;
-  readonly #timerE = new TimerSlot();
-  readonly #timerF = new TimerSlot(); // then Timer K
+  /** Made on first use: only unreliable transports retransmit. */
+  #timerE: TimerSlot | undefined;
+  readonly #timerF = new CoarseTimer(); // then Timer K
   #interval = 0;
 
   constructor(id: string | undefined, request: SipRequest, flow: Flow, ctx: TransactionContext, user: ClientTransactionUser) {
@@ -55,9 +58,9 @@ export class NonInviteClientTransaction extends TransactionBase<NonInviteClientS
     if (!this.transmit(this.#wire)) return;
     if (!this.flow.reliable) {
       this.#interval = this.timers.t1Ms;
-      this.#timerE.start(this.#interval, () => this.#onTimerE());
+      (this.#timerE ??= new TimerSlot()).start(this.#interval, () => this.#onTimerE());
     }
-    this.#timerF.start(transactionTimeoutMs(this.timers), () => this.#onTimerF());
+    this.#timerF.start(transactionTimeoutMs(this.timers), this, NonInviteClientTransaction.#fireF);
   }
 
   /** @internal A response matched this transaction. */
@@ -70,7 +73,8 @@ export class NonInviteClientTransaction extends TransactionBase<NonInviteClientS
       return;
     }
     this.setState('completed');
-    this.#timerE.stop();
+    this.#timerE?.stop();
+    this.#timerE = undefined;
     this.#timerF.stop();
     this.#deliver(res);
     if (this.terminated) return;
@@ -84,7 +88,7 @@ export class NonInviteClientTransaction extends TransactionBase<NonInviteClientS
     this.#wire = undefined;
     this.releaseRequest();
     if (this.#user.onTerminated === undefined) this.#user = ABSORBING;
-    this.#timerF.start(this.timers.t4Ms, () => this.terminate());
+    this.#timerF.start(this.timers.t4Ms, this, NonInviteClientTransaction.#fireEnd);
   }
 
   protected notify(event: 'onTimeout' | 'onTransportError' | 'onTerminated'): void {
@@ -92,7 +96,7 @@ export class NonInviteClientTransaction extends TransactionBase<NonInviteClientS
   }
 
   protected stopTimers(): void {
-    this.#timerE.stop();
+    this.#timerE?.stop();
     this.#timerF.stop();
   }
 
@@ -106,7 +110,7 @@ export class NonInviteClientTransaction extends TransactionBase<NonInviteClientS
     if (!this.transmit(this.#wire)) return;
     // §17.1.2.2: doubling up to T2 in Trying; every T2 once a provisional arrived.
     this.#interval = state === 'trying' ? Math.min(this.#interval * 2, this.timers.t2Ms) : this.timers.t2Ms;
-    this.#timerE.start(this.#interval, () => this.#onTimerE());
+    (this.#timerE ??= new TimerSlot()).start(this.#interval, () => this.#onTimerE());
   }
 
   #onTimerF(): void {

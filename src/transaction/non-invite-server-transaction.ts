@@ -27,8 +27,8 @@
 import type { SipRequest, SipResponse } from '../sip/message.js';
 import { serialize } from '../sip/serializer.js';
 import type { Flow } from '../transport/flow.js';
-import { ownBuffer } from './own-copies.js';
-import { TimerSlot, transactionTimeoutMs } from './timers.js';
+import { bytesOf, keepBytes, type KeptBytes } from './own-copies.js';
+import { CoarseTimer, transactionTimeoutMs } from './timers.js';
 import { TransactionBase } from './transaction-base.js';
 import type { TransactionContext } from './transaction.js';
 import type { ServerTransactionUser } from './transaction-user.js';
@@ -37,10 +37,11 @@ export type NonInviteServerState = 'trying' | 'proceeding' | 'completed';
 
 export class NonInviteServerTransaction extends TransactionBase<NonInviteServerState> {
   readonly type = 'nist' as const;
+  static readonly #fireEnd = (tx: NonInviteServerTransaction): void => tx.terminate();
   #user: ServerTransactionUser | undefined;
-  #lastResponse: Buffer | undefined;
+  #lastResponse: Buffer | KeptBytes | undefined;
   #finalStatus = 0;
-  readonly #timerJ = new TimerSlot();
+  readonly #timerJ = new CoarseTimer();
 
   constructor(id: string | undefined, request: SipRequest, flow: Flow, ctx: TransactionContext) {
     super(id, request, flow, ctx, 'trying');
@@ -76,9 +77,9 @@ export class NonInviteServerTransaction extends TransactionBase<NonInviteServerS
     // RFC 3261 §17.2.2: Timer J = 64·T1 on unreliable transports, 0 on reliable.
     if (this.flow.reliable) this.terminate();
     else {
-      this.#timerJ.start(transactionTimeoutMs(this.timers), () => this.terminate());
-      // Resent for every retransmission during Timer J: in memory of its own, not a pool slab.
-      this.#lastResponse = ownBuffer(data);
+      this.#timerJ.start(transactionTimeoutMs(this.timers), this, NonInviteServerTransaction.#fireEnd);
+      // Resent for every retransmission during Timer J (32 s): kept compact.
+      this.#lastResponse = keepBytes(data);
       this.releaseRequest();
     }
     return true;
@@ -88,7 +89,7 @@ export class NonInviteServerTransaction extends TransactionBase<NonInviteServerS
   receiveRetransmission(): void {
     // RFC 3261 §17.2.2: discarded in Trying; otherwise the last response is resent.
     if (this.state === 'trying' || this.#lastResponse === undefined) return;
-    this.transmit(this.#lastResponse);
+    this.transmit(bytesOf(this.#lastResponse));
   }
 
   protected notify(event: 'onTimeout' | 'onTransportError' | 'onTerminated'): void {

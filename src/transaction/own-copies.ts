@@ -17,10 +17,20 @@ export function ownString(s: string): string {
   return s.length < SHARES_BELOW ? s : detached(s);
 }
 
-/** `buf` in memory of its own: a view of a larger ArrayBuffer (the pool) is copied. */
-export function ownBuffer(buf: Buffer): Buffer {
-  if (buf.byteOffset === 0 && buf.byteLength === buf.buffer.byteLength) return buf;
-  const copy = Buffer.allocUnsafeSlow(buf.byteLength);
-  buf.copy(copy);
-  return copy;
+/**
+ * Bytes a transaction keeps through a long wait (the last response for
+ * Timer J or G/H, our ACK for Timer D), held as a one-byte string: the same
+ * bytes without a Buffer, an ArrayBuffer and a backing store around them
+ * (about 200 bytes less each), and never a view of a shared pool slab.
+ * Resends are rare; each rebuilds a Buffer.
+ */
+export type KeptBytes = string;
+
+export function keepBytes(buf: Buffer): KeptBytes {
+  // latin1 maps every byte to one character and back: lossless for any bytes.
+  return buf.toString('latin1');
+}
+
+export function bytesOf(data: Buffer | KeptBytes): Buffer {
+  return typeof data === 'string' ? Buffer.from(data, 'latin1') : data;
 }

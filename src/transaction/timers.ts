@@ -1,14 +1,14 @@
 /**
- * RFC 3261 timer values (Table 4, §17) and the one-shot timer slot every
- * transaction uses.
+ * RFC 3261 timer values (Table 4, §17) and the timer slot every transaction
+ * uses.
  *
- * Why plain setTimeout for the long timers (B, D, F, H, J, K, L, M, C) too:
- * Node keeps one list per distinct duration behind a single OS timer, and all
- * transactions use the same few durations (64·T1, T4, Timer C), so starting
- * or cancelling one is O(1) and the OS-timer count stays constant no matter
- * how many transactions exist. That already is the coarse shared mechanism;
- * a hand-made wheel would add code and nothing else.
+ * Two kinds of timers (STYLE.md): the T1-based retransmission timers (A, E,
+ * G) are precise, one Node timer each. The long timers (B, C, D, F, H, I,
+ * J, K, L, M) go into a shared lane per duration (timer-lane.ts): tens of
+ * thousands of them run at once under call load, and a lane costs a few
+ * fields per timer instead of a Node Timeout object and two closures.
  */
+import { laneFor, type LaneEntry, type TimerLane } from './timer-lane.js';
 
 /** Base timer values; every other timer derives from these. */
 export interface TimerSettings {
@@ -44,8 +44,9 @@ export function transactionTimeoutMs(s: TimerSettings): number {
 }
 
 /**
- * One named timer of a transaction: start replaces a running one, stop is
- * idempotent. A transaction stops all its slots when it terminates.
+ * One precise timer of a transaction (the T1-based retransmissions A, E, G):
+ * start replaces a running one, stop is idempotent. A transaction stops all
+ * its timers when it terminates.
  */
 export class TimerSlot {
   #handle: NodeJS.Timeout | undefined;
@@ -67,5 +68,52 @@ export class TimerSlot {
       clearTimeout(this.#handle);
       this.#handle = undefined;
     }
+  }
+}
+
+/**
+ * One long timer of a transaction (B, C, D, F, H, I, J, K, L, M), run in the
+ * shared lane of its duration: it may fire up to the lane's granularity
+ * late, never early. Same contract as TimerSlot otherwise. The callback is
+ * a function shared by every instance, called with `owner`: tens of
+ * thousands of these wait at once, and a closure per start would cost a
+ * closure and a context each.
+ */
+export class CoarseTimer implements LaneEntry {
+  #owner: unknown;
+  #fire: ((owner: never) => void) | undefined;
+  /** @internal Lane bookkeeping (timer-lane.ts). */
+  lane: TimerLane | undefined;
+  /** @internal */
+  deadline = 0;
+  /** @internal */
+  prev: LaneEntry | undefined;
+  /** @internal */
+  next: LaneEntry | undefined;
+
+  get running(): boolean {
+    return this.lane !== undefined;
+  }
+
+  start<T>(ms: number, owner: T, fire: (owner: T) => void): void {
+    this.stop();
+    this.#owner = owner;
+    this.#fire = fire;
+    laneFor(ms).add(this);
+  }
+
+  stop(): void {
+    if (this.lane !== undefined) this.lane.remove(this);
+    this.#owner = undefined;
+    this.#fire = undefined;
+  }
+
+  /** @internal Called by the lane once it has unlinked this entry. */
+  expired(): void {
+    const fire = this.#fire as ((owner: unknown) => void) | undefined;
+    const owner = this.#owner;
+    this.#owner = undefined;
+    this.#fire = undefined;
+    fire?.(owner);
   }
 }

@@ -22,7 +22,6 @@ export abstract class TransactionBase<S extends string> {
   #request: SipRequest | undefined;
   /** The method, kept after the request is released. */
   readonly #method: string;
-  #callId: string | undefined;
   readonly flow: Flow;
   protected readonly ctx: TransactionContext;
   #state: S;
@@ -40,15 +39,15 @@ export abstract class TransactionBase<S extends string> {
   /**
    * The request that created the transaction. Once the transaction only
    * waits out an absorption timer (see releaseRequest) it no longer holds
-   * it: this then is a stand-in with the method and Call-ID alone.
+   * it: this then is a stand-in with the method alone.
    */
   get request(): SipRequest {
-    return this.#request ?? new SipRequest(this.#method, '', new HeaderList(this.#callId === undefined ? [] : [{ name: 'call-id', rawName: 'Call-ID', value: this.#callId }]));
+    return this.#request ?? new SipRequest(this.#method, '', new HeaderList());
   }
 
-  /** Call-ID of the request, for log lines (kept after the request is released). */
+  /** Call-ID of the request for log lines; undefined once the request is released (the key still names the transaction). */
   get callId(): string | undefined {
-    return this.#request === undefined ? this.#callId : this.#request.callId;
+    return this.#request?.callId;
   }
 
   /**
@@ -56,14 +55,9 @@ export abstract class TransactionBase<S extends string> {
    * (Timers J, K, L, M, D, H, I): matching them needs the table key alone and
    * answering them the kept last response. Tens of thousands of completed
    * UDP transactions exist under call load, each for up to 32 s, and a
-   * parsed request pins its whole message text and datagram. The Call-ID
-   * stays (copied out) for log lines. Idempotent.
+   * parsed request pins its whole message text and datagram. Idempotent.
    */
   protected releaseRequest(): void {
-    const r = this.#request;
-    if (r === undefined) return;
-    const callId = r.callId;
-    this.#callId = callId === undefined ? undefined : ownString(callId);
     this.#request = undefined;
   }
 
@@ -94,7 +88,7 @@ export abstract class TransactionBase<S extends string> {
   protected transmit(data: Buffer): boolean {
     if (this.#terminated) return false;
     if (this.flow.send(data)) return true;
-    this.logger.debug({ tx: this.type, callId: this.callId, flowId: this.flow.id }, 'transport error: flow closed');
+    this.logger.debug({ tx: this.type, callId: this.callId, key: this.id, flowId: this.flow.id }, 'transport error: flow closed');
     this.notify('onTransportError');
     this.terminate();
     return false;
@@ -105,7 +99,7 @@ export abstract class TransactionBase<S extends string> {
     try {
       fn();
     } catch (err) {
-      this.logger.error({ err, tx: this.type, callId: this.callId, callback: what }, 'transaction user callback threw');
+      this.logger.error({ err, tx: this.type, callId: this.callId, key: this.id, callback: what }, 'transaction user callback threw');
     }
   }
 

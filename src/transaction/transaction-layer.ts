@@ -56,8 +56,9 @@ export class TransactionLayer {
   readonly #logger: Logger;
   readonly #server = new Map<string, ServerTransaction>();
   readonly #client = new Map<string, ClientTransaction>();
-  /** Every live transaction, keyed or not, so close() reaches all of them. */
-  readonly #live = new Set<Transaction>();
+  /** Live transactions without a key (not in either table), so close() reaches them too. */
+  readonly #unkeyed = new Set<Transaction>();
+  #size = 0;
   readonly #counts: Record<TransactionType, number> = { ict: 0, nict: 0, ist: 0, nist: 0 };
   readonly #ctx: TransactionContext;
   #closed = false;
@@ -77,7 +78,7 @@ export class TransactionLayer {
 
   /** Live transactions of all kinds. */
   get size(): number {
-    return this.#live.size;
+    return this.#size;
   }
 
   /** Live transactions by kind (for metrics). */
@@ -91,10 +92,11 @@ export class TransactionLayer {
    * wait timers are not counted. O(live transactions): for sampling, not per message.
    */
   pendingInvites(): number {
+    const pending = (tx: Transaction): boolean => (tx.type === 'ist' ? tx.state === 'proceeding' : tx.type === 'ict' && (tx.state === 'calling' || tx.state === 'proceeding'));
     let n = 0;
-    for (const tx of this.#live) {
-      if (tx.type === 'ist' ? tx.state === 'proceeding' : tx.type === 'ict' && (tx.state === 'calling' || tx.state === 'proceeding')) n++;
-    }
+    for (const tx of this.#server.values()) if (pending(tx)) n++;
+    for (const tx of this.#client.values()) if (pending(tx)) n++;
+    for (const tx of this.#unkeyed) if (pending(tx)) n++;
     return n;
   }
 
@@ -119,7 +121,7 @@ export class TransactionLayer {
       tx.receiveRetransmission();
       return ABSORBED;
     }
-    if (this.#closed || this.#live.size >= this.maxTransactions) return OVERLOADED;
+    if (this.#closed || this.#size >= this.maxTransactions) return OVERLOADED;
     return NEW;
   }
 
@@ -184,23 +186,29 @@ export class TransactionLayer {
   /** Terminate every transaction and clear every timer. Idempotent. */
   close(): void {
     this.#closed = true;
-    for (const tx of [...this.#live]) tx.close();
-    this.#live.clear();
+    for (const tx of [...this.#server.values(), ...this.#client.values(), ...this.#unkeyed]) tx.close();
+    this.#unkeyed.clear();
     this.#server.clear();
     this.#client.clear();
   }
 
+  /** Count a transaction the caller has just put in its table (or not, when it has no key). */
   #track(tx: Transaction): void {
-    this.#live.add(tx);
+    if (tx.id === undefined) this.#unkeyed.add(tx);
+    this.#size++;
     this.#counts[tx.type]++;
   }
 
+  /** Called once per transaction, when it terminates (TransactionBase.terminate). */
   #forget(tx: Transaction): void {
-    if (!this.#live.delete(tx)) return;
+    if (tx.id === undefined) {
+      if (!this.#unkeyed.delete(tx)) return;
+    } else {
+      const table: Map<string, Transaction> = tx.type === 'ist' || tx.type === 'nist' ? this.#server : this.#client;
+      if (table.get(tx.id) === tx) table.delete(tx.id);
+    }
+    this.#size--;
     this.#counts[tx.type]--;
-    if (tx.id === undefined) return;
-    const table: Map<string, Transaction> = tx.type === 'ist' || tx.type === 'nist' ? this.#server : this.#client;
-    if (table.get(tx.id) === tx) table.delete(tx.id);
   }
 
   #startCancel(cancel: SipRequest, flow: Flow): NonInviteClientTransaction {

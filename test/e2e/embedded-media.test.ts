@@ -85,6 +85,7 @@ for (const mode of ['proxy', 'b2bua'] as const) {
     let browser: Browser | undefined;
     let alice: SoftphonePage | undefined;
     let phone: Baresip | undefined;
+    let desk: Baresip | undefined;
     const pages: SoftphonePage[] = [];
     const capture = new LeakCapture();
 
@@ -109,6 +110,7 @@ for (const mode of ['proxy', 'b2bua'] as const) {
       for (const page of pages) await page.close();
       await browser?.close().catch(() => undefined);
       await phone?.stop();
+      await desk?.stop();
       uas?.close();
       await sbc?.stop().catch(() => undefined);
       await kam?.stop();
@@ -300,6 +302,34 @@ for (const mode of ['proxy', 'b2bua'] as const) {
       await assertRelayEmpty('after the phone hung up a call to the page');
     });
 
+    scenario('two pages call each other (the dialog crosses the SBC twice, WebRTC ⇄ RTP ⇄ WebRTC): audio both ways, both relay sessions freed', async () => {
+      const p = await page();
+      const bob = await SoftphonePage.open(need(browser, 'Chromium'), `https://127.0.0.1:${wssPort()}/`, 'bob');
+      pages.push(bob);
+      capture.watchPage('bob', bob.page);
+      await bob.register({ server: `wss://127.0.0.1:${wssPort()}`, aor: `sip:bob@${DOMAIN}` });
+      await bob.waitForState('registered');
+      const from = capture.messages().length;
+      try {
+        await p.call(`sip:bob@${DOMAIN}`);
+        await bob.waitForState('ringing');
+        await bob.answer();
+        await Promise.all([p.waitForState('in call'), bob.waitForState('in call')]);
+        for (const [who, heard] of [['alice', await waitForAudio(p)], ['bob', await waitForAudio(bob)]] as const) {
+          assert.ok(heard.after.inboundPackets > heard.before.inboundPackets, `${who} receives audio packets`);
+          assert.ok(heard.after.audioEnergy > heard.before.audioEnergy, `${who} plays the other page's beep with energy`);
+        }
+        assertPageSawOnlyRelay('the SDPs both pages received', from);
+        await bob.hangup();
+        await Promise.all([p.waitForState('ended'), bob.waitForState('ended')]);
+        assert.equal((await p.statusLine()).text, 'Call ended: remote hung up');
+        await assertRelayEmpty('after the pages\' call');
+      } finally {
+        pages.splice(pages.indexOf(bob), 1);
+        await bob.close();
+      }
+    });
+
     if (mode === 'proxy') {
       scenario('baresip (a real UDP phone) calls the page through the SBC, Kamailio and the SBC again: a phone and a browser talk, audio both ways', async () => {
         const p = await page();
@@ -334,6 +364,36 @@ for (const mode of ['proxy', 'b2bua'] as const) {
         const closed = await phone.waitEvent('CALL_CLOSED', 5000);
         assert.equal(closed.id, established.id, 'baresip\'s call ended with the page\'s BYE');
         await assertRelayEmpty('after baresip\'s call');
+      });
+
+      scenario('the page calls baresip registered at Kamailio (a desk phone behind the SBC): baresip answers, audio both ways, baresip hangs up', async () => {
+        const p = await page();
+        const registrar = need(kam, 'Kamailio');
+        // A phone inside: registered at Kamailio directly, answering by itself; PCMU only.
+        desk = await startBaresip({ account: `<sip:dave@${DOMAIN}>;outbound1="sip:${registrar.host}:${registrar.port};transport=udp";regint=60;answermode=auto;audio_codecs=PCMU` });
+        const d = desk;
+        await d.waitEvent('REGISTER_OK', 10_000);
+        const from = capture.messages().length;
+        await p.call(`sip:dave@${DOMAIN}`);
+        await d.waitEvent('CALL_ESTABLISHED', 15_000);
+        await p.waitForState('in call');
+        const invite = d.sipTrace().find((e) => e.direction === 'in' && e.firstLine.startsWith('INVITE '));
+        assert.ok(invite !== undefined, 'baresip received the INVITE');
+        assertPlainSdp(invite.raw.slice(invite.raw.indexOf('\r\n\r\n') + 4), 'the offer baresip received');
+        assertPageSawOnlyRelay('the answer from baresip as the page received it', from);
+        await assertRelayHolds('the page\'s call to baresip');
+
+        const heard = await waitForAudio(p);
+        assert.ok(heard.after.inboundPackets > heard.before.inboundPackets, 'the page receives baresip\'s audio');
+        assert.ok(heard.after.audioEnergy > heard.before.audioEnergy, 'the page plays baresip\'s sine with energy');
+        await d.waitEvent('CALL_RTPESTAB', 10_000);
+        await waitUntil(() => (rxBitrate(d.output()) ?? 0) >= 48_000, 10_000,
+          () => `baresip's receive bit rate is ${rxBitrate(d.output()) ?? 'not shown'}, want ≥ 48000 (PCMU from the page)`);
+
+        await d.hangup();
+        await p.waitForState('ended');
+        assert.equal((await p.statusLine()).text, 'Call ended: remote hung up');
+        await assertRelayEmpty('after baresip hung up the page\'s call');
       });
 
       // The issue asks the relay to forward or generate minimal SR/RR on the

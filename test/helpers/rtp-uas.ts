@@ -59,6 +59,12 @@ export class RtpEndpoint {
   readonly payloadTypes = new Map<number, number>();
   /** Payload types of the packets that carried a decoded digit's first packet. */
   readonly digitPayloadTypes = new Set<number>();
+  /**
+   * Payload types rewritten on the echo: what we receive as K leaves as V (our
+   * answer's telephone-event number differs from the offer's, so we receive one
+   * and must send the other).
+   */
+  readonly echoPayloadTypes = new Map<number, number>();
   /** Whether our side of the SDP lets us send (sendrecv/sendonly). */
   sending = true;
   #digits = '';
@@ -113,6 +119,8 @@ export class RtpEndpoint {
     if (this.sending && !this.#closed) {
       const echo = Buffer.from(buf);
       echo.writeUInt32BE(this.#ssrc, 8);
+      const mapped = this.echoPayloadTypes.get(pt);
+      if (mapped !== undefined) echo[1] = (second & 0x80) | mapped;
       this.#socket.send(echo, from.port, from.address);
       this.packetsSent++;
     }
@@ -192,6 +200,12 @@ export interface RtpUasOptions {
   user?: string;
   /** Domain of our address of record. @default "example.com" */
   domain?: string;
+  /**
+   * Answer telephone-event with this payload type instead of the offer's (RFC
+   * 3264 §6.1 says SHOULD keep it, not MUST): the far end must then send us
+   * events as this one and accept ours as the offer's.
+   */
+  answerEventPt?: number;
 }
 
 /** A plain-RTP phone over UDP on 127.0.0.1; see the file comment. */
@@ -199,6 +213,7 @@ export class RtpUas {
   readonly peer: SipPeer;
   readonly user: string;
   readonly domain: string;
+  readonly #answerEventPt: number | undefined;
   readonly #calls = new Map<string, CallState>();
   readonly #transactions = new Map<string, ClientTransaction>();
   readonly #incoming: CallState[] = [];
@@ -211,6 +226,7 @@ export class RtpUas {
     this.peer = peer;
     this.user = options.user ?? 'echo';
     this.domain = options.domain ?? 'example.com';
+    this.#answerEventPt = options.answerEventPt;
     peer.onMessage = (r) => this.#onMessage(r);
   }
 
@@ -422,7 +438,7 @@ export class RtpUas {
       if (offer.eventPt !== undefined) existing.media.telephoneEventPts.add(offer.eventPt);
       const direction = answerDirection(offer.direction);
       existing.media.sending = direction === 'sendrecv' || direction === 'sendonly';
-      const body = sdp({ port: existing.media.port, version: existing.sdpVersion++, pt: offer.pt, eventPt: offer.eventPt, direction });
+      const body = sdp({ port: existing.media.port, version: existing.sdpVersion++, pt: offer.pt, eventPt: existing.media.echoPayloadTypes.size > 0 && this.#answerEventPt !== undefined ? this.#answerEventPt : offer.eventPt, direction });
       this.#sendOk(existing, req, r.from, body);
       return;
     }
@@ -448,8 +464,14 @@ export class RtpUas {
     };
     const direction = answerDirection(offer.direction);
     media.sending = direction === 'sendrecv' || direction === 'sendonly';
+    let eventPt = offer.eventPt;
+    if (eventPt !== undefined && this.#answerEventPt !== undefined && this.#answerEventPt !== eventPt) {
+      media.telephoneEventPts.add(this.#answerEventPt);
+      media.echoPayloadTypes.set(this.#answerEventPt, eventPt);
+      eventPt = this.#answerEventPt;
+    }
     this.peer.send(response(req, 180, 'Ringing', { toTag: localTag, headers: [`Contact: <${this.contactUri}>`] }), r.from);
-    this.#sendOk(call, req, r.from, sdp({ port: media.port, version: call.sdpVersion++, pt: offer.pt, eventPt: offer.eventPt, direction }));
+    this.#sendOk(call, req, r.from, sdp({ port: media.port, version: call.sdpVersion++, pt: offer.pt, eventPt, direction }));
     const waiter = this.#incomingWaiters.shift();
     if (waiter !== undefined) waiter(call);
     else if (this.#incoming.length < MAX_CALLS) this.#incoming.push(call);

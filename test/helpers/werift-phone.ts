@@ -14,12 +14,25 @@ import { RTCPeerConnection, RTCRtpCodecParameters, RtpHeader, RtpPacket, type RT
 import type { SipRequest, SipResponse } from '../../src/sip/message.js';
 import { rand, request, response, SipPeer, uacRouteSet, uasRouteSet, type Received } from './sip-peer.js';
 
-/** PCMU and telephone-event, the codecs every plain phone can do. */
-export function audioCodecs(): RTCRtpCodecParameters[] {
+/** PCMU and telephone-event (payload type `eventPt`), the codecs every plain phone can do. */
+export function audioCodecs(eventPt = 101): RTCRtpCodecParameters[] {
   return [
     new RTCRtpCodecParameters({ mimeType: 'audio/PCMU', clockRate: 8000, channels: 1, payloadType: 0 }),
-    new RTCRtpCodecParameters({ mimeType: 'audio/telephone-event', clockRate: 8000, channels: 1, payloadType: 101 }),
+    new RTCRtpCodecParameters({ mimeType: 'audio/telephone-event', clockRate: 8000, channels: 1, payloadType: eventPt, parameters: '0-16' }),
   ];
+}
+
+/** RFC 4733 §3.2 event codes 0-15 as DTMF characters. */
+const DTMF_EVENTS = '0123456789*#ABCD';
+/** Received packets' headers kept per call, for continuity checks. */
+const MAX_HEADERS_KEPT = 20_000;
+
+/** What a received packet's header said. */
+export interface ReceivedHeader {
+  payloadType: number;
+  ssrc: number;
+  sequenceNumber: number;
+  timestamp: number;
 }
 
 /** ms to wait for ICE gathering (host candidates on loopback take a few ms). */
@@ -45,13 +58,17 @@ export class WeriftCall {
   packetsSent = 0;
   /** Called for each RTP packet received, after counting. */
   onRtp: ((rtp: RtpPacket) => void) | undefined;
+  /** Packets received per payload type. */
+  readonly payloadTypes = new Map<number, number>();
+  /** Headers of the packets received, oldest first (bounded); only when `keepHeaders` is set. */
+  readonly headers: ReceivedHeader[] = [];
+  keepHeaders = false;
   /** The SDP the far side sent (answer, or offer for an incoming call). */
   remoteSdp = '';
   /** Set when the far end sent BYE. */
   endedByRemote = false;
   dialog: Dialog | undefined;
   readonly #transceiver: RTCRtpTransceiver;
-  readonly #ssrc = (Math.random() * 0xffffffff) >>> 0;
   #seq = Math.floor(Math.random() * 0xffff);
   #timestamp = (Math.random() * 0xffffffff) >>> 0;
   #closed = false;
@@ -66,6 +83,11 @@ export class WeriftCall {
     const listen = (track: { onReceiveRtp: { subscribe(f: (rtp: RtpPacket) => void): unknown } }): void => {
       track.onReceiveRtp.subscribe((rtp) => {
         this.packetsReceived++;
+        const h = rtp.header;
+        this.payloadTypes.set(h.payloadType, (this.payloadTypes.get(h.payloadType) ?? 0) + 1);
+        if (this.keepHeaders && this.headers.length < MAX_HEADERS_KEPT) {
+          this.headers.push({ payloadType: h.payloadType, ssrc: h.ssrc, sequenceNumber: h.sequenceNumber, timestamp: h.timestamp });
+        }
         this.onRtp?.(rtp);
       });
     };
@@ -101,9 +123,41 @@ export class WeriftCall {
     if (this.#closed) return;
     this.#seq = (this.#seq + 1) & 0xffff;
     this.#timestamp = (this.#timestamp + 160) >>> 0;
-    const header = new RtpHeader({ payloadType: 0, sequenceNumber: this.#seq, timestamp: this.#timestamp, ssrc: this.#ssrc, marker: false });
+    const sender = this.#transceiver.sender;
     this.packetsSent++;
-    this.#transceiver.sender.sendRtp(new RtpPacket(header, payload)).catch(() => undefined);
+    // The lean path (as the relay sends): our header as is, with the SSRC our SDP signalled;
+    // sender.sendRtp would re-serialize through werift's own sender state first.
+    const header = new RtpHeader({ payloadType: 0, sequenceNumber: this.#seq, timestamp: this.#timestamp, ssrc: sender.ssrc, marker: false });
+    const dtls = sender.dtlsTransport;
+    if (dtls !== undefined && this.pc.connectionState === 'connected') {
+      dtls.sendRtp(payload, header).catch(() => undefined);
+    } else {
+      sender.sendRtp(new RtpPacket(header, payload)).catch(() => undefined);
+    }
+  }
+
+  /**
+   * One DTMF digit as RFC 4733 telephone-event with payload type `pt`: three
+   * packets of one event (same timestamp), the last with the E bit, 20 ms apart.
+   */
+  async sendEvent(digit: string, pt: number): Promise<void> {
+    const code = DTMF_EVENTS.indexOf(digit.toUpperCase());
+    if (code < 0) throw new Error(`not a DTMF digit: ${digit}`);
+    const sender = this.#transceiver.sender;
+    const dtls = sender.dtlsTransport;
+    if (dtls === undefined) throw new Error('not connected');
+    this.#timestamp = (this.#timestamp + 160) >>> 0;
+    for (let i = 0; i < 3; i++) {
+      this.#seq = (this.#seq + 1) & 0xffff;
+      const payload = Buffer.alloc(4);
+      payload[0] = code;
+      payload[1] = (i === 2 ? 0x80 : 0) | 10; // E bit on the last; volume -10 dBm0
+      payload.writeUInt16BE(160 * (i + 1), 2);
+      const header = new RtpHeader({ payloadType: pt, sequenceNumber: this.#seq, timestamp: this.#timestamp, ssrc: sender.ssrc, marker: i === 0 });
+      this.packetsSent++;
+      await dtls.sendRtp(payload, header).catch(() => undefined);
+      await new Promise((r) => setTimeout(r, 20));
+    }
   }
 
   markEnded(byRemote: boolean): void {
@@ -125,6 +179,8 @@ export interface WeriftPhoneOptions {
   user?: string;
   /** Address werift gathers host candidates on. @default 127.0.0.1 */
   address?: string;
+  /** Payload type we offer telephone-event/8000 with. @default 101 */
+  eventPt?: number;
 }
 
 /** A WebRTC phone on one WebSocket to the SBC; see the file comment. */
@@ -132,6 +188,7 @@ export class WeriftPhone {
   readonly peer: SipPeer;
   readonly user: string;
   readonly #address: string;
+  readonly #eventPt: number;
   readonly #calls = new Map<string, WeriftCall>();
   /** Incoming calls answered, waiting for nextIncomingCall(). */
   readonly #incoming: WeriftCall[] = [];
@@ -142,6 +199,7 @@ export class WeriftPhone {
     this.peer = peer;
     this.user = options.user ?? `w${rand(4)}`;
     this.#address = options.address ?? '127.0.0.1';
+    this.#eventPt = options.eventPt ?? 101;
     peer.onMessage = (r) => this.#onMessage(r);
   }
 
@@ -209,6 +267,28 @@ export class WeriftPhone {
     }
   }
 
+  /**
+   * A re-INVITE in `call` with a fresh offer from the same peer connection
+   * (`direction` for hold); resolves with the answer once it is applied and ACKed.
+   */
+  async reinvite(call: WeriftCall, direction: 'sendrecv' | 'sendonly' | 'inactive' = 'sendrecv', timeoutMs = 10_000): Promise<string> {
+    const dialog = call.dialog;
+    if (dialog === undefined) throw new Error(`no dialog for call ${call.callId}`);
+    const transceiver = call.pc.getTransceivers()[0];
+    transceiver?.setDirection(direction);
+    await call.pc.setLocalDescription(await call.pc.createOffer());
+    dialog.cseq += 1;
+    const cseq = dialog.cseq;
+    this.peer.send(this.#inDialog('INVITE', dialog, cseq, { contact: this.contact, body: call.pc.localDescription?.sdp ?? '' }));
+    const final = await this.peer.next((r) => r.msg.kind === 'response' && r.msg.callId === call.callId && r.msg.cseq()?.seq === cseq && r.msg.status >= 200, timeoutMs);
+    const res = final.msg as SipResponse;
+    this.peer.send(this.#inDialog('ACK', dialog, cseq));
+    if (res.status !== 200) throw new Error(`re-INVITE: ${res.status} ${res.reason}`);
+    const answer = res.body.toString('utf8');
+    await call.pc.setRemoteDescription({ type: 'answer', sdp: answer });
+    return answer;
+  }
+
   /** The next incoming call, answered with a werift answer (including one that already arrived). */
   nextIncomingCall(timeoutMs = 10_000): Promise<WeriftCall> {
     const waiting = this.#incoming.shift();
@@ -264,15 +344,15 @@ export class WeriftPhone {
       iceUseIpv6: false,
       iceUseTcp: false,
       bundlePolicy: 'max-bundle',
-      codecs: { audio: audioCodecs(), video: [] },
+      codecs: { audio: audioCodecs(this.#eventPt), video: [] },
     } as ConstructorParameters<typeof RTCPeerConnection>[0]);
   }
 
-  #inDialog(method: string, dialog: Dialog, cseq = dialog.cseq): string {
+  #inDialog(method: string, dialog: Dialog, cseq = dialog.cseq, extra: { contact?: string; body?: string } = {}): string {
     return request({
       method, uri: dialog.remoteTarget, sentBy: `${this.user}.invalid`, viaTransport: 'WS', callId: dialog.callId, cseq,
       from: dialog.localUri, fromTag: dialog.localTag, to: dialog.remoteUri, toTag: dialog.remoteTag,
-      headers: dialog.routeSet.map((route) => `Route: ${route}`),
+      headers: dialog.routeSet.map((route) => `Route: ${route}`), ...extra,
     });
   }
 

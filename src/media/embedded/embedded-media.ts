@@ -9,8 +9,9 @@
  *   2xx/1xx with SDP to one without        → offer from the responder (late offer)
  *   BYE, final failure, CANCEL, flow close → endCall / flowClosed: the session is freed
  *
- * A session is keyed by Call-ID and the WebSocket client flow on the hop
- * (like the rtpengine path), so a call that crosses us twice gets two.
+ * A session is keyed by Call-ID and the pair of flows on the hop (the same
+ * for a request and its responses, and for in-dialog requests either way), so
+ * a call that crosses us twice, or forks to two browsers, gets one per hop.
  * One unref'd sweep per second frees sessions without RTP for
  * inactivitySeconds (holdInactivitySeconds on hold or before the answer) or
  * older than maxCallSeconds, and flushes the packet counters into metrics.
@@ -67,6 +68,8 @@ export interface EmbeddedSnapshot {
 type EndReason = 'bye' | 'inactivity' | 'max-duration' | 'flow-closed' | 'shutdown' | 'failed';
 
 const SWEEP_MS = 1000;
+/** Sweeps between RTCP sender reports on plain legs (RFC 3550 §6.2: about every 5 s). */
+const REPORT_EVERY = 5;
 
 export class EmbeddedMedia implements MediaHooks {
   readonly #s: EmbeddedMediaSettings;
@@ -77,11 +80,12 @@ export class EmbeddedMedia implements MediaHooks {
   readonly #advertise: string;
   readonly #counters = { webrtc: new SideCounters(), plain: new SideCounters() };
   readonly #flushed = { webrtc: new SideCounters(), plain: new SideCounters() };
-  /** Call-ID → client flow id ('' for none) → session. */
+  /** Call-ID → hop key (the two flow ids) → session. */
   readonly #calls = new Map<string, Map<string, Session>>();
-  /** Client flow id → Call-IDs with media through it. */
+  /** WebSocket client flow id → Call-IDs with media through it. */
   readonly #byFlow = new Map<string, Set<string>>();
   #sessions = 0;
+  #sweeps = 0;
   /** Sessions still closing (their legs' sockets and peers being freed). */
   readonly #closing = new Set<Promise<void>>();
   readonly #sweep: NodeJS.Timeout;
@@ -119,6 +123,19 @@ export class EmbeddedMedia implements MediaHooks {
     };
   }
 
+  /** Every session (bounded), for /api/dialogs in proxy mode where no dialog is kept. */
+  sessionList(limit = 10_000): Array<{ callId: string; caller: string; callee: string; ageSeconds: number; onHold: boolean }> {
+    const now = performance.now();
+    const out: Array<{ callId: string; caller: string; callee: string; ageSeconds: number; onHold: boolean }> = [];
+    for (const [callId, sessions] of this.#calls) {
+      for (const s of sessions.values()) {
+        out.push({ callId, ...s.describe(), ageSeconds: Math.round((now - s.createdAt) / 1000), onHold: s.onHold });
+        if (out.length >= limit) return out;
+      }
+    }
+    return out;
+  }
+
   /** The media path of a call, for /api/dialogs. */
   mediaPath(callId: string): Array<{ caller: string; callee: string }> {
     return [...(this.#calls.get(callId)?.values() ?? [])].map((s) => s.describe());
@@ -131,7 +148,7 @@ export class EmbeddedMedia implements MediaHooks {
     const parsed = parseAudioSdp(raw);
     const fromTag = req.from()?.params.get('tag') ?? '';
     const toTag = req.to()?.params.get('tag') ?? '';
-    const client = clientOf(from, to);
+    const client = hopKey(from, to);
     const initial = req.method === 'INVITE' && toTag === '';
     let session = this.#find(callId, client, initial);
     const answerLike = req.method === 'ACK' || (req.method === 'PRACK' && session?.awaitingAnswerFrom(session.sideOf(fromTag)) === true);
@@ -149,7 +166,7 @@ export class EmbeddedMedia implements MediaHooks {
     let created = false;
     if (session === undefined) {
       if (answerLike) return;
-      session = this.#create(callId, client, fromTag, desc.webrtc ? 'webrtc' : 'plain', isWebSocket(to) ? 'webrtc' : 'plain');
+      session = this.#create(callId, client, clientFlows(from, to), fromTag, desc.webrtc ? 'webrtc' : 'plain', isWebSocket(to) ? 'webrtc' : 'plain');
       created = true;
     }
     const side = session.sideOf(fromTag);
@@ -170,7 +187,7 @@ export class EmbeddedMedia implements MediaHooks {
     const method = res.cseq()?.method;
     if (method !== 'INVITE' && method !== 'UPDATE') return;
     const callId = res.callId ?? '';
-    const client = clientOf(from, to);
+    const client = hopKey(from, to);
     const initial = method === 'INVITE' && (req.to()?.params.get('tag') ?? '') === '';
     let session = this.#find(callId, client, initial);
     if (session !== undefined && res.status >= 200 && res.status < 300 && initial) session.answered = true;
@@ -186,7 +203,7 @@ export class EmbeddedMedia implements MediaHooks {
     const lateOffer = !hasSdp(req);
     if (session === undefined) {
       if (!lateOffer) return;
-      session = this.#create(callId, client, req.from()?.params.get('tag') ?? '', isWebSocket(to) ? 'webrtc' : 'plain', parsed.value.webrtc ? 'webrtc' : 'plain');
+      session = this.#create(callId, client, clientFlows(from, to), req.from()?.params.get('tag') ?? '', isWebSocket(to) ? 'webrtc' : 'plain', parsed.value.webrtc ? 'webrtc' : 'plain');
       if (res.status >= 200 && initial) session.answered = true;
     }
     const side = session.sideOf(answererTag);
@@ -213,9 +230,7 @@ export class EmbeddedMedia implements MediaHooks {
     if (set === undefined) return;
     this.#byFlow.delete(flowId);
     for (const callId of set) {
-      const sessions = this.#calls.get(callId);
-      const s = sessions?.get(flowId);
-      if (s !== undefined) this.#end(callId, s, 'flow-closed');
+      for (const s of [...(this.#calls.get(callId)?.values() ?? [])]) if (s.clientFlows.includes(flowId)) this.#end(callId, s, 'flow-closed');
     }
   }
 
@@ -249,15 +264,16 @@ export class EmbeddedMedia implements MediaHooks {
     return sessions.values().next().value;
   }
 
-  #create(callId: string, client: string, callerTag: string, callerKind: LegKind, calleeKind: LegKind): Session {
+  #create(callId: string, client: string, flows: string[], callerTag: string, callerKind: LegKind, calleeKind: LegKind): Session {
     if (this.#sessions >= this.#s.maxSessions) {
       this.#fail('sessions-limit');
       this.#log.warn({ callId, maxSessions: this.#s.maxSessions }, 'embedded media at media.embedded.maxSessions: call refused');
       throw new RelayRefusal('sessions-limit', 503, 'Media Sessions Exhausted');
     }
     const session = new Session({
-      id: client === '' ? callId : `${callId}|${client}`,
+      id: `${callId}|${client}`,
       callerTag,
+      clientFlows: flows,
       kinds: { caller: callerKind, callee: calleeKind },
       legs: this.#legs,
       counters: this.#counters,
@@ -269,11 +285,11 @@ export class EmbeddedMedia implements MediaHooks {
     }
     sessions.set(client, session);
     this.#sessions++;
-    if (client !== '') {
-      let set = this.#byFlow.get(client);
+    for (const flow of flows) {
+      let set = this.#byFlow.get(flow);
       if (set === undefined) {
         set = new Set();
-        this.#byFlow.set(client, set);
+        this.#byFlow.set(flow, set);
       }
       set.add(callId);
     }
@@ -284,20 +300,28 @@ export class EmbeddedMedia implements MediaHooks {
   #end(callId: string, session: Session, why: EndReason): void {
     const sessions = this.#calls.get(callId);
     if (sessions === undefined) return;
+    let found = false;
     for (const [client, s] of sessions) {
       if (s !== session) continue;
       sessions.delete(client);
-      const set = this.#byFlow.get(client);
-      set?.delete(callId);
-      if (set?.size === 0) this.#byFlow.delete(client);
+      found = true;
     }
+    if (!found) return;
     if (sessions.size === 0) this.#calls.delete(callId);
+    for (const flow of session.clientFlows) {
+      const set = this.#byFlow.get(flow);
+      // Another session of this call may still use the flow.
+      if (set === undefined || [...(this.#calls.get(callId)?.values() ?? [])].some((s) => s.clientFlows.includes(flow))) continue;
+      set.delete(callId);
+      if (set.size === 0) this.#byFlow.delete(flow);
+    }
     this.#sessions--;
     this.#metrics?.embeddedSessions.set(this.#sessions);
     if (why === 'inactivity' || why === 'max-duration') {
       this.#fail(why);
       this.#log.warn({ callId, why, path: session.describe() }, 'embedded media session freed');
     } else this.#log.debug({ callId, why }, 'embedded media session closed');
+    this.#flush();
     const done = session.close().catch((err: unknown) => this.#log.warn({ err, callId }, 'embedded media session did not close cleanly'));
     this.#closing.add(done);
     void done.finally(() => this.#closing.delete(done));
@@ -306,8 +330,10 @@ export class EmbeddedMedia implements MediaHooks {
   #onSweep(): void {
     const now = performance.now();
     const maxAge = this.#s.maxCallSeconds * 1000;
+    const report = ++this.#sweeps % REPORT_EVERY === 0;
     for (const [callId, sessions] of [...this.#calls]) {
       for (const s of [...sessions.values()]) {
+        if (report) s.sendReports();
         const limit = (s.onHold || !s.answered ? this.#s.holdInactivitySeconds : this.#s.inactivitySeconds) * 1000;
         if (now - s.createdAt > maxAge) this.#end(callId, s, 'max-duration');
         else if (now - s.lastActivity > limit) this.#end(callId, s, 'inactivity');
@@ -355,11 +381,14 @@ function asRefusal(err: unknown): RelayRefusal {
   return new RelayRefusal('negotiation', 488, 'Not Acceptable Here', { cause: err });
 }
 
-/** The WebSocket client flow on this hop, if any ('' when neither side is one). */
-function clientOf(from: Flow, to: Flow): string {
-  if (isWebSocket(to)) return to.id;
-  if (isWebSocket(from)) return from.id;
-  return '';
+/** The hop's two flows, in either direction. */
+function hopKey(from: Flow, to: Flow): string {
+  return from.id < to.id ? `${from.id} ${to.id}` : `${to.id} ${from.id}`;
+}
+
+/** The WebSocket client flows on this hop: their closing ends the session. */
+function clientFlows(from: Flow, to: Flow): string[] {
+  return [from, to].filter(isWebSocket).map((f) => f.id);
 }
 
 function isWebSocket(flow: Flow): boolean {

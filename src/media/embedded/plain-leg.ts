@@ -35,6 +35,11 @@ export class PlainLeg implements MediaLeg {
   #latchedPort = 0;
   /** Highest cumulative loss seen in the party's receiver reports. */
   #reportedLost = 0;
+  // What the sender report (RFC 3550 §6.4.1) says about our stream toward the party.
+  #sentPackets = 0;
+  #sentOctets = 0;
+  #lastSsrc = -1;
+  #lastTs = 0;
   #closed = false;
 
   private constructor(port: number, rtp: Socket, rtcp: Socket, counters: SideCounters) {
@@ -86,9 +91,40 @@ export class PlainLeg implements MediaLeg {
     out.writeUInt32BE(ts >>> 0, 4);
     out.writeUInt32BE(ssrc >>> 0, 8);
     payload.copy(out, 12);
+    this.#sentPackets++;
+    this.#sentOctets += payload.length;
+    this.#lastSsrc = ssrc >>> 0;
+    this.#lastTs = ts >>> 0;
     this.#counters.packetsOut++;
     this.#counters.bytesOut += out.length;
     this.#rtp.send(out, port, address);
+  }
+
+  /**
+   * A minimal RTCP sender report for what we sent since the call began
+   * (RFC 3550 §6.4.1, no report blocks): phones and gateways that watch
+   * RTCP see a live stream. Sent on the RTCP port, or the RTP port with
+   * rtcp-mux; nothing before we have sent RTP.
+   */
+  sendReport(): void {
+    if (this.#closed || this.#lastSsrc < 0) return;
+    const r = this.#remote;
+    const address = this.#latchedAddress ?? r?.address;
+    if (address === undefined || r === undefined || r.port === 0 || address === '0.0.0.0') return;
+    const rtpPort = this.#latchedAddress !== undefined ? this.#latchedPort : r.port;
+    const port = r.rtcpMux ? rtpPort : this.#latchedAddress !== undefined ? rtpPort + 1 : (r.rtcpPort ?? r.port + 1);
+    const sr = Buffer.alloc(28);
+    sr[0] = 0x80;
+    sr[1] = 200;
+    sr.writeUInt16BE(6, 2);
+    sr.writeUInt32BE(this.#lastSsrc, 4);
+    const ms = Date.now() + 2_208_988_800_000; // NTP epoch 1900
+    sr.writeUInt32BE(Math.floor(ms / 1000) >>> 0, 8);
+    sr.writeUInt32BE(Math.floor(((ms % 1000) / 1000) * 0x100000000) >>> 0, 12);
+    sr.writeUInt32BE(this.#lastTs, 16);
+    sr.writeUInt32BE(this.#sentPackets >>> 0, 20);
+    sr.writeUInt32BE(this.#sentOctets >>> 0, 24);
+    (r.rtcpMux ? this.#rtp : this.#rtcp).send(sr, port, address);
   }
 
   #onRtpDatagram(buf: Buffer, address: string, port: number): void {

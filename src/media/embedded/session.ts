@@ -44,6 +44,8 @@ interface Side {
 export interface SessionOptions {
   id: string;
   callerTag: string;
+  /** WebSocket flows on the hop (their closing ends the session). */
+  clientFlows: string[];
   kinds: Record<SideName, LegKind>;
   legs: LegFactory;
   counters: Record<LegKind, SideCounters>;
@@ -52,6 +54,7 @@ export interface SessionOptions {
 export class Session {
   readonly id: string;
   readonly callerTag: string;
+  readonly clientFlows: readonly string[];
   readonly createdAt = performance.now();
   /** Last SDP handled: the inactivity timer counts from here until RTP flows. */
   lastSignal = performance.now();
@@ -68,6 +71,7 @@ export class Session {
   constructor(o: SessionOptions) {
     this.id = o.id;
     this.callerTag = o.callerTag;
+    this.clientFlows = o.clientFlows;
     this.#legs = o.legs;
     const side = (kind: LegKind): Side => ({
       kind,
@@ -116,6 +120,11 @@ export class Session {
   describe(): { caller: string; callee: string } {
     const d = (s: Side): string => `${s.kind}${s.leg !== undefined ? `:${s.leg.port}` : ''}`;
     return { caller: d(this.#sides.caller), callee: d(this.#sides.callee) };
+  }
+
+  /** RTCP sender reports on the plain legs. */
+  sendReports(): void {
+    for (const s of [this.#sides.caller, this.#sides.callee]) if (s.leg instanceof PlainLeg) s.leg.sendReport();
   }
 
   offer(from: SideName, desc: AudioDescription, raw: string): Promise<string> {

@@ -59,6 +59,8 @@ export class WebrtcLeg implements MediaLeg {
   #lastTs = 0;
   #lastSentAt = 0;
   #sentAny = false;
+  /** Highest cumulative loss the browser reported for our SSRC. */
+  #reportedLost = 0;
   #closed = false;
 
   constructor(options: WebrtcLegOptions) {
@@ -73,7 +75,9 @@ export class WebrtcLeg implements MediaLeg {
       iceServers: [],
       icePortRange: [options.port, options.port + 1],
       iceInterfaceAddresses: { udp4: options.bindAddress, udp6: undefined } as never,
-      iceAdditionalHostAddresses: options.bindAddress === '0.0.0.0' ? [] : [options.bindAddress],
+      // Only a label for the candidate (the socket binds the interface address): with 0.0.0.0 the
+      // advertised address, so a host with no other interface still gets a candidate.
+      iceAdditionalHostAddresses: [options.bindAddress === '0.0.0.0' ? options.advertise : options.bindAddress],
       iceUseIpv6: false,
       iceUseTcp: false,
       bundlePolicy: 'max-bundle',
@@ -178,6 +182,15 @@ export class WebrtcLeg implements MediaLeg {
       this.lastReceived = performance.now();
       const h = rtp.header;
       this.onRtp?.(rtp.payload, h.payloadType, h.marker, h.sequenceNumber, h.timestamp, h.ssrc);
+    });
+    // The browser's receiver reports on what we send it (RFC 3550 §6.4): cumulative loss for metrics.
+    dtls.onRtcp.subscribe((rtcp) => {
+      if (rtcp.type !== 200 && rtcp.type !== 201) return;
+      for (const r of (rtcp as { reports?: Array<{ ssrc: number; packetsLost: number }> }).reports ?? []) {
+        if (r.ssrc !== this.ssrc || r.packetsLost <= this.#reportedLost) continue;
+        this.#counters.lost += r.packetsLost - this.#reportedLost;
+        this.#reportedLost = r.packetsLost;
+      }
     });
   }
 

@@ -51,30 +51,30 @@ describe('backend health under our own lateness', () => {
       try {
         const sbcUdp = { address: '127.0.0.1', port: sbc.listener('udp').boundPort };
         await new Promise((r) => setTimeout(r, 400)); // start-up stalls are older than the call
-        const callId = rand(8);
-        client.send(request({ method: 'INVITE', uri: 'sip:bob@example.com', sentBy: `127.0.0.1:${client.address.port}`, callId }), sbcUdp);
-        await a.nextRequest('INVITE', 3000).catch(() => undefined);
-        if (blocked) {
-          // The INVITE reached A; the answer cannot come back through our stalled loop in time.
-          a.onMessage = undefined;
-          blockLoop(1000);
-          const peerA = a;
-          setImmediate(() => {
-            const inv = peerA.received.find((r) => r.msg.kind === 'request' && r.msg.method === 'INVITE');
-            if (inv !== undefined && inv.msg.kind === 'request') peerA.send(response(inv.msg, 200, 'OK', { toTag: 'late', headers: [`Contact: <sip:uas@127.0.0.1:${peerA.address.port}>`] }), inv.from);
-          });
+        const call = (id: string): void => client.send(request({ method: 'INVITE', uri: 'sip:bob@example.com', sentBy: `127.0.0.1:${client.address.port}`, callId: id }), sbcUdp);
+        const targetA = () => sbc.server.dispatcher.snapshot().groups[0]!.targets.find((t) => t.port === a.address.port)!;
+        if (!blocked) {
+          // A busy test machine may stall us during one call (then it is rightly excused): a few calls, each must complete via B.
+          for (let i = 0; i < 5 && targetA().up; i++) {
+            const id = rand(8);
+            call(id);
+            const done = await client.next((r) => r.msg.kind === 'response' && r.msg.callId === id && r.msg.status >= 200, 8000);
+            assert.equal(done.msg.kind === 'response' && done.msg.status, 200, 'the call completes through B');
+            assert.equal(b.count((r) => r.msg.kind === 'request' && r.msg.method === 'INVITE' && r.msg.callId === id), 1, 'failed over to B');
+          }
+          assert.equal(targetA().up, false, 'silence while we were fine counts');
+          assert.match(targetA().reason ?? '', /request timed out/);
+          return;
         }
+        const callId = rand(8);
+        call(callId);
+        // A answers at once, but its answer waits in our receive queue behind the stall: our
+        // failover timer fires first (timers run before I/O), the call moves to B.
+        await a.nextRequest('INVITE', 3000);
+        blockLoop(1000);
         const final = await client.next((r) => r.msg.kind === 'response' && r.msg.callId === callId && r.msg.status >= 200, 8000);
         assert.equal(final.msg.kind === 'response' && final.msg.status, 200, 'the call completes');
-        const targets = sbc.server.dispatcher.snapshot().groups[0]!.targets;
-        const targetA = targets.find((t) => t.port === a.address.port)!;
-        if (blocked) {
-          assert.equal(targetA.up, true, `not blamed for our lateness: ${targetA.reason ?? ''}`);
-        } else {
-          assert.equal(targetA.up, false, 'silence while we were fine counts');
-          assert.match(targetA.reason ?? '', /request timed out/);
-          assert.ok(b.count((r) => r.msg.kind === 'request' && r.msg.method === 'INVITE' && r.msg.callId === callId) === 1, 'failed over to B');
-        }
+        assert.equal(targetA().up, true, `not blamed for our lateness: ${targetA().reason ?? ''}`);
       } finally {
         client.close();
         a.close();

@@ -52,3 +52,27 @@ describe('config media.rtpengine', () => {
     assert.match(firstProblem({ media: { rtpengine: { pingIntervalSeconds: 0 } } }), /^media\.rtpengine\.pingIntervalSeconds: /);
   });
 });
+
+describe('config media.embedded', () => {
+  it('has the documented defaults, and auto picks embedded when no engine is listed', async () => {
+    const c = defaultConfig();
+    assert.deepEqual(
+      { ...c.media.embedded },
+      { address: '0.0.0.0', advertise: '', ports: '30000-39999', maxSessions: 1000, inactivitySeconds: 60, holdInactivitySeconds: 3600, maxCallSeconds: 86400 },
+    );
+    const { activeMediaMode } = await import('../../../src/media/media-from-config.js');
+    assert.equal(activeMediaMode(c.media), 'embedded');
+    assert.equal(activeMediaMode(configSchema.parse({ media: { rtpengine: { engines: [{ url: 'udp:127.0.0.1:22222' }] } } }).media), 'rtpengine');
+    assert.equal(activeMediaMode(configSchema.parse({ media: { mode: 'passthrough' } }).media), 'passthrough');
+  });
+
+  it('refuses a bad port range, address or advertise naming the key', () => {
+    for (const ports of ['30000', '40000-30000', '1000-2000', '30000-70000', '30001-30001', 'a-b']) {
+      assert.match(firstProblem({ media: { embedded: { ports } } }), /^media\.embedded\.ports: must be LOW-HIGH/, ports);
+    }
+    assert.equal(firstProblem({ media: { embedded: { ports: '30000-30001' } } }), 'ok');
+    assert.match(firstProblem({ media: { embedded: { address: '::' } } }), /^media\.embedded\.address: /);
+    assert.match(firstProblem({ media: { embedded: { advertise: 'media.example.com' } } }), /^media\.embedded\.advertise: /);
+    assert.match(firstProblem({ media: { embedded: { maxSessions: 0 } } }), /^media\.embedded\.maxSessions: /);
+  });
+});

@@ -81,6 +81,7 @@ describe('Dispatcher', () => {
       groups: [{
         name: 'default',
         algorithm: 'weighted',
+        panic: false,
         targets: [
           { uri: A, transport: 'udp', address: '10.0.0.1', port: 5060, up: true, reason: null, inFlight: 1, weight: 1, priority: 0, lastProbe: null },
           { uri: B, transport: 'tcp', address: '10.0.0.2', port: 5070, up: true, reason: null, inFlight: 0, weight: 1, priority: 1, lastProbe: null },
