@@ -15,6 +15,8 @@ export const PEERS = {
   chromium: '/usr/bin/chromium',
   // shared state for several SBC nodes (state.store: redis)
   'redis-server': '/usr/bin/redis-server',
+  // SIPp: the bench tools' own tests drive real SIPp calls (bench/overload).
+  'sip-tester': '/usr/bin/sipp',
   // ip, to bring up loopback in the network namespace the suite runs in.
   iproute2: '/usr/sbin/ip',
 };

@@ -1,11 +1,11 @@
 // Runs every compiled test file under dist/test with Node's test runner.
-// Usage: node scripts/run-tests.mjs [dir-or-file ...]   (default: unit, integration, e2e)
+// Usage: node scripts/run-tests.mjs [dir-or-file ...]   (default: unit, integration, e2e, and the bench tools' own tests)
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 const root = resolve(import.meta.dirname, '..');
-const roots = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ['dist/test/unit', 'dist/test/integration', 'dist/test/e2e'];
+const roots = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ['dist/test/unit', 'dist/test/integration', 'dist/test/e2e', 'dist/bench'];
 
 function collect(path, out) {
   if (!existsSync(path)) return out;
