@@ -116,7 +116,8 @@ async function main(): Promise<void> {
     const stats = lastStatLine(work);
     if (stats !== undefined) log(`uac: ${stats}`);
     if (edgeProc.alive()) log(`final: ${await edgeProc.finalFigures()}`);
-    else log(`edge output:\n${edgeProc.tail()}`);
+    const tail = edgeProc.tail();
+    if (tail !== '') log(`edge output (last lines):\n${tail}`);
   } finally {
     await edgeProc?.stop();
     for (const c of children) await stopChild(c, 2000);
