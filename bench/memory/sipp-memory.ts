@@ -116,7 +116,8 @@ async function main(): Promise<void> {
     const stats = lastStatLine(work);
     if (stats !== undefined) log(`uac: ${stats}`);
     if (edgeProc.alive()) log(`final: ${await edgeProc.finalFigures()}`);
-    else log(`edge output:\n${edgeProc.tail()}`);
+    const tail = edgeProc.tail();
+    if (tail !== '') log(`edge output (last lines):\n${tail}`);
   } finally {
     await edgeProc?.stop();
     for (const c of children) await stopChild(c, 2000);
@@ -163,7 +164,7 @@ async function startSbc(work: string, uasPort: number): Promise<Edge> {
   const lines: string[] = [];
   const keep = (chunk: Buffer): void => {
     for (const line of chunk.toString('utf8').split('\n')) if (line.trim() !== '' && !line.includes('Debugger')) lines.push(line);
-    if (lines.length > 40) lines.splice(0, lines.length - 40);
+    if (lines.length > 5) lines.splice(0, lines.length - 5);
   };
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
@@ -223,7 +224,7 @@ async function startKamailio(work: string, uasPort: number): Promise<Edge> {
   const lines: string[] = [];
   child.stderr?.on('data', (c: Buffer) => {
     lines.push(...c.toString('utf8').split('\n').filter((l) => l !== ''));
-    if (lines.length > 40) lines.splice(0, lines.length - 40);
+    if (lines.length > 5) lines.splice(0, lines.length - 5);
   });
   await sleep(1500);
   if (child.exitCode !== null) throw new Error(`kamailio exited: ${lines.join('\n')}`);

@@ -26,13 +26,14 @@ import { OwnAddresses } from './own-addresses.js';
 import { ProxyTransaction, type BranchTarget } from './proxy-transaction.js';
 import { OwnRoutes, type NextHop, type PoppedRoutes } from './own-routes.js';
 import { ownUri, ownVia } from './record-route.js';
-import { restoreVias, stampVia } from './via-stamp.js';
+import { stampVia } from './via-stamp.js';
+import { responseTransform, type RelayDeps, type RelayState } from './response-relay.js';
 import { forwardResponseStatelessly } from './stateless-response.js';
 import { addPath as addPathHeader, restoreWsTransport } from '../registrar/path.js';
 import { checkRequest } from './sanity.js';
 import type { Registrations } from '../registrar/registrations.js';
 import type { MediaHooks } from '../media/media-control.js';
-import { ownPathsFor, type HiddenRequest, type TopologyHiding } from '../topology/index.js';
+import type { TopologyHiding } from '../topology/index.js';
 import { RequestRejection } from '../errors.js';
 import { OutsideChecks } from './outside-checks.js';
 import type { EstablishedCalls } from './established-calls.js';
@@ -121,6 +122,7 @@ export class Pipeline {
   readonly #topo: TopologyHiding | undefined;
   /** Requests from outside whose Call-ID we unmasked → the masked form their responses must carry. */
   readonly #masked = new WeakMap<SipRequest, string>();
+  readonly #relayDeps: RelayDeps;
 
   constructor(options: PipelineOptions) {
     this.#o = options;
@@ -131,6 +133,7 @@ export class Pipeline {
     this.#routes = new OwnRoutes(this.#own, options.transport.flows, (tk) => this.#topo?.isKey(tk) === true);
     this.#inside = new InsideSources(options.trustedSources);
     this.#checks = new OutsideChecks(options);
+    this.#relayDeps = { media: options.media, topo: this.#topo, own: this.#own, isInside: (flow) => this.isInside(flow) };
     this.refreshInside();
   }
 
@@ -427,9 +430,7 @@ export class Pipeline {
     // A new dialog gets its topology key now: every branch's Record-Route carries the same one.
     const key = topo !== undefined && recordRoute ? topo.newKey(inside) : dialogKey;
     /** What the branch's request lost on its way out, for its responses on their way back. */
-    let hidVias = false;
-    let hidden: HiddenRequest | undefined;
-    let confirmed = false;
+    const relay: RelayState = { hidVias: false, hidden: undefined, confirmed: false };
 
     const branches: BranchTarget[] = hops.map((hop) => {
       const label = hop.kind === 'flow' ? `flow:${hop.flow.id}` : hop.kind === 'target' ? hop.target.uri : hop.uri.host;
@@ -452,11 +453,11 @@ export class Pipeline {
           if (toOutside || (topo?.hideClientVias === true && !inside)) {
             // Only our Via leaves; the responses get the request's own Vias back from `req`.
             copy.headers.set('via', via);
-            hidVias = true;
+            relay.hidVias = true;
           } else copy.headers.prepend('via', via);
           if (toOutside) {
             try {
-              hidden = await topo.hideRequest(copy, { sourceInside: inside, listener: out.listener, key, recordRouted: recordRoute });
+              relay.hidden = await topo.hideRequest(copy, { sourceInside: inside, listener: out.listener, key, recordRouted: recordRoute });
             } catch (err) {
               this.#log.error({ err, callId: req.callId }, 'topology record not stored');
               throw new RequestRejection('Server Internal Error', 500, { cause: err });
@@ -490,20 +491,7 @@ export class Pipeline {
       },
       ...(this.#o.media !== undefined || topo !== undefined
         ? {
-            transformResponse: async (res: SipResponse, downstream: Flow | undefined): Promise<void> => {
-              if (downstream !== undefined && this.#o.media !== undefined) await this.#o.media.response(res, req, downstream, source);
-              if (topo === undefined) return;
-              if (downstream !== undefined) {
-                if (hidVias) restoreVias(res, req);
-                if (!inside) {
-                  await topo.hideResponse(res, { request: req, listener: source.listener, key, recordRouted: recordRoute, confirmed, ownPaths: ownPathsFor(res, source, this.#own) });
-                } else if (!this.isInside(downstream)) topo.restoreResponse(res, key, hidden?.recordRouteBelow);
-              }
-              const masked = this.#masked.get(req);
-              if (masked !== undefined) res.headers.set('call-id', masked);
-              if (key !== undefined && res.status >= 200) await topo.settle(key, req, res.status, initial, inside);
-              if (res.status >= 200 && res.status < 300) confirmed = true;
-            },
+            transformResponse: responseTransform(this.#relayDeps, { req, source, inside, key, recordRoute, initial, masked: this.#masked.get(req) }, relay),
           }
         : {}),
       ...(addPath && this.#o.registrations !== undefined

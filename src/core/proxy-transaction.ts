@@ -66,7 +66,7 @@ export class ProxyTransaction {
   readonly #server: ServerTransaction;
   readonly #request: SipRequest;
   readonly #candidates: BranchTarget[];
-  readonly #options: ProxyTransactionOptions;
+  #options: ProxyTransactionOptions;
   #branches: Branch[] = [];
   #best: SipResponse | undefined;
   /** The flow #best came on when it came from downstream; undefined for one we made. */
@@ -190,9 +190,10 @@ export class ProxyTransaction {
       // Every 2xx goes upstream at once (RFC 3261 §16.7 step 5, RFC 6026).
       this.#finalSent = true;
       if (this.#options.parallel === true) for (const b of this.#branches) if (!b.done && b.tx !== undefined && 'cancel' in b.tx) b.tx.cancel();
+      const onFinal = this.#options.onFinal;
       this.#options.onFinalResponse?.(res);
       this.#relay(res, branch.tx?.flow);
-      this.#options.onFinal?.(status);
+      onFinal?.(status);
       return;
     }
     if (branch.done) return;
@@ -263,9 +264,10 @@ export class ProxyTransaction {
       res.reason = 'Server Internal Error';
     }
     this.#finalSent = true;
+    const onFinal = this.#options.onFinal;
     this.#options.onFinalResponse?.(res);
     this.#relay(res, from);
-    this.#options.onFinal?.(res.status);
+    onFinal?.(res.status);
   }
 
   #relay(res: SipResponse, downstream?: Flow): void {
@@ -291,6 +293,11 @@ export class ProxyTransaction {
    * Call-ID, CSeq, From and To, nothing else: the request is cut down in
    * place, so that no one who captured it (the pipeline's callbacks) keeps
    * the whole message alive either.
+   * The callbacks of the final (onFinal, onFinalResponse) and the ended
+   * branches' targets go too: they hold the caller's whole per-request
+   * scope, where the transform (response-relay.ts) holds only what it reads.
+   * A 2xx relayed later (retransmission, fork) is no new final: it is not
+   * counted or reported again.
    */
   #release(): void {
     if (this.#released) return;
@@ -299,10 +306,16 @@ export class ProxyTransaction {
     this.#best = undefined;
     this.#bestFrom = undefined;
     this.#candidates.length = 0;
-    // Ended branches are never looked at again (their transactions keep what they need).
+    const o = this.#options;
+    this.#options = { failover: false, failoverTimeoutMs: o.failoverTimeoutMs, logger: o.logger, ...(o.transformResponse === undefined ? {} : { transformResponse: o.transformResponse }) };
+    // Ended branches are never asked to start, fail or end again; their transactions keep what they need.
+    for (const b of this.#branches) if (b.done) b.target = ENDED;
     this.#branches = this.#branches.filter((b) => !b.done);
   }
 }
+
+/** What an ended branch points at once its context is released: nothing to start, report or release. */
+const ENDED: BranchTarget = { label: 'ended', start: async () => undefined };
 
 /** An error a branch start throws to end the request with a status of ours. */
 function isRejection(err: unknown): err is RequestRejection {

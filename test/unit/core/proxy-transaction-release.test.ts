@@ -6,6 +6,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { silentLogger } from '../../../src/log/logger.js';
 import { ProxyTransaction, type BranchTarget } from '../../../src/core/proxy-transaction.js';
 import { restoreVias } from '../../../src/core/via-stamp.js';
@@ -13,6 +15,9 @@ import { parseMessage } from '../../../src/sip/parser.js';
 import type { SipRequest, SipResponse } from '../../../src/sip/message.js';
 import { TransactionLayer } from '../../../src/transaction/index.js';
 import { RecordingFlow } from '../transaction/helpers/recording-flow.js';
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
 
 function parse(text: string): SipRequest | SipResponse {
   const r = parseMessage(Buffer.from(text.replace(/\n/g, '\r\n')));
@@ -59,16 +64,23 @@ test('after the 2xx went upstream the proxied request keeps only Via, From, To, 
     const req = parse(INVITE) as SipRequest;
     const server = layer.createServerTransaction(req, upstream);
     const branch = 'z9hG4bK-own-1';
-    const target: BranchTarget = {
-      label: 'backend',
-      start: async (user) => {
-        const copy = req.clone();
-        // Only our Via leaves, as with topology hiding; the relay puts the request's back.
-        copy.headers.set('via', `SIP/2.0/UDP 127.0.0.1:5060;branch=${branch}`);
-        return layer.createClientTransaction(copy, downstream, user, { timerC: true });
-      },
+    // Made in a function of its own so that only the context can keep it.
+    let targetRef: WeakRef<BranchTarget> | undefined;
+    const makeTarget = (): BranchTarget => {
+      const t: BranchTarget = {
+        label: 'backend',
+        start: async (user) => {
+          const copy = req.clone();
+          // Only our Via leaves, as with topology hiding; the relay puts the request's back.
+          copy.headers.set('via', `SIP/2.0/UDP 127.0.0.1:5060;branch=${branch}`);
+          return layer.createClientTransaction(copy, downstream, user, { timerC: true });
+        },
+        onEnd: () => undefined,
+      };
+      targetRef = new WeakRef(t);
+      return t;
     };
-    const ctx = new ProxyTransaction(server, req, [target], {
+    const ctx = new ProxyTransaction(server, req, [makeTarget()], {
       failover: false,
       failoverTimeoutMs: 1000,
       logger: silentLogger(),
@@ -86,6 +98,12 @@ test('after the 2xx went upstream the proxied request keeps only Via, From, To, 
     assert.deepEqual([...new Set(req.headers.fields.map((f) => f.name))].sort(), ['call-id', 'cseq', 'from', 'to', 'via']);
     assert.equal(req.body.length, 0);
     assert.equal(req.callId, 'call-release@test');
+    // The ended branch's target (in the pipeline: its callbacks and the whole per-request scope) is let go.
+    for (let i = 0; i < 3; i++) {
+      await new Promise((r) => setImmediate(r));
+      gc();
+    }
+    assert.equal(targetRef?.deref(), undefined, 'the branch target is no longer held');
 
     // RFC 6026: the UAS retransmits its 2xx until the ACK; each goes upstream with the request's Vias.
     assert.equal(layer.receiveResponse(okFrom(branch), downstream), true);
