@@ -119,6 +119,28 @@ export class EmbeddedMedia implements MediaHooks {
     };
   }
 
+  /** Built-in services (src/services) open their own endpoints with the relay's legs (see local-endpoint.ts). */
+  get legFactory(): LegFactory {
+    return this.#legs;
+  }
+
+  /** An endpoint of our own takes one of media.embedded.maxSessions; false (counted) when none is left. */
+  claimSession(): boolean {
+    if (this.#closed || this.#sessions >= this.#s.maxSessions) {
+      this.#fail('sessions-limit');
+      return false;
+    }
+    this.#sessions++;
+    this.#metrics?.embeddedSessions.set(this.#sessions);
+    return true;
+  }
+
+  /** Gives back a place taken with claimSession(). */
+  releaseSession(): void {
+    this.#sessions--;
+    this.#metrics?.embeddedSessions.set(this.#sessions);
+  }
+
   /** The media path of a call, for /api/dialogs. */
   mediaPath(callId: string): Array<{ caller: string; callee: string }> {
     return [...(this.#calls.get(callId)?.values() ?? [])].map((s) => s.describe());
