@@ -79,6 +79,8 @@ export class EmbeddedMedia implements MediaHooks {
   readonly #flushed = { webrtc: new SideCounters(), plain: new SideCounters() };
   /** Call-ID → client flow id ('' for none) → session. */
   readonly #calls = new Map<string, Map<string, Session>>();
+  /** Session → the flow and From tag of the INVITE that opened it: sessions with one origin are branches of one fork. */
+  readonly #origins = new WeakMap<Session, string>();
   /** Client flow id → Call-IDs with media through it. */
   readonly #byFlow = new Map<string, Set<string>>();
   #sessions = 0;
@@ -171,8 +173,11 @@ export class EmbeddedMedia implements MediaHooks {
     let created = false;
     if (session === undefined) {
       if (answerLike) return;
+      // Browser ⇄ browser: both ends do ICE and DTLS-SRTP themselves; nothing to convert, the SDP passes untouched.
+      if (desc.webrtc && isWebSocket(to)) return;
       session = this.#create(callId, client, fromTag, desc.webrtc ? 'webrtc' : 'plain', isWebSocket(to) ? 'webrtc' : 'plain');
       created = true;
+      if (initial) this.#origins.set(session, `${from.id}|${fromTag}`);
     }
     const side = session.sideOf(fromTag);
     try {
@@ -195,7 +200,10 @@ export class EmbeddedMedia implements MediaHooks {
     const client = clientOf(from, to);
     const initial = method === 'INVITE' && (req.to()?.params.get('tag') ?? '') === '';
     let session = this.#find(callId, client, initial);
-    if (session !== undefined && res.status >= 200 && res.status < 300 && initial) session.answered = true;
+    if (session !== undefined && res.status >= 200 && res.status < 300 && initial && !session.answered) {
+      session.answered = true;
+      this.#endOtherBranches(callId, session);
+    }
     if (res.status >= 300 || !hasSdp(res)) return;
     const raw = res.body.toString('utf8');
     const parsed = parseAudioSdp(raw);
@@ -207,7 +215,7 @@ export class EmbeddedMedia implements MediaHooks {
     const answererTag = res.to()?.params.get('tag') ?? '';
     const lateOffer = !hasSdp(req);
     if (session === undefined) {
-      if (!lateOffer) return;
+      if (!lateOffer || (parsed.value.webrtc && isWebSocket(to))) return;
       session = this.#create(callId, client, req.from()?.params.get('tag') ?? '', isWebSocket(to) ? 'webrtc' : 'plain', parsed.value.webrtc ? 'webrtc' : 'plain');
       if (res.status >= 200 && initial) session.answered = true;
     }
@@ -323,6 +331,18 @@ export class EmbeddedMedia implements MediaHooks {
     const done = session.close().catch((err: unknown) => this.#log.warn({ err, callId }, 'embedded media session did not close cleanly'));
     this.#closing.add(done);
     void done.finally(() => this.#closing.delete(done));
+  }
+
+  /**
+   * A fork's winner answered: the sessions opened for its sibling branches (same
+   * INVITE, other callees; they get CANCEL, and their failures never come back
+   * up to us) are freed now rather than when the call ends.
+   */
+  #endOtherBranches(callId: string, winner: Session): void {
+    const origin = this.#origins.get(winner);
+    const sessions = this.#calls.get(callId);
+    if (origin === undefined || sessions === undefined || sessions.size < 2) return;
+    for (const s of [...sessions.values()]) if (s !== winner && !s.answered && this.#origins.get(s) === origin) this.#end(callId, s, 'bye');
   }
 
   #onSweep(): void {
