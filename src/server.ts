@@ -397,6 +397,7 @@ export class Server {
   async drainAndStop(): Promise<void> {
     this.#pipeline?.drain();
     this.#b2bua?.drain();
+    this.#services?.close();
     const deadline = Date.now() + this.config.shutdown.drainSeconds * 1000;
     const busy = (): boolean => {
       const p = this.pendingCalls();

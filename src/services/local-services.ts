@@ -26,6 +26,8 @@ export interface LocalServicesOptions {
   logger: Logger;
   metrics?: SbcMetrics | undefined;
   productName?: string;
+  /** A call whose caller sent no RTP for this long is hung up (media.embedded.inactivitySeconds); holds are exempt. */
+  inactivitySeconds: number;
   /** A call ended (its place under security.maxCallsPerUser is free). */
   callEnded?(callId: string): void;
 }
@@ -38,6 +40,7 @@ export class LocalServices implements RequestTaker {
   /** INVITEs being answered, for CANCEL. */
   readonly #answering = new WeakMap<ServerTransaction, ServiceCall>();
   #closed = false;
+  #sweep: NodeJS.Timeout | undefined;
 
   constructor(options: LocalServicesOptions) {
     this.#o = options;
@@ -67,7 +70,12 @@ export class LocalServices implements RequestTaker {
     // Our own Route entries go; anything left routes the request elsewhere, not to us.
     taken.popOwnRoutes();
     if (req.headers.get('route') !== undefined) return false;
-    if (this.#closed || !this.#o.media.claimSession()) {
+    if (this.#closed) {
+      this.#reply(taken.server, req, 503, 'Service Unavailable', [['Retry-After', '30']]);
+      this.#o.callEnded?.(req.callId ?? '');
+      return true;
+    }
+    if (!this.#o.media.claimSession()) {
       this.#reply(taken.server, req, 503, 'Media Sessions Exhausted', [['Retry-After', '10']]);
       this.#o.callEnded?.(req.callId ?? '');
       return true;
@@ -82,6 +90,7 @@ export class LocalServices implements RequestTaker {
       ended: (c, why) => this.#ended(c, why),
     });
     this.#calls.set(key(call.callId, call.localTag), call);
+    this.#sweep ??= setInterval(() => this.#onSweep(), SWEEP_MS).unref();
     this.#answering.set(taken.server, call);
     void call.start().catch((err: unknown) => {
       this.#o.logger.error({ err, callId: call.callId }, 'service call failed');
@@ -111,14 +120,30 @@ export class LocalServices implements RequestTaker {
     for (const call of [...this.#calls.values()]) if (call.clientFlowId === flowId) call.flowClosed();
   }
 
-  /** Shutdown: BYE on every call. */
+  /**
+   * Shutdown or drain (SIGTERM): new service calls get 503, the ones up get
+   * our BYE at once — a test call is not worth holding the drain for.
+   */
   close(): void {
     this.#closed = true;
     for (const call of [...this.#calls.values()]) call.hangUp('shutdown');
   }
 
+  /** Callers gone silent (a phone that vanished without BYE) are hung up; the timer runs only while calls are up. */
+  #onSweep(): void {
+    const limit = performance.now() - this.#o.inactivitySeconds * 1000;
+    for (const call of [...this.#calls.values()]) {
+      const last = call.lastActivity;
+      if (last !== undefined && last < limit) call.hangUp('inactivity');
+    }
+  }
+
   #ended(call: ServiceCall, why: CallEnd): void {
     this.#calls.delete(key(call.callId, call.localTag));
+    if (this.#calls.size === 0 && this.#sweep !== undefined) {
+      clearInterval(this.#sweep);
+      this.#sweep = undefined;
+    }
     this.#o.callEnded?.(call.callId);
     this.#o.metrics?.serviceCalls.inc({ service: call.spec.name, end: why });
   }
@@ -129,6 +154,8 @@ export class LocalServices implements RequestTaker {
     server.respond(res);
   }
 }
+
+const SWEEP_MS = 2000;
 
 function key(callId: string | undefined, tag: string): string {
   return `${callId ?? ''}\n${tag}`;

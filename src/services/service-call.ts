@@ -35,7 +35,7 @@ const ECHO_CODECS: ReadonlySet<string> = new Set(['opus/48000', 'pcmu/8000', 'pc
 /** Codecs tone encodes itself. */
 const TONE_CODECS: ReadonlySet<string> = new Set(['pcmu/8000', 'pcma/8000']);
 
-export type CallEnd = 'bye' | 'max-seconds' | 'no-ack' | 'cancelled' | 'flow-closed' | 'shutdown' | 'failed';
+export type CallEnd = 'bye' | 'max-seconds' | 'no-ack' | 'inactivity' | 'cancelled' | 'flow-closed' | 'shutdown' | 'failed';
 
 export interface ServiceCallContext {
   legs: LegTransport;
@@ -64,6 +64,9 @@ export class ServiceCall {
   #limit: NodeJS.Timeout | undefined;
   #answered = false;
   #ended = false;
+  /** performance.now() of the 200 or the last re-offer: silence counts from here until RTP comes. */
+  #lastSignal = 0;
+  #onHold = false;
   readonly startedAt = performance.now();
 
   constructor(spec: ServiceSpec, server: ServerTransaction, req: SipRequest, source: Flow, inside: boolean, ctx: ServiceCallContext) {
@@ -132,6 +135,7 @@ export class ServiceCall {
     res.body = Buffer.from(opened.sdp, 'utf8');
     this.#server.respond(res);
     this.#answered = true;
+    this.#lastSignal = performance.now();
     this.#leg.confirmed = true;
     if (!this.#source.reliable) {
       this.#retransmit = new Retransmitter(this.#source, serialize(res), this.#ctx.legs.timers, () => this.hangUp('no-ack'));
@@ -207,6 +211,15 @@ export class ServiceCall {
     return this.#leg.hop.kind === 'flow' ? this.#source.id : undefined;
   }
 
+  /**
+   * performance.now() of the caller's last sign of life in media (RTP, or the
+   * last SDP); undefined while on hold or not yet answered (no RTP expected).
+   */
+  get lastActivity(): number | undefined {
+    if (!this.#answered || this.#onHold || this.#endpoint === undefined) return undefined;
+    return Math.max(this.#endpoint.lastReceived, this.#lastSignal);
+  }
+
   get ended(): boolean {
     return this.#ended;
   }
@@ -222,6 +235,8 @@ export class ServiceCall {
     try {
       const sdp = await endpoint.reanswer(parsed.value, raw);
       if (this.#ended) return;
+      this.#lastSignal = performance.now();
+      this.#onHold = parsed.value.direction !== 'sendrecv';
       const target = contactOf(req);
       if (target !== undefined) this.#leg.remoteTarget = target;
       const res = createResponse(req, 200, 'OK', { toTag: this.localTag });

@@ -42,6 +42,7 @@ export function servicesFromConfig(config: Config, ctx: ServicesContext): LocalS
     media: ctx.embedded,
     legs: new LegTransport(ctx.transport, ctx.transactions, ctx.logger, ctx.metrics),
     isLocalDomain: ctx.isLocalDomain,
+    inactivitySeconds: config.media.embedded.inactivitySeconds,
     logger: ctx.logger,
     metrics: ctx.metrics,
     ...(ctx.productName !== undefined ? { productName: ctx.productName } : {}),

@@ -237,6 +237,23 @@ describe('built-in services over UDP with plain RTP', () => {
   });
 });
 
+describe('built-in services: a caller gone silent', () => {
+  test('no RTP for media.embedded.inactivitySeconds: the SBC hangs up with a BYE', async () => {
+    const sbc = await startSbc({ media: { mode: 'embedded', embedded: { address: '127.0.0.1', ports: '25950-25979', inactivitySeconds: 1 } } });
+    const phone = await Phone.open(sbc);
+    try {
+      const call = await phone.invite('9196', phone.sdp('0'));
+      assert.equal(call.res.status, 200);
+      phone.inDialog('ACK', call.res, call.callId, call.fromTag, 1);
+      const bye = await phone.sip.next((r) => r.msg.kind === 'request' && r.msg.method === 'BYE' && r.msg.callId === call.callId, 6000);
+      phone.sip.send(response(bye.msg as SipRequest, 200, 'OK'), bye.from);
+    } finally {
+      phone.close();
+      await sbc.stop();
+    }
+  });
+});
+
 describe('built-in services with passthrough media', () => {
   test('they are off: 9196 is looked up as a user (404)', async () => {
     const sbc = await startSbc({ media: { mode: 'passthrough' } });
