@@ -21,6 +21,11 @@ const LISTEN = [
   { transport: 'udp', address: '127.0.0.1', port: 0 },
   { transport: 'wss', address: '127.0.0.1', port: 0 },
 ];
+/**
+ * Admission control off: Chromium, werift and three gateways share one event
+ * loop on a small machine, and a shed 503 is not what these tests look at.
+ */
+const NO_SHEDDING = { enabled: false };
 /** Media ports of their own per gateway, below the ephemeral range. */
 const media = (base: number): Record<string, unknown> => ({ embedded: { address: '127.0.0.1', ports: `${base}-${base + 99}` } });
 
@@ -39,9 +44,9 @@ describe('built-in services: echo (9196) and tone (9197) answered by the SBC wit
   before(async () => {
     await ensureWebBuilt();
     [sbc, short, none] = await Promise.all([
-      startSbc({ listen: LISTEN, web: { enabled: true }, media: media(25000) }),
-      startSbc({ listen: LISTEN, web: { enabled: true }, media: media(25200), services: { echo: { maxSeconds: 2 } } }),
-      startSbc({ listen: LISTEN, web: { enabled: true }, media: media(25400), services: {} }),
+      startSbc({ listen: LISTEN, web: { enabled: true }, overload: NO_SHEDDING, media: media(25000) }),
+      startSbc({ listen: LISTEN, web: { enabled: true }, overload: NO_SHEDDING, media: media(25200), services: { echo: { maxSeconds: 2 } } }),
+      startSbc({ listen: LISTEN, web: { enabled: true }, overload: NO_SHEDDING, media: media(25400), services: {} }),
     ]);
     browser = await launchChromium();
   });
