@@ -37,6 +37,7 @@ import { TopologyHiding } from './topology/index.js';
 import { TransactionLayer } from './transaction/index.js';
 import { OverloadControl } from './overload/index.js';
 import { EstablishedCalls } from './core/established-calls.js';
+import { servicesFromConfig, type LocalServices } from './services/index.js';
 import { TransportLayer, type ListenerSpec, type TransportProtocol } from './transport/index.js';
 
 /** Where the package lives (dist/src/server.js or src/server.ts → the root). */
@@ -72,6 +73,7 @@ export class Server {
   #admin: AdminServer | undefined;
   #registrations: Registrations | undefined;
   #localRegistrar: LocalRegistrar | undefined;
+  #services: LocalServices | undefined;
   #topology: TopologyHiding | undefined;
   #keepalive: NatKeepalive | undefined;
   #screen: SourceScreen | undefined;
@@ -148,6 +150,7 @@ export class Server {
           registrar: registrarMode(c),
           isLocalDomain: (host) => this.#localRegistrar?.domains.has(host) === true,
           defaultDomain: () => this.#localRegistrar?.domains.list()[0],
+          services: () => this.#services?.list() ?? [],
         });
         httpHandler = (req, res) => ((req.url ?? '/').split('?')[0] === GATEWAY_INFO_PATH ? info(req, res) : files(req, res));
       }
@@ -219,6 +222,20 @@ export class Server {
     const callLimits = new CallLimits({ maxPerUser: c.security.maxCallsPerUser });
     this.#callLimits = callLimits;
 
+    // Built-in services (echo, tone): local registrar with embedded media; they take their calls as the B2BUA would.
+    this.#services = servicesFromConfig(c, {
+      registrar: regMode,
+      media: media.active,
+      embedded: media.embedded,
+      transport,
+      transactions,
+      isLocalDomain: (host) => this.#localRegistrar?.domains.has(host) === true,
+      logger: log.child({ part: 'services' }),
+      metrics: this.metrics,
+      productName: PRODUCT,
+      callEnded: (callId) => callLimits.ended(callId),
+    });
+
     if (c.mode === 'b2bua') {
       this.#b2bua = new B2bua({
         transport,
@@ -246,7 +263,7 @@ export class Server {
       registrar: c.registrar,
       registrations,
       ...(this.#media !== undefined ? { media: this.#media } : {}),
-      ...(this.#b2bua !== undefined ? { dialogs: this.#b2bua } : {}),
+      ...(this.#b2bua !== undefined ? { dialogs: this.#b2bua } : this.#services !== undefined ? { dialogs: this.#services } : {}),
       flowFailedStatus: c.proxy.flowFailedStatus,
       failoverTimeoutMs: c.proxy.failoverTimeoutMs,
       productName: PRODUCT,
@@ -321,6 +338,7 @@ export class Server {
       media: media.active,
       registrar: regMode,
       ...(this.#localRegistrar !== undefined ? { domains: this.#localRegistrar.domains.list() } : {}),
+      services: this.#services?.list() ?? [],
     }, `${PRODUCT} started`);
     log.info({ mediaMode: c.media.mode, media: media.active, ...(media.embedded !== undefined ? { embedded: media.embedded.snapshot() } : {}) }, MEDIA_MODE_LINES[media.active]);
   }
@@ -385,6 +403,7 @@ export class Server {
   async drainAndStop(): Promise<void> {
     this.#pipeline?.drain();
     this.#b2bua?.drain();
+    this.#services?.close();
     const deadline = Date.now() + this.config.shutdown.drainSeconds * 1000;
     const busy = (): boolean => {
       const p = this.pendingCalls();
@@ -410,6 +429,7 @@ export class Server {
     this.#keepalive?.close();
     this.#screen?.close();
     this.#b2bua?.close();
+    this.#services?.close();
     await this.#mediaSelection?.close().catch((err: unknown) => this.#log.warn({ err }, 'media stop failed'));
     this.#dispatcher?.stop();
     this.#transactions?.close();

@@ -100,6 +100,8 @@ export interface SbcMetrics {
   readonly embeddedDtmf: CounterHandle<{ side: MediaSide }>;
   /** `sbc_media_embedded_failures_total`: calls refused or sessions freed, by reason. */
   readonly embeddedFailures: CounterHandle<{ reason: string }>;
+  /** `sbc_service_calls_total`: built-in service calls (echo, tone) by how they ended. */
+  readonly serviceCalls: CounterHandle<{ service: string; end: string }>;
 }
 
 /** The two kinds of media leg in the embedded relay. */
@@ -215,6 +217,10 @@ export function createMetrics(registry: Registry = new Registry()): SbcMetrics {
     embeddedFailures: counter(
       new Counter({ name: 'sbc_media_embedded_failures_total', help: 'Calls the embedded relay refused or sessions it freed, by reason', labelNames: ['reason'] as const, registers }),
       (l) => ({ reason: reasons.label(l.reason) }),
+    ),
+    serviceCalls: counter(
+      new Counter({ name: 'sbc_service_calls_total', help: 'Calls to the built-in services (echo, tone), by service and how they ended', labelNames: ['service', 'end'] as const, registers }),
+      (l) => ({ service: reasons.label(l.service), end: reasons.label(l.end) }),
     ),
   };
 }

@@ -201,6 +201,44 @@ const redisSchema = z
   })
   .prefault({});
 
+/** A service number: the user part of a Request-URI (digits or a word), compared case-insensitively. */
+const serviceNumbersSchema = (defaults: string[]) =>
+  z
+    .array(z.string().regex(/^[A-Za-z0-9._+-]{1,32}$/, { message: 'must be a user part of letters, digits, . _ + -' }))
+    .min(1)
+    .default(() => [...defaults])
+    .describe(`Request-URI user parts that reach it on a local domain. @default ${JSON.stringify(defaults)}`);
+
+const serviceMaxSecondsSchema = z.int().min(1).default(600).describe('We hang up (BYE) after this many seconds. @default 600');
+
+/** Built-in services (registrar.mode local, embedded media): absent = echo and tone, {} = none. */
+const servicesSchema = z
+  .strictObject({
+    echo: z
+      .strictObject({ numbers: serviceNumbersSchema(['9196', 'echo']), maxSeconds: serviceMaxSecondsSchema })
+      .optional()
+      .describe('Returns the caller\'s own audio (RTP reflected, in the caller\'s codec).'),
+    tone: z
+      .strictObject({
+        numbers: serviceNumbersSchema(['9197', 'tone']),
+        hz: z.int().min(1).max(3999).default(440).describe('Frequency of the tone (PCMU/PCMA, 8 kHz). @default 440'),
+        maxSeconds: serviceMaxSecondsSchema,
+      })
+      .optional()
+      .describe('Plays a steady tone, to test one-way audio.'),
+  })
+  .default(() => ({ echo: { numbers: ['9196', 'echo'], maxSeconds: 600 }, tone: { numbers: ['9197', 'tone'], hz: 440, maxSeconds: 600 } }))
+  .superRefine((s, ctx) => {
+    const seen = new Set<string>();
+    for (const [name, svc] of Object.entries(s)) {
+      for (const n of svc?.numbers ?? []) {
+        if (seen.has(n.toLowerCase())) ctx.addIssue({ code: 'custom', path: [name, 'numbers'], message: `number ${n} is used by two services` });
+        seen.add(n.toLowerCase());
+      }
+    }
+  })
+  .describe('Built-in services on the local domain (registrar.mode local), answered by the SBC with the embedded media relay. @default echo (9196) and tone (9197); {} turns them off');
+
 /** The whole configuration schema; parse `{}` to get the embedded defaults. */
 export const configSchema = z
   .strictObject({
@@ -275,6 +313,7 @@ export const configSchema = z
         maxFlows: z.int().min(1).default(200_000).describe('Flows with registrations remembered in our view. @default 200000'),
       })
       .prefault({}),
+    services: servicesSchema,
     media: z
       .strictObject({
         mode: z

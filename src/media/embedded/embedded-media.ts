@@ -82,6 +82,8 @@ export class EmbeddedMedia implements MediaHooks {
   readonly #flushed = { webrtc: new SideCounters(), plain: new SideCounters() };
   /** Call-ID → hop key (the two flow ids) → session. */
   readonly #calls = new Map<string, Map<string, Session>>();
+  /** Session → the flow and From tag of the INVITE that opened it: sessions with one origin are branches of one fork. */
+  readonly #origins = new WeakMap<Session, string>();
   /** WebSocket client flow id → Call-IDs with media through it. */
   readonly #byFlow = new Map<string, Set<string>>();
   #sessions = 0;
@@ -136,6 +138,28 @@ export class EmbeddedMedia implements MediaHooks {
     return out;
   }
 
+  /** Built-in services (src/services) open their own endpoints with the relay's legs (see local-endpoint.ts). */
+  get legFactory(): LegFactory {
+    return this.#legs;
+  }
+
+  /** An endpoint of our own takes one of media.embedded.maxSessions; false (counted) when none is left. */
+  claimSession(): boolean {
+    if (this.#closed || this.#sessions >= this.#s.maxSessions) {
+      this.#fail('sessions-limit');
+      return false;
+    }
+    this.#sessions++;
+    this.#metrics?.embeddedSessions.set(this.#sessions);
+    return true;
+  }
+
+  /** Gives back a place taken with claimSession(). */
+  releaseSession(): void {
+    this.#sessions--;
+    this.#metrics?.embeddedSessions.set(this.#sessions);
+  }
+
   /** The media path of a call, for /api/dialogs. */
   mediaPath(callId: string): Array<{ caller: string; callee: string }> {
     return [...(this.#calls.get(callId)?.values() ?? [])].map((s) => s.describe());
@@ -166,8 +190,11 @@ export class EmbeddedMedia implements MediaHooks {
     let created = false;
     if (session === undefined) {
       if (answerLike) return;
+      // Browser ⇄ browser: both ends do ICE and DTLS-SRTP themselves; nothing to convert, the SDP passes untouched.
+      if (desc.webrtc && isWebSocket(to)) return;
       session = this.#create(callId, client, clientFlows(from, to), fromTag, desc.webrtc ? 'webrtc' : 'plain', isWebSocket(to) ? 'webrtc' : 'plain');
       created = true;
+      if (initial) this.#origins.set(session, `${from.id}|${fromTag}`);
     }
     const side = session.sideOf(fromTag);
     try {
@@ -190,7 +217,10 @@ export class EmbeddedMedia implements MediaHooks {
     const client = hopKey(from, to);
     const initial = method === 'INVITE' && (req.to()?.params.get('tag') ?? '') === '';
     let session = this.#find(callId, client, initial);
-    if (session !== undefined && res.status >= 200 && res.status < 300 && initial) session.answered = true;
+    if (session !== undefined && res.status >= 200 && res.status < 300 && initial && !session.answered) {
+      session.answered = true;
+      this.#endOtherBranches(callId, session);
+    }
     if (res.status >= 300 || !hasSdp(res)) return;
     const raw = res.body.toString('utf8');
     const parsed = parseAudioSdp(raw);
@@ -202,7 +232,7 @@ export class EmbeddedMedia implements MediaHooks {
     const answererTag = res.to()?.params.get('tag') ?? '';
     const lateOffer = !hasSdp(req);
     if (session === undefined) {
-      if (!lateOffer) return;
+      if (!lateOffer || (parsed.value.webrtc && isWebSocket(to))) return;
       session = this.#create(callId, client, clientFlows(from, to), req.from()?.params.get('tag') ?? '', isWebSocket(to) ? 'webrtc' : 'plain', parsed.value.webrtc ? 'webrtc' : 'plain');
       if (res.status >= 200 && initial) session.answered = true;
     }
@@ -325,6 +355,18 @@ export class EmbeddedMedia implements MediaHooks {
     const done = session.close().catch((err: unknown) => this.#log.warn({ err, callId }, 'embedded media session did not close cleanly'));
     this.#closing.add(done);
     void done.finally(() => this.#closing.delete(done));
+  }
+
+  /**
+   * A fork's winner answered: the sessions opened for its sibling branches (same
+   * INVITE, other callees; they get CANCEL, and their failures never come back
+   * up to us) are freed now rather than when the call ends.
+   */
+  #endOtherBranches(callId: string, winner: Session): void {
+    const origin = this.#origins.get(winner);
+    const sessions = this.#calls.get(callId);
+    if (origin === undefined || sessions === undefined || sessions.size < 2) return;
+    for (const s of [...sessions.values()]) if (s !== winner && !s.answered && this.#origins.get(s) === origin) this.#end(callId, s, 'bye');
   }
 
   #onSweep(): void {

@@ -1,0 +1,3 @@
+export { LocalServices, type LocalServicesOptions } from './local-services.js';
+export { ServiceNumbers, type ServiceSpec } from './service-numbers.js';
+export { servicesFromConfig } from './services-from-config.js';
