@@ -133,7 +133,7 @@ export class Pipeline {
     this.#routes = new OwnRoutes(this.#own, options.transport.flows, (tk) => this.#topo?.isKey(tk) === true);
     this.#inside = new InsideSources(options.trustedSources);
     this.#checks = new OutsideChecks(options);
-    this.#relayDeps = { media: options.media, topo: this.#topo, own: this.#own, isInside: (flow) => this.isInside(flow) };
+    this.#relayDeps = { media: options.media, own: this.#own, isInside: (flow) => this.isInside(flow) };
     this.refreshInside();
   }
 
@@ -491,7 +491,7 @@ export class Pipeline {
       },
       ...(this.#o.media !== undefined || topo !== undefined
         ? {
-            transformResponse: responseTransform(this.#relayDeps, { req, source, inside, key, recordRoute, initial, masked: this.#masked.get(req) }, relay),
+            transformResponse: responseTransform(this.#relayDeps, { req, source, inside, key, recordRoute, initial, topo, masked: this.#masked.get(req) }, relay),
           }
         : {}),
       ...(addPath && this.#o.registrations !== undefined

@@ -20,7 +20,6 @@ import { restoreVias } from './via-stamp.js';
 /** What the pipeline lends every transform (one object per pipeline). */
 export interface RelayDeps {
   media: MediaHooks | undefined;
-  topo: TopologyHiding | undefined;
   own: OwnAddresses;
   isInside(flow: Flow): boolean;
 }
@@ -42,6 +41,8 @@ export interface RelayedRequest {
   key: string | undefined;
   recordRoute: boolean;
   initial: boolean;
+  /** Topology hiding for this request: none between two clients of ours (local registrar), whatever the pipeline has. */
+  topo: TopologyHiding | undefined;
   /** The masked Call-ID the upstream knows the dialog by, when we unmasked it. */
   masked: string | undefined;
 }
@@ -50,7 +51,7 @@ export function responseTransform(deps: RelayDeps, r: RelayedRequest, state: Rel
   return async (res, downstream) => {
     const { req, source, inside, key } = r;
     if (downstream !== undefined && deps.media !== undefined) await deps.media.response(res, req, downstream, source);
-    const topo = deps.topo;
+    const topo = r.topo;
     if (topo === undefined) return;
     if (downstream !== undefined) {
       if (state.hidVias) restoreVias(res, req);
