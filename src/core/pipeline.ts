@@ -25,7 +25,7 @@ import { InsideSources, type BackendAddress } from './inside-sources.js';
 import { OwnAddresses } from './own-addresses.js';
 import { ProxyTransaction, type BranchTarget } from './proxy-transaction.js';
 import { OwnRoutes, type NextHop, type PoppedRoutes } from './own-routes.js';
-import { ownUri, ownVia } from './record-route.js';
+import { addRecordRoute, ownVia } from './record-route.js';
 import { stampVia } from './via-stamp.js';
 import { responseTransform, type RelayDeps, type RelayState } from './response-relay.js';
 import { forwardResponseStatelessly } from './stateless-response.js';
@@ -39,6 +39,8 @@ import { OutsideChecks } from './outside-checks.js';
 import type { EstablishedCalls } from './established-calls.js';
 import type { Authenticator, CallAdmission, RequestScreen } from './request-checks.js';
 import type { LocalDomain } from './local-domain.js';
+import { LocalTakeover } from './local-takeover.js';
+import { chooseBackend } from './backend-choice.js';
 
 export interface PipelineOptions {
   transport: TransportLayer;
@@ -115,8 +117,8 @@ export class Pipeline {
   readonly #checks: OutsideChecks;
   /** Server transaction → its proxy context, so CANCEL can find what to cancel. */
   readonly #contexts = new WeakMap<ServerTransaction, ProxyTransaction>();
-  /** INVITEs waiting for the local registrar's lookup: a CANCEL meanwhile is remembered here. */
-  readonly #lookups = new WeakMap<ServerTransaction, { cancelled: boolean }>();
+  /** registrar.mode local: the requests the local registrar takes instead of a backend. */
+  readonly #local: LocalTakeover | undefined;
   #draining = false;
   /** Topology hiding of what the proxy relays (in B2BUA mode: REGISTER only; the legs hide by construction). */
   readonly #topo: TopologyHiding | undefined;
@@ -134,6 +136,11 @@ export class Pipeline {
     this.#inside = new InsideSources(options.trustedSources);
     this.#checks = new OutsideChecks(options);
     this.#relayDeps = { media: options.media, own: this.#own, isInside: (flow) => this.isInside(flow) };
+    this.#local = options.localDomain === undefined ? undefined : new LocalTakeover(options.localDomain, {
+      respond: (server, status, reason, headers) => this.#respond(server, status, reason, headers),
+      fork: (server, req, source, inside, hops) => this.#proxy(server, req, source, inside, hops, false, undefined, true),
+      logger: this.#log,
+    });
     this.refreshInside();
   }
 
@@ -284,7 +291,7 @@ export class Pipeline {
         this.#respond(server, 503, 'Service Unavailable', { 'Retry-After': '30' });
         return;
       }
-      if (this.#o.localDomain !== undefined && this.#takeLocal(server, req, flow, false)) return;
+      if (this.#local?.take(server, req, flow, false) === true) return;
       this.#toBackend(server, req, flow);
       return;
     }
@@ -302,7 +309,7 @@ export class Pipeline {
 
   /** In-dialog from either side, or initial from inside: next Route, else Request-URI. */
   #routeOnward(server: ServerTransaction, req: SipRequest, flow: Flow, inside: boolean, inDialog: boolean, key: string | undefined): void {
-    if (inside && !inDialog && !this.#draining && this.#o.localDomain !== undefined && req.headers.get('route') === undefined && this.#takeLocal(server, req, flow, true)) return;
+    if (inside && !inDialog && !this.#draining && this.#local !== undefined && req.headers.get('route') === undefined && this.#local.take(server, req, flow, true)) return;
     const hop = this.#routes.nextHop(req);
     if (hop === undefined) {
       this.#respond(server, 404, 'Not Found');
@@ -349,10 +356,8 @@ export class Pipeline {
   #onCancel(req: SipRequest, server: ServerTransaction): void {
     const invite = this.#o.transactions.findInviteServerTransaction(req) as InviteServerTransaction | undefined;
     const ctx = invite === undefined ? undefined : this.#contexts.get(invite);
-    const lookup = invite === undefined ? undefined : this.#lookups.get(invite);
-    if (lookup !== undefined) {
+    if (invite !== undefined && this.#local?.cancel(invite) === true) {
       // Still looking the user up (local registrar): the INVITE gets its 487 once the lookup is back.
-      lookup.cancelled = true;
       this.#respond(server, 200, 'OK');
       return;
     }
@@ -369,46 +374,18 @@ export class Pipeline {
     ctx.cancel();
   }
 
-  /** An initial request the local registrar takes: its own answer (REGISTER, 404, 430) or a fork to the user's contacts. */
-  #takeLocal(server: ServerTransaction, req: SipRequest, flow: Flow, inside: boolean): boolean {
-    const local = this.#o.localDomain!;
-    if (!inside) req.headers.remove('route'); // no open relay: preloaded routes from outside are not honoured
-    if (!local.takes(req)) return false;
-    const lookup = { cancelled: false };
-    if (req.method === 'INVITE') this.#lookups.set(server, lookup);
-    void local.route(req, flow).then((d) => {
-      this.#lookups.delete(server);
-      if (lookup.cancelled) this.#respond(server, 487, 'Request Terminated');
-      else if (d.kind === 'reply') this.#respond(server, d.status, d.reason, d.headers);
-      else this.#proxy(server, req, flow, inside, d.contacts.map((c): NextHop => ('flow' in c ? { kind: 'flow', ...c } : { kind: 'address', uri: c.node, requestUri: c.requestUri, route: c.route })), false, undefined, true);
-    }).catch((err: unknown) => this.#log.error({ err, callId: req.callId }, 'local routing failed'));
-    return true;
-  }
-
   /** Initial request from outside: a target of the backend group (REGISTER: the registrar group). */
   #toBackend(server: ServerTransaction, req: SipRequest, flow: Flow): void {
-    const dispatcher = this.#o.dispatcher;
     // Preloaded routes from outside are not honoured: the backend decides (no open relay).
     req.headers.remove('route');
-    const group = req.method === 'REGISTER' ? this.#o.registrar.backend : dispatcher.groupFor(req.requestUri()?.host ?? '');
-    if (group === undefined || !dispatcher.hasGroup(group)) {
-      this.#o.metrics?.rejectedRequests.inc({ reason: 'no-backend' });
-      this.#respond(server, 503, 'No Backend Configured');
-      return;
-    }
-    const targets = dispatcher.select(group, {
-      callId: req.callId,
-      fromUri: req.headers.get('from'),
-      toUri: req.headers.get('to'),
-      requestUri: req.uri,
-    });
-    if (targets.length === 0) {
-      this.#o.metrics?.rejectedRequests.inc({ reason: 'no-target' });
-      this.#respond(server, 503, 'Service Unavailable', { 'Retry-After': String(dispatcher.retryAfterSeconds(group)) });
+    const choice = chooseBackend(this.#o.dispatcher, req, this.#o.registrar.backend);
+    if (!choice.ok) {
+      this.#o.metrics?.rejectedRequests.inc({ reason: choice.reason });
+      this.#respond(server, choice.status, choice.phrase, choice.headers);
       return;
     }
     if (req.method === 'REGISTER') this.#o.metrics?.registrationsRelayed.inc();
-    const hops = targets.map((t) => ({ kind: 'target' as const, target: t }));
+    const hops = choice.targets.map((t) => ({ kind: 'target' as const, target: t }));
     this.#proxy(server, req, flow, false, hops, FAILOVER.has(req.method));
   }
 
@@ -445,7 +422,10 @@ export class Pipeline {
           if (hop.kind !== 'target' && hop.requestUri !== undefined) copy.uri = hop.requestUri;
           if (hop.kind === 'address' && hop.route !== undefined) copy.headers.prepend('route', hop.route);
           const toOutside = topo !== undefined && !this.isInside(out);
-          if (recordRoute) this.#addRecordRoute(copy, source, inside, out, key);
+          if (recordRoute) {
+            const tk = key === undefined || this.#topo === undefined ? '' : this.#topo.routeParam(key);
+            addRecordRoute(copy, { source, sourceInside: inside, out, outIsClient: !this.isInside(out), tokens: this.#o.transport.tokens, tk });
+          }
           if (addPath) addPathHeader(copy, source, out, this.#o.transport.tokens, this.#o.registrar.rewriteWsContact);
           if (hop.kind === 'flow' && this.#o.registrar.rewriteWsContact) restoreWsTransport(copy, out);
           if (this.#o.media !== undefined) await this.#o.media.request(copy, source, out);
@@ -521,27 +501,6 @@ export class Pipeline {
       this.#log.debug({ err }, 'connect failed');
       return undefined;
     }
-  }
-
-  /**
-   * Record-Route (RFC 3261 §16.6 step 4), twice when the request changes
-   * listener (RFC 5658) or joins two clients of ours (one token each). The
-   * entry facing the outside carries that side's flow token, so in-dialog
-   * requests from inside find the client's flow,
-   * and the topology key (`;tk=`) when hiding is on.
-   * The top entry faces downstream (it is the one the next hop uses).
-   */
-  #addRecordRoute(req: SipRequest, source: Flow, sourceInside: boolean, out: Flow, key: string | undefined): void {
-    const outIsClient = !this.isInside(out);
-    const upToken = sourceInside ? undefined : this.#o.transport.tokens.issue(source);
-    const downToken = outIsClient ? this.#o.transport.tokens.issue(out) : undefined;
-    const tk = key === undefined || this.#topo === undefined ? '' : this.#topo.routeParam(key);
-    if (source.listener.index === out.listener.index && (upToken === undefined || downToken === undefined)) {
-      req.headers.prepend('record-route', ownUri(out.listener, upToken ?? downToken, !sourceInside || outIsClient ? tk : ''));
-      return;
-    }
-    req.headers.prepend('record-route', ownUri(source.listener, upToken, sourceInside ? '' : tk));
-    req.headers.prepend('record-route', ownUri(out.listener, downToken, outIsClient ? tk : ''));
   }
 
   /** ACK for a 2xx: end to end, its own transaction, forwarded statelessly (RFC 3261 §16.11 / §13.2.2.4). */

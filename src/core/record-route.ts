@@ -1,5 +1,6 @@
 import { formatHostPort } from '../sip/uri.js';
-import type { ListenerInfo } from '../transport/flow.js';
+import type { SipRequest } from '../sip/message.js';
+import type { Flow, ListenerInfo } from '../transport/flow.js';
 
 /** URI transport parameter for a listener (RFC 7118 §5: `ws` names both WS and WSS). */
 export function uriTransportParam(l: ListenerInfo): string {
@@ -14,6 +15,38 @@ export function ownUri(listener: ListenerInfo, token: string | undefined, extraP
   const user = token === undefined ? '' : `${token}@`;
   const scheme = listener.transport === 'tls' ? 'sip' : 'sip';
   return `<${scheme}:${user}${formatHostPort(listener.advertise, listener.boundPort)};transport=${uriTransportParam(listener)};lr${extraParams}>`;
+}
+
+/** Where a request that gets our Record-Route came from and leaves to. */
+export interface RecordRouteSides {
+  source: Flow;
+  sourceInside: boolean;
+  out: Flow;
+  /** The request leaves towards a client of ours (not a backend). */
+  outIsClient: boolean;
+  tokens: { issue(flow: Flow): string };
+  /** The topology key parameter (`;tk=`), '' when hiding is off or the dialog has no key. */
+  tk: string;
+}
+
+/**
+ * Record-Route (RFC 3261 §16.6 step 4), twice when the request changes
+ * listener (RFC 5658) or joins two clients of ours (one token each). The
+ * entry facing the outside carries that side's flow token, so in-dialog
+ * requests from inside find the client's flow,
+ * and the topology key (`;tk=`) when hiding is on.
+ * The top entry faces downstream (it is the one the next hop uses).
+ */
+export function addRecordRoute(req: SipRequest, s: RecordRouteSides): void {
+  const { source, sourceInside, out, outIsClient, tk } = s;
+  const upToken = sourceInside ? undefined : s.tokens.issue(source);
+  const downToken = outIsClient ? s.tokens.issue(out) : undefined;
+  if (source.listener.index === out.listener.index && (upToken === undefined || downToken === undefined)) {
+    req.headers.prepend('record-route', ownUri(out.listener, upToken ?? downToken, !sourceInside || outIsClient ? tk : ''));
+    return;
+  }
+  req.headers.prepend('record-route', ownUri(source.listener, upToken, sourceInside ? '' : tk));
+  req.headers.prepend('record-route', ownUri(out.listener, downToken, outIsClient ? tk : ''));
 }
 
 /** Via sent-by protocol token for a listener. */

@@ -1,0 +1,98 @@
+/**
+ * Screening, digest authentication and call limits as a part of the
+ * gateway. Started before the transport: a bad users file stops start-up
+ * before any listener opens. Reload: the users file first (a bad one refuses
+ * the reload and the users in force stay), then the screen and call limits.
+ */
+import type { Config } from '../config/index.js';
+import { SbcError } from '../errors.js';
+import type { Part, PartContext, ReloadOutcome } from '../server/part.js';
+import { configPath, started } from '../server/part.js';
+import { CallLimits } from './call-limits.js';
+import { DigestAuthenticator } from './digest-auth.js';
+import { SourceScreen, type ScreenSettings } from './request-screen.js';
+import { loadUsersFile } from './users-file.js';
+
+/** security keys POST /api/reload applies without a restart. */
+export const LIVE_SECURITY_KEYS = ['rateLimit', 'blockedUserAgents', 'maxCallsPerUser'] as const;
+
+export interface SecurityPartOptions extends PartContext {
+  flowTokenSecret: string | Buffer;
+}
+
+export class SecurityPart implements Part {
+  readonly name = 'security';
+  readonly #o: SecurityPartOptions;
+  #auth: DigestAuthenticator | undefined;
+  #screen: SourceScreen | undefined;
+  #callLimits: CallLimits | undefined;
+
+  constructor(options: SecurityPartOptions) {
+    this.#o = options;
+  }
+
+  /** security.auth.mode local: digest challenges of requests from outside. */
+  get auth(): DigestAuthenticator | undefined {
+    return this.#auth;
+  }
+
+  /** Rate limits, bans and scanner blocking for requests from outside. */
+  get screen(): SourceScreen {
+    return started(this.#screen);
+  }
+
+  get callLimits(): CallLimits {
+    return started(this.#callLimits);
+  }
+
+  async start(): Promise<void> {
+    const c = this.#o.config;
+    if (c.security.auth.mode === 'local') this.#auth = await this.#digestAuth();
+    // Built even when the configuration turns everything off (it then passes every request), so a reload can turn it on.
+    this.#screen = new SourceScreen({ ...screenSettings(c), logger: this.#o.logger.child({ part: 'security' }) });
+    // Always there (0 = unlimited tracks nothing), so a reload can set a limit.
+    this.#callLimits = new CallLimits({ maxPerUser: c.security.maxCallsPerUser });
+  }
+
+  stop(): void {
+    this.#screen?.close();
+  }
+
+  async reload(next: Config): Promise<ReloadOutcome> {
+    const users = await this.#reloadUsers(next);
+    if (!users.ok) return users;
+    this.#screen?.reconfigure(screenSettings(next));
+    this.#callLimits?.setMaxPerUser(next.security.maxCallsPerUser);
+    return { ok: true, applied: [...LIVE_SECURITY_KEYS.map((key) => `security.${key}`), ...(users.applied ? ['security.auth.usersFile'] : [])] };
+  }
+
+  /** security.auth.mode local: digest challenges against the users file (a bad file throws SBC_ERR_CONFIG_KEY naming the line). */
+  async #digestAuth(): Promise<DigestAuthenticator> {
+    const a = this.#o.config.security.auth;
+    const log = this.#o.logger;
+    if (a.usersFile === undefined) throw new SbcError('SBC_ERR_CONFIG_KEY', 'security.auth.usersFile: required when security.auth.mode is local');
+    const users = await loadUsersFile(configPath(a.usersFile));
+    log.info({ usersFile: a.usersFile, users: users.size, realm: a.realm ?? '(request host)' }, 'digest authentication of requests from outside (security.auth.mode local)');
+    return new DigestAuthenticator({ users, secret: this.#o.flowTokenSecret, ...(a.realm !== undefined ? { realm: a.realm } : {}), logger: log.child({ part: 'auth' }) });
+  }
+
+  /** Re-read the users file when digest authentication stays on; applied false when there is none to re-read. */
+  async #reloadUsers(next: Config): Promise<{ ok: true; applied: boolean } | { ok: false; error: string; key: string }> {
+    const a = next.security.auth;
+    if (this.#auth === undefined || a.mode !== 'local' || a.usersFile === undefined) return { ok: true, applied: false };
+    try {
+      const users = await loadUsersFile(configPath(a.usersFile));
+      this.#auth.setUsers(users);
+      this.#o.logger.info({ usersFile: a.usersFile, users: users.size }, 'users file re-read');
+      return { ok: true, applied: true };
+    } catch (err) {
+      // The users in force stay as they were.
+      return { ok: false, error: (err as Error).message, key: 'security.auth.usersFile' };
+    }
+  }
+}
+
+function screenSettings(config: Config): ScreenSettings {
+  const s = config.security;
+  return { requestsPerSecondPerIp: s.rateLimit.requestsPerSecondPerIp, burst: s.rateLimit.burst, banSeconds: s.rateLimit.banSeconds, blockedUserAgents: s.blockedUserAgents };
+}
