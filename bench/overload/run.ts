@@ -114,6 +114,17 @@ async function findCapacity(work: string): Promise<{ capacity: number; steps: Ca
         if (s.clean) best = mid;
       }
     }
+    // A short run overestimates (queues and timers have not filled yet): C must hold for a whole step.
+    // Confirm it for PLAN.stepS on a fresh gateway, a quarter lower each time it does not.
+    for (let tries = 0; best > 100 && tries < 3 && !quick; tries++) {
+      await gw.stop();
+      gw = await startGateway({ workDir: work });
+      await probeRate(gw, 250, 1, dir, 'warm-up (not counted)');
+      const s = await probeRate(gw, best, PLAN.stepS, dir, `confirm for ${PLAN.stepS} s`);
+      steps.push(s);
+      if (s.clean) break;
+      best = Math.max(100, Math.round((best * 0.75) / 50) * 50);
+    }
   } finally {
     await gw.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -227,7 +238,7 @@ async function main(): Promise<void> {
       const cal = await findCapacity(work.dir);
       capacity = cal.capacity;
       result['calibration'] = cal.steps;
-      log(`capacity: C = ${capacity} calls/s (highest rate with every call answered within 2 s in ${PLAN.calibrationS} s)`);
+      log(`capacity: C = ${capacity} calls/s (highest rate with every call answered within 2 s in ${PLAN.calibrationS} s, confirmed for ${PLAN.stepS} s)`);
     }
     result['capacity'] = capacity;
     const plan: StepPlan[] = [
