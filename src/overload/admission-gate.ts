@@ -49,6 +49,8 @@ export interface AdmissionGateOptions {
 export class AdmissionGate {
   readonly #o: AdmissionGateOptions;
   readonly #random: () => number;
+  /** When the last 503 went out (performance.now()); an ACK is searched for our tag only within 64·T1 of it. */
+  #lastShedAt = Number.NEGATIVE_INFINITY;
 
   constructor(options: AdmissionGateOptions) {
     this.#o = options;
@@ -58,9 +60,9 @@ export class AdmissionGate {
   /** True when the message was dealt with here (shed, or the ACK of a shed 503); false → parse and process it. */
   screen(flow: Flow, data: Buffer): boolean {
     const admission = this.#o.admission;
-    // Fast path for everything but ACK while normal: four byte compares.
+    // Fast path while normal: four byte compares; an ACK is only searched for our tag while a 503 of ours can still be ACKed.
     const ack = data[0] === 65 && data[1] === 67 && data[2] === 75 && data[3] === 32;
-    if (ack) return data.indexOf(SHED_TAG_MARKER) >= 0;
+    if (ack) return performance.now() - this.#lastShedAt <= 64 * this.#o.t1Ms && data.indexOf(SHED_TAG_MARKER) >= 0;
     if (!admission.shedding) return false;
     const method = rawMethod(data);
     if (method === undefined || !isSheddable(method)) return false;
@@ -78,6 +80,7 @@ export class AdmissionGate {
     const tag = `${SHED_TAG_PREFIX}${Math.floor(this.#random() * 0x7fffffff).toString(36)}`;
     const extra = inside ? [] : [`Retry-After: ${1 + Math.floor(this.#random() * this.#o.retryAfterMaxSeconds)}`];
     flow.send(rawResponse(head, 503, 'Service Unavailable', tag, extra));
+    this.#lastShedAt = performance.now();
     this.#o.shed?.inc({ reason: inside ? 'heap' : (admission.reason ?? 'overload') });
     return true;
   }
