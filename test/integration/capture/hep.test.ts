@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { configSchema } from '../../../src/config/schema.js';
 import type { SipRequest } from '../../../src/sip/message.js';
 import { HepCollector, type HepPacket } from '../../helpers/hep-collector.js';
 import { startSbc, type TestSbc } from '../../helpers/sbc.js';
@@ -183,6 +184,54 @@ describe('HEP capture with the collector unreachable', () => {
       phone.close();
       uas.peer.close();
       await sbc.stop();
+    }
+  });
+});
+
+describe('HEP capture and reload', () => {
+  test('POST /api/reload turns capture on, moves it to another collector and turns it off, without a restart', async () => {
+    const first = await HepCollector.start();
+    const second = await HepCollector.start();
+    const base = { listen: [{ transport: 'udp', address: '127.0.0.1', port: 0 }] };
+    const steps = [`127.0.0.1:${first.port}`, `127.0.0.1:${second.port}`, ''];
+    let step = 0;
+    const sbc = await startSbc(base, {
+      reloadConfig: async () => ({ ok: true as const, value: { config: configSchema.parse({ ...base, capture: { hep: { address: steps[step] } } }) } }),
+    });
+    const phone = await SipPeer.udp();
+    const to = { address: '127.0.0.1', port: sbc.listener('udp').boundPort };
+    const options = async (callId: string): Promise<void> => {
+      phone.send(request({ method: 'OPTIONS', uri: `sip:127.0.0.1:${to.port}`, sentBy: `127.0.0.1:${phone.address.port}`, callId }), to);
+      await phone.nextResponse(200, 'OPTIONS');
+    };
+    const reload = async (): Promise<{ applied: string[]; restartNeeded: string[] }> => {
+      const res = await fetch(`${sbc.adminUrl}/api/reload`, { method: 'POST' });
+      assert.equal(res.status, 200);
+      return (await res.json()) as { applied: string[]; restartNeeded: string[] };
+    };
+    try {
+      await options('before-any');
+      const on = await reload();
+      assert.ok(on.applied.includes('capture.hep'), JSON.stringify(on));
+      assert.ok(!on.restartNeeded.includes('capture'), JSON.stringify(on));
+      await options('to-first');
+      await first.next((p) => p.correlationId === 'to-first' && p.payload.startsWith('SIP/2.0 200'));
+      step = 1;
+      await reload();
+      await options('to-second');
+      await second.next((p) => p.correlationId === 'to-second' && p.payload.startsWith('SIP/2.0 200'));
+      step = 2;
+      await reload();
+      await options('to-none');
+      // Off: give a packet that should not exist the time a real one takes on loopback, then look.
+      await new Promise((r) => setTimeout(r, 300));
+      assert.deepEqual([...new Set(first.packets.map((p) => p.correlationId))], ['to-first']);
+      assert.deepEqual([...new Set(second.packets.map((p) => p.correlationId))], ['to-second']);
+    } finally {
+      phone.close();
+      await sbc.stop();
+      first.close();
+      second.close();
     }
   });
 });
