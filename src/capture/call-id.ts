@@ -13,32 +13,27 @@ const COLON = 0x3a;
  * A view into `data`, not a copy; undefined when there is none.
  */
 export function callIdOf(data: Buffer): Buffer | undefined {
-  let line = 0;
   const end = data.length;
-  // Skip the start line.
-  while (line < end && data[line] !== LF) line += 1;
-  line += 1;
-  while (line < end) {
+  // Line ends are found natively (memchr); only lines starting with c/C/i/I are looked at.
+  let line = data.indexOf(LF) + 1;
+  while (line > 0 && line < end) {
     const first = data[line];
     if (first === CR || first === LF) return undefined; // end of the headers
+    let eol = data.indexOf(LF, line);
+    if (eol < 0) eol = end;
     let name = 0;
     if (first === 0x69 || first === 0x49) name = nameLength(data, line, 'call-id') ?? nameLength(data, line, 'i') ?? 0;
     else if (first === 0x63 || first === 0x43) name = nameLength(data, line, 'call-id') ?? 0;
-    let eol = line;
-    while (eol < end && data[eol] !== LF) eol += 1;
     if (name > 0) {
       let from = line + name;
       while (from < eol && (data[from] === SP || data[from] === HTAB)) from += 1;
-      if (data[from] !== COLON) {
-        line = eol + 1;
-        continue;
+      if (data[from] === COLON) {
+        from += 1;
+        let to = eol;
+        while (to > from && (data[to - 1] === CR || data[to - 1] === SP || data[to - 1] === HTAB)) to -= 1;
+        while (from < to && (data[from] === SP || data[from] === HTAB)) from += 1;
+        return to > from ? data.subarray(from, Math.min(to, from + MAX_CALL_ID_BYTES)) : undefined;
       }
-      from += 1;
-      let to = eol;
-      while (to > from && (data[to - 1] === CR || data[to - 1] === SP || data[to - 1] === HTAB)) to -= 1;
-      while (from < to && (data[from] === SP || data[from] === HTAB)) from += 1;
-      if (to <= from) return undefined;
-      return data.subarray(from, Math.min(to, from + MAX_CALL_ID_BYTES));
     }
     line = eol + 1;
   }

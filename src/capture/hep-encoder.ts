@@ -76,49 +76,59 @@ export function hepLength(record: HepRecord): number {
 export function encodeHep3(record: HepRecord): Buffer {
   const total = hepLength(record);
   const out = Buffer.allocUnsafe(total);
-  out.write('HEP3', 0, 'latin1');
+  // "HEP3"
+  out[0] = 0x48;
+  out[1] = 0x45;
+  out[2] = 0x50;
+  out[3] = 0x33;
   out.writeUInt16BE(total, 4);
-  let at = HEADER_BYTES;
-  const head = (type: number, valueBytes: number): void => {
-    out.writeUInt16BE(0, at);
-    out.writeUInt16BE(type, at + 2);
-    out.writeUInt16BE(CHUNK_HEADER_BYTES + valueBytes, at + 4);
-    at += CHUNK_HEADER_BYTES;
-  };
-  const u8 = (type: number, v: number): void => {
-    head(type, 1);
-    out.writeUInt8(v, at);
-    at += 1;
-  };
-  const u16 = (type: number, v: number): void => {
-    head(type, 2);
-    out.writeUInt16BE(v, at);
-    at += 2;
-  };
-  const u32 = (type: number, v: number): void => {
-    head(type, 4);
-    out.writeUInt32BE(v >>> 0, at);
-    at += 4;
-  };
-  const bytes = (type: number, v: Buffer): void => {
-    head(type, v.length);
-    v.copy(out, at);
-    at += v.length;
-  };
   const v6 = record.family === 'IPv6';
-  u8(HEP_CHUNK.ipFamily, v6 ? HEP_FAMILY.IPv6 : HEP_FAMILY.IPv4);
-  u8(HEP_CHUNK.ipProtocol, record.ipProtocol);
-  bytes(v6 ? HEP_CHUNK.ipv6Source : HEP_CHUNK.ipv4Source, record.source);
-  bytes(v6 ? HEP_CHUNK.ipv6Destination : HEP_CHUNK.ipv4Destination, record.destination);
-  u16(HEP_CHUNK.sourcePort, record.sourcePort);
-  u16(HEP_CHUNK.destinationPort, record.destinationPort);
-  u32(HEP_CHUNK.timestampSeconds, record.seconds);
-  u32(HEP_CHUNK.timestampMicros, record.micros);
-  u8(HEP_CHUNK.protocolType, HEP_PROTOCOL_SIP);
-  u32(HEP_CHUNK.captureId, record.captureId);
-  if (record.authKey !== undefined) bytes(HEP_CHUNK.authKey, record.authKey);
+  let at = HEADER_BYTES;
+  at = u8(out, at, HEP_CHUNK.ipFamily, v6 ? HEP_FAMILY.IPv6 : HEP_FAMILY.IPv4);
+  at = u8(out, at, HEP_CHUNK.ipProtocol, record.ipProtocol);
+  at = bytes(out, at, v6 ? HEP_CHUNK.ipv6Source : HEP_CHUNK.ipv4Source, record.source);
+  at = bytes(out, at, v6 ? HEP_CHUNK.ipv6Destination : HEP_CHUNK.ipv4Destination, record.destination);
+  at = u16(out, at, HEP_CHUNK.sourcePort, record.sourcePort);
+  at = u16(out, at, HEP_CHUNK.destinationPort, record.destinationPort);
+  at = u32(out, at, HEP_CHUNK.timestampSeconds, record.seconds);
+  at = u32(out, at, HEP_CHUNK.timestampMicros, record.micros);
+  at = u8(out, at, HEP_CHUNK.protocolType, HEP_PROTOCOL_SIP);
+  at = u32(out, at, HEP_CHUNK.captureId, record.captureId);
+  if (record.authKey !== undefined) at = bytes(out, at, HEP_CHUNK.authKey, record.authKey);
   // Correlation before the payload: collectors and Wireshark expect the payload last.
-  if (record.correlationId !== undefined) bytes(HEP_CHUNK.correlationId, record.correlationId);
-  bytes(HEP_CHUNK.payload, record.payload);
+  if (record.correlationId !== undefined) at = bytes(out, at, HEP_CHUNK.correlationId, record.correlationId);
+  bytes(out, at, HEP_CHUNK.payload, record.payload);
   return out;
+}
+
+/** A chunk header (vendor 0); returns where the value goes. */
+function head(out: Buffer, at: number, type: number, valueBytes: number): number {
+  out.writeUInt16BE(0, at);
+  out.writeUInt16BE(type, at + 2);
+  out.writeUInt16BE(CHUNK_HEADER_BYTES + valueBytes, at + 4);
+  return at + CHUNK_HEADER_BYTES;
+}
+
+function u8(out: Buffer, at: number, type: number, v: number): number {
+  const p = head(out, at, type, 1);
+  out[p] = v & 0xff;
+  return p + 1;
+}
+
+function u16(out: Buffer, at: number, type: number, v: number): number {
+  const p = head(out, at, type, 2);
+  out.writeUInt16BE(v, p);
+  return p + 2;
+}
+
+function u32(out: Buffer, at: number, type: number, v: number): number {
+  const p = head(out, at, type, 4);
+  out.writeUInt32BE(v >>> 0, p);
+  return p + 4;
+}
+
+function bytes(out: Buffer, at: number, type: number, v: Buffer): number {
+  const p = head(out, at, type, v.length);
+  out.set(v, p);
+  return p + v.length;
 }
