@@ -87,9 +87,14 @@ export class HepSender {
     return this.#count;
   }
 
-  /** Resolves the collector and connects the socket; a failure is logged and retried, never thrown. */
+  /**
+   * Connects the socket; a collector given by name is resolved in the
+   * background (a slow or broken resolver must not hold up start-up; until
+   * then messages wait in the bounded queue). Never throws.
+   */
   async start(): Promise<void> {
-    await this.#connect();
+    if (isIP(this.#o.host) !== 0) await this.#connect();
+    else void this.#connect();
   }
 
   /** The wire tap's observer: one message in or out. Never throws. */
