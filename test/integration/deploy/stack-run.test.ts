@@ -90,6 +90,9 @@ const browserAnswer = (mid: string): string => ['v=0', 'o=- 2 1 IN IP4 127.0.0.1
   'a=rtpmap:0 PCMU/8000', 'a=candidate:1 1 udp 2122260223 127.0.0.1 50000 typ host', ''].join('\r\n');
 
 const inNetns = process.env.TEST_IN_NETNS === '1';
+/** The ports the stack's own files give: the gateway's WSS listener and Kamailio's UDP listener. */
+const wssPort = (parse(readFileSync(join(dockerDir, 'sbc.yaml'), 'utf8')) as { listen: Array<{ transport: string; port: number }> }).listen.find((l) => l.transport === 'wss')!.port;
+const kamailioPort = Number(/^listen=udp:[\d.]+:(\d+)$/m.exec(readFileSync(join(dockerDir, 'kamailio', 'kamailio.cfg'), 'utf8'))![1]);
 
 describe('the compose stack run without containers', { skip: inNetns ? false : 'NOT RUN: needs the loopback-only network namespace of scripts/run-tests.mjs (root), the stack uses fixed ports' }, () => {
   const procs: Proc[] = [];
@@ -111,7 +114,7 @@ describe('the compose stack run without containers', { skip: inNetns ? false : '
     const kamailio = run([...commandOf('kamailio', entrypointOf('kamailio/Dockerfile')), '-Y', dir, '-P', join(dir, 'kamailio.pid')]);
     procs.push(kamailio);
     const options = (port: number): string => request({ method: 'OPTIONS', uri: `sip:127.0.0.1:${port}`, sentBy: '127.0.0.1:9', callId: rand(6) });
-    await until('kamailio', kamailio, () => udpAnswers(5080, options(5080), 'SIP/2.0 200'));
+    await until('kamailio', kamailio, () => udpAnswers(kamailioPort, options(kamailioPort), 'SIP/2.0 200'));
 
     // The image's working directory holds web/ and certs/; here a temporary one and the repository's page.
     const gw = services.gateway!;
@@ -128,7 +131,7 @@ describe('the compose stack run without containers', { skip: inNetns ? false : '
   });
 
   test('a WSS client registers at Kamailio through the gateway and is called from a phone, media through RTPEngine', async () => {
-    const client = await SipPeer.ws('wss://127.0.0.1:7443');
+    const client = await SipPeer.ws(`wss://127.0.0.1:${wssPort}`);
     const phone = await SipPeer.udp();
     try {
       const aor = '<sip:alice@127.0.0.1>';
@@ -146,9 +149,9 @@ describe('the compose stack run without containers', { skip: inNetns ? false : '
         } else if (req.method === 'BYE') p.send(response(req, 200, 'OK'));
       };
       const callId = `stack-${rand(6)}`;
-      const kam = { address: '127.0.0.1', port: 5080 };
+      const kam = { address: '127.0.0.1', port: kamailioPort };
       const base = { sentBy: `127.0.0.1:${phone.address.port}`, callId, from: '<sip:carol@127.0.0.1>', fromTag: 'c1', to: aor };
-      phone.send(request({ ...base, method: 'INVITE', uri: 'sip:alice@127.0.0.1:5080', contact: `<sip:carol@127.0.0.1:${phone.address.port}>`, body: PHONE_SDP }), kam);
+      phone.send(request({ ...base, method: 'INVITE', uri: `sip:alice@127.0.0.1:${kamailioPort}`, contact: `<sip:carol@127.0.0.1:${phone.address.port}>`, body: PHONE_SDP }), kam);
 
       const invite = await client.nextRequest('INVITE', 10_000);
       assert.match(invite.raw, /m=audio \d+ UDP\/TLS\/RTP\/SAVPF /, 'RTPEngine offered WebRTC to the browser');
