@@ -19,6 +19,8 @@ export const PEERS = {
   'sip-tester': '/usr/bin/sipp',
   // ip, to bring up loopback in the network namespace the suite runs in.
   iproute2: '/usr/sbin/ip',
+  // `docker-compose config` validates docker/compose.yaml without a Docker engine.
+  'docker-compose': '/usr/bin/docker-compose',
 };
 
 const missing = Object.entries(PEERS).filter(([, bin]) => !existsSync(bin)).map(([pkg]) => pkg);

@@ -9,6 +9,7 @@ import { AdminPart } from './admin/admin-part.js';
 import { GaugesPart } from './admin/gauges-part.js';
 import type { B2bua } from './b2bua/index.js';
 import { formatConfigError, type Config, type ConfigError } from './config/index.js';
+import { CapturePart } from './capture/capture-part.js';
 import { CorePart } from './core/core-part.js';
 import { webHandler } from './http/web-handler.js';
 import type { Logger } from './log/logger.js';
@@ -118,6 +119,7 @@ export class Server {
       // Before the transport: a bad users file stops start-up before any listener opens.
       security,
       transportPart,
+      new CapturePart({ ...ctx, transport }),
       transactionPart,
       routing,
       media,

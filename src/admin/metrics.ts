@@ -102,6 +102,10 @@ export interface SbcMetrics {
   readonly embeddedFailures: CounterHandle<{ reason: string }>;
   /** `sbc_service_calls_total`: built-in service calls (echo, tone) by how they ended. */
   readonly serviceCalls: CounterHandle<{ service: string; end: string }>;
+  /** `sbc_hep_sent_total`: captured SIP messages sent to the HEP collector. */
+  readonly hepSent: Counter;
+  /** `sbc_hep_dropped_total`: captured messages not sent (queue-full | send-error | too-large | no-address). */
+  readonly hepDropped: CounterHandle<{ reason: string }>;
 }
 
 /** The two kinds of media leg in the embedded relay. */
@@ -221,6 +225,11 @@ export function createMetrics(registry: Registry = new Registry()): SbcMetrics {
     serviceCalls: counter(
       new Counter({ name: 'sbc_service_calls_total', help: 'Calls to the built-in services (echo, tone), by service and how they ended', labelNames: ['service', 'end'] as const, registers }),
       (l) => ({ service: reasons.label(l.service), end: reasons.label(l.end) }),
+    ),
+    hepSent: new Counter({ name: 'sbc_hep_sent_total', help: 'Captured SIP messages sent to the HEP collector', registers }),
+    hepDropped: counter(
+      new Counter({ name: 'sbc_hep_dropped_total', help: 'Captured SIP messages not sent to the HEP collector, by reason', labelNames: ['reason'] as const, registers }),
+      (l) => ({ reason: reasons.label(l.reason) }),
     ),
   };
 }

@@ -324,6 +324,22 @@ export const configSchema = z
         embedded: embeddedMediaSchema,
       })
       .prefault({}),
+    capture: z
+      .strictObject({
+        hep: z
+          .strictObject({
+            address: z
+              .string()
+              .refine((a) => a === '' || parseHostPort(a) !== undefined, { message: 'must be host:port, [IPv6]:port, or "" (off)' })
+              .default('')
+              .describe('HEP collector (Homer, heplify-server) as host:port: every SIP message in and out, on every transport (WS/WSS and TLS as the SIP they carry), is sent there as HEPv3 over UDP with Call-ID correlation. "" = off. @default ""'),
+            id: z.int().min(0).max(0xffffffff).default(2001).describe('Capture agent id written into every packet. @default 2001'),
+            password: z.string().default('').describe('Auth key sent in every packet when not empty (the collector\'s password). @default ""'),
+            maxQueue: z.int().min(1).max(1_000_000).default(10000).describe('Messages waiting for the collector socket at most; more are dropped and counted in sbc_hep_dropped_total, the calls never wait. @default 10000'),
+          })
+          .prefault({}),
+      })
+      .prefault({}),
     state: z
       .strictObject({
         store: z.enum(['memory', 'redis']).default('memory').describe('memory for one node; redis to share state between nodes. @default "memory"'),

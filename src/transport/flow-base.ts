@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { RELIABLE, SECURE, type Address, type Flow, type ListenerInfo, type TransportProtocol } from './flow.js';
+import type { WireTap } from './wire-tap.js';
 
 export type FlowCloseListener = (flow: FlowBase, reason: string) => void;
 
@@ -22,9 +23,11 @@ export abstract class FlowBase implements Flow {
   #lastActivity: number;
   #closed = false;
   #closeListeners: FlowCloseListener[] = [];
+  readonly #tap: WireTap | undefined;
 
-  constructor(init: { id: string; transport: TransportProtocol; listener: ListenerInfo; local: Address; remote: Address; inbound: boolean }) {
+  constructor(init: { id: string; transport: TransportProtocol; listener: ListenerInfo; local: Address; remote: Address; inbound: boolean; tap?: WireTap }) {
     this.id = init.id;
+    this.#tap = init.tap;
     this.transport = init.transport;
     this.listener = init.listener;
     this.local = init.local;
@@ -59,7 +62,10 @@ export abstract class FlowBase implements Flow {
   send(data: Buffer): boolean {
     if (this.#closed) return false;
     this.#lastActivity = performance.now();
-    return this.write(data);
+    if (!this.write(data)) return false;
+    const observer = this.#tap?.observer;
+    if (observer !== undefined) observer('out', this, data);
+    return true;
   }
 
   /** Call `listener` once when the flow closes (at once if it already has); returns an unsubscribe function. */

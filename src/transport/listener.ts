@@ -5,6 +5,7 @@ import type { FlowBase } from './flow-base.js';
 import type { FlowTable } from './flow-table.js';
 import type { ListenerInfo, ListenerSpec, TransportProtocol } from './flow.js';
 import type { TransportLimits } from './limits.js';
+import { WireTap } from './wire-tap.js';
 
 /** One bound socket or server; the transport layer starts and stops it. */
 export interface Listener {
@@ -40,9 +41,12 @@ export class ListenerState implements ListenerInfo {
   readonly interface?: string;
   boundPort = 0;
   up = false;
+  /** Shared by every listener of one transport layer; the flows of this listener report their messages to it. */
+  readonly tap: WireTap;
 
-  constructor(spec: ListenerSpec, index: number) {
+  constructor(spec: ListenerSpec, index: number, tap: WireTap = new WireTap()) {
     this.index = index;
+    this.tap = tap;
     this.transport = spec.transport;
     this.address = spec.address;
     this.port = spec.port;

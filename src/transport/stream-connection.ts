@@ -33,6 +33,7 @@ export class StreamFlow extends FlowBase {
       local: { address: localAddress, port: socket.localPort ?? listener.boundPort, family: familyOf(localAddress) },
       remote: { address: remoteAddress, port: socket.remotePort ?? 0, family: familyOf(remoteAddress) },
       inbound: init.inbound,
+      tap: listener.tap,
     });
     this.#socket = socket;
     this.#ctx = ctx;

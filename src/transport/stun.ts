@@ -1,4 +1,4 @@
-import { isIPv4, isIPv6 } from 'node:net';
+import { addressBytes } from './address-bytes.js';
 
 /** RFC 5389 §6 magic cookie. */
 const MAGIC_COOKIE = 0x2112a442;
@@ -27,7 +27,7 @@ export function isStunBindingRequest(data: Buffer): boolean {
  * notices a NAT rebinding. Undefined when the address cannot be encoded.
  */
 export function stunBindingResponse(request: Buffer, address: string, port: number): Buffer | undefined {
-  const mapped = mappedAddress(address);
+  const mapped = addressBytes(address);
   if (mapped === undefined) return undefined;
   const txid = request.subarray(8, HEADER_BYTES);
   const value = Buffer.alloc(4 + mapped.length);
@@ -45,39 +45,5 @@ export function stunBindingResponse(request: Buffer, address: string, port: numb
   out.writeUInt16BE(XOR_MAPPED_ADDRESS, HEADER_BYTES);
   out.writeUInt16BE(value.length, HEADER_BYTES + 2);
   value.copy(out, HEADER_BYTES + 4);
-  return out;
-}
-
-/** Address bytes; an IPv4-mapped IPv6 address is reported as the IPv4 address it is. */
-function mappedAddress(address: string): Buffer | undefined {
-  if (isIPv4(address)) return Buffer.from(address.split('.').map(Number));
-  if (!isIPv6(address)) return undefined;
-  const lower = address.toLowerCase();
-  if (lower.startsWith('::ffff:') && isIPv4(lower.slice(7))) return mappedAddress(lower.slice(7));
-  return ipv6Bytes(lower);
-}
-
-function ipv6Bytes(address: string): Buffer | undefined {
-  const zone = address.indexOf('%');
-  const text = zone >= 0 ? address.slice(0, zone) : address;
-  const [head = '', tail] = text.split('::');
-  const groups = (part: string | undefined): number[] => {
-    if (part === undefined || part === '') return [];
-    const out: number[] = [];
-    for (const g of part.split(':')) {
-      if (isIPv4(g)) {
-        const b = g.split('.').map(Number);
-        out.push(((b[0] ?? 0) << 8) | (b[1] ?? 0), ((b[2] ?? 0) << 8) | (b[3] ?? 0));
-      } else out.push(parseInt(g, 16));
-    }
-    return out;
-  };
-  const left = groups(head);
-  const right = groups(tail);
-  const fill = tail === undefined ? 0 : 8 - left.length - right.length;
-  const all = [...left, ...new Array<number>(Math.max(0, fill)).fill(0), ...right];
-  if (all.length !== 8 || all.some((g) => !(g >= 0 && g <= 0xffff))) return undefined;
-  const out = Buffer.alloc(16);
-  all.forEach((g, i) => out.writeUInt16BE(g, i * 2));
   return out;
 }

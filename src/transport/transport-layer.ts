@@ -14,6 +14,7 @@ import { dialStream, type StreamTlsClientOptions } from './stream-dialer.js';
 import { TcpListener } from './tcp.js';
 import { TlsListener } from './tls.js';
 import { UdpListener } from './udp.js';
+import { WireTap } from './wire-tap.js';
 import { WsListener, type HttpRequestHandler } from './ws.js';
 
 /** Who receives what the transport layer reads: the transaction layer. */
@@ -54,6 +55,8 @@ export class TransportLayer {
   readonly flows: FlowTable;
   readonly tokens: FlowTokens;
   readonly limits: Readonly<TransportLimits>;
+  /** Message capture (HEP): sees every SIP message received and sent, with its flow. */
+  readonly tap = new WireTap();
   readonly #logger: Logger;
   readonly #states: ListenerState[];
   readonly #listeners: Listener[];
@@ -84,7 +87,7 @@ export class TransportLayer {
       admit: (ip) => this.#admit(ip),
       release: (ip) => this.#release(ip),
     };
-    this.#states = options.listeners.map((spec, i) => new ListenerState(spec, i));
+    this.#states = options.listeners.map((spec, i) => new ListenerState(spec, i, this.tap));
     this.#listeners = this.#states.map((state) => this.#createListener(state, options));
     this.flows.rebuildUdp = (index, address, port) => {
       const listener = this.#listeners[index];
@@ -231,6 +234,8 @@ export class TransportLayer {
 
   #receive(flow: FlowBase, data: Buffer): void {
     flow.touch();
+    const observer = this.tap.observer;
+    if (observer !== undefined) observer('in', flow, data);
     const user = this.#user;
     if (user === undefined) return;
     let parsed: ReturnType<typeof parseMessage>;

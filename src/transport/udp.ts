@@ -11,7 +11,7 @@ export class UdpFlow extends FlowBase {
   readonly #owner: UdpListener;
 
   constructor(owner: UdpListener, local: Address, remote: Address, inbound: boolean) {
-    super({ id: udpFlowId(owner.info.index, remote.address, remote.port), transport: 'udp', listener: owner.info, local, remote, inbound });
+    super({ id: udpFlowId(owner.info.index, remote.address, remote.port), transport: 'udp', listener: owner.info, local, remote, inbound, tap: owner.info.tap });
     this.#owner = owner;
   }
 

@@ -23,7 +23,7 @@ export class WsFlow extends FlowBase {
   alive = true;
 
   constructor(init: { listener: ListenerState; local: Address; remote: Address; ws: WebSocket; handshakeTimeoutMs: number }) {
-    super({ id: connectionFlowId(init.listener.transport), transport: init.listener.transport, listener: init.listener, local: init.local, remote: init.remote, inbound: true });
+    super({ id: connectionFlowId(init.listener.transport), transport: init.listener.transport, listener: init.listener, local: init.local, remote: init.remote, inbound: true, tap: init.listener.tap });
     this.#ws = init.ws;
     this.#handshakeTimer = setTimeout(closeForHandshakeTimeout, init.handshakeTimeoutMs, this);
   }

@@ -87,6 +87,11 @@ export class SipPeer {
     });
     ws.on('close', () => { p.closedByRemote = true; });
     ws.on('error', () => undefined);
+    // The connection's own address, as the SBC sees it.
+    ws.once('upgrade', (res) => {
+      const sock = res.socket;
+      p.address = { address: sock.localAddress ?? '127.0.0.1', port: sock.localPort ?? 0 };
+    });
     await new Promise<void>((resolve, reject) => {
       ws.once('open', () => resolve());
       ws.once('error', reject);
