@@ -102,6 +102,8 @@ export interface SbcMetrics {
   readonly embeddedFailures: CounterHandle<{ reason: string }>;
   /** `sbc_service_calls_total`: built-in service calls (echo, tone) by how they ended. */
   readonly serviceCalls: CounterHandle<{ service: string; end: string }>;
+  /** `sbc_routing_decisions_total`: operator routing (routes rules, routing.script, routing.http) by who decided, what, the group and a reply's status. */
+  readonly routingDecisions: CounterHandle<{ source: string; outcome: string; group: string; status: string }>;
 }
 
 /** The two kinds of media leg in the embedded relay. */
@@ -221,6 +223,10 @@ export function createMetrics(registry: Registry = new Registry()): SbcMetrics {
     serviceCalls: counter(
       new Counter({ name: 'sbc_service_calls_total', help: 'Calls to the built-in services (echo, tone), by service and how they ended', labelNames: ['service', 'end'] as const, registers }),
       (l) => ({ service: reasons.label(l.service), end: reasons.label(l.end) }),
+    ),
+    routingDecisions: counter(
+      new Counter({ name: 'sbc_routing_decisions_total', help: 'Routing decisions on initial requests: source (rules, script, http), outcome (relay, reply, default, invalid, error, timeout), group, reply status', labelNames: ['source', 'outcome', 'group', 'status'] as const, registers }),
+      (l) => ({ source: l.source, outcome: l.outcome, group: groups.label(l.group), status: l.status }),
     ),
   };
 }
