@@ -52,7 +52,7 @@ export class Uas {
 
   /** The INVITE of this call, if it reached us. */
   invite(callId: string): SipRequest | undefined {
-    return this.invites.find((r) => r.callId === callId);
+    return this.invites.find((r) => isCall(r, callId));
   }
 }
 
@@ -110,7 +110,8 @@ export class Phone {
       callId,
       ...(spec.from !== undefined ? { from: spec.from } : {}),
       contact: `<sip:phone@127.0.0.1:${this.peer.address.port}>`,
-      ...(spec.headers !== undefined ? { headers: spec.headers } : {}),
+      // The mark finds the INVITE at a backend in B2BUA mode too, where the B leg has a Call-ID of its own.
+      headers: [`X-Mark: ${callId}`, ...(spec.headers ?? [])],
     });
     return { callId, text };
   }
@@ -123,7 +124,7 @@ export class Phone {
     const res = final.msg as import('../../../src/sip/message.js').SipResponse;
     if (res.status < 300) await this.#ackAndBye(res, callId);
     const arrived: Array<{ name: string; req: SipRequest }> = [];
-    for (const u of this.#uases) for (const r of u.invites) if (r.callId === callId) arrived.push({ name: u.name, req: r });
+    for (const u of this.#uases) for (const r of u.invites) if (isCall(r, callId)) arrived.push({ name: u.name, req: r });
     arrived.sort((a, b) => (arrivalOf.get(a.req) ?? 0) - (arrivalOf.get(b.req) ?? 0));
     const tried = arrived.map((a) => a.name);
     const last = arrived.at(-1);
@@ -141,6 +142,10 @@ export class Phone {
     this.send(request({ method: 'BYE', uri: target, cseq: 2, ...base }));
     await this.peer.next((r) => r.msg.kind === 'response' && r.msg.callId === callId && r.msg.cseq()?.method === 'BYE', 3000).catch(() => undefined);
   }
+}
+
+function isCall(req: SipRequest, callId: string): boolean {
+  return req.callId === callId || req.headers.get('x-mark') === callId;
 }
 
 /** A temporary directory for script files; `write` returns the path. */
