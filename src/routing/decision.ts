@@ -69,14 +69,21 @@ export function checkDecision(value: unknown): CheckedDecision {
 
 /** The issue that says most: a union's failure points into the branch the value tried to be. */
 function bestIssue(issues: readonly z.core.$ZodIssue[]): z.core.$ZodIssue {
-  const first = issues[0]!;
+  const first = unwrapKey(issues[0]!);
   if (first.code === 'invalid_union') {
     for (const branch of first.errors) {
       // The branch whose key the value used (relay or reply) is the one it meant.
       const inner = branch.find((i) => i.code !== 'unrecognized_keys' && i.path.length > 0);
-      if (inner !== undefined) return { ...inner, path: [...first.path, ...inner.path] };
+      if (inner !== undefined) return unwrapKey({ ...inner, path: [...first.path, ...inner.path] });
     }
     return { ...first, message: 'must be { relay: {...} } or { reply: {...} }' };
   }
   return first;
+}
+
+/** A record key that failed its own check: say why (the key's message), not "invalid key". */
+function unwrapKey(issue: z.core.$ZodIssue): z.core.$ZodIssue {
+  if (issue.code !== 'invalid_key') return issue;
+  const why = issue.issues[0];
+  return why === undefined ? issue : { ...issue, message: why.message };
 }
