@@ -9,7 +9,9 @@
 // The embedded media part (bench/media/embedded-media) runs concurrent calls
 // through the SBC's own relay at 50 packets/s each way, with rtpengine carrying
 // the same calls beside it.
-// Usage: node scripts/run-bench.mjs [--quick] [--only parse,calls,register,refresh,media,wss,overload,embedded-media]
+// The routing part runs the calls ramp with no routing logic, a trivial routing.script and a
+// routing.http service on loopback, one fresh SBC each, and times one HTTP decision alone.
+// Usage: node scripts/run-bench.mjs [--quick] [--only parse,calls,routing,register,refresh,media,wss,overload,embedded-media]
 //          [--wss-clients N] [--workers N] [--profile DIR]
 //          [--sbc-udp-rcvbuf BYTES]  what-if: SBC UDP sockets get this receive buffer (not the SBC as shipped)
 //          [--capacity N]            overload: the SBC's clean rate, instead of measuring it
@@ -36,7 +38,7 @@ const { values } = parseArgs({
 });
 
 // --only: which parts run. parse and the load parts as before; overload is its own runner.
-const LOAD_PARTS = ['calls', 'register', 'refresh', 'media', 'wss'];
+const LOAD_PARTS = ['calls', 'routing', 'register', 'refresh', 'media', 'wss'];
 const only = values.only === undefined ? undefined : new Set(values.only.split(','));
 const runParse = only === undefined || only.has('parse') || [...only].some((p) => LOAD_PARTS.includes(p));
 const loadParts = only === undefined ? undefined : [...only].filter((p) => LOAD_PARTS.includes(p));
@@ -44,7 +46,7 @@ const runLoad = loadParts === undefined || loadParts.length > 0;
 const runOverload = only === undefined || only.has('overload');
 const runEmbeddedMedia = only === undefined || only.has('embedded-media');
 
-const TARGETS = { callsPerSecond: 1500, mediaCallsPerSecond: 800, mediaAddedP50Ms: 3, registersPerSecond: 5000, wssFlows: 10_000, bytesPerWssFlow: 20 * 1024, embeddedCalls: 150 };
+const TARGETS = { routingScriptCostPercent: 5, callsPerSecond: 1500, mediaCallsPerSecond: 800, mediaAddedP50Ms: 3, registersPerSecond: 5000, wssFlows: 10_000, bytesPerWssFlow: 20 * 1024, embeddedCalls: 150 };
 
 const parseBench = join(root, 'dist', 'bench', 'sip-parse.bench.js');
 const loadBench = join(root, 'dist', 'bench', 'load', 'run.js');
@@ -203,8 +205,41 @@ function udpRows(name, part, target, unit) {
     if (top.sbcCpuPercent !== undefined) rows.push([`  SBC CPU at that rate`, `${top.sbcCpuPercent}% of one core`, '', '']);
   }
 }
+/** The routing part: calls/s and SBC CPU per call with no routing logic, a trivial script and an HTTP service. */
+function routingRows(r) {
+  const by = Object.fromEntries(r.variants.map((v) => [v.name, v]));
+  const none = by.none?.best;
+  const cpuUs = (s) => (s?.sbcCpuPercent === undefined ? undefined : (s.sbcCpuPercent / 100) * 1e6 / s.rate);
+  for (const [name, label] of [['none', 'no routing logic'], ['script', 'trivial routing.script'], ['http', 'routing.http (loopback, keep-alive)']]) {
+    const top = by[name]?.best;
+    const costPct = top !== undefined && none !== undefined && name !== 'none' ? ((none.rate - top.rate) / none.rate) * 100 : undefined;
+    const script = name === 'script';
+    rows.push([
+      `routing: calls/s, ${label}`,
+      top === undefined ? 'none passed' : `${top.rate} calls/s${costPct === undefined ? '' : ` (${fmt(costPct, 1)} % below none)`}`,
+      script ? `cost < ${TARGETS.routingScriptCostPercent} %` : '',
+      script ? verdict(top !== undefined && none !== undefined && costPct < TARGETS.routingScriptCostPercent) : '',
+    ]);
+  }
+  // CPU per call at the highest rate every variant passed: finer than the ramp's steps.
+  const rates = r.variants.map((v) => new Set(v.steps.filter((s) => s.failed === 0 && s.ok > 0).map((s) => s.rate)));
+  const common = [...(rates[0] ?? [])].filter((rate) => rates.every((set) => set.has(rate))).sort((a, b) => b - a)[0];
+  if (common !== undefined) {
+    const at = Object.fromEntries(r.variants.map((v) => [v.name, v.steps.find((s) => s.rate === common)]));
+    const base = cpuUs(at.none);
+    const parts = ['none', 'script', 'http'].map((n) => {
+      const us = cpuUs(at[n]);
+      const more = n === 'none' || us === undefined || base === undefined ? '' : ` (${us >= base ? '+' : ''}${fmt(((us - base) / base) * 100, 1)} %)`;
+      return `${n} ${fmt(us, 0)} µs${more}`;
+    });
+    rows.push([`  SBC CPU per call at ${common} calls/s`, parts.join(', '), '', '']);
+  }
+  if (r.httpDecision !== undefined) rows.push(['  one HTTP decision alone (round trip p50/p99)', `${r.httpDecision.p50Us} / ${r.httpDecision.p99Us} µs over ${r.httpDecision.count}`, '', '']);
+}
+
 if (results !== undefined) {
   udpRows('calls/s (INVITE..BYE)', results.calls, TARGETS.callsPerSecond, 'calls/s');
+  if (results.routing !== undefined) routingRows(results.routing);
   if (results.media !== undefined) {
     udpRows('calls/s with rtpengine (offer+answer+delete)', results.media, TARGETS.mediaCallsPerSecond, 'calls/s');
     const top = results.media.best;
