@@ -67,7 +67,9 @@ async function variant(o: RoutingBenchOptions, name: RoutingVariantResult['name'
     o.log(formatStep(`${label} warm-up (not counted)`, warm));
     await new Promise((r) => setTimeout(r, 1000));
     const steps = await ramp({ ...base, rates: o.rates, durationS: o.stepS, sbcPid: sbc.pid, sbcUdpPort: sbc.udpPort });
-    return { name, steps, best: best(steps) };
+    const top = best(steps);
+    if (top === undefined) o.log(`${label}: no step passed; the SBC's last lines:\n${sbc.tail().slice(-8).join('\n')}`);
+    return { name, steps, best: top };
   } finally {
     await sbc?.stop();
   }

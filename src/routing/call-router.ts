@@ -20,7 +20,7 @@ import type { ServerTransaction } from '../transaction/index.js';
 import type { Flow } from '../transport/flow.js';
 import { checkDecision } from './decision.js';
 import type { Dispatcher } from './dispatcher.js';
-import { askRoutingService } from './http-decision.js';
+import type { RoutingService } from './http-decision.js';
 import { routingRequest, routingRequestJson } from './request-view.js';
 import { systemResolver, type HostResolver } from './resolve.js';
 import type { RouteRules } from './route-rules.js';
@@ -33,7 +33,7 @@ export interface RoutingLogic {
   rules: RouteRules;
   script: RouteFunction | undefined;
   timeoutMs: number;
-  http: { url: string; timeoutMs: number; onError: 'default' | '503' } | undefined;
+  http: { service: RoutingService; onError: 'default' | '503' } | undefined;
 }
 
 export interface CallRouterOptions {
@@ -71,8 +71,14 @@ export class CallRouter implements RoutingStep {
 
   /** A reload: the new rules, script and service apply to requests that arrive from now on. */
   setLogic(logic: RoutingLogic): void {
+    // The old service's pooled connections close when idle (agent timeout); requests in flight finish.
     this.#logic = logic;
     this.#active = isActive(logic);
+  }
+
+  /** The part stops: pooled service connections close. */
+  close(): void {
+    this.#logic.http?.service.close();
   }
 
   applies(req: SipRequest): boolean {
@@ -147,11 +153,11 @@ export class CallRouter implements RoutingStep {
       if (verdict !== undefined) return verdict;
     }
     if (logic.http !== undefined) {
-      const outcome = await askRoutingService(logic.http, routingRequestJson(view, req));
+      const outcome = await logic.http.service.ask(routingRequestJson(view, req));
       if (outcome.kind !== 'value') {
-        const why = outcome.kind === 'timeout' ? `no answer in ${logic.http.timeoutMs} ms` : outcome.error;
+        const why = outcome.kind === 'timeout' ? `no answer in ${logic.http.service.timeoutMs} ms` : outcome.error;
         this.#count('http', outcome.kind, '', logic.http.onError === '503' ? 503 : 0);
-        this.#o.logger.warn({ callId: req.callId, service: logic.http.url, error: why, onError: logic.http.onError }, 'routing service failed');
+        this.#o.logger.warn({ callId: req.callId, service: logic.http.service.url, error: why, onError: logic.http.onError }, 'routing service failed');
         if (logic.http.onError === '503') return { kind: 'reply', status: 503, reason: 'Service Unavailable' };
         return this.#relayTo(req, group);
       }

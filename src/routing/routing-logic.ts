@@ -6,6 +6,7 @@
  */
 import type { Config } from '../config/index.js';
 import type { RoutingLogic } from './call-router.js';
+import { RoutingService } from './http-decision.js';
 import { RouteRules } from './route-rules.js';
 import { loadRouteScript } from './script/script-loader.js';
 
@@ -25,7 +26,7 @@ export async function loadRoutingLogic(config: Pick<Config, 'routes' | 'routing'
       rules: new RouteRules(config.routes),
       script,
       timeoutMs: r.timeoutMs,
-      http: r.http.url === '' ? undefined : { url: r.http.url, timeoutMs: r.http.timeoutMs, onError: r.http.onError },
+      http: r.http.url === '' ? undefined : { service: new RoutingService({ url: r.http.url, timeoutMs: r.http.timeoutMs }), onError: r.http.onError },
     },
   };
 }

@@ -67,6 +67,7 @@ export class RoutingPart implements Part {
 
   stop(): void {
     this.#dispatcher?.stop();
+    this.#router?.close();
   }
 
   async reload(next: Config): Promise<ReloadOutcome> {
