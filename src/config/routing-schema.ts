@@ -85,6 +85,10 @@ export const routingSchema = z
   .strictObject({
     script: z.string().default('').describe('JavaScript module (.js/.mjs) whose default export route(request) decides initial requests: { relay } | { reply } | undefined. Reloaded by webrtc-sbc reload. @default "" (none)'),
     timeoutMs: z.int().min(1).max(60_000).default(1000).describe('A script decision that takes longer is answered 500 and its late result ignored. @default 1000'),
+    isolation: z
+      .enum(['event-loop', 'worker'])
+      .default('event-loop')
+      .describe('Where the script runs. event-loop: cheapest, but a script that never yields (an endless loop) or calls process.exit stops the gateway. worker: its own thread; a stuck one is ended and restarted, costing a structured-clone round trip per call. @default "event-loop"'),
     http: z
       .strictObject({
         url: z

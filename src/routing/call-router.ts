@@ -26,12 +26,14 @@ import { systemResolver, type HostResolver } from './resolve.js';
 import type { RouteRules } from './route-rules.js';
 import { runRoute } from './script/script-runner.js';
 import type { RouteFunction, RoutingDecision } from './script/types.js';
+import type { WorkerScript } from './script/worker-runner.js';
 import { createTarget, parseTargetUri } from './target.js';
 
 /** What the router decides with; replaced whole on reload. */
 export interface RoutingLogic {
   rules: RouteRules;
-  script: RouteFunction | undefined;
+  /** routing.script on the event loop, or in its own thread (routing.isolation: worker). */
+  script: { kind: 'event-loop'; route: RouteFunction } | { kind: 'worker'; thread: WorkerScript } | undefined;
   timeoutMs: number;
   http: { service: RoutingService; onError: 'default' | '503' } | undefined;
 }
@@ -71,14 +73,16 @@ export class CallRouter implements RoutingStep {
 
   /** A reload: the new rules, script and service apply to requests that arrive from now on. */
   setLogic(logic: RoutingLogic): void {
-    // The old service's pooled connections close when idle (agent timeout); requests in flight finish.
+    const old = this.#logic;
     this.#logic = logic;
     this.#active = isActive(logic);
+    // Decisions in flight on the old logic finish (or time out) first.
+    setTimeout(() => closeLogic(old), old.timeoutMs + (old.http?.service.timeoutMs ?? 0) + 100).unref();
   }
 
-  /** The part stops: pooled service connections close. */
+  /** The part stops: the script thread ends, pooled service connections close. */
   close(): void {
-    this.#logic.http?.service.close();
+    closeLogic(this.#logic);
   }
 
   applies(req: SipRequest): boolean {
@@ -138,7 +142,8 @@ export class CallRouter implements RoutingStep {
       tenant: logic.rules.tenantOf(req.requestUri()?.host ?? ''),
     });
     if (logic.script !== undefined) {
-      const outcome = await runRoute(logic.script, view, logic.timeoutMs);
+      const script = logic.script;
+      const outcome = script.kind === 'event-loop' ? await runRoute(script.route, view, logic.timeoutMs) : await script.thread.run(routingRequestJson(view, req), logic.timeoutMs);
       if (outcome.kind === 'timeout') {
         this.#count('script', 'timeout', '', 500);
         this.#o.logger.warn({ callId: req.callId, timeoutMs: logic.timeoutMs }, 'routing script: no decision in time; answered 500');
@@ -235,6 +240,11 @@ export class CallRouter implements RoutingStep {
   #count(source: Source, outcome: string, group: string, status: number): void {
     this.#o.metrics?.routingDecisions.inc({ source, outcome, group, status: status === 0 ? '' : String(status) });
   }
+}
+
+function closeLogic(logic: RoutingLogic): void {
+  if (logic.script?.kind === 'worker') logic.script.thread.close();
+  logic.http?.service.close();
 }
 
 function isActive(logic: RoutingLogic): boolean {

@@ -40,7 +40,7 @@ export class RoutingPart implements Part {
 
   async start(): Promise<void> {
     const { config: c, logger: log, metrics } = this.#o;
-    const logic = await loadRoutingLogic(c);
+    const logic = await loadRoutingLogic(c, log.child({ part: 'routing' }));
     if (!logic.ok) throw new SbcError('SBC_ERR_CONFIG_KEY', `config error: ${logic.key}: ${logic.error}`);
     const prober = new OptionsProber(this.#o.transport(), this.#o.transactions(), PRODUCT);
     const dispatcher = new Dispatcher({
@@ -61,7 +61,7 @@ export class RoutingPart implements Part {
       metrics,
       authenticates: c.security.auth.mode === 'local',
     });
-    if (c.routing.script !== '') log.info({ script: c.routing.script }, 'routing script loaded');
+    if (c.routing.script !== '') log.info({ script: c.routing.script, isolation: c.routing.isolation }, 'routing script loaded');
     await dispatcher.start();
   }
 
@@ -72,7 +72,7 @@ export class RoutingPart implements Part {
 
   async reload(next: Config): Promise<ReloadOutcome> {
     // The script first: a broken one refuses the whole reload before anything changed.
-    const logic = await loadRoutingLogic(next);
+    const logic = await loadRoutingLogic(next, this.#o.logger.child({ part: 'routing' }));
     if (!logic.ok) {
       this.#o.logger.warn({ key: logic.key, error: logic.error }, 'reload refused: routing script does not load; the running one stays');
       return { ok: false, key: logic.key, error: logic.error };

@@ -18,7 +18,8 @@ export type LoadedScript = { ok: true; route: RouteFunction; file: string } | { 
 
 let generation = 0;
 
-export async function loadRouteScript(file: string, cwd: string = process.cwd()): Promise<LoadedScript> {
+/** The script's absolute path, once it names a .js/.mjs file that exists. */
+export async function checkScriptFile(file: string, cwd: string = process.cwd()): Promise<{ ok: true; path: string } | { ok: false; error: string }> {
   const path = isAbsolute(file) ? file : resolve(cwd, file);
   const ext = extname(path).toLowerCase();
   if (ext === '.ts' || ext === '.mts' || ext === '.cts') {
@@ -31,6 +32,13 @@ export async function loadRouteScript(file: string, cwd: string = process.cwd())
   } catch {
     return { ok: false, error: `${file}: no such file` };
   }
+  return { ok: true, path };
+}
+
+export async function loadRouteScript(file: string, cwd: string = process.cwd()): Promise<LoadedScript> {
+  const checked = await checkScriptFile(file, cwd);
+  if (!checked.ok) return checked;
+  const path = checked.path;
   let mod: { default?: unknown };
   try {
     mod = (await import(`${pathToFileURL(path).href}?v=${++generation}`)) as { default?: unknown };

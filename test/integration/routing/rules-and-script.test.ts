@@ -237,3 +237,50 @@ describe('routing.script', () => {
     assert.equal(phone.peer.count((r) => r.msg.kind === 'response' && r.msg.callId === callId && r.msg.cseq()?.method === 'INVITE' && r.msg.status >= 200), 1, 'one final response only');
   });
 });
+
+describe('routing.isolation: worker', () => {
+  let b: Bed;
+  let sbc: TestSbc;
+  let phone: Phone;
+  const dir = scriptDir();
+  before(async () => {
+    b = await bed();
+    const file = dir.write('route.mjs', `
+      export default function route(request) {
+        const user = request.ruri.user ?? '';
+        if (user === 'loop') for (;;) {}
+        if (user === 'exit') process.exit(3);
+        if (user === 'throw') throw new Error('script bug');
+        if (user === 'fn') return { relay: { group: 'emergency', setHeaders: { 'X-F': () => 1 } } };
+        if (user.startsWith('00')) return { relay: { group: 'emergency', ruriUser: '+' + user.slice(2), setHeaders: { 'X-Seen': request.header('x-mark') ?? '' + ':' + request.headers('X-Two').join('|') } } };
+        return undefined;
+      }
+    `);
+    sbc = await startSbc({ backends: backends(b), routing: { script: file, timeoutMs: 300, isolation: 'worker' } });
+    phone = new Phone(await SipPeer.udp(), sbc.listener('udp').boundPort, b.all);
+  });
+  after(async () => {
+    phone.peer.close();
+    for (const u of b.all) u.peer.close();
+    await sbc.stop();
+    dir.remove();
+  });
+
+  test('decisions come back from the script thread, with the request view rebuilt there', async () => {
+    const r = await phone.call({ uri: 'sip:00123@example.com', callId: 'worker-call-1' });
+    assert.equal(r.reached, 'e1');
+    assert.equal(r.ruri, 'sip:+123@example.com');
+    assert.equal(r.invite!.headers.get('x-seen'), 'worker-call-1');
+    assert.equal((await phone.call({ uri: 'sip:bob@example.com' })).reached, 'd1');
+  });
+
+  test('a script that never yields, or exits, answers 500 and the gateway goes on with a fresh thread', async () => {
+    for (const kind of ['loop', 'exit', 'throw', 'fn']) {
+      const r = await phone.call({ uri: `sip:${kind}@example.com` });
+      assert.equal(r.status, 500, kind);
+      assert.deepEqual(r.tried, [], kind);
+      const next = await phone.call({ uri: 'sip:0049@example.com' });
+      assert.equal(next.reached, 'e1', `after ${kind}: the next call is routed by the script again`);
+    }
+  });
+});
