@@ -210,10 +210,10 @@ function routingRows(r) {
   const by = Object.fromEntries(r.variants.map((v) => [v.name, v]));
   const none = by.none?.best;
   const cpuUs = (s) => (s?.sbcCpuPercent === undefined ? undefined : (s.sbcCpuPercent / 100) * 1e6 / s.rate);
-  for (const [name, label] of [['none', 'no routing logic'], ['script', 'trivial routing.script'], ['http', 'routing.http (loopback, keep-alive)']]) {
+  for (const [name, label] of [['none', 'no routing logic'], ['script', 'trivial routing.script'], ['script-worker', 'same script, isolation: worker'], ['http', 'routing.http (loopback, keep-alive)']]) {
     const top = by[name]?.best;
     const costPct = top !== undefined && none !== undefined && name !== 'none' ? ((none.rate - top.rate) / none.rate) * 100 : undefined;
-    const script = name === 'script';
+    const script = name === 'script' || name === 'script-worker';
     rows.push([
       `routing: calls/s, ${label}`,
       top === undefined ? 'none passed' : `${top.rate} calls/s${costPct === undefined ? '' : ` (${fmt(costPct, 1)} % below none)`}`,
@@ -227,7 +227,7 @@ function routingRows(r) {
   if (common !== undefined) {
     const at = Object.fromEntries(r.variants.map((v) => [v.name, v.steps.find((s) => s.rate === common)]));
     const base = cpuUs(at.none);
-    const parts = ['none', 'script', 'http'].map((n) => {
+    const parts = ['none', 'script', 'script-worker', 'http'].map((n) => {
       const us = cpuUs(at[n]);
       const more = n === 'none' || us === undefined || base === undefined ? '' : ` (${us >= base ? '+' : ''}${fmt(((us - base) / base) * 100, 1)} %)`;
       return `${n} ${fmt(us, 0)} µs${more}`;

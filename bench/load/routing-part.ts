@@ -1,8 +1,9 @@
 /**
  * What operator routing costs per call: the same INVITE..BYE ramp through
- * three fresh SBCs in one run — no routing logic, a trivial routing.script
+ * four fresh SBCs in one run — no routing logic, a trivial routing.script
  * (one relay decision per call, so the request view, the call, the decision
- * check and its application are all paid), and a routing.http service on
+ * check and its application are all paid) on the event loop and in a worker
+ * thread (routing.isolation: worker), and a routing.http service on
  * loopback (keep-alive) answering the same decision — plus the round trip of
  * one HTTP decision measured alone.
  */
@@ -14,7 +15,7 @@ import { best, formatStep, ramp, runStep, type StepResult } from './ramp.js';
 import { startSbcProcess, type SbcProcess } from './sbc-process.js';
 
 export interface RoutingVariantResult {
-  name: 'none' | 'script' | 'http';
+  name: 'none' | 'script' | 'script-worker' | 'http';
   steps: StepResult[];
   best: StepResult | undefined;
 }
@@ -46,7 +47,7 @@ export async function routingBench(o: RoutingBenchOptions): Promise<RoutingBench
   try {
     const url = `http://127.0.0.1:${(service.address() as AddressInfo).port}/route`;
     const variants: RoutingVariantResult[] = [];
-    for (const [name, routing] of [['none', undefined], ['script', { script }], ['http', { http: { url, timeoutMs: 1000 } }]] as const) {
+    for (const [name, routing] of [['none', undefined], ['script', { script }], ['script-worker', { script, isolation: 'worker' }], ['http', { http: { url, timeoutMs: 1000 } }]] as const) {
       variants.push(await variant(o, name, routing));
     }
     return { variants, httpDecision: await decisionRoundTrip(url, o.quick ? 500 : 3000) };
