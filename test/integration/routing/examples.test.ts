@@ -3,6 +3,9 @@
  * phone outside, scripted UASes as the groups the example names.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { repoRoot } from '../../helpers/paths.js';
@@ -128,5 +131,26 @@ describe('examples/routing/per-tenant.mjs', () => {
     const unknown = await b.phone.call({ uri: 'sip:bob@initech.example' });
     assert.equal(unknown.status, 403);
     assert.deepEqual(unknown.tried, []);
+  });
+});
+
+describe('the package types', () => {
+  test('every example type-checks against the types the package exports for script authors', (t) => {
+    const types = join(repoRoot, 'dist', 'src', 'routing', 'script', 'types.d.ts');
+    if (!existsSync(types)) {
+      t.skip('dist/src/routing/script/types.d.ts not built (npm run build makes it)');
+      return;
+    }
+    const dir = mkdtempSync(join(tmpdir(), 'sbc-types-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({
+      compilerOptions: {
+        allowJs: true, checkJs: true, noEmit: true, strict: true, module: 'NodeNext', moduleResolution: 'NodeNext', target: 'ES2022',
+        types: ['node'], typeRoots: [join(repoRoot, 'node_modules', '@types')], baseUrl: '.', paths: { 'webrtc-sbc': [types] },
+      },
+      files: ['number-translation.mjs', 'prefix-failover.mjs', 'time-of-day.mjs', 'per-tenant.mjs'].map((f) => example(f)),
+    }));
+    const r = spawnSync(process.execPath, [join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', dir], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stdout + r.stderr);
   });
 });
