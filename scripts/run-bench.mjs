@@ -227,14 +227,19 @@ function udpRows(name, part, target, unit) {
 function routingRows(r) {
   const by = Object.fromEntries(r.variants.map((v) => [v.name, v]));
   const median = (xs) => (xs.length === 0 ? undefined : [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]);
-  const base = median(by.none?.cpuUsPerCall ?? []);
+  // Other work on a shared machine only ever adds CPU time (cache, contention): the best round is the figure, the median beside it.
+  const least = (xs) => (xs.length === 0 ? undefined : Math.min(...xs));
+  const base = least(by.none?.cpuUsPerCall ?? []);
+  const baseMedian = median(by.none?.cpuUsPerCall ?? []);
   const labels = { none: 'no routing logic', script: 'trivial routing.script', 'script-worker': 'same script, isolation: worker', http: 'routing.http (loopback, keep-alive)' };
   for (const v of r.variants) {
-    const us = median(v.cpuUsPerCall);
+    const us = least(v.cpuUsPerCall);
+    const mid = median(v.cpuUsPerCall);
     const more = v.name === 'none' || us === undefined || base === undefined ? undefined : ((us - base) / base) * 100;
+    const moreMid = v.name === 'none' || mid === undefined || baseMedian === undefined ? undefined : ((mid - baseMedian) / baseMedian) * 100;
     rows.push([
       `routing: SBC CPU per call at ${r.cpuRate}/s, ${labels[v.name] ?? v.name}`,
-      `${us === undefined ? '-' : `${us} µs`}${more === undefined ? '' : ` (${more >= 0 ? '+' : ''}${fmt(more, 1)} %)`} [${v.cpuUsPerCall.join(', ')}]${v.cpuRoundFailures > 0 ? `, ${v.cpuRoundFailures} failed` : ''}`,
+      `best ${us === undefined ? '-' : `${us} µs`}${more === undefined ? '' : ` (${more >= 0 ? '+' : ''}${fmt(more, 1)} %)`}, median ${mid ?? '-'}${moreMid === undefined ? '' : ` (${moreMid >= 0 ? '+' : ''}${fmt(moreMid, 1)} %)`} [${v.cpuUsPerCall.join(', ')}]${v.cpuRoundFailures > 0 ? `, ${v.cpuRoundFailures} failed` : ''}`,
       '',
       '',
     ]);
