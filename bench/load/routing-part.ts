@@ -84,9 +84,10 @@ export async function routingBench(o: RoutingBenchOptions): Promise<RoutingBench
         const step = await runStep({ ...base(name), durationS: o.stepS }, cpuRate);
         const after = await procCpuSeconds(pid);
         const c = cpu.get(name)!;
-        if (step.failed > 0 || before === undefined || after === undefined) c.failures += step.failed;
-        else c.us.push(Math.round(((after - before) * 1e6) / step.ok));
-        o.log(`routing ${name} cpu round ${round + 1}: ${c.us.at(-1) ?? '-'} µs SBC CPU per call (${step.ok} ok, ${step.failed} failed, load ${step.load1})`);
+        const us = step.failed > 0 || before === undefined || after === undefined ? undefined : Math.round(((after - before) * 1e6) / step.ok);
+        if (us === undefined) c.failures += step.failed;
+        else c.us.push(us);
+        o.log(`routing ${name} cpu round ${round + 1}: ${us ?? '- (not counted)'} µs SBC CPU per call (${step.ok} ok, ${step.failed} failed, load ${step.load1})`);
         await new Promise((r) => setTimeout(r, 500));
       }
     }
