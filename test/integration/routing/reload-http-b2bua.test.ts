@@ -74,6 +74,28 @@ describe('reload of the routing script', () => {
   });
 });
 
+describe('reload with isolation: worker', () => {
+  test('a new thread takes the edited script; a broken one is refused and the running thread stays', async (t) => {
+    const dir = scriptDir();
+    const g = await threeGroups();
+    const file = dir.write('route.mjs', `export default () => ({ relay: { group: 'carrier' } });\n`);
+    let config: Config | undefined;
+    const sbc = await startSbc({ backends: g.backends, routing: { script: file, isolation: 'worker' } }, { reloadConfig: async () => ({ ok: true as const, value: { config: config! } }) });
+    config = sbc.config;
+    const phone = new Phone(await SipPeer.udp(), sbc.listener('udp').boundPort, g.all);
+    t.after(async () => { phone.peer.close(); for (const u of g.all) u.peer.close(); await sbc.stop(); dir.remove(); });
+    assert.equal((await phone.call({ uri: 'sip:bob@example.com' })).reached, 'c1');
+    writeFileSync(file, `export default () => ({ relay: { group: 'emergency' } });\n`);
+    assert.equal((await fetch(`${sbc.adminUrl}/api/reload`, { method: 'POST' })).status, 200);
+    assert.equal((await phone.call({ uri: 'sip:bob@example.com' })).reached, 'e1');
+    writeFileSync(file, `export default ;\n`);
+    const refused = await fetch(`${sbc.adminUrl}/api/reload`, { method: 'POST' });
+    assert.equal(refused.status, 400);
+    assert.match(String(((await refused.json()) as { error: string }).error), /route\.mjs/);
+    assert.equal((await phone.call({ uri: 'sip:bob@example.com' })).reached, 'e1');
+  });
+});
+
 describe('routing.http', () => {
   let g: Awaited<ReturnType<typeof threeGroups>>;
   let service: HttpServer;

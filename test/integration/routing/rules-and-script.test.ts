@@ -128,6 +128,7 @@ describe('routing.script', () => {
         if (user === 'rewrite-host') return { relay: { ruriHost: 'tenant-e.example' } };
         if (user === 'headers') return { relay: { setHeaders: { 'X-Routed-By': 'script' }, removeHeaders: ['X-Secret'] } };
         if (user === 'busy') return { reply: { status: 486, reason: 'Script Says Busy' } };
+        if (request.method === 'REGISTER') return request.from.user === 'blocked' ? { reply: { status: 403, reason: 'No Registration' } } : { relay: { group: 'emergency', setHeaders: { 'X-Registrar': 'chosen' } } };
         if (user === 'slow') { await new Promise((r) => setTimeout(r, 30)); return { relay: { group: 'emergency' } }; }
         return undefined;
       }
@@ -199,6 +200,20 @@ describe('routing.script', () => {
     assert.deepEqual(busy.tried, []);
     const slow = await phone.call({ uri: 'sip:slow@example.com' });
     assert.equal(slow.reached, 'e1');
+  });
+
+  test('REGISTER goes through the script too: a group for the registrar, or a reply', async () => {
+    const { request } = await import('../../helpers/sip-peer.js');
+    const sbcAt = { address: '127.0.0.1', port: sbc.listener('udp').boundPort };
+    const reg = (from: string): string => request({ method: 'REGISTER', uri: 'sip:example.com', sentBy: `127.0.0.1:${phone.peer.address.port}`, from: `<sip:${from}@example.com>`, to: `<sip:${from}@example.com>`, contact: `<sip:${from}@127.0.0.1:${phone.peer.address.port}>`, headers: ['Expires: 60'] });
+    phone.peer.send(reg('carol'), sbcAt);
+    const ok = await phone.peer.next((r) => r.msg.kind === 'response' && r.msg.cseq()?.method === 'REGISTER' && r.msg.status >= 200);
+    assert.equal(ok.msg.kind === 'response' && ok.msg.status, 200);
+    const seen = await b.uas.e1.peer.next((r) => r.msg.kind === 'request' && r.msg.method === 'REGISTER');
+    assert.equal(seen.msg.headers.get('x-registrar'), 'chosen');
+    phone.peer.send(reg('blocked'), sbcAt);
+    const no = await phone.peer.next((r) => r.msg.kind === 'response' && r.msg.cseq()?.method === 'REGISTER' && r.msg.status >= 200);
+    assert.equal(no.msg.kind === 'response' && no.msg.status, 403);
   });
 
   test('undefined: the usual routing', async () => {
