@@ -128,6 +128,7 @@ describe('routing.script', () => {
         if (user === 'rewrite-host') return { relay: { ruriHost: 'tenant-e.example' } };
         if (user === 'headers') return { relay: { setHeaders: { 'X-Routed-By': 'script' }, removeHeaders: ['X-Secret'] } };
         if (user === 'busy') return { reply: { status: 486, reason: 'Script Says Busy' } };
+        if (request.fromInside) return { relay: { setHeaders: { 'X-Inside-Secret': '10.1.2.3', 'Call-Info': '<http://example.com/info>' } } };
         if (request.method === 'REGISTER') return request.from.user === 'blocked' ? { reply: { status: 403, reason: 'No Registration' } } : { relay: { group: 'emergency', setHeaders: { 'X-Registrar': 'chosen' } } };
         if (user === 'slow') { await new Promise((r) => setTimeout(r, 30)); return { relay: { group: 'emergency' } }; }
         return undefined;
@@ -214,6 +215,19 @@ describe('routing.script', () => {
     phone.peer.send(reg('blocked'), sbcAt);
     const no = await phone.peer.next((r) => r.msg.kind === 'response' && r.msg.cseq()?.method === 'REGISTER' && r.msg.status >= 200);
     assert.equal(no.msg.kind === 'response' && no.msg.status, 403);
+  });
+
+  test('a request from inside: the script sees fromInside, and the headers it adds pass topology hiding like any other', async () => {
+    const { request } = await import('../../helpers/sip-peer.js');
+    const callId = `inside-${Date.now()}`;
+    const backend = b.uas.d1.peer;
+    backend.send(request({
+      method: 'INVITE', uri: `sip:phone@127.0.0.1:${phone.peer.address.port}`, sentBy: `127.0.0.1:${backend.address.port}`, callId,
+      from: '<sip:pbx@inside.example>', to: `<sip:phone@127.0.0.1:${phone.peer.address.port}>`, contact: `<sip:pbx@127.0.0.1:${backend.address.port}>`,
+    }), { address: '127.0.0.1', port: sbc.listener('udp').boundPort });
+    const inv = await phone.peer.next((r) => r.msg.kind === 'request' && r.msg.method === 'INVITE' && r.msg.callId === callId);
+    assert.equal(inv.msg.headers.get('call-info'), '<http://example.com/info>', 'a plain header the script set arrives');
+    assert.equal(inv.msg.headers.get('x-inside-secret'), undefined, 'X-* from inside is stripped on the way out (topologyHiding.stripHeaders), set by a script or not');
   });
 
   test('undefined: the usual routing', async () => {
