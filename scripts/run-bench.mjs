@@ -9,7 +9,9 @@
 // The embedded media part (bench/media/embedded-media) runs concurrent calls
 // through the SBC's own relay at 50 packets/s each way, with rtpengine carrying
 // the same calls beside it.
-// Usage: node scripts/run-bench.mjs [--quick] [--only parse,calls,register,refresh,media,wss,overload,embedded-media]
+// The routing part runs the calls ramp with no routing logic, a trivial routing.script and a
+// routing.http service on loopback, one fresh SBC each, and times one HTTP decision alone.
+// Usage: node scripts/run-bench.mjs [--quick] [--only parse,calls,routing,register,refresh,media,wss,overload,embedded-media]
 //          [--wss-clients N] [--workers N] [--profile DIR]
 //          [--sbc-udp-rcvbuf BYTES]  what-if: SBC UDP sockets get this receive buffer (not the SBC as shipped)
 //          [--capacity N]            overload: the SBC's clean rate, instead of measuring it
@@ -36,7 +38,7 @@ const { values } = parseArgs({
 });
 
 // --only: which parts run. parse and the load parts as before; overload is its own runner.
-const LOAD_PARTS = ['calls', 'register', 'refresh', 'media', 'wss'];
+const LOAD_PARTS = ['calls', 'routing', 'register', 'refresh', 'media', 'wss'];
 const only = values.only === undefined ? undefined : new Set(values.only.split(','));
 const runParse = only === undefined || only.has('parse') || [...only].some((p) => LOAD_PARTS.includes(p));
 const loadParts = only === undefined ? undefined : [...only].filter((p) => LOAD_PARTS.includes(p));
@@ -44,14 +46,15 @@ const runLoad = loadParts === undefined || loadParts.length > 0;
 const runOverload = only === undefined || only.has('overload');
 const runEmbeddedMedia = only === undefined || only.has('embedded-media');
 
-const TARGETS = { callsPerSecond: 1500, mediaCallsPerSecond: 800, mediaAddedP50Ms: 3, registersPerSecond: 5000, wssFlows: 10_000, bytesPerWssFlow: 20 * 1024, embeddedCalls: 150 };
+const TARGETS = { routingScriptCostPercent: 5, callsPerSecond: 1500, mediaCallsPerSecond: 800, mediaAddedP50Ms: 3, registersPerSecond: 5000, wssFlows: 10_000, bytesPerWssFlow: 20 * 1024, embeddedCalls: 150 };
 
 const parseBench = join(root, 'dist', 'bench', 'sip-parse.bench.js');
+const routingStepBench = join(root, 'dist', 'bench', 'routing-step.bench.js');
 const loadBench = join(root, 'dist', 'bench', 'load', 'run.js');
 const overloadBench = join(root, 'dist', 'bench', 'overload', 'run.js');
 const embeddedMediaBench = join(root, 'dist', 'bench', 'media', 'embedded-media.js');
 const profileTop = join(root, 'dist', 'bench', 'load', 'profile-top.js');
-for (const f of [parseBench, loadBench, overloadBench, embeddedMediaBench]) {
+for (const f of [parseBench, routingStepBench, loadBench, overloadBench, embeddedMediaBench]) {
   if (!existsSync(f)) {
     console.error(`missing ${f}: run \`npm run build\` first (npm run bench does)`);
     process.exit(1);
@@ -96,6 +99,18 @@ console.log(`webrtc-sbc bench: ${cpus().length} cores (${cpus()[0]?.model ?? '?'
 if (loadavg()[0] > cpus().length * 0.5) console.log('note: the machine is busy; load figures will be lower and noisier than on an idle machine');
 
 const parse = runParse ? (console.log('\n== SIP parse + edit + serialize (one core) =='), await node([parseBench], true)) : { code: 0, out: '' };
+// The routing step alone, in-process: CPU per decision of a trivial script on the event loop and in a worker thread.
+const runRouting = loadParts === undefined || loadParts.includes('routing');
+let routingStep;
+if (runRouting) {
+  console.log('\n== routing step alone (trivial routing.script, CPU per decision) ==');
+  const r = await node([routingStepBench], true);
+  try {
+    routingStep = JSON.parse(r.out.trim().split('\n').at(-1) ?? '');
+  } catch {
+    routingStep = undefined;
+  }
+}
 const parseRates = {};
 for (const line of parse.out.split('\n')) {
   // e.g. "sip parse+edit+serialize REGISTER: 273768 msg/s (...; meets target 200000)" or "(..., below target 200000)".
@@ -203,8 +218,54 @@ function udpRows(name, part, target, unit) {
     if (top.sbcCpuPercent !== undefined) rows.push([`  SBC CPU at that rate`, `${top.sbcCpuPercent}% of one core`, '', '']);
   }
 }
+/**
+ * The routing part: SBC CPU per call in interleaved rounds at one rate and the
+ * calls/s ramp per variant (both move with the machine's load), then the
+ * verdict on the steadiest figure: the routing step's own CPU per decision
+ * (in-process) against the SBC's CPU per call without routing.
+ */
+function routingRows(r) {
+  const by = Object.fromEntries(r.variants.map((v) => [v.name, v]));
+  const median = (xs) => (xs.length === 0 ? undefined : [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]);
+  // Other work on a shared machine only ever adds CPU time (cache, contention): the best round is the figure, the median beside it.
+  const least = (xs) => (xs.length === 0 ? undefined : Math.min(...xs));
+  const base = least(by.none?.cpuUsPerCall ?? []);
+  const baseMedian = median(by.none?.cpuUsPerCall ?? []);
+  const labels = { none: 'no routing logic', script: 'trivial routing.script', 'script-worker': 'same script, isolation: worker', http: 'routing.http (loopback, keep-alive)' };
+  for (const v of r.variants) {
+    const us = least(v.cpuUsPerCall);
+    const mid = median(v.cpuUsPerCall);
+    const more = v.name === 'none' || us === undefined || base === undefined ? undefined : ((us - base) / base) * 100;
+    const moreMid = v.name === 'none' || mid === undefined || baseMedian === undefined ? undefined : ((mid - baseMedian) / baseMedian) * 100;
+    rows.push([
+      `routing: SBC CPU per call at ${r.cpuRate}/s, ${labels[v.name] ?? v.name}`,
+      `best ${us === undefined ? '-' : `${us} µs`}${more === undefined ? '' : ` (${more >= 0 ? '+' : ''}${fmt(more, 1)} %)`}, median ${mid ?? '-'}${moreMid === undefined ? '' : ` (${moreMid >= 0 ? '+' : ''}${fmt(moreMid, 1)} %)`} [${v.cpuUsPerCall.join(', ')}]${v.cpuRoundFailures > 0 ? `, ${v.cpuRoundFailures} failed` : ''}`,
+      '',
+      '',
+    ]);
+    rows.push([`  calls/s ramp (noisy on a busy machine)`, v.best === undefined ? 'none passed' : `${v.best.rate} calls/s`, '', '']);
+  }
+  // The steady figure: the step's own CPU per decision against the SBC's CPU per call without routing at its best ramp rate.
+  const top = by.none?.best;
+  const perCall = top?.sbcCpuPercent === undefined ? undefined : ((top.sbcCpuPercent / 100) * 1e6) / top.rate;
+  if (routingStep !== undefined) {
+    for (const [key, label] of [['eventLoopUs', 'trivial routing.script'], ['workerUs', 'same script, isolation: worker']]) {
+      const us = routingStep[key];
+      const pct = perCall === undefined ? undefined : (us / perCall) * 100;
+      rows.push([
+        `routing step alone, ${label}`,
+        `${fmt(us, 1)} µs CPU per decision${pct === undefined ? '' : ` = ${fmt(pct, 1)} % of a call's ${fmt(perCall, 0)} µs (none, ${top.rate}/s)`}`,
+        `cost < ${TARGETS.routingScriptCostPercent} %`,
+        verdict(pct !== undefined && pct < TARGETS.routingScriptCostPercent),
+      ]);
+    }
+  }
+  if (r.httpDecision !== undefined) rows.push(['  one HTTP decision alone (round trip p50/p99)', `${r.httpDecision.p50Us} / ${r.httpDecision.p99Us} µs over ${r.httpDecision.count}`, '', '']);
+}
+
 if (results !== undefined) {
   udpRows('calls/s (INVITE..BYE)', results.calls, TARGETS.callsPerSecond, 'calls/s');
+  if (results.routing !== undefined) routingRows(results.routing);
   if (results.media !== undefined) {
     udpRows('calls/s with rtpengine (offer+answer+delete)', results.media, TARGETS.mediaCallsPerSecond, 'calls/s');
     const top = results.media.best;

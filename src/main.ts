@@ -11,6 +11,7 @@ import { loadConfig, formatConfigError, renderConfig } from './config/index.js';
 import { runAdminCommand, type AdminCommandName as AdminCommand } from './admin/index.js';
 import { SbcError } from './errors.js';
 import { createLogger } from './log/logger.js';
+import { loadRoutingLogic } from './routing/routing-logic.js';
 import { Server } from './server.js';
 
 const ADMIN_COMMANDS: readonly AdminCommand[] = ['status', 'flows', 'dialogs', 'backends', 'engines', 'reload'];
@@ -71,6 +72,12 @@ async function main(argv: string[]): Promise<number> {
     const loaded = await loadConfig({ file, sets: values.set ?? [], env: process.env, cwd: process.cwd() });
     if (!loaded.ok) {
       process.stderr.write(`${formatConfigError(loaded.error)}\n`);
+      return 2;
+    }
+    // The routing script is loaded too: a module that does not import or export no route() fails here, not at start.
+    const logic = await loadRoutingLogic(loaded.value.config);
+    if (!logic.ok) {
+      process.stderr.write(`config error: ${logic.key}: ${logic.error}\n`);
       return 2;
     }
     process.stdout.write(renderConfig(loaded.value.config));

@@ -29,6 +29,12 @@ import { TransactionPart } from './transaction/transaction-part.js';
 import { flowTokenSecret, TransportPart } from './transport/transport-part.js';
 import type { Flow, TransportLayer } from './transport/index.js';
 
+/** The routing API for script and HTTP service authors (README "Routing logic"). */
+export type {
+  RelayDecision, ReplyDecision, RouteFunction, RouteResult, RoutingDecision, RoutingParty, RoutingRequest, RoutingRequestData,
+  RoutingRequestJson, RoutingSource, RoutingUri,
+} from './routing/script/types.js';
+
 export interface ServerOptions {
   /** Where the configuration came from, for the start-up log line. */
   configSource?: string;
@@ -100,6 +106,7 @@ export class Server {
       auth: () => security.auth,
       calls: () => security.callLimits,
       flowTokenSecret: secret,
+      routing: () => routing.router,
     }));
     const isInside = (flow: Flow): boolean => core.isInside(flow);
     const overload = new OverloadPart({ ...ctx, transport, transactions, isInside });

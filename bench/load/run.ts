@@ -14,7 +14,9 @@
  * load the next. Progress goes to stderr; the results as JSON to stdout or
  * to --json FILE.
  *
- * Run: node dist/bench/load/run.js [--quick] [--only calls,register,refresh,media,wss]
+ *   routing  the calls ramp with no routing logic, a trivial routing.script
+ *            and a routing.http service (bench/load/routing-part.ts).
+ * Run: node dist/bench/load/run.js [--quick] [--only calls,routing,register,refresh,media,wss]
  *        [--wss-clients N] [--workers N] [--profile DIR] [--json FILE]
  *        [--rates R1,R2,...] [--step-seconds S]
  *        [--sbc-udp-rcvbuf BYTES]   what-if: the SBC's UDP sockets get this receive buffer
@@ -29,6 +31,7 @@ import { startRtpengine } from '../../test/helpers/rtpengine.js';
 import { forkWorker, nextMessage, procStatusKb, stopChild } from './children.js';
 import { collectAndMeasure, type MemoryFigures } from './heap-probe.js';
 import { best, cpuPercentOver, formatStep, passed, ramp, runStep, type StepResult, type UdpMode } from './ramp.js';
+import { routingBench, type RoutingBenchResult } from './routing-part.js';
 import { benchWorkDir, startSbcProcess, type SbcProcess } from './sbc-process.js';
 import { combine, ms, type WorkerReport } from './stats.js';
 import type { OpenReport } from './wss-clients.js';
@@ -48,7 +51,7 @@ const { values } = parseArgs({
 });
 
 const quick = values.quick ?? false;
-const parts = new Set((values.only ?? 'calls,register,refresh,media,wss').split(','));
+const parts = new Set((values.only ?? 'calls,routing,register,refresh,media,wss').split(','));
 const workers = Number(values.workers ?? 2);
 const udpRecvBuffer = values['sbc-udp-rcvbuf'] === undefined ? undefined : Number(values['sbc-udp-rcvbuf']);
 const log = (line: string): void => {
@@ -126,6 +129,8 @@ export interface LoadResults {
   whatIf?: string;
   workers: number;
   calls?: UdpPartResult;
+  /** Calls with no routing logic, a trivial routing.script and a routing.http service, same run. */
+  routing?: RoutingBenchResult;
   /** Browser-shaped calls through a real rtpengine (offer + answer + delete per call). */
   media?: MediaPartResult;
   register?: UdpPartResult;
@@ -387,6 +392,19 @@ async function main(): Promise<LoadResults> {
       }
     };
     await part('calls', 'call', PLAN.calls, true);
+    if (parts.has('routing')) {
+      const uas = await startUas();
+      try {
+        // From the middle of the calls plan up: the low steps say nothing about a few percent.
+        const rates = quick ? PLAN.calls : PLAN.calls.filter((r) => r >= 1000);
+        results.routing = await routingBench({ rates, stepS: PLAN.stepS, workers, workDir: work.dir, uasPort: uas.port, quick, log });
+      } catch (err) {
+        results.errors.push(`routing: ${(err as Error).message}`);
+        log(`routing failed: ${(err as Error).message}`);
+      } finally {
+        await uas.stop();
+      }
+    }
     if (parts.has('media')) {
       try {
         results.media = await mediaPart(PLAN.media, work.dir);

@@ -45,6 +45,8 @@ export interface SbcOptions {
   nodeFlags?: string[];
   /** Called with every line the SBC prints, as it arrives. */
   onLine?: (line: string) => void;
+  /** The `routing` config section (routing.script, routing.http). */
+  routing?: Record<string, unknown>;
 }
 
 export interface SbcProcess {
@@ -95,6 +97,7 @@ export async function startSbcProcess(o: SbcOptions): Promise<SbcProcess> {
     web: { enabled: false },
     shutdown: { drainSeconds: 0 },
     log: { level: 'warn' },
+    ...(o.routing !== undefined ? { routing: o.routing } : {}),
   };
   // JSON is YAML.
   const file = join(o.workDir, `sbc-${udpPort}.yaml`);

@@ -106,6 +106,8 @@ export interface SbcMetrics {
   readonly hepSent: Counter;
   /** `sbc_hep_dropped_total`: captured messages not sent (queue-full | send-error | too-large | no-address). */
   readonly hepDropped: CounterHandle<{ reason: string }>;
+  /** `sbc_routing_decisions_total`: operator routing (routes rules, routing.script, routing.http) by who decided, what, the group and a reply's status. */
+  readonly routingDecisions: CounterHandle<{ source: string; outcome: string; group: string; status: string }>;
 }
 
 /** The two kinds of media leg in the embedded relay. */
@@ -230,6 +232,10 @@ export function createMetrics(registry: Registry = new Registry()): SbcMetrics {
     hepDropped: counter(
       new Counter({ name: 'sbc_hep_dropped_total', help: 'Captured SIP messages not sent to the HEP collector, by reason', labelNames: ['reason'] as const, registers }),
       (l) => ({ reason: reasons.label(l.reason) }),
+    ),
+    routingDecisions: counter(
+      new Counter({ name: 'sbc_routing_decisions_total', help: 'Routing decisions on initial requests: source (rules, script, http), outcome (relay, reply, default, invalid, error, timeout), group, reply status', labelNames: ['source', 'outcome', 'group', 'status'] as const, registers }),
+      (l) => ({ source: l.source, outcome: l.outcome, group: groups.label(l.group), status: l.status }),
     ),
   };
 }

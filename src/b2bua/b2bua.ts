@@ -8,6 +8,7 @@
  * NOTIFY stay with the proxy.
  */
 import type { SbcMetrics } from '../admin/metrics.js';
+import { chooseBackend, type RoutingStep } from '../core/backend-choice.js';
 import type { RequestTaker, TakenRequest } from '../core/pipeline.js';
 import type { Logger } from '../log/logger.js';
 import type { MediaHooks } from '../media/media-control.js';
@@ -42,6 +43,8 @@ export interface B2buaOptions {
   maxCalls?: number;
   /** Told the A-leg Call-ID of every INVITE taken whose call is over (or never started). */
   callEnded?: (callId: string) => void;
+  /** Operator routing: the destination it decided for a request (the pipeline ran it before handing over). */
+  routing?: Pick<RoutingStep, 'destinationOf'>;
 }
 
 /** Out-of-dialog requests we re-issue with our own identifiers (no dialog to keep). */
@@ -227,22 +230,16 @@ export class B2bua implements RequestTaker {
       }
       return { kind: 'uri' };
     }
-    const dispatcher = this.#o.dispatcher;
     // Preloaded routes from outside are not honoured: the backend decides (no open relay).
     req.headers.remove('route');
-    const group = dispatcher.groupFor(req.requestUri()?.host ?? '');
-    if (group === undefined || !dispatcher.hasGroup(group)) {
-      this.#o.metrics?.rejectedRequests.inc({ reason: 'no-backend' });
-      this.#respond(server, req, 503, 'No Backend Configured');
+    // The group (or explicit target) operator routing decided, else the usual routing by domain.
+    const choice = chooseBackend(this.#o.dispatcher, req, '', this.#o.routing?.destinationOf(req));
+    if (!choice.ok) {
+      this.#o.metrics?.rejectedRequests.inc({ reason: choice.reason });
+      this.#respond(server, req, choice.status, choice.phrase, choice.headers);
       return undefined;
     }
-    const targets = dispatcher.select(group, { callId: req.callId, fromUri: req.headers.get('from'), toUri: req.headers.get('to'), requestUri: req.uri });
-    if (targets.length === 0) {
-      this.#o.metrics?.rejectedRequests.inc({ reason: 'no-target' });
-      this.#respond(server, req, 503, 'Service Unavailable', { 'Retry-After': String(dispatcher.retryAfterSeconds(group)) });
-      return undefined;
-    }
-    return { kind: 'targets', targets };
+    return { kind: 'targets', targets: choice.targets };
   }
 
   // ── dialog lookup ──────────────────────────────────────────────────────

@@ -7,7 +7,7 @@
 interface CrossCheckView {
   listen: ReadonlyArray<{ transport: string; address: string; port: number }>;
   backends: Readonly<Record<string, unknown>>;
-  routes: ReadonlyArray<{ backend: string }>;
+  routes: ReadonlyArray<{ backend?: string | undefined; action?: { group?: string | undefined } | undefined }>;
   registrar: { backend: string; mode?: string | undefined; minExpires: number; maxExpires: number };
   mode: string;
   media: { mode: string; rtpengine: { engines: readonly unknown[] } };
@@ -35,7 +35,9 @@ export function checkCrossFields(config: CrossCheckView, ctx: IssueSink): void {
       issue(['registrar', 'backend'], `no backend group "${config.registrar.backend}" (groups: ${groups.join(', ')})`);
     }
     config.routes.forEach((route, i) => {
-      if (!known.has(route.backend)) issue(['routes', i, 'backend'], `no backend group "${route.backend}" (groups: ${groups.join(', ')})`);
+      if (route.backend !== undefined && !known.has(route.backend)) issue(['routes', i, 'backend'], `no backend group "${route.backend}" (groups: ${groups.join(', ')})`);
+      const group = route.action?.group;
+      if (group !== undefined && !known.has(group)) issue(['routes', i, 'action', 'group'], `no backend group "${group}" (groups: ${groups.join(', ')})`);
     });
   }
 

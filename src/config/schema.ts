@@ -12,6 +12,7 @@ import { parseEngineUrl } from '../media/rtpengine/engine-url.js';
 import { parseUri } from '../sip/uri.js';
 import { checkCrossFields } from './cross-checks.js';
 import { isCidr, isHostOrIp, parseHostPort } from './net-formats.js';
+import { routeEntrySchema, routingSchema } from './routing-schema.js';
 
 /** SIP transports a listener can serve. */
 export const TRANSPORTS = ['udp', 'tcp', 'tls', 'ws', 'wss'] as const;
@@ -277,18 +278,10 @@ export const configSchema = z
       .default({})
       .describe('Dispatcher groups by name. @default {} (none: requests get 503 and start-up says so)'),
     routes: z
-      .array(
-        z.strictObject({
-          domain: z
-            .string()
-            .refine(isHostOrIp, { message: 'must be a domain name or IP address' })
-            .transform((d) => d.toLowerCase())
-            .describe('Request-URI host to match, case-insensitively.'),
-          backend: z.string().min(1).describe('Backend group that receives the matching requests.'),
-        }),
-      )
+      .array(routeEntrySchema)
       .default([])
-      .describe('Domain routes, first match wins; no match goes to backend group "default". @default []'),
+      .describe('Routes and routing rules, first match wins: { domain, backend } sends a Request-URI host to a group; { match, action } rewrites digits, picks a group or replies. No match goes to backend group "default". @default []'),
+    routing: routingSchema,
     registrar: z
       .strictObject({
         mode: z

@@ -18,6 +18,7 @@ import type { StateStore } from '../state/index.js';
 import type { TopologyHiding } from '../topology/index.js';
 import { topologyFromConfig } from '../topology/topology-from-config.js';
 import type { Flow } from '../transport/index.js';
+import type { RoutingStep } from './backend-choice.js';
 import { EstablishedCalls } from './established-calls.js';
 import { Pipeline } from './pipeline.js';
 
@@ -36,6 +37,8 @@ export interface CorePartOptions extends PartContext, SipLayers {
   auth: () => DigestAuthenticator | undefined;
   calls: () => CallLimits;
   flowTokenSecret: string | Buffer;
+  /** Operator routing (routes rules, routing.script, routing.http). */
+  routing?: () => RoutingStep;
 }
 
 export class CorePart implements Part {
@@ -88,6 +91,7 @@ export class CorePart implements Part {
     const dispatcher = o.dispatcher();
     const media = o.media();
     const callLimits = o.calls();
+    const routing = o.routing?.();
     if (c.mode === 'b2bua') {
       this.#b2bua = new B2bua({
         transport,
@@ -102,6 +106,7 @@ export class CorePart implements Part {
         failoverTimeoutMs: c.proxy.failoverTimeoutMs,
         productName: PRODUCT,
         callEnded: (callId: string) => callLimits.ended(callId),
+        ...(routing !== undefined ? { routing } : {}),
       });
     }
     // Built-in services (echo, tone): local registrar with embedded media; they take their calls as the B2BUA would.
@@ -143,6 +148,7 @@ export class CorePart implements Part {
       calls: callLimits,
       established: this.#established,
       ...(localDomain !== undefined ? { localDomain } : {}),
+      ...(routing !== undefined ? { routing } : {}),
     });
     this.#pipeline = pipeline;
     transport.setUser({

@@ -40,7 +40,7 @@ import type { EstablishedCalls } from './established-calls.js';
 import type { Authenticator, CallAdmission, RequestScreen } from './request-checks.js';
 import type { LocalDomain } from './local-domain.js';
 import { LocalTakeover } from './local-takeover.js';
-import { chooseBackend } from './backend-choice.js';
+import { chooseBackend, type RoutingStep } from './backend-choice.js';
 
 export interface PipelineOptions {
   transport: TransportLayer;
@@ -76,6 +76,8 @@ export interface PipelineOptions {
   established?: EstablishedCalls;
   /** registrar.mode local: takes REGISTER and initial requests for its users instead of a backend. */
   localDomain?: LocalDomain;
+  /** Operator routing (routes rules, routing.script, routing.http) on initial requests; absent = none. */
+  routing?: RoutingStep;
 }
 
 /** Methods that create a dialog and so get our Record-Route (RFC 3261 §16.6 step 4). */
@@ -256,6 +258,17 @@ export class Pipeline {
       }
     }
 
+    if (req.to()?.params.get('tag') == null && this.#o.routing?.applies(req) === true) {
+      void this.#o.routing.decide(server, req, flow, inside)
+        .then((v) => (v.kind === 'reply' ? this.#respond(server, v.status, v.reason, v.headers) : this.#route(server, req, flow, inside)))
+        .catch((err: unknown) => this.#log.error({ err, callId: req.callId }, 'message handling failed'));
+      return;
+    }
+    this.#route(server, req, flow, inside);
+  }
+
+  /** An initial request after operator routing, or any other request: to the B2BUA, a flow, a backend or onward. */
+  #route(server: ServerTransaction, req: SipRequest, flow: Flow, inside: boolean): void {
     if (this.#o.dialogs !== undefined && req.method !== 'REGISTER') {
       const taken = this.#o.dialogs.takeRequest({ server, req, source: flow, inside, popOwnRoutes: () => this.#routes.pop(req) });
       if (taken) return;
@@ -356,8 +369,8 @@ export class Pipeline {
   #onCancel(req: SipRequest, server: ServerTransaction): void {
     const invite = this.#o.transactions.findInviteServerTransaction(req) as InviteServerTransaction | undefined;
     const ctx = invite === undefined ? undefined : this.#contexts.get(invite);
-    if (invite !== undefined && this.#local?.cancel(invite) === true) {
-      // Still looking the user up (local registrar): the INVITE gets its 487 once the lookup is back.
+    if (invite !== undefined && (this.#local?.cancel(invite) === true || this.#o.routing?.cancel(invite) === true)) {
+      // Still looking the user up (local registrar) or deciding its route: the INVITE gets its 487 from there.
       this.#respond(server, 200, 'OK');
       return;
     }
@@ -378,7 +391,7 @@ export class Pipeline {
   #toBackend(server: ServerTransaction, req: SipRequest, flow: Flow): void {
     // Preloaded routes from outside are not honoured: the backend decides (no open relay).
     req.headers.remove('route');
-    const choice = chooseBackend(this.#o.dispatcher, req, this.#o.registrar.backend);
+    const choice = chooseBackend(this.#o.dispatcher, req, this.#o.registrar.backend, this.#o.routing?.destinationOf(req));
     if (!choice.ok) {
       this.#o.metrics?.rejectedRequests.inc({ reason: choice.reason });
       this.#respond(server, choice.status, choice.phrase, choice.headers);
