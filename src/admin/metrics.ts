@@ -102,6 +102,10 @@ export interface SbcMetrics {
   readonly embeddedFailures: CounterHandle<{ reason: string }>;
   /** `sbc_service_calls_total`: built-in service calls (echo, tone) by how they ended. */
   readonly serviceCalls: CounterHandle<{ service: string; end: string }>;
+  /** `sbc_call_records_total`: call records written, by why the call ended (bye-caller, cancel, failed, …). */
+  readonly callRecords: CounterHandle<{ reason: string }>;
+  /** `sbc_call_records_dropped_total`: records lost (webhook-queue-full, webhook-failed, tracking-full, file-unavailable, file-backlog). */
+  readonly callRecordsDropped: CounterHandle<{ reason: string }>;
 }
 
 /** The two kinds of media leg in the embedded relay. */
@@ -221,6 +225,14 @@ export function createMetrics(registry: Registry = new Registry()): SbcMetrics {
     serviceCalls: counter(
       new Counter({ name: 'sbc_service_calls_total', help: 'Calls to the built-in services (echo, tone), by service and how they ended', labelNames: ['service', 'end'] as const, registers }),
       (l) => ({ service: reasons.label(l.service), end: reasons.label(l.end) }),
+    ),
+    callRecords: counter(
+      new Counter({ name: 'sbc_call_records_total', help: 'Call records written, by why the call ended', labelNames: ['reason'] as const, registers }),
+      (l) => ({ reason: reasons.label(l.reason) }),
+    ),
+    callRecordsDropped: counter(
+      new Counter({ name: 'sbc_call_records_dropped_total', help: 'Call records lost, by where (webhook queue full, webhook failed, tracking full, file unavailable)', labelNames: ['reason'] as const, registers }),
+      (l) => ({ reason: reasons.label(l.reason) }),
     ),
   };
 }

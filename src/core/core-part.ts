@@ -18,6 +18,7 @@ import type { StateStore } from '../state/index.js';
 import type { TopologyHiding } from '../topology/index.js';
 import { topologyFromConfig } from '../topology/topology-from-config.js';
 import type { Flow } from '../transport/index.js';
+import type { ProxyCallWatcher, UaCallWatcher } from './call-events.js';
 import { EstablishedCalls } from './established-calls.js';
 import { Pipeline } from './pipeline.js';
 
@@ -36,13 +37,15 @@ export interface CorePartOptions extends PartContext, SipLayers {
   auth: () => DigestAuthenticator | undefined;
   calls: () => CallLimits;
   flowTokenSecret: string | Buffer;
+  /** The call records (src/records), when they run. */
+  records?: () => (ProxyCallWatcher & UaCallWatcher) | undefined;
 }
 
 export class CorePart implements Part {
   readonly name = 'core';
   readonly #o: CorePartOptions;
   /** Proxy mode: calls whose 2xx went through us and whose BYE has not (what holds a drain). */
-  readonly #established = new EstablishedCalls();
+  readonly #established: EstablishedCalls;
   #pipeline: Pipeline | undefined;
   #b2bua: B2bua | undefined;
   #topology: TopologyHiding | undefined;
@@ -50,6 +53,13 @@ export class CorePart implements Part {
 
   constructor(options: CorePartOptions) {
     this.#o = options;
+    const records = options.records;
+    this.#established = new EstablishedCalls(records === undefined ? {} : { watcher: records });
+  }
+
+  /** The proxy's established calls: where a call the SBC ends itself is reported (`ended(callId, { by, reason })`). */
+  get established(): EstablishedCalls {
+    return this.#established;
   }
 
   get pipeline(): Pipeline {
@@ -88,6 +98,7 @@ export class CorePart implements Part {
     const dispatcher = o.dispatcher();
     const media = o.media();
     const callLimits = o.calls();
+    const records = o.records?.();
     if (c.mode === 'b2bua') {
       this.#b2bua = new B2bua({
         transport,
@@ -102,6 +113,7 @@ export class CorePart implements Part {
         failoverTimeoutMs: c.proxy.failoverTimeoutMs,
         productName: PRODUCT,
         callEnded: (callId: string) => callLimits.ended(callId),
+        ...(records !== undefined ? { records } : {}),
       });
     }
     // Built-in services (echo, tone): local registrar with embedded media; they take their calls as the B2BUA would.
@@ -117,6 +129,7 @@ export class CorePart implements Part {
       metrics: o.metrics,
       productName: PRODUCT,
       callEnded: (callId) => callLimits.ended(callId),
+      ...(records !== undefined ? { records } : {}),
     });
     const topology = c.topologyHiding.enabled ? topologyFromConfig(o, o.store(), o.flowTokenSecret) : undefined;
     this.#topology = topology;
