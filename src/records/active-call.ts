@@ -49,7 +49,8 @@ export interface CallRecord {
 
 /** What the recorder does with the events of a call it tracks. */
 export interface CallEvents {
-  answered(call: ActiveCall): void;
+  /** A proxied call's 2xx went upstream. */
+  proxyAnswered(call: ActiveCall): void;
   finish(call: ActiveCall, status: number | null, ending: CallEnding): void;
 }
 
@@ -124,7 +125,7 @@ export class ActiveCall implements ProxyCallObserver, CallRecordHandle {
     this.status = status;
     if (status < 300) {
       if (this.media === 'none' && hasSdp(res)) this.media = this.mediaIfSdp;
-      events.answered(this);
+      events.proxyAnswered(this);
       return;
     }
     if (this.cancelSeen) events.finish(this, status, { by: 'caller', reason: 'cancel' });

@@ -47,8 +47,8 @@ type SharedCall = Omit<CallRecord, 'end' | 'duration' | 'endedBy' | 'reason'> & 
 
 export class CallRecorder implements ProxyCallWatcher, UaCallWatcher, CallEvents {
   readonly #o: CallRecorderOptions;
-  readonly #maxMs: number;
-  readonly #max: number;
+  #maxMs: number;
+  #max: number;
   readonly #now: () => number;
   readonly #log: Logger;
   /** Call-ID → call in progress; insertion order is age order. */
@@ -65,6 +65,12 @@ export class CallRecorder implements ProxyCallWatcher, UaCallWatcher, CallEvents
     this.#max = options.maxCalls ?? 200_000;
     this.#now = options.now ?? Date.now;
     this.#log = options.logger;
+  }
+
+  /** A reload's new limits (calls already tracked keep their start). */
+  configure(limits: { maxCallSeconds: number; maxCalls: number }): void {
+    this.#maxMs = limits.maxCallSeconds * 1000;
+    this.#max = limits.maxCalls;
   }
 
   /** Calls in progress. */
@@ -124,12 +130,22 @@ export class CallRecorder implements ProxyCallWatcher, UaCallWatcher, CallEvents
     if (handle instanceof ActiveCall) handle.reached(target);
   }
 
+  /**
+   * A user agent of ours answered. Not shared with the other nodes: a
+   * B2BUA or service call lives on the node that holds its legs.
+   */
   answered(handle: CallRecordHandle, atMs?: number): void {
     if (!(handle instanceof ActiveCall) || handle.events === undefined || handle.answerMs !== undefined) return;
     handle.answerMs = atMs ?? this.#now();
     if (handle.media === 'none') handle.media = handle.mediaIfSdp;
     if (handle.status === null || handle.status >= 300) handle.status = 200;
-    if (this.#o.shared !== undefined) this.#share(handle);
+  }
+
+  /** A proxied call was answered: with several nodes its end may pass through another one. */
+  proxyAnswered(call: ActiveCall): void {
+    if (call.answerMs !== undefined) return;
+    call.answerMs = this.#now();
+    if (this.#o.shared !== undefined) this.#share(call);
   }
 
   finish(handle: CallRecordHandle, status: number | null, ending: CallEnding): void {

@@ -36,7 +36,7 @@ export class RecordsPart implements Part {
     this.#config = options.config.callRecords;
   }
 
-  /** The recorder once started; undefined when neither a file nor a webhook was configured at start. */
+  /** The recorder once started (it tracks calls only while a file or a webhook is configured). */
   get recorder(): CallRecorder | undefined {
     return this.#recorder;
   }
@@ -82,6 +82,7 @@ export class RecordsPart implements Part {
       return { ok: false, error: (err as Error).message, key: 'callRecords.file' };
     }
     this.#config = next.callRecords;
+    this.#recorder?.configure(next.callRecords);
     return { ok: true, applied: ['callRecords'] };
   }
 

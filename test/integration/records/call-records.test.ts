@@ -179,3 +179,48 @@ describe('call records: an end reported by another part of the SBC', () => {
   });
 });
 
+
+describe('call records: POST /api/reload', () => {
+  test('a new file name takes the next records; an unopenable one is refused naming callRecords.file and the file in force stays', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sbc-records-'));
+    const first = join(dir, 'first.jsonl');
+    const second = join(dir, 'second.jsonl');
+    const backend = await uas();
+    let next: TestSbc['config'] | undefined;
+    const sbc = await startSbc({ backends: backends(backend), timers: { t1Ms: 50 }, callRecords: { file: first } }, {
+      reloadConfig: async () => ({ ok: true, value: { config: next! } }),
+    });
+    const client = await SipPeer.udp();
+    const sbcUdp = { address: '127.0.0.1', port: sbc.listener('udp').boundPort };
+    try {
+      const one = await placeCall(client, sbcUdp, backend);
+      await callerHangsUp(client, sbcUdp, one, backend);
+      await recordFor(first, one.callId);
+
+      next = { ...sbc.config, callRecords: { ...sbc.config.callRecords, file: second } };
+      const ok = await fetch(`${sbc.adminUrl}/api/reload`, { method: 'POST' });
+      const body = (await ok.json()) as { applied: string[]; restartNeeded: string[] };
+      assert.equal(ok.status, 200);
+      assert.ok(body.applied.includes('callRecords'));
+      assert.ok(!body.restartNeeded.includes('callRecords'), 'no restart needed');
+      const two = await placeCall(client, sbcUdp, backend);
+      await callerHangsUp(client, sbcUdp, two, backend);
+      await recordFor(second, two.callId);
+      assert.equal(readRecords(first).length, 1, 'the old file got nothing more');
+
+      next = { ...sbc.config, callRecords: { ...sbc.config.callRecords, file: join(dir, 'missing', 'x.jsonl') } };
+      const refused = await fetch(`${sbc.adminUrl}/api/reload`, { method: 'POST' });
+      const why = (await refused.json()) as { key: string };
+      assert.equal(refused.status, 400);
+      assert.equal(why.key, 'callRecords.file');
+      const three = await placeCall(client, sbcUdp, backend);
+      await callerHangsUp(client, sbcUdp, three, backend);
+      await recordFor(second, three.callId);
+    } finally {
+      client.close();
+      backend.peer.close();
+      await sbc.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
