@@ -31,8 +31,12 @@ export interface ProxyCallObserver {
 
 /**
  * Anyone may end a call's record for a reason only the SBC knows (its client
- * gone after the flow-recovery grace, a media limit): the record is written
- * at once with that reason; later signals for the call are ignored.
+ * gone after the flow-recovery grace, a media limit), by the Call-ID the SBC
+ * knows it by (proxy: the inside, unmasked one; B2BUA: the A leg's). A
+ * proxied call's record is written at once with that reason, and later
+ * signals for it are ignored; a B2BUA or service call takes the reason and
+ * is written when its user agent ends it (so tell the records first, then
+ * hang the call up).
  */
 export interface CallEnder {
   end(callId: string, ending: CallEnding): void;

@@ -88,6 +88,8 @@ export class ActiveCall implements ProxyCallObserver, CallRecordHandle {
   cancelSeen = false;
   /** The relay the call's media takes once an SDP is seen (the INVITE had none). */
   readonly mediaIfSdp: MediaPath;
+  /** Why it ends, when someone other than its user agent said so first (B2BUA and service calls). */
+  noted: CallEnding | undefined;
   /** Told the state store at its answer (multi-node): its end must claim the write. */
   shared = false;
   /** The recorder, while the call is tracked; undefined once written. */

@@ -153,17 +153,23 @@ export class CallRecorder implements ProxyCallWatcher, UaCallWatcher, CallEvents
     handle.events = undefined;
     if (this.#calls.get(handle.callId) === handle) this.#calls.delete(handle.callId);
     if (status !== null && (handle.answerMs === undefined || status < 300)) handle.status = status;
-    const record = handle.toRecord(ending, this.#now());
+    const record = handle.toRecord(handle.noted ?? ending, this.#now());
     if (handle.shared) this.#track(this.#writeOnce(record, handle));
     else this.#write(record);
   }
 
   // ── anyone ────────────────────────────────────────────────────────────
 
+  /**
+   * A proxied call is written at once. A call of our own user agents (B2BUA,
+   * service) only takes the reason: it is written when the user agent lets
+   * go of it, a moment later, with the answer time and status it knows.
+   */
   end(callId: string, ending: CallEnding): void {
     const call = this.#calls.get(callId);
     if (call !== undefined) {
-      this.finish(call, call.status, ending);
+      if (call.mode === 'proxy') this.finish(call, call.status, ending);
+      else call.noted ??= ending;
       return;
     }
     if (this.#o.shared !== undefined && !this.#stopped) this.#track(this.#endShared(callId, () => ending));

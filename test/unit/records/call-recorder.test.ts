@@ -101,3 +101,22 @@ describe('CallRecorder', () => {
     assert.equal(out.length, 2);
   });
 });
+
+describe('CallRecorder with user agents of ours (B2BUA, services)', () => {
+  test('an end signalled for a B2BUA call names the reason; the record is written when the B2BUA lets go, with its answer time', () => {
+    let now = 1000;
+    const { rec, out } = recorder({ now: () => now });
+    const handle = rec.begin({ mode: 'b2bua', callId: 'a-leg', otherCallId: 'b-leg', invite: invite('a-leg'), source: flow, inside: false, direction: 'outbound' })!;
+    now = 2000;
+    rec.end('a-leg', { by: 'sbc', reason: 'client-gone' });
+    assert.equal(out.length, 0, 'not yet: the B2BUA still hangs the call up');
+    now = 3000;
+    rec.answered(handle, 1500);
+    rec.finish(handle, 200, { by: 'sbc', reason: 'failed' });
+    assert.equal(out.length, 1);
+    assert.equal(out[0]!.reason, 'client-gone');
+    assert.equal(out[0]!.duration, 1.5);
+    assert.equal(out[0]!.insideCallId, 'b-leg');
+    assert.equal(out[0]!.outsideCallId, 'a-leg');
+  });
+});
