@@ -88,6 +88,7 @@ export class Server {
       ...ctx,
       store,
       media: (): MediaPath => media.selection.active,
+      mediaEngine: (callId: string): Promise<string | undefined> | undefined => media.selection.engines?.engineFor(callId),
       outsideCallId: (callId: string, key: string | undefined): string | undefined => core.topology?.outsideCallId(callId, key),
     }));
     const media: MediaPart = (this.#media = new MediaPart({ ...ctx, store, transport, onMaxDuration: (callId: string): void => records.recorder?.end(callId, { by: 'sbc', reason: 'max-duration' }) }));

@@ -35,6 +35,8 @@ export interface CallRecord {
   source: Endpoint;
   target: Endpoint | { service: string } | null;
   media: MediaPath;
+  /** The rtpengine (ng URL) that held the call's media; null for other relays or when unknown. */
+  mediaEngine: string | null;
   /** The client flow's transport (outbound and local: the caller's; inbound: the callee's). */
   transport: TransportProtocol | null;
   start: string;
@@ -81,6 +83,7 @@ export class ActiveCall implements ProxyCallObserver, CallRecordHandle {
   readonly source: Endpoint;
   target: CallRecord['target'] = null;
   media: MediaPath;
+  mediaEngine: string | null = null;
   transport: TransportProtocol | null;
   readonly startMs: number;
   answerMs: number | undefined;
@@ -159,6 +162,7 @@ export class ActiveCall implements ProxyCallObserver, CallRecordHandle {
       source: this.source,
       target: this.target,
       media: this.media,
+      mediaEngine: this.media === 'rtpengine' ? this.mediaEngine : null,
       transport: this.transport,
       start: new Date(this.startMs).toISOString(),
       answer: answer === undefined ? null : new Date(answer).toISOString(),

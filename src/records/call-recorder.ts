@@ -27,6 +27,8 @@ export interface CallRecorderOptions {
   maxCalls?: number;
   /** The media relay that runs (read at each call's start). */
   media: () => MediaPath;
+  /** The rtpengine that holds (or, before the offer, will hold) a call's media. */
+  mediaEngine?: (callId: string) => Promise<string | undefined> | undefined;
   /** The Call-ID a proxied dialog shows outside (topology hiding's mask), when it differs. */
   outsideCallId?: (callId: string, key: string | undefined) => string | undefined;
   /** Shared store of several nodes; absent = one node, nothing stored. */
@@ -122,7 +124,10 @@ export class CallRecorder implements ProxyCallWatcher, UaCallWatcher, CallEvents
       invite: start.invite,
       source: start.source,
     });
-    if (call !== undefined && start.target !== undefined) call.target = { service: start.target };
+    if (call === undefined) return undefined;
+    if (start.target !== undefined) call.target = { service: start.target };
+    // The engine ranked for the call now is the one its offer goes to; by its end the pool has forgotten it.
+    this.#lookUpEngine(call);
     return call;
   }
 
@@ -145,6 +150,7 @@ export class CallRecorder implements ProxyCallWatcher, UaCallWatcher, CallEvents
   proxyAnswered(call: ActiveCall): void {
     if (call.answerMs !== undefined) return;
     call.answerMs = this.#now();
+    this.#lookUpEngine(call);
     if (this.#o.shared !== undefined) this.#share(call);
   }
 
@@ -211,6 +217,16 @@ export class CallRecorder implements ProxyCallWatcher, UaCallWatcher, CallEvents
       return;
     }
     if (this.#o.shared !== undefined && this.#enabled()) this.#track(this.#endShared(callId, (shared) => byeEnding(fromTag === shared.fromTag)));
+  }
+
+  /** One state-store read per rtpengine call, off the call's path. */
+  #lookUpEngine(call: ActiveCall): void {
+    if (call.mediaIfSdp !== 'rtpengine' || this.#o.mediaEngine === undefined) return;
+    const found = this.#o.mediaEngine(call.callId);
+    if (found === undefined) return;
+    found.then((url) => {
+      if (url !== undefined) call.mediaEngine = url;
+    }, () => undefined);
   }
 
   #enabled(): boolean {

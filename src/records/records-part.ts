@@ -19,6 +19,8 @@ export interface RecordsPartOptions extends PartContext {
   store: () => StateStore;
   /** The media relay that runs, read at each call's start. */
   media: () => MediaPath;
+  /** The rtpengine that holds a call's media (media.mode rtpengine). */
+  mediaEngine?: (callId: string) => Promise<string | undefined> | undefined;
   /** The Call-ID a proxied dialog shows outside when topology hiding masks it. */
   outsideCallId: (callId: string, key: string | undefined) => string | undefined;
 }
@@ -54,6 +56,7 @@ export class RecordsPart implements Part {
       maxCalls: c.maxCalls,
       media: o.media,
       outsideCallId: o.outsideCallId,
+      ...(o.mediaEngine !== undefined ? { mediaEngine: o.mediaEngine } : {}),
       ...(o.config.state.store === 'redis' ? { shared: { store: o.store(), keyPrefix: o.config.state.redis.keyPrefix } } : {}),
       write: (record, json) => this.#write(record, json),
       dropped: (reason, n = 1) => o.metrics.callRecordsDropped.inc({ reason }, n),

@@ -55,6 +55,7 @@ for (const mode of ['proxy', 'b2bua'] as const) {
       assert.deepEqual(r.target, { address: '127.0.0.1', port: backend.peer.address.port, transport: 'udp' });
       assert.equal(r.transport, 'udp');
       assert.equal(r.media, 'passthrough', 'an offer went through with media.mode passthrough');
+      assert.equal(r.mediaEngine, null);
       assert.ok(r.answer !== null && Date.parse(r.start) <= Date.parse(r.answer) && Date.parse(r.answer) <= Date.parse(r.end));
       assert.ok(r.duration >= 0.15 && r.duration < 10, `duration ${r.duration}`);
       assert.equal(r.outsideCallId, call.callId);

@@ -34,7 +34,9 @@ export async function uas(mode: Uas['mode'] = 'answer'): Promise<Uas> {
       p.send(response(req, 180, 'Ringing', { toTag: tag }), r.from);
       if (u.mode === 'ring') { pending.set(req.callId ?? '', req); return; }
       u.tags.set(req.callId ?? '', tag);
-      p.send(response(req, 200, 'OK', { toTag: tag, headers: [`Contact: <sip:uas@127.0.0.1:${peer.address.port}>`] }), r.from);
+      // An SDP offer gets a plain answer (a media engine in the path needs one).
+      const body = req.body.length > 0 ? answerSdp(peer.address.port + 1) : '';
+      p.send(response(req, 200, 'OK', { toTag: tag, headers: [`Contact: <sip:uas@127.0.0.1:${peer.address.port}>`], body }), r.from);
     } else if (req.method === 'CANCEL') {
       p.send(response(req, 200, 'OK', { toTag: tag }), r.from);
       const inv = pending.get(req.callId ?? '');
@@ -119,6 +121,8 @@ export async function recordFor(file: string, callId: string, timeoutMs = 5000):
     await new Promise((r) => setTimeout(r, 25));
   }
 }
+
+const answerSdp = (port: number): string => ['v=0', 'o=- 2 2 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0', `m=audio ${port} RTP/AVP 0`, 'a=rtpmap:0 PCMU/8000', ''].join('\r\n');
 
 /** A plain audio offer (passes unchanged with media.mode passthrough). */
 const OFFER = ['v=0', 'o=- 1 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0', 'm=audio 40000 RTP/AVP 0', 'a=rtpmap:0 PCMU/8000', ''].join('\r\n');
