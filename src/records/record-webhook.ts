@@ -62,21 +62,26 @@ export class RecordWebhook {
     this.#kick();
   }
 
-  /** Stop: one last attempt (no retries, one timeout) at what is queued, then the rest is dropped. */
+  /**
+   * Stop: what is queued gets one last try (no retries) for at most one
+   * timeoutMs after the request in flight ends; what is left is dropped.
+   */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     this.#wakeBackoff?.();
     await this.#sending;
-    while (this.queued > 0) {
+    const deadline = Date.now() + this.#s.timeoutMs;
+    while (this.queued > 0 && Date.now() < deadline) {
       const batch = this.#take();
       if (!(await this.#post(batch))) {
-        this.#dropped('webhook-failed', batch.length + this.queued);
-        this.#queue = [];
-        this.#head = 0;
+        this.#dropped('webhook-failed', batch.length);
         break;
       }
     }
+    if (this.queued > 0) this.#dropped('webhook-failed', this.queued);
+    this.#queue = [];
+    this.#head = 0;
   }
 
   /** One sender at a time; records that arrive as it finishes start the next. */
