@@ -1,21 +1,23 @@
 /**
  * Log rotation of the call records file on the real CLI under a stream of
  * SIPp calls (SIPp UAC → SBC → SIPp UAS, record-routed): the file is moved
- * away and the gateway told (SIGHUP twice, then `POST /api/reload` as
- * `webrtc-sbc reload` does); every call SIPp completed is in exactly one of
+ * away and the gateway told (SIGHUP twice, then `webrtc-sbc reload`);
+ * every call SIPp completed is in exactly one of
  * the files, on a line of its own that parses.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { promisify } from 'node:util';
 import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { freePortInRange } from '../../helpers/free-port.js';
-import { fixturesDir } from '../../helpers/paths.js';
+import { fixturesDir, sbcCommand } from '../../helpers/paths.js';
 import { startGatewayChild, type GatewayChild } from './gateway-child.js';
 import { sleep } from './records-helpers.js';
 
+const run = promisify(execFile);
 const CALLS = 240;
 const RATE = 20;
 
@@ -56,7 +58,7 @@ log: { level: info }
     rmSync(dir, { recursive: true, force: true });
   });
 
-  test('mv + SIGHUP (twice) and mv + reload: no line lost, none split, none twice', async () => {
+  test('mv + SIGHUP (twice) and mv + webrtc-sbc reload: no line lost, none split, none twice', async () => {
     const file = join(dir, 'calls.jsonl');
     const uacPort = await freePortInRange(20000, 32000);
     const uac = spawn('sipp', [
@@ -75,8 +77,9 @@ log: { level: info }
     gw!.child.kill('SIGHUP');
     await sleep((seconds / 4) * 1000);
     renameSync(file, `${file}.3`);
-    const reload = await fetch(`${gw!.adminUrl}/api/reload`, { method: 'POST' });
-    assert.equal(reload.status, 200, await reload.text());
+    const { command, args } = sbcCommand();
+    const reload = await run(command, [...args, 'reload', '--admin', gw!.adminUrl]);
+    assert.match(reload.stdout, /reloaded/, reload.stdout + reload.stderr);
     const code = await done;
     assert.equal(code, 0, 'SIPp completed every call');
     assert.equal(gw!.child.exitCode, null, 'the gateway is still running (SIGHUP does not end it)');
