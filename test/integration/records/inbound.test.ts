@@ -1,10 +1,10 @@
 /**
- * The record of a call from inside toward a client (proxy mode, topology
- * hiding with Call-ID masking): a WS client registers through the SBC
- * (Path), the scripted backend on 127.0.0.2 calls it along the Path, the
- * client answers and hangs up. The record says inbound, carries the
- * backend's Call-ID and the masked one the client saw, the client's flow
- * transport, and that the callee ended it.
+ * The record of a call from inside toward a client (proxy mode with
+ * topology hiding and Call-ID masking, and B2BUA mode): a WS client
+ * registers through the SBC (Path), the scripted backend on 127.0.0.2 calls
+ * it along the Path, the client answers and hangs up. The record says
+ * inbound, carries the backend's Call-ID and the one the client saw (masked,
+ * or the B leg's), the client's flow transport, and that the callee ended it.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { SipRequest } from '../../../src/sip/message.js';
-import { rand, request, response, SipPeer, uasRouteSet, type Received } from '../../helpers/sip-peer.js';
+import { rand, request, response, SipPeer, uacRouteSet, uasRouteSet, type Received } from '../../helpers/sip-peer.js';
 import { startSbc, type TestSbc } from '../../helpers/sbc.js';
 import { BACKEND_HOST, startBackend, type Backend } from '../topology/backend.js';
 import { recordFor } from './records-helpers.js';
@@ -23,7 +23,7 @@ const isRes = (status: number, method: string, callId: string) => (r: Received):
   r.msg.kind === 'response' && r.msg.status === status && r.msg.cseq()?.method === method && r.msg.callId === callId;
 const SDP = ['v=0', 'o=- 1 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0', 'm=audio 40004 RTP/AVP 0', 'a=rtpmap:0 PCMU/8000', ''].join('\r\n');
 
-describe('call records: a call from inside toward a WS client (masked Call-ID)', () => {
+for (const mode of ['proxy', 'b2bua'] as const) describe(`call records, ${mode} mode: a call from inside toward a WS client (masked Call-ID)`, () => {
   let dir: string;
   let file: string;
   let backend: Backend;
@@ -35,6 +35,7 @@ describe('call records: a call from inside toward a WS client (masked Call-ID)',
     file = join(dir, 'calls.jsonl');
     backend = await startBackend();
     sbc = await startSbc({
+      mode,
       backends: { default: { probe: { intervalSeconds: 0 }, targets: [{ uri: backend.uri }] } },
       topologyHiding: { enabled: true, maskCallId: true },
       timers: { t1Ms: 50 },
@@ -62,11 +63,16 @@ describe('call records: a call from inside toward a WS client (masked Call-ID)',
     const masked = inv.msg.callId!;
     const toTag = 'c' + rand(3);
     ws.send(response(inv.msg as SipRequest, 200, 'OK', { toTag, headers: [`Contact: ${WS_CONTACT}`], body: SDP }));
-    await backend.peer.next(isRes(200, 'INVITE', callId));
+    const ok = await backend.peer.next(isRes(200, 'INVITE', callId));
+    // The backend ACKs along its route set (its own Record-Route entry skipped), to the 200's Contact.
+    const ackRoutes = uacRouteSet(ok.msg).filter((rt) => rt !== backend.rr);
+    const okContact = /<([^>]+)>/.exec(ok.msg.headers.get('contact') ?? '')?.[1] ?? '';
+    backend.peer.send(request({ method: 'ACK', uri: okContact, sentBy: `${BACKEND_HOST}:${backend.port}`, callId, from: '<sip:1000@example.com>', fromTag, to: '<sip:alice@example.com>', toTag: ok.msg.to()!.params.get('tag')!, cseq: 1, headers: ackRoutes.map((rt) => `Route: ${rt}`) }), sbcUdp);
+    await ws.next(isReq('ACK', masked));
 
     // The client (the callee) hangs up: UAS route set = the INVITE's Record-Route; target = its Contact.
     const contact = /<([^>]+)>/.exec(inv.msg.headers.get('contact') ?? '')?.[1] ?? '';
-    ws.send(request({ method: 'BYE', uri: contact, sentBy: 'c1.invalid', viaTransport: 'WS', callId: masked, fromTag: toTag, toTag: fromTag, cseq: 1, headers: uasRouteSet(inv.msg).map((r) => `Route: ${r}`) }));
+    ws.send(request({ method: 'BYE', uri: contact, sentBy: 'c1.invalid', viaTransport: 'WS', callId: masked, fromTag: toTag, toTag: inv.msg.from()!.params.get('tag')!, cseq: 1, headers: uasRouteSet(inv.msg).map((r) => `Route: ${r}`) }));
     await backend.peer.next(isReq('BYE', callId));
     await ws.next(isRes(200, 'BYE', masked));
 
@@ -74,7 +80,8 @@ describe('call records: a call from inside toward a WS client (masked Call-ID)',
     assert.equal(r.direction, 'inbound');
     assert.equal(r.callId, callId);
     assert.equal(r.insideCallId, callId, 'the backend’s Call-ID');
-    assert.equal(r.outsideCallId, masked, 'the masked Call-ID the client saw');
+    assert.equal(r.outsideCallId, masked, mode === 'proxy' ? 'the masked Call-ID the client saw' : 'the B leg’s Call-ID the client saw');
+    assert.equal(r.mode, mode);
     assert.notEqual(masked, callId);
     assert.equal(r.reason, 'bye-callee');
     assert.equal(r.endedBy, 'callee');
