@@ -99,6 +99,7 @@ describe('call records of browser calls (SIP.js in Chromium)', () => {
     await caller.hangup();
     await caller.waitForState('ended');
     const records = await waitForRecords(2);
+    assert.equal(records.length, 2, 'one record per call: the page-to-page call and this one');
     const r = records.find((x) => x.mode === 'service');
     assert.ok(r !== undefined, `a service record: ${JSON.stringify(records)}`);
     assert.deepEqual(r.target, { service: 'echo' });
