@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /**
- * CLI: argv → config → server.start(); SIGTERM/SIGINT → drain → exit 0.
+ * CLI: argv → config → server.start(); SIGTERM/SIGINT → drain → exit 0;
+ * SIGHUP → reopen the call records file (log rotation).
  *   webrtc-sbc [--config FILE] [--set key.path=value ...]
  *   webrtc-sbc check-config FILE [--set ...]
  *   webrtc-sbc status|flows|dialogs|backends|engines|reload [--admin URL] [--token T]
@@ -130,6 +131,8 @@ async function main(argv: string[]): Promise<number> {
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
+    // Log rotation: the call records file is reopened under its name (without a handler SIGHUP would end the process).
+    process.on('SIGHUP', () => server.reopenFiles());
   });
 }
 

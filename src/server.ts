@@ -21,6 +21,8 @@ import { RegistrarPart } from './registrar/registrar-part.js';
 import { RoutingPart } from './routing/routing-part.js';
 import type { Dispatcher } from './routing/index.js';
 import { SecurityPart } from './security/security-part.js';
+import type { CallRecorder, MediaPath } from './records/index.js';
+import { RecordsPart } from './records/records-part.js';
 import { PRODUCT, reloadParts, startParts, stopParts, type Part, type PartContext } from './server/part.js';
 import { restartNeeded } from './server/restart-needed.js';
 import type { Result } from './sip/result.js';
@@ -57,6 +59,7 @@ export class Server {
   readonly #security: SecurityPart;
   readonly #core: CorePart;
   readonly #admin: AdminPart;
+  readonly #records: RecordsPart;
   /** In start order. */
   readonly #parts: readonly Part[];
   /** The parts whose start has begun (a failed start stops these). */
@@ -88,9 +91,16 @@ export class Server {
     const transactions = () => transactionPart.layer;
     const routing = (this.#routing = new RoutingPart({ ...ctx, transport, transactions, excuses: (since): boolean => overload.excuses(since) }));
     const dispatcher = (): Dispatcher => routing.dispatcher;
-    const media = (this.#media = new MediaPart({ ...ctx, store, transport }));
+    const records: RecordsPart = (this.#records = new RecordsPart({
+      ...ctx,
+      store,
+      media: (): MediaPath => media.selection.active,
+      mediaEngine: (callId: string): Promise<string | undefined> | undefined => media.selection.engines?.engineFor(callId),
+      outsideCallId: (callId: string, key: string | undefined): string | undefined => core.topology?.outsideCallId(callId, key),
+    }));
+    const media: MediaPart = (this.#media = new MediaPart({ ...ctx, store, transport, onMaxDuration: (callId: string): void => records.recorder?.end(callId, { by: 'sbc', reason: 'max-duration' }) }));
     const registrar = (this.#registrar = new RegistrarPart({ ...ctx, store, transport, dispatcher }));
-    const core = (this.#core = new CorePart({
+    const core: CorePart = (this.#core = new CorePart({
       ...ctx,
       store,
       transport,
@@ -107,6 +117,7 @@ export class Server {
       calls: () => security.callLimits,
       flowTokenSecret: secret,
       routing: () => routing.router,
+      records: (): CallRecorder | undefined => records.recorder,
     }));
     const isInside = (flow: Flow): boolean => core.isInside(flow);
     const overload = new OverloadPart({ ...ctx, transport, transactions, isInside });
@@ -123,6 +134,8 @@ export class Server {
     });
     this.#parts = [
       state,
+      // Right after the store: it stops after the core and the media, and writes their last calls.
+      records,
       // Before the transport: a bad users file stops start-up before any listener opens.
       security,
       transportPart,
@@ -205,6 +218,17 @@ export class Server {
     const restart = restartNeeded(this.config, next);
     this.#log.info({ applied, restartNeeded: restart }, 'configuration reloaded');
     return { status: 200, body: { status: 'reloaded', applied, restartNeeded: restart } };
+  }
+
+  /** SIGHUP: files we append to are reopened under their configured names (log rotation). */
+  reopenFiles(): void {
+    this.#records.reopen();
+    this.#log.info({ callRecords: this.#records.sinks.file }, 'files reopened (SIGHUP)');
+  }
+
+  /** Call records: the recorder and where records go (tests, diagnostics). */
+  get callRecords(): RecordsPart {
+    return this.#records;
   }
 
   /**

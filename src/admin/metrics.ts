@@ -108,6 +108,10 @@ export interface SbcMetrics {
   readonly hepDropped: CounterHandle<{ reason: string }>;
   /** `sbc_routing_decisions_total`: operator routing (routes rules, routing.script, routing.http) by who decided, what, the group and a reply's status. */
   readonly routingDecisions: CounterHandle<{ source: string; outcome: string; group: string; status: string }>;
+  /** `sbc_call_records_total`: call records written, by why the call ended (bye-caller, cancel, failed, …). */
+  readonly callRecords: CounterHandle<{ reason: string }>;
+  /** `sbc_call_records_dropped_total`: records lost (webhook-queue-full, webhook-failed, tracking-full, file-unavailable, file-backlog). */
+  readonly callRecordsDropped: CounterHandle<{ reason: string }>;
 }
 
 /** The two kinds of media leg in the embedded relay. */
@@ -236,6 +240,14 @@ export function createMetrics(registry: Registry = new Registry()): SbcMetrics {
     routingDecisions: counter(
       new Counter({ name: 'sbc_routing_decisions_total', help: 'Routing decisions on initial requests: source (rules, script, http), outcome (relay, reply, default, invalid, error, timeout), group, reply status', labelNames: ['source', 'outcome', 'group', 'status'] as const, registers }),
       (l) => ({ source: l.source, outcome: l.outcome, group: groups.label(l.group), status: l.status }),
+    ),
+    callRecords: counter(
+      new Counter({ name: 'sbc_call_records_total', help: 'Call records written, by why the call ended', labelNames: ['reason'] as const, registers }),
+      (l) => ({ reason: reasons.label(l.reason) }),
+    ),
+    callRecordsDropped: counter(
+      new Counter({ name: 'sbc_call_records_dropped_total', help: 'Call records lost, by where (webhook queue full, webhook failed, tracking full, file unavailable)', labelNames: ['reason'] as const, registers }),
+      (l) => ({ reason: reasons.label(l.reason) }),
     ),
   };
 }

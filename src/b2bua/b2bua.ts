@@ -9,6 +9,7 @@
  */
 import type { SbcMetrics } from '../admin/metrics.js';
 import { chooseBackend, type RoutingStep } from '../core/backend-choice.js';
+import type { CallEnding, CallRecordHandle, UaCallWatcher } from '../core/call-events.js';
 import type { RequestTaker, TakenRequest } from '../core/pipeline.js';
 import type { Logger } from '../log/logger.js';
 import type { MediaHooks } from '../media/media-control.js';
@@ -16,7 +17,7 @@ import type { Dispatcher } from '../routing/index.js';
 import type { SipRequest } from '../sip/message.js';
 import { createResponse } from '../sip/response.js';
 import { parseUri } from '../sip/uri.js';
-import type { ServerTransaction, TransactionLayer } from '../transaction/index.js';
+import type { InviteServerTransaction, ServerTransaction, TransactionLayer } from '../transaction/index.js';
 import type { Flow, TransportLayer } from '../transport/index.js';
 import type { StateStore } from '../state/index.js';
 import { Call, LEG_KEY_PREFIX, type BRoute, type CallContext } from './call.js';
@@ -45,6 +46,15 @@ export interface B2buaOptions {
   callEnded?: (callId: string) => void;
   /** Operator routing: the destination it decided for a request (the pipeline ran it before handing over). */
   routing?: Pick<RoutingStep, 'destinationOf'>;
+  /** The call records, when they are kept. */
+  records?: UaCallWatcher;
+}
+
+/** A call's record while it is up, and why it is ending once that is known. */
+interface CallRecordState {
+  handle: CallRecordHandle;
+  invite: ServerTransaction;
+  ending: CallEnding | undefined;
 }
 
 /** Out-of-dialog requests we re-issue with our own identifiers (no dialog to keep). */
@@ -74,6 +84,8 @@ export class B2bua implements RequestTaker {
   readonly #byInvite = new WeakMap<ServerTransaction, Call>();
   /** Client connection flow id → calls through it, so a closed WebSocket ends them. */
   readonly #byFlow = new Map<string, Set<Call>>();
+  /** Each call's record (callRecords), written when the call is forgotten. */
+  readonly #callRecords = new Map<Call, CallRecordState>();
   readonly #unsubscribe: () => void;
   #draining = false;
   #closed = false;
@@ -144,6 +156,7 @@ export class B2bua implements RequestTaker {
         this.#respond(server, req, 481, 'Call/Transaction Does Not Exist');
         return true;
       }
+      if (req.method === 'BYE') this.#ending(found.call, found.leg === found.call.a ? { by: 'caller', reason: 'bye-caller' } : { by: 'callee', reason: 'bye-callee' });
       found.call.onRequest(server, req, found.leg);
       return true;
     }
@@ -170,6 +183,8 @@ export class B2bua implements RequestTaker {
     const call = new Call(this.#ctx, server, req, source, inside, route);
     this.#calls.add(call);
     this.#byInvite.set(server, call);
+    const record = this.#o.records?.begin({ mode: 'b2bua', callId: call.a.callId, otherCallId: call.b.callId, invite: req, source, inside, direction: inside ? 'inbound' : 'outbound' });
+    if (record !== undefined) this.#callRecords.set(call, { handle: record, invite: server, ending: undefined });
     for (const flow of call.clientFlows()) this.#watchFlow(flow, call);
     this.#o.metrics?.activeDialogs.set(this.#calls.size);
     call.start();
@@ -187,6 +202,7 @@ export class B2bua implements RequestTaker {
   takeCancel(invite: ServerTransaction): boolean {
     const call = this.#byInvite.get(invite);
     if (call === undefined) return false;
+    if (call.state === 'calling' || call.state === 'early') this.#ending(call, { by: 'caller', reason: 'cancel' });
     call.cancel();
     return true;
   }
@@ -196,7 +212,10 @@ export class B2bua implements RequestTaker {
     if (this.#closed) return;
     this.#closed = true;
     this.#unsubscribe();
-    for (const call of [...this.#calls]) call.close();
+    for (const call of [...this.#calls]) {
+      this.#ending(call, { by: 'sbc', reason: 'drain' });
+      call.close();
+    }
     this.#calls.clear();
     this.#byKey.clear();
     this.#byDialog.clear();
@@ -289,6 +308,7 @@ export class B2bua implements RequestTaker {
   #forget(call: Call): void {
     if (!this.#calls.delete(call)) return;
     this.#o.callEnded?.(call.a.callId);
+    this.#writeRecord(call);
     for (const leg of [call.a, call.b]) {
       this.#byKey.delete(leg.key);
       this.#byDialog.delete(`${leg.callId}\n${leg.localTag}`);
@@ -316,7 +336,34 @@ export class B2bua implements RequestTaker {
     const set = this.#byFlow.get(flow.id);
     if (set === undefined) return;
     this.#byFlow.delete(flow.id);
-    for (const call of set) call.hangUp(undefined);
+    for (const call of set) {
+      this.#ending(call, { by: 'sbc', reason: 'client-gone' });
+      call.hangUp(undefined);
+    }
+  }
+
+  /** Why a call is ending, noted before it ends (the first reason stands). */
+  #ending(call: Call, ending: CallEnding): void {
+    const r = this.#callRecords.get(call);
+    if (r !== undefined && r.ending === undefined && call.state !== 'ended') r.ending = ending;
+  }
+
+  /** The call is over: its record, with the answer time, the caller's final status and why. */
+  #writeRecord(call: Call): void {
+    const r = this.#callRecords.get(call);
+    const records = this.#o.records;
+    if (r === undefined || records === undefined) return;
+    this.#callRecords.delete(call);
+    const hop = call.b.firstHop;
+    if (hop !== undefined) records.routed(r.handle, hop);
+    const answeredAt = call.a.confirmedAt;
+    if (answeredAt !== undefined) records.answered(r.handle, answeredAt);
+    const final = (r.invite as InviteServerTransaction).finalStatus;
+    const status = final > 0 ? final : null;
+    // No reason noted: a failure of the B side, or our own end of an answered call (its 2xx never ACKed).
+    const ours = answeredAt !== undefined || status === null || status === 408 || (status >= 500 && status < 600);
+    const ending: CallEnding = r.ending ?? { by: ours ? 'sbc' : 'callee', reason: 'failed' };
+    records.finish(r.handle, status, ending);
   }
 
   #respond(server: ServerTransaction, req: SipRequest, status: number, reason?: string, headers?: Record<string, string>): void {

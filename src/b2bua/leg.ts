@@ -56,7 +56,8 @@ export class Leg {
   readonly inside: boolean;
   /** Next RSeq for a reliable provisional we send on this leg (RFC 3262 §3: random start). */
   rseq: number;
-  confirmed = false;
+  /** Date.now() of the 2xx that confirmed this leg (the call record's answer time). */
+  confirmedAt: number | undefined;
   ended = false;
   /** Whether the remote target came from the far end's Contact (until then an inside leg uses `firstHop`). */
   targetLearned = false;
@@ -78,6 +79,16 @@ export class Leg {
     this.hop = init.hop;
     this.inside = init.inside;
     this.rseq = 1 + Math.floor(Math.random() * 0x7fff);
+  }
+
+  /** Early until a 2xx creates or confirms the dialog on this leg. */
+  get confirmed(): boolean {
+    return this.confirmedAt !== undefined;
+  }
+
+  set confirmed(value: boolean) {
+    if (!value) this.confirmedAt = undefined;
+    else this.confirmedAt ??= Date.now();
   }
 
   get from(): string {

@@ -382,6 +382,27 @@ export const configSchema = z
         retryAfterMaxSeconds: z.int().min(1).max(3600).default(4).describe('Retry-After on a shed 503 is random between 1 and this, s. @default 4'),
       })
       .prefault({}),
+    callRecords: z
+      .strictObject({
+        file: z.string().default('').describe('Append one JSON line per call to this file (relative to the working directory); reopened on SIGHUP and on reload, for log rotation. Empty = no file. @default ""'),
+        maxCallSeconds: z.int().min(60).default(43200).describe('A call whose end the SBC never saw is written as max-duration after this many seconds. @default 43200'),
+        maxCalls: z.int().min(1).default(200000).describe('Calls in progress tracked for their records; beyond it new calls get none (counted in sbc_call_records_dropped_total). @default 200000'),
+        webhook: z
+          .strictObject({
+            url: z
+              .string()
+              .refine((u) => u === '' || /^https?:\/\/[^\s/]+/i.test(u), { message: 'must be an http:// or https:// URL, or empty' })
+              .default('')
+              .describe('POST the records in batches, as a JSON array, to this URL; empty = off. @default ""'),
+            timeoutMs: z.int().min(1).default(5000).describe('Longest one POST may take, ms. @default 5000'),
+            batchSize: z.int().min(1).max(10000).default(100).describe('Most records in one POST. @default 100'),
+            maxQueue: z.int().min(1).default(10000).describe('Records waiting for the webhook; beyond it the oldest are dropped and counted. @default 10000'),
+            retries: z.int().min(0).max(20).default(3).describe('Retries of a failed POST (back-off 0.5 s, doubling, at most 30 s) before its batch is dropped. @default 3'),
+          })
+          .prefault({}),
+      })
+      .prefault({})
+      .describe('Call records: one JSON line per call (README "Call records").'),
     shutdown: z
       .strictObject({
         drainSeconds: seconds.default(30).describe('On SIGTERM/SIGINT, seconds dialogs may continue before exit. @default 30'),

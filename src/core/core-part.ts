@@ -19,6 +19,7 @@ import type { TopologyHiding } from '../topology/index.js';
 import { topologyFromConfig } from '../topology/topology-from-config.js';
 import type { Flow } from '../transport/index.js';
 import type { RoutingStep } from './backend-choice.js';
+import type { ProxyCallWatcher, UaCallWatcher } from './call-events.js';
 import { EstablishedCalls } from './established-calls.js';
 import { Pipeline } from './pipeline.js';
 
@@ -39,13 +40,15 @@ export interface CorePartOptions extends PartContext, SipLayers {
   flowTokenSecret: string | Buffer;
   /** Operator routing (routes rules, routing.script, routing.http). */
   routing?: () => RoutingStep;
+  /** The call records (src/records), when they run. */
+  records?: () => (ProxyCallWatcher & UaCallWatcher) | undefined;
 }
 
 export class CorePart implements Part {
   readonly name = 'core';
   readonly #o: CorePartOptions;
   /** Proxy mode: calls whose 2xx went through us and whose BYE has not (what holds a drain). */
-  readonly #established = new EstablishedCalls();
+  readonly #established: EstablishedCalls;
   #pipeline: Pipeline | undefined;
   #b2bua: B2bua | undefined;
   #topology: TopologyHiding | undefined;
@@ -53,6 +56,13 @@ export class CorePart implements Part {
 
   constructor(options: CorePartOptions) {
     this.#o = options;
+    const records = options.records;
+    this.#established = new EstablishedCalls(records === undefined ? {} : { watcher: records });
+  }
+
+  /** The proxy's established calls: where a call the SBC ends itself is reported (`ended(callId, { by, reason })`). */
+  get established(): EstablishedCalls {
+    return this.#established;
   }
 
   get pipeline(): Pipeline {
@@ -92,6 +102,7 @@ export class CorePart implements Part {
     const media = o.media();
     const callLimits = o.calls();
     const routing = o.routing?.();
+    const records = o.records?.();
     if (c.mode === 'b2bua') {
       this.#b2bua = new B2bua({
         transport,
@@ -107,6 +118,7 @@ export class CorePart implements Part {
         productName: PRODUCT,
         callEnded: (callId: string) => callLimits.ended(callId),
         ...(routing !== undefined ? { routing } : {}),
+        ...(records !== undefined ? { records } : {}),
       });
     }
     // Built-in services (echo, tone): local registrar with embedded media; they take their calls as the B2BUA would.
@@ -122,6 +134,7 @@ export class CorePart implements Part {
       metrics: o.metrics,
       productName: PRODUCT,
       callEnded: (callId) => callLimits.ended(callId),
+      ...(records !== undefined ? { records } : {}),
     });
     const topology = c.topologyHiding.enabled ? topologyFromConfig(o, o.store(), o.flowTokenSecret) : undefined;
     this.#topology = topology;

@@ -3,19 +3,30 @@
  * still up: this counts the calls whose initial INVITE got a 2xx through us
  * and whose BYE has not been seen. One small entry per established call,
  * bounded in number and age (a BYE that went around us cannot hold it forever).
+ *
+ * It is also where the proxy's calls meet their records (src/records): every
+ * relayed request is shown to the watcher (`observe`), and a call the SBC
+ * ends itself (its client gone, …) is reported with why (`ended(callId, ending)`).
  */
+import type { SipRequest } from '../sip/message.js';
+import type { Flow } from '../transport/flow.js';
+import type { CallEnding, ProxyCallObserver, ProxyCallWatcher } from './call-events.js';
+
 export interface EstablishedCallsOptions {
   /** Longest a call is counted without its BYE. @default 43200 (12 h, as dialog records) */
   maxCallSeconds?: number;
   /** Most calls counted; beyond it the oldest are forgotten. @default 200000 */
   maxTracked?: number;
   now?: () => number;
+  /** The call records, once they run (read per request: the records part may start after us). */
+  watcher?: () => ProxyCallWatcher | undefined;
 }
 
 export class EstablishedCalls {
   readonly #ttlMs: number;
   readonly #max: number;
   readonly #now: () => number;
+  readonly #watcher: () => ProxyCallWatcher | undefined;
   /** Call-ID → when it is forgotten; insertion order is age order. */
   readonly #calls = new Map<string, number>();
 
@@ -23,6 +34,12 @@ export class EstablishedCalls {
     this.#ttlMs = (options.maxCallSeconds ?? 43_200) * 1000;
     this.#max = options.maxTracked ?? 200_000;
     this.#now = options.now ?? Date.now;
+    this.#watcher = options.watcher ?? (() => undefined);
+  }
+
+  /** A request the proxy relays: the observer of an initial INVITE's record, if records are kept. */
+  observe(req: SipRequest, source: Flow, inside: boolean, local: boolean, key: string | undefined): ProxyCallObserver | undefined {
+    return this.#watcher()?.observe(req, source, inside, local, key);
   }
 
   /** Calls up now. */
@@ -42,9 +59,14 @@ export class EstablishedCalls {
     this.#calls.set(callId, this.#now() + this.#ttlMs);
   }
 
-  /** Its BYE was answered. */
-  ended(callId: string | undefined): void {
-    if (callId !== undefined) this.#calls.delete(callId);
+  /**
+   * Its BYE was answered; or, with `ending`, the SBC ended it (e.g.
+   * `{ by: 'sbc', reason: 'client-gone' }`): its record is written with that.
+   */
+  ended(callId: string | undefined, ending?: CallEnding): void {
+    if (callId === undefined) return;
+    this.#calls.delete(callId);
+    if (ending !== undefined) this.#watcher()?.end(callId, ending);
   }
 
   #expire(): void {

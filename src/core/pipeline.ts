@@ -471,6 +471,7 @@ export class Pipeline {
       failoverTimeoutMs: this.#o.failoverTimeoutMs,
       unreachableStatus: hops[0]?.kind === 'flow' ? this.#o.flowFailedStatus : 503,
       logger: this.#log,
+      observer: this.#o.established?.observe(req, source, inside, local, key),
       onFinal: (status) => {
         this.#o.metrics?.requestLatency.observe({ method: req.method }, (performance.now() - started) / 1000);
         // Nothing can cancel it any more: do not keep the context alive for the transaction's remaining timers.

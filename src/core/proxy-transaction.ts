@@ -13,6 +13,7 @@
  */
 import { RequestRejection } from '../errors.js';
 import type { Logger } from '../log/logger.js';
+import type { ProxyCallObserver } from './call-events.js';
 import type { Flow } from '../transport/flow.js';
 import type { SipRequest, SipResponse } from '../sip/message.js';
 import { createResponse } from '../sip/response.js';
@@ -51,6 +52,8 @@ export interface ProxyTransactionOptions {
    * arrival order while it runs.
    */
   transformResponse?(res: SipResponse, downstream: Flow | undefined): Promise<void>;
+  /** The call record of an initial INVITE: told its final response and an upstream CANCEL. */
+  observer?: ProxyCallObserver | undefined;
 }
 
 interface Branch {
@@ -102,6 +105,7 @@ export class ProxyTransaction {
   cancel(): void {
     if (this.#canceled || this.#finalSent) return;
     this.#canceled = true;
+    this.#options.observer?.cancelled();
     this.#candidates.length = 0;
     for (const b of this.#branches) {
       if (b.done || b.tx === undefined) continue;
@@ -190,9 +194,10 @@ export class ProxyTransaction {
       // Every 2xx goes upstream at once (RFC 3261 §16.7 step 5, RFC 6026).
       this.#finalSent = true;
       if (this.#options.parallel === true) for (const b of this.#branches) if (!b.done && b.tx !== undefined && 'cancel' in b.tx) b.tx.cancel();
-      const onFinal = this.#options.onFinal;
+      const { onFinal, observer } = this.#options;
       this.#options.onFinalResponse?.(res);
       this.#relay(res, branch.tx?.flow);
+      observer?.final(res, branch.tx?.flow);
       onFinal?.(status);
       return;
     }
@@ -264,9 +269,10 @@ export class ProxyTransaction {
       res.reason = 'Server Internal Error';
     }
     this.#finalSent = true;
-    const onFinal = this.#options.onFinal;
+    const { onFinal, observer } = this.#options;
     this.#options.onFinalResponse?.(res);
     this.#relay(res, from);
+    observer?.final(res, from);
     onFinal?.(res.status);
   }
 

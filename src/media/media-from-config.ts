@@ -31,6 +31,8 @@ export interface MediaContext {
   logger: Logger;
   /** Advertised when media.embedded.address is 0.0.0.0 and advertise is empty. */
   fallbackAdvertise: string;
+  /** The embedded relay freed a call's media at media.embedded.maxCallSeconds. */
+  onMaxDuration?: (callId: string) => void;
 }
 
 export function activeMediaMode(media: Config['media']): ActiveMedia {
@@ -92,6 +94,7 @@ export async function mediaFromConfig(config: Config, ctx: MediaContext): Promis
       fallbackAdvertise: ctx.fallbackAdvertise,
       logger: ctx.logger,
       metrics: ctx.metrics,
+      onMaxDuration: ctx.onMaxDuration,
     });
     return {
       active,

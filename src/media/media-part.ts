@@ -9,6 +9,8 @@ import { mediaFromConfig, type MediaSelection } from './media-from-config.js';
 export interface MediaPartOptions extends PartContext {
   store: () => StateStore;
   transport: () => TransportLayer;
+  /** A call whose media the relay freed at its longest duration (its record ends as `max-duration`). */
+  onMaxDuration?: (callId: string) => void;
 }
 
 const MEDIA_MODE_LINES = {
@@ -37,7 +39,7 @@ export class MediaPart implements Part {
 
   async start(): Promise<void> {
     const { config, metrics, logger } = this.#o;
-    const media = await mediaFromConfig(config, { store: this.#o.store(), metrics, logger: logger.child({ part: 'media' }), fallbackAdvertise: defaultAdvertise('0.0.0.0') });
+    const media = await mediaFromConfig(config, { store: this.#o.store(), metrics, logger: logger.child({ part: 'media' }), fallbackAdvertise: defaultAdvertise('0.0.0.0'), ...(this.#o.onMaxDuration !== undefined ? { onMaxDuration: this.#o.onMaxDuration } : {}) });
     this.#selection = media;
     const hooks = media.hooks;
     if (hooks !== undefined) this.#o.transport().flows.onClose((flow) => hooks.flowClosed(flow.id));

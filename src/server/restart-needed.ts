@@ -3,7 +3,7 @@ import type { Config } from '../config/index.js';
 import { LIVE_SECURITY_KEYS } from '../security/security-part.js';
 
 /** Sections a reload applies whole. */
-const LIVE_SECTIONS = new Set(['backends', 'routes', 'capture', 'routing']);
+const LIVE_SECTIONS = new Set(['backends', 'routes', 'capture', 'routing', 'callRecords']);
 
 export function restartNeeded(current: Config, next: Config): string[] {
   return Object.keys(next).filter((k) => !LIVE_SECTIONS.has(k) && JSON.stringify(withoutLiveKeys(next, k)) !== JSON.stringify(withoutLiveKeys(current, k)));

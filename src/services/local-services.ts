@@ -7,6 +7,7 @@
  */
 import type { SbcMetrics } from '../admin/metrics.js';
 import type { LegTransport } from '../b2bua/leg-transport.js';
+import type { CallEnding, CallRecordHandle, UaCallWatcher } from '../core/call-events.js';
 import type { RequestTaker, TakenRequest } from '../core/pipeline.js';
 import type { Logger } from '../log/logger.js';
 import type { EmbeddedMedia } from '../media/embedded/embedded-media.js';
@@ -30,7 +31,22 @@ export interface LocalServicesOptions {
   inactivitySeconds: number;
   /** A call ended (its place under security.maxCallsPerUser is free). */
   callEnded?(callId: string): void;
+  /** The call records, when they are kept. */
+  records?: UaCallWatcher;
 }
+
+/** How a service call's end reads in its record. */
+const RECORD_ENDING: Readonly<Record<CallEnd, CallEnding>> = {
+  'bye': { by: 'caller', reason: 'bye-caller' },
+  'max-seconds': { by: 'sbc', reason: 'max-duration' },
+  'no-ack': { by: 'sbc', reason: 'failed' },
+  // A caller silent in media for inactivitySeconds has vanished without its BYE.
+  'inactivity': { by: 'sbc', reason: 'client-gone' },
+  'cancelled': { by: 'caller', reason: 'cancel' },
+  'flow-closed': { by: 'sbc', reason: 'client-gone' },
+  'shutdown': { by: 'sbc', reason: 'drain' },
+  'failed': { by: 'sbc', reason: 'failed' },
+};
 
 export class LocalServices implements RequestTaker {
   readonly #o: LocalServicesOptions;
@@ -39,6 +55,8 @@ export class LocalServices implements RequestTaker {
   readonly #calls = new Map<string, ServiceCall>();
   /** INVITEs being answered, for CANCEL. */
   readonly #answering = new WeakMap<ServerTransaction, ServiceCall>();
+  /** Each call's record while it is up. */
+  readonly #records = new WeakMap<ServiceCall, CallRecordHandle>();
   #closed = false;
   #sweep: NodeJS.Timeout | undefined;
 
@@ -90,6 +108,8 @@ export class LocalServices implements RequestTaker {
       ended: (c, why) => this.#ended(c, why),
     });
     this.#calls.set(key(call.callId, call.localTag), call);
+    const record = this.#o.records?.begin({ mode: 'service', callId: call.callId, invite: req, source: taken.source, inside: taken.inside, direction: 'local', target: spec.name });
+    if (record !== undefined) this.#records.set(call, record);
     this.#sweep ??= setInterval(() => this.#onSweep(), SWEEP_MS).unref();
     this.#answering.set(taken.server, call);
     void call.start().catch((err: unknown) => {
@@ -146,6 +166,11 @@ export class LocalServices implements RequestTaker {
     }
     this.#o.callEnded?.(call.callId);
     this.#o.metrics?.serviceCalls.inc({ service: call.spec.name, end: why });
+    const record = this.#records.get(call);
+    if (record !== undefined) {
+      if (call.answered) this.#o.records?.answered(record, call.answeredAt);
+      this.#o.records?.finish(record, call.finalStatus === 0 ? null : call.finalStatus, RECORD_ENDING[why]);
+    }
   }
 
   #reply(server: ServerTransaction, req: SipRequest, status: number, reason: string, headers: Array<[string, string]>): void {

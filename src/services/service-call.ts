@@ -64,6 +64,8 @@ export class ServiceCall {
   #limit: NodeJS.Timeout | undefined;
   #answered = false;
   #ended = false;
+  /** The final status the INVITE got from us (0 until then). */
+  #finalStatus = 0;
   /** performance.now() of the 200 or the last re-offer: silence counts from here until RTP comes. */
   #lastSignal = 0;
   #onHold = false;
@@ -134,6 +136,7 @@ export class ServiceCall {
     res.headers.set('content-type', 'application/sdp');
     res.body = Buffer.from(opened.sdp, 'utf8');
     this.#server.respond(res);
+    this.#finalStatus = 200;
     this.#answered = true;
     this.#lastSignal = performance.now();
     this.#leg.confirmed = true;
@@ -157,6 +160,7 @@ export class ServiceCall {
     if (this.#answered || this.#ended) return;
     const res = createResponse(this.#invite, 487, 'Request Terminated', { toTag: this.localTag });
     this.#server.respond(res);
+    this.#finalStatus = 487;
     this.#end('cancelled');
   }
 
@@ -222,6 +226,20 @@ export class ServiceCall {
 
   get ended(): boolean {
     return this.#ended;
+  }
+
+  get answered(): boolean {
+    return this.#answered;
+  }
+
+  /** Date.now() of our 200 (the record's answer time). */
+  get answeredAt(): number | undefined {
+    return this.#leg.confirmedAt;
+  }
+
+  /** The final status the INVITE got from us; 0 before it got one. */
+  get finalStatus(): number {
+    return this.#finalStatus;
   }
 
   async #reoffer(server: ServerTransaction, req: SipRequest): Promise<void> {
@@ -300,6 +318,7 @@ export class ServiceCall {
     if (this.#ended) return;
     const headers: Array<[string, string]> = status === 503 ? [['Retry-After', '10']] : [];
     this.#reply(this.#server, this.#invite, status, reason, headers);
+    this.#finalStatus = status;
     this.#end('failed');
   }
 

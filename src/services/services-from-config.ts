@@ -8,6 +8,7 @@
 import type { SbcMetrics } from '../admin/metrics.js';
 import { LegTransport } from '../b2bua/leg-transport.js';
 import type { Config } from '../config/schema.js';
+import type { UaCallWatcher } from '../core/call-events.js';
 import type { Logger } from '../log/logger.js';
 import type { ActiveMedia } from '../media/media-from-config.js';
 import type { EmbeddedMedia } from '../media/embedded/embedded-media.js';
@@ -27,6 +28,8 @@ export interface ServicesContext {
   metrics?: SbcMetrics;
   productName?: string;
   callEnded?(callId: string): void;
+  /** The call records, when they are kept. */
+  records?: UaCallWatcher;
 }
 
 export function servicesFromConfig(config: Config, ctx: ServicesContext): LocalServices | undefined {
@@ -47,6 +50,7 @@ export function servicesFromConfig(config: Config, ctx: ServicesContext): LocalS
     metrics: ctx.metrics,
     ...(ctx.productName !== undefined ? { productName: ctx.productName } : {}),
     ...(ctx.callEnded !== undefined ? { callEnded: ctx.callEnded } : {}),
+    ...(ctx.records !== undefined ? { records: ctx.records } : {}),
   });
   ctx.transport.flows.onClose((flow) => services.flowClosed(flow.id));
   return services;

@@ -12,6 +12,8 @@
  * | `rate:<ip>:<windowStart>` | counter: requests from one source IP in one window | 2 × window (2 s for a 1 s window), set at creation and kept |
  * | `ban:<ip>` | string: why the source is banned | `security.rateLimit.banSeconds` (300 s by default) |
  * | `reg:<aor>` | hash: local registrar bindings of one AOR, a field per binding (JSON: Contact, expiry, q, instance, reg-id, flow token, node) | `registrar.maxExpires` + 30 s, reset by each REGISTER; expired fields are pruned on the next read or write |
+ * | `callrec:<callId>` | string: JSON of an answered call's record so far (src/records), for the node that sees its end | `callRecords.maxCallSeconds`; deleted when the record is written |
+ * | `callrec-done:<callId>:<startMs>` | string: the node that wrote the call's record (setIfAbsent: written once) | `callRecords.maxCallSeconds` + 60 s |
  *
  * Families are added here first, with their TTL, before code writes them.
  */
@@ -25,6 +27,8 @@ export const KEY_FAMILY = {
   rate: 'rate',
   ban: 'ban',
   registration: 'reg',
+  callRecord: 'callrec',
+  callRecordDone: 'callrec-done',
 } as const;
 
 export type KeyFamily = (typeof KEY_FAMILY)[keyof typeof KEY_FAMILY];

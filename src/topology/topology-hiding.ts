@@ -118,6 +118,11 @@ export class TopologyHiding {
     return this.#mask !== undefined && key !== undefined && key.startsWith('m');
   }
 
+  /** The Call-ID a dialog shows outside when it is masked (for its call record); undefined when it is not. */
+  outsideCallId(callId: string, key: string | undefined): string | undefined {
+    return this.masks(key) ? this.#mask!.mask(callId) : undefined;
+  }
+
   /** Cheap first test before `unmaskIncoming`: masking is on and the Call-ID has our prefix. */
   mayBeMasked(msg: SipMessage): boolean {
     return this.#mask !== undefined && CallIdMask.looksMasked(msg.callId ?? '');

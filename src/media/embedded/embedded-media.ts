@@ -52,6 +52,8 @@ export interface EmbeddedMediaOptions {
   metrics?: SbcMetrics | undefined;
   /** One DTLS certificate for every peer; generated when absent. */
   certificate?: RTCCertificate;
+  /** A session freed for reaching maxCallSeconds: its call's record ends as `max-duration`. */
+  onMaxDuration?: ((callId: string) => void) | undefined;
 }
 
 export interface EmbeddedSnapshot {
@@ -74,6 +76,7 @@ const REPORT_EVERY = 5;
 export class EmbeddedMedia implements MediaHooks {
   readonly #s: EmbeddedMediaSettings;
   readonly #log: Logger;
+  readonly #onMaxDuration: ((callId: string) => void) | undefined;
   readonly #metrics: SbcMetrics | undefined;
   readonly #allocator: PortAllocator;
   readonly #legs: LegFactory;
@@ -96,6 +99,7 @@ export class EmbeddedMedia implements MediaHooks {
   private constructor(o: EmbeddedMediaOptions, certificate: RTCCertificate) {
     this.#s = o.settings;
     this.#log = o.logger;
+    this.#onMaxDuration = o.onMaxDuration;
     this.#metrics = o.metrics;
     this.#advertise = o.settings.advertise !== '' ? o.settings.advertise : o.settings.address === '0.0.0.0' ? o.fallbackAdvertise : o.settings.address;
     this.#allocator = new PortAllocator(o.settings.ports.min, o.settings.ports.max);
@@ -347,6 +351,7 @@ export class EmbeddedMedia implements MediaHooks {
     }
     this.#sessions--;
     this.#metrics?.embeddedSessions.set(this.#sessions);
+    if (why === 'max-duration') this.#onMaxDuration?.(callId);
     if (why === 'inactivity' || why === 'max-duration') {
       this.#fail(why);
       this.#log.warn({ callId, why, path: session.describe() }, 'embedded media session freed');
