@@ -17,6 +17,7 @@ export function redactConfig(config: Config): Config {
   const copy = structuredClone(config);
   if (copy.admin.token !== '') copy.admin.token = REDACTED;
   if (copy.flowTokens.secret !== '') copy.flowTokens.secret = REDACTED;
+  if (copy.security.websocket.token.secret !== '') copy.security.websocket.token.secret = REDACTED;
   copy.state.redis.url = redactUrlPassword(copy.state.redis.url);
   return copy;
 }
