@@ -88,7 +88,7 @@ export class WsListener implements Listener, TlsCredentialsHolder {
   #server: NetServer | undefined;
   #http: HttpServer | undefined;
   #wss: WebSocketServer | undefined;
-  /** TLS connections not (yet) upgraded: the HTTP server does not track injected connections for us. */
+  /** TLS connections not (yet) upgraded, and upgrades whose handshake check is pending: the HTTP server tracks neither for us. */
   readonly #pending = new Set<Socket>();
   #pingTimer: NodeJS.Timeout | undefined;
 
@@ -216,6 +216,12 @@ export class WsListener implements Listener, TlsCredentialsHolder {
     if (verdict === undefined) this.#upgrade(wss, req, socket, head, undefined);
     else if (!(verdict instanceof Promise)) this.#afterCheck(wss, req, socket, head, verdict);
     else {
+      // Until the check answers, stop() must be able to cut this socket.
+      const raw = socket as Socket;
+      if (!this.#pending.has(raw)) {
+        this.#pending.add(raw);
+        socket.once('close', () => this.#pending.delete(raw));
+      }
       verdict.then(
         (v) => this.#afterCheck(wss, req, socket, head, v),
         (err: unknown) => {
