@@ -1,8 +1,9 @@
 /**
  * Screening, digest authentication, call limits and the WebSocket handshake
- * check (Origin allowlist, token) as a part of the gateway. Started before the transport: a bad users file stops start-up
- * before any listener opens. Reload: the users file first (a bad one refuses
- * the reload and the users in force stay), then the screen and call limits.
+ * check (Origin allowlist, token) as a part of the gateway. Started before
+ * the transport: a bad users file stops start-up before any listener opens.
+ * Reload: the users file first (a bad one refuses the reload and the users
+ * in force stay), then the screen, call limits and handshake checks.
  */
 import type { Config } from '../config/index.js';
 import type { Authenticator } from '../core/request-checks.js';
