@@ -37,7 +37,7 @@ export function testCert(): TestCert {
 }
 
 /** A new self-signed pair on every call (certificate renewal tests need two that differ). */
-export function freshTestCert(commonName = 'localhost'): TestCert {
+export function freshTestCert(validHours = 24, commonName = 'localhost'): TestCert {
   const { privateKey, publicKey } = generateKeyPairSync('rsa', {
     modulusLength: 2048,
     privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
@@ -47,7 +47,7 @@ export function freshTestCert(commonName = 'localhost'): TestCert {
   cert.publicKey = forge.pki.publicKeyFromPem(publicKey);
   cert.serialNumber = `01${randomBytes(7).toString('hex')}`;
   cert.validity.notBefore = new Date(Date.now() - 60_000);
-  cert.validity.notAfter = new Date(Date.now() + 24 * 3600_000);
+  cert.validity.notAfter = new Date(Date.now() + validHours * 3600_000);
   const subject = [{ name: 'commonName', value: commonName }];
   cert.setSubject(subject);
   cert.setIssuer(subject);

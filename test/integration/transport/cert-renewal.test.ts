@@ -74,6 +74,11 @@ async function reloads(sbc: TestSbc): Promise<Record<string, number>> {
   return out;
 }
 
+async function expiry(sbc: TestSbc): Promise<number> {
+  const text = await (await fetch(`${sbc.adminUrl}/metrics`)).text();
+  return Number(/^sbc_tls_certificate_expiry_timestamp_seconds (\d+)$/m.exec(text)?.[1]);
+}
+
 /** A backend that answers INVITE 200 and BYE 200. */
 async function backendUas(): Promise<SipPeer> {
   const peer = await SipPeer.udp();
@@ -102,7 +107,8 @@ describe('certificate renewal without a restart', () => {
   test('files replaced under a WSS call: new TLS and WSS connections get the new certificate, the call and an open TLS connection go on with the old', async () => {
     const dir = mkdtempSync(join(root, 'watch-'));
     const files = { cert: join(dir, 'server.crt'), key: join(dir, 'server.key') };
-    const [first, second] = [freshTestCert(), freshTestCert()];
+    // The renewed certificate lives longer, as a renewed one does.
+    const [first, second] = [freshTestCert(24), freshTestCert(90 * 24)];
     install(files, first);
     const backend = await backendUas();
     const sbc = await startSbc(gatewayInput(files, backend));
@@ -113,6 +119,7 @@ describe('certificate renewal without a restart', () => {
     try {
       assert.equal(await served(tlsPort), fingerprint(first.cert));
       assert.equal(await wssServed(wssPort), fingerprint(first.cert));
+      assert.equal(await expiry(sbc), Math.floor(new Date(new X509Certificate(first.cert).validTo).getTime() / 1000));
       // A call up over WSS.
       const callId = rand(8);
       caller.send(request({ method: 'INVITE', uri: 'sip:bob@example.com', sentBy: 'abc.invalid', viaTransport: 'WSS', callId, fromTag: 'c1', contact: '<sip:c1@abc.invalid;transport=ws>' }));
@@ -126,6 +133,7 @@ describe('certificate renewal without a restart', () => {
       await until('new TLS connections see the new certificate', async () => (await served(tlsPort)) === fingerprint(second.cert));
       assert.equal(await wssServed(wssPort), fingerprint(second.cert), 'and new WSS connections');
       assert.deepEqual(await reloads(sbc), { renewed: 1 });
+      assert.equal(await expiry(sbc), Math.floor(new Date(new X509Certificate(second.cert).validTo).getTime() / 1000), 'the expiry gauge follows the served certificate');
 
       // The open connections keep theirs, and work.
       assert.equal(openTls.socket.getPeerCertificate().fingerprint256, fingerprint(first.cert));
