@@ -45,15 +45,21 @@ export function algorithmsForKey(key: KeyObject): readonly TokenAlgorithm[] {
   }
 }
 
+/** A string where "" means unset (what an empty environment variable gives). */
+const optionalText = z
+  .string()
+  .optional()
+  .transform((v) => (v === '' ? undefined : v));
+
 const tokenSchema = z
   .strictObject({
     secret: z.string().default('').describe('HMAC key (HS256/384/512) that signs handshake tokens; at least 32 bytes for HS256. Empty (and no publicKey) = no token required. Set it through SBC_SECURITY__WEBSOCKET__TOKEN__SECRET rather than in the file. @default ""'),
-    publicKey: z.string().optional().describe('PEM public key (or certificate) that verifies handshake tokens (RS*, PS*, ES*, EdDSA); exclusive with secret.'),
+    publicKey: optionalText.describe('PEM public key (or certificate) that verifies handshake tokens (RS*, PS*, ES*, EdDSA); exclusive with secret. Empty = none.'),
     algorithms: z.array(z.enum(TOKEN_ALGORITHMS)).min(1).optional().describe('Accepted JWS algorithms. @default ["HS256"] with a secret; with a public key the first one its type allows (RS256 for RSA, ES256 for P-256, …)'),
     param: z.string().regex(/^[A-Za-z0-9_.-]+$/, { message: 'a query parameter name' }).default('token').describe('Query parameter of the WebSocket URL that carries the token (else Authorization: Bearer). @default "token"'),
     userClaim: z.string().min(1).default('sub').describe('Claim naming the SIP user the connection is bound to ("alice", or "alice@example.com" to bind the domain too). @default "sub"'),
-    audience: z.string().min(1).optional().describe('Required aud claim.'),
-    issuer: z.string().min(1).optional().describe('Required iss claim.'),
+    audience: optionalText.describe('Required aud claim. Empty = not checked.'),
+    issuer: optionalText.describe('Required iss claim. Empty = not checked.'),
     clockToleranceSeconds: z.int().min(0).max(300).default(30).describe('Clock skew allowed on exp and nbf, seconds. Every token must carry exp. @default 30'),
   })
   .superRefine((t, ctx) => {

@@ -42,6 +42,13 @@ describe('security.websocket and tls settings in the schema', () => {
     assert.match(problems(ws({ token: { secret: 'x'.repeat(32), algorithms: ['none'] } }))[0] ?? '', /^security\.websocket\.token\.algorithms\.0:/);
   });
 
+  it('takes empty publicKey, audience and issuer as unset (an empty environment variable)', () => {
+    assert.deepEqual(problems(ws({ token: { secret: 'x'.repeat(32), publicKey: '', audience: '', issuer: '' } })), []);
+    const token = configSchema.parse(ws({ token: { publicKey: '', audience: '' } })).security.websocket.token;
+    assert.equal(token.publicKey, undefined);
+    assert.equal(token.audience, undefined);
+  });
+
   it('refuses a public key that is not PEM', () => {
     assert.match(problems(ws({ token: { publicKey: 'not a key' } }))[0] ?? '', /^security\.websocket\.token\.publicKey: not a PEM public key or certificate/);
   });
