@@ -79,6 +79,7 @@ export class Server {
     const transportPart = (this.#transport = new TransportPart({
       ...ctx,
       flowTokenSecret: secret,
+      handshake: () => security.handshake,
       httpHandler: () => webHandler(config.web, {
         registrar: registrar.mode,
         isLocalDomain: (host) => registrar.localRegistrar?.domains.has(host) === true,
@@ -113,7 +114,7 @@ export class Server {
       mediaSelection: () => media.selection,
       isLocalDomain: (host) => registrar.localRegistrar?.domains.has(host) === true,
       screen: () => security.screen,
-      auth: () => security.auth,
+      auth: () => security.authenticator,
       calls: () => security.callLimits,
       flowTokenSecret: secret,
       routing: () => routing.router,

@@ -56,6 +56,12 @@ export interface SbcMetrics {
   readonly parseErrors: CounterHandle<{ transport: TransportProtocol; code: ParseErrorCode }>;
   /** `sbc_rejected_requests_total` (rate-limited, banned, blocked-user-agent, auth-challenge, call-limit, …). */
   readonly rejectedRequests: CounterHandle<{ reason: string }>;
+  /** `sbc_ws_handshakes_rejected_total`: WS/WSS upgrades refused before any SIP (origin-not-allowed, origin-missing, token-missing, token-invalid, token-expired). */
+  readonly wsHandshakesRejected: CounterHandle<{ reason: string }>;
+  /** `sbc_tls_certificate_expiry_timestamp_seconds`: notAfter of the certificate the TLS/WSS listeners serve, Unix seconds. */
+  readonly tlsCertificateExpiry: Gauge;
+  /** `sbc_tls_certificate_reloads_total`: certificate pairs re-read from disk, by result (renewed | refused). */
+  readonly tlsCertificateReloads: CounterHandle<{ result: 'renewed' | 'refused' }>;
   /** `sbc_active_flows`. */
   readonly activeFlows: GaugeHandle<{ transport: TransportProtocol }>;
   /** `sbc_transactions`: live transactions. */
@@ -148,6 +154,15 @@ export function createMetrics(registry: Registry = new Registry()): SbcMetrics {
     rejectedRequests: counter(
       new Counter({ name: 'sbc_rejected_requests_total', help: 'Requests refused or dropped, by reason', labelNames: ['reason'] as const, registers }),
       (l) => ({ reason: reasons.label(l.reason) }),
+    ),
+    wsHandshakesRejected: counter(
+      new Counter({ name: 'sbc_ws_handshakes_rejected_total', help: 'WebSocket handshakes refused before any SIP, by reason', labelNames: ['reason'] as const, registers }),
+      (l) => ({ reason: reasons.label(l.reason) }),
+    ),
+    tlsCertificateExpiry: new Gauge({ name: 'sbc_tls_certificate_expiry_timestamp_seconds', help: 'notAfter of the certificate served on tls and wss listeners, Unix seconds', registers }),
+    tlsCertificateReloads: counter(
+      new Counter({ name: 'sbc_tls_certificate_reloads_total', help: 'Certificate pairs re-read from disk, by result (renewed | refused)', labelNames: ['result'] as const, registers }),
+      (l) => ({ result: l.result }),
     ),
     activeFlows: gauge(
       new Gauge({ name: 'sbc_active_flows', help: 'Open flows', labelNames: ['transport'] as const, registers }),

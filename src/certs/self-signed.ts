@@ -40,12 +40,15 @@ export interface CertificatePair {
 export class CertificateError extends SbcError {
   readonly certFile: string;
   readonly keyFile: string;
+  /** Which of the two files is at fault, when one is. */
+  readonly file: 'cert' | 'key' | undefined;
 
-  constructor(message: string, certFile: string, keyFile: string, options?: { cause?: unknown }) {
+  constructor(message: string, certFile: string, keyFile: string, options?: { cause?: unknown; file?: 'cert' | 'key' }) {
     super('SBC_ERR_CERT', message, options);
     this.name = 'CertificateError';
     this.certFile = certFile;
     this.keyFile = keyFile;
+    this.file = options?.file;
   }
 }
 
@@ -91,20 +94,22 @@ async function readState(file: string): Promise<FileState> {
   }
 }
 
-function checkPair(certPem: string, keyPem: string, certFile: string, keyFile: string): void {
+/** The leaf certificate of a PEM pair whose key matches it; a CertificateError naming the file at fault otherwise. */
+export function checkPair(certPem: string, keyPem: string, certFile: string, keyFile: string): X509Certificate {
   let cert: X509Certificate;
   try {
     cert = new X509Certificate(certPem);
   } catch (error) {
-    throw new CertificateError(`${certFile} is not a PEM certificate: ${(error as Error).message}`, certFile, keyFile, { cause: error });
+    throw new CertificateError(`${certFile} is not a PEM certificate: ${(error as Error).message}`, certFile, keyFile, { cause: error, file: 'cert' });
   }
   let matches: boolean;
   try {
     matches = cert.checkPrivateKey(createPrivateKey(keyPem));
   } catch (error) {
-    throw new CertificateError(`${keyFile} is not an unencrypted PEM private key: ${(error as Error).message}`, certFile, keyFile, { cause: error });
+    throw new CertificateError(`${keyFile} is not an unencrypted PEM private key: ${(error as Error).message}`, certFile, keyFile, { cause: error, file: 'key' });
   }
-  if (!matches) throw new CertificateError(`${keyFile} does not belong to the certificate in ${certFile}`, certFile, keyFile);
+  if (!matches) throw new CertificateError(`${keyFile} does not belong to the certificate in ${certFile}`, certFile, keyFile, { file: 'key' });
+  return cert;
 }
 
 async function generate(options: EnsureCertificateOptions): Promise<CertificatePair> {

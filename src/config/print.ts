@@ -18,6 +18,7 @@ export function redactConfig(config: Config): Config {
   if (copy.admin.token !== '') copy.admin.token = REDACTED;
   if (copy.flowTokens.secret !== '') copy.flowTokens.secret = REDACTED;
   if (copy.capture.hep.password !== '') copy.capture.hep.password = REDACTED;
+  if (copy.security.websocket.token.secret !== '') copy.security.websocket.token.secret = REDACTED;
   copy.state.redis.url = redactUrlPassword(copy.state.redis.url);
   return copy;
 }

@@ -7,12 +7,14 @@
  * `prefault({})`, so a partial section gets the defaults of the keys it omits.
  */
 import { isIP } from 'node:net';
+import { createSecureContext } from 'node:tls';
 import { z } from 'zod';
 import { parseEngineUrl } from '../media/rtpengine/engine-url.js';
 import { parseUri } from '../sip/uri.js';
 import { checkCrossFields } from './cross-checks.js';
 import { isCidr, isHostOrIp, parseHostPort } from './net-formats.js';
 import { routeEntrySchema, routingSchema } from './routing-schema.js';
+import { websocketSchema } from './websocket-schema.js';
 
 /** SIP transports a listener can serve. */
 export const TRANSPORTS = ['udp', 'tcp', 'tls', 'ws', 'wss'] as const;
@@ -251,6 +253,14 @@ export const configSchema = z
       .strictObject({
         cert: z.string().min(1).default('certs/server.crt').describe('PEM certificate for tls and wss, relative to the working directory. @default "certs/server.crt"'),
         key: z.string().min(1).default('certs/server.key').describe('PEM private key. When neither file exists a self-signed pair is generated there. @default "certs/server.key"'),
+        watch: z.boolean().default(true).describe('Watch the directories of cert and key: a changed pair is taken for new connections (open ones keep theirs); a broken pair is refused and the old one stays. webrtc-sbc reload re-reads the pair too. @default true'),
+        minVersion: z.enum(['TLSv1.2', 'TLSv1.3']).default('TLSv1.2').describe('Oldest TLS version tls and wss listeners accept. @default "TLSv1.2"'),
+        ciphers: z
+          .string()
+          .min(1)
+          .refine(isCipherList, { message: 'not a cipher list OpenSSL accepts (e.g. "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256")' })
+          .optional()
+          .describe("OpenSSL cipher list for TLS 1.2 (TLS 1.3 suites may be listed too). @default Node's default list"),
       })
       .prefault({}),
     mode: z.enum(['proxy', 'b2bua']).default('proxy').describe('proxy keeps one dialog end to end; b2bua starts a new one inward. @default "proxy"'),
@@ -361,6 +371,7 @@ export const configSchema = z
           .describe('Requests whose User-Agent contains one of these (case-insensitive) are dropped silently.'),
         maxCallsPerUser: z.int().min(0).default(0).describe('Concurrent calls one caller (From user@host) may place from outside; a new INVITE over it gets 403 Too Many Calls. 0 = unlimited. @default 0'),
         maxMessageBytes: z.int().min(512).max(16_777_216).default(65535).describe('Largest SIP message accepted, in bytes. @default 65535'),
+        websocket: websocketSchema,
       })
       .prefault({}),
     admin: z
@@ -497,6 +508,16 @@ function sipTargetProblem(text: string): string | undefined {
     return `transport must be one of ${TRANSPORTS.join(', ')}`;
   }
   return undefined;
+}
+
+/** True when OpenSSL takes `text` as a cipher list (it throws "no cipher match" otherwise). */
+function isCipherList(text: string): boolean {
+  try {
+    createSecureContext({ ciphers: text });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function isEngineUrl(text: string): boolean {

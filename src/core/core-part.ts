@@ -10,7 +10,6 @@ import type { Registrations } from '../registrar/registrations.js';
 import type { LocalRouting } from '../registrar/local/index.js';
 import type { Dispatcher } from '../routing/index.js';
 import type { CallLimits } from '../security/call-limits.js';
-import type { DigestAuthenticator } from '../security/digest-auth.js';
 import type { SourceScreen } from '../security/request-screen.js';
 import type { Part, PartContext, ReloadOutcome, SipLayers } from '../server/part.js';
 import { PRODUCT, started } from '../server/part.js';
@@ -22,6 +21,7 @@ import type { RoutingStep } from './backend-choice.js';
 import type { ProxyCallWatcher, UaCallWatcher } from './call-events.js';
 import { EstablishedCalls } from './established-calls.js';
 import { Pipeline } from './pipeline.js';
+import type { Authenticator } from './request-checks.js';
 
 /** What the core is built from; each is read when the part starts (the parts before it have started by then). */
 export interface CorePartOptions extends PartContext, SipLayers {
@@ -35,7 +35,7 @@ export interface CorePartOptions extends PartContext, SipLayers {
   mediaSelection: () => MediaSelection;
   isLocalDomain: (host: string) => boolean;
   screen: () => SourceScreen;
-  auth: () => DigestAuthenticator | undefined;
+  auth: () => Authenticator | undefined;
   calls: () => CallLimits;
   flowTokenSecret: string | Buffer;
   /** Operator routing (routes rules, routing.script, routing.http). */

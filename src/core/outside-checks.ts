@@ -42,7 +42,7 @@ export class OutsideChecks {
   admit(req: SipRequest, flow: Flow): AuthDenial | undefined {
     const denied = this.#o.auth?.check(req, flow);
     if (denied !== undefined) {
-      this.#o.metrics?.rejectedRequests.inc({ reason: denied.status === 403 ? 'auth-failed' : denied.status === 400 ? 'auth-malformed' : 'auth-challenge' });
+      this.#o.metrics?.rejectedRequests.inc({ reason: denied.reason ?? (denied.status === 403 ? 'auth-failed' : denied.status === 400 ? 'auth-malformed' : 'auth-challenge') });
       return denied;
     }
     if (req.method !== 'INVITE') return undefined;

@@ -24,6 +24,8 @@ export interface AuthDenial {
   status: number;
   phrase: string;
   headers?: Record<string, string>;
+  /** The sbc_rejected_requests_total reason; absent = derived from the status. */
+  reason?: string;
 }
 
 export interface Authenticator {

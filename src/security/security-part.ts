@@ -1,20 +1,24 @@
 /**
- * Screening, digest authentication and call limits as a part of the
- * gateway. Started before the transport: a bad users file stops start-up
- * before any listener opens. Reload: the users file first (a bad one refuses
- * the reload and the users in force stay), then the screen and call limits.
+ * Screening, digest authentication, call limits and the WebSocket handshake
+ * check (Origin allowlist, token) as a part of the gateway. Started before
+ * the transport: a bad users file stops start-up before any listener opens.
+ * Reload: the users file first (a bad one refuses the reload and the users
+ * in force stay), then the screen, call limits and handshake checks.
  */
 import type { Config } from '../config/index.js';
+import type { Authenticator } from '../core/request-checks.js';
 import { SbcError } from '../errors.js';
 import type { Part, PartContext, ReloadOutcome } from '../server/part.js';
 import { configPath, started } from '../server/part.js';
 import { CallLimits } from './call-limits.js';
 import { DigestAuthenticator } from './digest-auth.js';
 import { SourceScreen, type ScreenSettings } from './request-screen.js';
+import { TokenUserBinding } from './token-user-binding.js';
 import { loadUsersFile } from './users-file.js';
+import { WsHandshakeGate } from './ws-handshake-gate.js';
 
 /** security keys POST /api/reload applies without a restart. */
-export const LIVE_SECURITY_KEYS = ['rateLimit', 'blockedUserAgents', 'maxCallsPerUser'] as const;
+export const LIVE_SECURITY_KEYS = ['rateLimit', 'blockedUserAgents', 'maxCallsPerUser', 'websocket'] as const;
 
 export interface SecurityPartOptions extends PartContext {
   flowTokenSecret: string | Buffer;
@@ -26,6 +30,8 @@ export class SecurityPart implements Part {
   #auth: DigestAuthenticator | undefined;
   #screen: SourceScreen | undefined;
   #callLimits: CallLimits | undefined;
+  #handshake: WsHandshakeGate | undefined;
+  #authenticator: TokenUserBinding | undefined;
 
   constructor(options: SecurityPartOptions) {
     this.#o = options;
@@ -34,6 +40,20 @@ export class SecurityPart implements Part {
   /** security.auth.mode local: digest challenges of requests from outside. */
   get auth(): DigestAuthenticator | undefined {
     return this.#auth;
+  }
+
+  /**
+   * What authenticates initial requests from outside: flows bound to a
+   * handshake token's user are held to that user (no digest); others go to
+   * digest authentication when security.auth.mode is local.
+   */
+  get authenticator(): Authenticator {
+    return started(this.#authenticator);
+  }
+
+  /** The Origin allowlist and handshake token of WS/WSS upgrades (security.websocket). */
+  get handshake(): WsHandshakeGate {
+    return started(this.#handshake);
   }
 
   /** Rate limits, bans and scanner blocking for requests from outside. */
@@ -48,6 +68,10 @@ export class SecurityPart implements Part {
   async start(): Promise<void> {
     const c = this.#o.config;
     if (c.security.auth.mode === 'local') this.#auth = await this.#digestAuth();
+    this.#authenticator = new TokenUserBinding(this.#auth);
+    // Built even when nothing is configured (it then passes every handshake), so a reload can turn checks on.
+    this.#handshake = new WsHandshakeGate({ settings: c.security.websocket, logger: this.#o.logger.child({ part: 'security' }), metrics: this.#o.metrics });
+    logWebSocketChecks(c, this.#o.logger);
     // Built even when the configuration turns everything off (it then passes every request), so a reload can turn it on.
     this.#screen = new SourceScreen({ ...screenSettings(c), logger: this.#o.logger.child({ part: 'security' }) });
     // Always there (0 = unlimited tracks nothing), so a reload can set a limit.
@@ -63,6 +87,7 @@ export class SecurityPart implements Part {
     if (!users.ok) return users;
     this.#screen?.reconfigure(screenSettings(next));
     this.#callLimits?.setMaxPerUser(next.security.maxCallsPerUser);
+    this.#handshake?.reconfigure(next.security.websocket);
     return { ok: true, applied: [...LIVE_SECURITY_KEYS.map((key) => `security.${key}`), ...(users.applied ? ['security.auth.usersFile'] : [])] };
   }
 
@@ -90,6 +115,18 @@ export class SecurityPart implements Part {
       return { ok: false, error: (err as Error).message, key: 'security.auth.usersFile' };
     }
   }
+}
+
+function logWebSocketChecks(config: Config, logger: SecurityPartOptions['logger']): void {
+  const w = config.security.websocket;
+  const t = w.token;
+  const token = t.secret !== '' || t.publicKey !== undefined;
+  if (w.allowedOrigins.length === 0 && !token) return;
+  logger.info({
+    allowedOrigins: w.allowedOrigins.length > 0 ? w.allowedOrigins : 'any',
+    allowMissingOrigin: w.allowMissingOrigin,
+    handshakeToken: token ? { key: t.publicKey !== undefined ? 'publicKey' : 'secret', param: t.param, userClaim: t.userClaim, audience: t.audience, issuer: t.issuer } : 'none',
+  }, 'websocket handshake checks');
 }
 
 function screenSettings(config: Config): ScreenSettings {

@@ -2,8 +2,8 @@
 import type { Config } from '../config/index.js';
 import { LIVE_SECURITY_KEYS } from '../security/security-part.js';
 
-/** Sections a reload applies whole. */
-const LIVE_SECTIONS = new Set(['backends', 'routes', 'capture', 'routing', 'callRecords']);
+/** Sections a reload applies whole (tls: the pair is re-read, its settings applied to new connections). */
+const LIVE_SECTIONS = new Set(['backends', 'routes', 'capture', 'routing', 'callRecords', 'tls']);
 
 export function restartNeeded(current: Config, next: Config): string[] {
   return Object.keys(next).filter((k) => !LIVE_SECTIONS.has(k) && JSON.stringify(withoutLiveKeys(next, k)) !== JSON.stringify(withoutLiveKeys(current, k)));

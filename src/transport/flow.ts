@@ -47,6 +47,8 @@ export interface Flow {
   readonly closed: boolean;
   /** Monotonic ms (performance.now()) of the last message received. */
   readonly lastSeen: number;
+  /** WS/WSS: the SIP user a handshake token bound the connection to (security.websocket.token); absent otherwise. */
+  readonly boundUser?: string | undefined;
   /** Queue bytes on the flow; false when the flow is closed (nothing sent). */
   send(data: Buffer): boolean;
   /** Idempotent. */

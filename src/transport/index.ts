@@ -10,3 +10,5 @@ export type { HttpRequestHandler } from './ws.js';
 export { SIP_SUBPROTOCOL } from './ws.js';
 export { WireTap, type WireDirection, type WireObserver } from './wire-tap.js';
 export { addressBytes, ipv6Form } from './address-bytes.js';
+export type { HandshakeCheck, HandshakeVerdict } from './ws-handshake.js';
+export type { TlsCredentials } from './tls-credentials.js';

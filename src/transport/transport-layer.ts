@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isIP } from 'node:net';
+import { createSecureContext } from 'node:tls';
 import { SbcError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { SipMessage } from '../sip/message.js';
@@ -13,6 +14,8 @@ import { ListenerState, type Listener, type ListenerContext } from './listener.j
 import { dialStream, type StreamTlsClientOptions } from './stream-dialer.js';
 import { TcpListener } from './tcp.js';
 import { TlsListener } from './tls.js';
+import { secureContextOptions, type TlsCredentials } from './tls-credentials.js';
+import type { HandshakeCheck } from './ws-handshake.js';
 import { UdpListener } from './udp.js';
 import { WireTap } from './wire-tap.js';
 import { WsListener, type HttpRequestHandler } from './ws.js';
@@ -28,7 +31,9 @@ export interface TransportUser {
 export interface TransportLayerOptions {
   listeners: ListenerSpec[];
   /** Needed when a TLS or WSS listener is configured. */
-  tls?: { cert: string | Buffer; key: string | Buffer };
+  tls?: TlsCredentials;
+  /** Asked before a WS/WSS connection is upgraded (Origin allowlist, handshake token); absent = every handshake passes. */
+  handshake?: HandshakeCheck;
   limits?: Partial<TransportLimits>;
   logger: Logger;
   /** Signs flow tokens; shared by every node that must accept the others' tokens. */
@@ -144,6 +149,16 @@ export class TransportLayer {
     return this.#stopping;
   }
 
+  /**
+   * New certificate, key or TLS settings for every TLS and WSS listener:
+   * connections opened from now on get them, open ones keep theirs. Throws,
+   * changing nothing, when OpenSSL refuses them.
+   */
+  setTlsCredentials(credentials: TlsCredentials): void {
+    createSecureContext(secureContextOptions(credentials));
+    for (const l of this.#listeners) if (l instanceof TlsListener || l instanceof WsListener) l.setCredentials(credentials);
+  }
+
   /** The first listener for `transport` (on interface `iface` when given), preferring one that is up. */
   listenerFor(transport: TransportProtocol, iface?: string): ListenerInfo | undefined {
     let fallback: ListenerInfo | undefined;
@@ -228,7 +243,11 @@ export class TransportLayer {
       case 'ws':
       case 'wss':
         if (state.transport === 'wss' && options.tls === undefined) throw new SbcError('SBC_ERR_CERT', `${state.label}: a WSS listener needs tls.cert and tls.key`);
-        return new WsListener(state, this.#context, { ...(options.tls ? { tls: options.tls } : {}), ...(options.httpHandler ? { httpHandler: options.httpHandler } : {}) });
+        return new WsListener(state, this.#context, {
+          ...(options.tls ? { tls: options.tls } : {}),
+          ...(options.httpHandler ? { httpHandler: options.httpHandler } : {}),
+          ...(options.handshake ? { handshake: options.handshake } : {}),
+        });
     }
   }
 

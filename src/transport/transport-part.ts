@@ -1,29 +1,34 @@
 /**
  * The transport layer as a part of the gateway: listeners from the
- * configuration, a certificate when a TLS/WSS listener needs one, the
- * flow-token secret, and the page served on the WS/WSS listeners.
+ * configuration, a certificate when a TLS/WSS listener needs one (renewed
+ * from disk without a restart), the flow-token secret, the handshake check
+ * of WS/WSS upgrades, and the page served on the WS/WSS listeners.
  */
 import { randomBytes } from 'node:crypto';
 import { networkInterfaces } from 'node:os';
-import { ensureCertificate } from '../certs/index.js';
+import { CertificateRenewal, ensureCertificate, type CertificateSource } from '../certs/index.js';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../log/logger.js';
-import type { Part, PartContext } from '../server/part.js';
+import type { Part, PartContext, ReloadOutcome } from '../server/part.js';
 import { configPath, started } from '../server/part.js';
 import type { ListenerSpec } from './flow.js';
 import { TransportLayer } from './transport-layer.js';
 import type { HttpRequestHandler } from './ws.js';
+import type { HandshakeCheck } from './ws-handshake.js';
 
 export interface TransportPartOptions extends PartContext {
   flowTokenSecret: string | Buffer;
   /** The handler of plain HTTP requests on the WS/WSS listeners (undefined: 404). */
   httpHandler: () => Promise<HttpRequestHandler | undefined>;
+  /** Asked before each WS/WSS upgrade (security.websocket); undefined = every handshake passes. */
+  handshake?: () => HandshakeCheck | undefined;
 }
 
 export class TransportPart implements Part {
   readonly name = 'transport';
   readonly #o: TransportPartOptions;
   #layer: TransportLayer | undefined;
+  #renewal: CertificateRenewal | undefined;
 
   constructor(options: TransportPartOptions) {
     this.#o = options;
@@ -45,15 +50,18 @@ export class TransportPart implements Part {
     }));
 
     let tls: { cert: string; key: string } | undefined;
+    const source = certificateSource(c);
     if (listeners.some((l) => l.transport === 'tls' || l.transport === 'wss')) {
       const hosts = [...new Set(listeners.map((l) => l.advertise))];
-      tls = await ensureCertificate({ certFile: configPath(c.tls.cert), keyFile: configPath(c.tls.key), hosts, logger: log });
+      tls = await ensureCertificate({ certFile: source.certFile, keyFile: source.keyFile, hosts, logger: log });
     }
     const httpHandler = await this.#o.httpHandler();
+    const handshake = this.#o.handshake?.();
 
     this.#layer = new TransportLayer({
       listeners,
-      ...(tls !== undefined ? { tls } : {}),
+      ...(tls !== undefined ? { tls: { cert: tls.cert, key: tls.key, minVersion: source.minVersion, ...(source.ciphers !== undefined ? { ciphers: source.ciphers } : {}) } } : {}),
+      ...(handshake !== undefined ? { handshake } : {}),
       limits: {
         maxMessageBytes: c.security.maxMessageBytes,
         maxHeaderCount: c.transport.maxHeaderCount,
@@ -68,11 +76,35 @@ export class TransportPart implements Part {
       ...(httpHandler !== undefined ? { httpHandler } : {}),
     });
     await this.#layer.start();
+    if (tls !== undefined) {
+      const layer = this.#layer;
+      this.#renewal = new CertificateRenewal({
+        source,
+        initial: tls,
+        apply: (credentials) => layer.setTlsCredentials(credentials),
+        logger: log.child({ part: 'certs' }),
+        metrics: this.#o.metrics,
+      });
+      this.#renewal.start();
+    }
   }
 
   async stop(): Promise<void> {
+    this.#renewal?.close();
     await this.#layer?.stop();
   }
+
+  /** tls.*: the pair is re-read (and its new paths watched); a broken pair refuses the reload and the one in force stays. */
+  async reload(next: Config): Promise<ReloadOutcome> {
+    if (this.#renewal === undefined) return { ok: true, applied: [] };
+    const outcome = await this.#renewal.reload(certificateSource(next));
+    if (outcome.kind === 'refused') return { ok: false, error: outcome.error, key: outcome.file === 'key' ? 'tls.key' : 'tls.cert' };
+    return { ok: true, applied: ['tls'] };
+  }
+}
+
+function certificateSource(c: Config): CertificateSource {
+  return { certFile: configPath(c.tls.cert), keyFile: configPath(c.tls.key), minVersion: c.tls.minVersion, ciphers: c.tls.ciphers, watch: c.tls.watch };
 }
 
 /** flowTokens.secret, or a random one when it is empty (tokens then only hold on this node). */

@@ -3,12 +3,14 @@ import { createServer as createHttpServer, type IncomingMessage, type Server as 
 import type { Server as NetServer, Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
-import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
+import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { FlowBase } from './flow-base.js';
 import type { Address } from './flow.js';
 import { CRLF_PONG, crlfKeepalive } from './keepalive.js';
 import { connectionFlowId, familyOf, type Listener, type ListenerContext, type ListenerState } from './listener.js';
+import { applyCredentials, secureContextOptions, type TlsCredentials, type TlsCredentialsHolder } from './tls-credentials.js';
+import type { HandshakeCheck, HandshakeVerdict } from './ws-handshake.js';
 
 export type HttpRequestHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -21,10 +23,13 @@ export class WsFlow extends FlowBase {
   #handshakeTimer: NodeJS.Timeout | undefined;
   /** Cleared before each ping, set by the pong; still clear at the next ping = dead peer. */
   alive = true;
+  /** The SIP user the handshake token named; undefined when the handshake carried none. */
+  readonly boundUser: string | undefined;
 
-  constructor(init: { listener: ListenerState; local: Address; remote: Address; ws: WebSocket; handshakeTimeoutMs: number }) {
+  constructor(init: { listener: ListenerState; local: Address; remote: Address; ws: WebSocket; handshakeTimeoutMs: number; boundUser?: string | undefined }) {
     super({ id: connectionFlowId(init.listener.transport), transport: init.listener.transport, listener: init.listener, local: init.local, remote: init.remote, inbound: true, tap: init.listener.tap });
     this.#ws = init.ws;
+    this.boundUser = init.boundUser;
     this.#handshakeTimer = setTimeout(closeForHandshakeTimeout, init.handshakeTimeoutMs, this);
   }
 
@@ -72,31 +77,34 @@ export class WsFlow extends FlowBase {
  * than using node:https, whose per-connection ALPN copy pins pooled memory
  * for the life of every WebSocket.
  */
-export class WsListener implements Listener {
+export class WsListener implements Listener, TlsCredentialsHolder {
   readonly info: ListenerState;
   readonly #ctx: ListenerContext;
-  readonly #tls: { cert: string | Buffer; key: string | Buffer } | undefined;
+  #tls: TlsCredentials | undefined;
+  #tlsServer: TlsServer | undefined;
   readonly #httpHandler: HttpRequestHandler;
+  readonly #handshake: HandshakeCheck | undefined;
   readonly #flows = new Set<WsFlow>();
   #server: NetServer | undefined;
   #http: HttpServer | undefined;
   #wss: WebSocketServer | undefined;
-  /** TLS connections not (yet) upgraded: the HTTP server does not track injected connections for us. */
+  /** TLS connections not (yet) upgraded, and upgrades whose handshake check is pending: the HTTP server tracks neither for us. */
   readonly #pending = new Set<Socket>();
   #pingTimer: NodeJS.Timeout | undefined;
 
-  constructor(info: ListenerState, ctx: ListenerContext, options: { tls?: { cert: string | Buffer; key: string | Buffer }; httpHandler?: HttpRequestHandler }) {
+  constructor(info: ListenerState, ctx: ListenerContext, options: { tls?: TlsCredentials; httpHandler?: HttpRequestHandler; handshake?: HandshakeCheck }) {
     this.info = info;
     this.#ctx = ctx;
     this.#tls = options.tls;
     this.#httpHandler = options.httpHandler ?? notFound;
+    this.#handshake = options.handshake;
     if (info.transport === 'wss' && this.#tls === undefined) throw new Error(`${info.label}: wss needs a TLS certificate and key`);
   }
 
   start(): Promise<void> {
     const limits = this.#ctx.limits;
     const http = createHttpServer();
-    const server = this.info.transport === 'wss' && this.#tls !== undefined ? this.#tlsServer(http, this.#tls) : http;
+    const server = this.info.transport === 'wss' && this.#tls !== undefined ? this.#createTlsServer(http, this.#tls) : http;
     const wss = new WebSocketServer({
       noServer: true,
       clientTracking: false,
@@ -150,9 +158,17 @@ export class WsListener implements Listener {
     await closed;
   }
 
-  #tlsServer(http: HttpServer, credentials: { cert: string | Buffer; key: string | Buffer }): NetServer {
+  /** WSS: new connections shake hands with these; open ones keep theirs. Throws when OpenSSL refuses them. */
+  setCredentials(credentials: TlsCredentials): void {
+    if (this.info.transport !== 'wss') return;
+    if (this.#tlsServer !== undefined) applyCredentials(this.#tlsServer, credentials);
+    this.#tls = credentials;
+  }
+
+  #createTlsServer(http: HttpServer, credentials: TlsCredentials): NetServer {
     const limits = this.#ctx.limits;
-    const server = createTlsServer({ cert: credentials.cert, key: credentials.key, handshakeTimeout: limits.handshakeTimeoutMs });
+    const server = createTlsServer({ ...secureContextOptions(credentials), handshakeTimeout: limits.handshakeTimeoutMs });
+    this.#tlsServer = server;
     const pending = this.#pending;
     const forget = function (this: Socket): void {
       pending.delete(this);
@@ -172,7 +188,8 @@ export class WsListener implements Listener {
     try {
       this.#httpHandler(req, res);
     } catch (err) {
-      this.#ctx.logger.error({ err, url: req.url }, 'http handler threw');
+      // Without the query: it may carry a handshake token.
+      this.#ctx.logger.error({ err, path: req.url?.split('?', 1)[0] }, 'http handler threw');
       if (!res.headersSent) res.writeHead(500).end();
       else res.destroy();
     }
@@ -195,8 +212,42 @@ export class WsListener implements Listener {
       return;
     }
     this.#releaseOnClose(socket, ip);
+    const verdict = this.#handshake?.check(req);
+    if (verdict === undefined) this.#upgrade(wss, req, socket, head, undefined);
+    else if (!(verdict instanceof Promise)) this.#afterCheck(wss, req, socket, head, verdict);
+    else {
+      // Until the check answers, stop() must be able to cut this socket.
+      const raw = socket as Socket;
+      if (!this.#pending.has(raw)) {
+        this.#pending.add(raw);
+        socket.once('close', () => this.#pending.delete(raw));
+      }
+      verdict.then(
+        (v) => this.#afterCheck(wss, req, socket, head, v),
+        (err: unknown) => {
+          this.#ctx.logger.error({ err, listener: this.info.label }, 'handshake check failed');
+          refuseUpgrade(socket, 500, 'Internal Server Error', 'handshake check failed');
+        },
+      );
+    }
+  }
+
+  #afterCheck(wss: WebSocketServer, req: IncomingMessage, socket: Duplex, head: Buffer, verdict: HandshakeVerdict): void {
+    if (!verdict.ok) {
+      refuseUpgrade(socket, verdict.status, verdict.status === 401 ? 'Unauthorized' : 'Forbidden', verdict.status === 401 ? 'a valid token is required' : 'origin not allowed', verdict.headers);
+      return;
+    }
+    // The peer may have gone, or the listener stopped, while a token was verified.
+    if (socket.destroyed || this.#server === undefined) {
+      socket.destroy();
+      return;
+    }
+    this.#upgrade(wss, req, socket, head, verdict.user);
+  }
+
+  #upgrade(wss: WebSocketServer, req: IncomingMessage, socket: Duplex, head: Buffer, user: string | undefined): void {
     // This callback is dropped once called; nothing long-lived may share its closure, or `req` would live as long as the connection.
-    wss.handleUpgrade(req, socket, head, (ws) => this.#onConnection(ws, req, socket));
+    wss.handleUpgrade(req, socket, head, (ws) => this.#onConnection(ws, req, socket, user));
   }
 
   #releaseOnClose(socket: Duplex, ip: string): void {
@@ -207,7 +258,7 @@ export class WsListener implements Listener {
     this.#ctx.logger.debug({ err, listener: this.info.label }, 'ws socket error');
   };
 
-  #onConnection(ws: WebSocket, req: IncomingMessage, socket: Duplex): void {
+  #onConnection(ws: WebSocket, req: IncomingMessage, socket: Duplex, boundUser: string | undefined): void {
     const raw = req.socket;
     if (this.#server === undefined || raw.remoteAddress === undefined || raw.remotePort === undefined) {
       ws.terminate();
@@ -223,6 +274,7 @@ export class WsListener implements Listener {
       remote: { address: raw.remoteAddress, port: raw.remotePort, family: familyOf(raw.remoteAddress) },
       ws,
       handshakeTimeoutMs: this.#ctx.limits.handshakeTimeoutMs,
+      boundUser,
     });
     this.#flows.add(flow);
     this.#ctx.flows.add(flow);
@@ -304,8 +356,10 @@ function offersSip(header: string | undefined): boolean {
   return false;
 }
 
-function refuseUpgrade(socket: Duplex, status: number, reason: string, body: string): void {
-  socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+function refuseUpgrade(socket: Duplex, status: number, reason: string, body: string, headers?: Readonly<Record<string, string>>): void {
+  let extra = '';
+  if (headers !== undefined) for (const [name, value] of Object.entries(headers)) extra += `${name}: ${value}\r\n`;
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\n${extra}Content-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
 }
 
 function notFound(_req: IncomingMessage, res: ServerResponse): void {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
-import { defaultConfig, loadConfig, printConfig } from '../../../src/config/index.js';
+import { configSchema, defaultConfig, loadConfig, printConfig } from '../../../src/config/index.js';
 import { fixturesDir } from '../../helpers/paths.js';
 
 describe('printConfig', () => {
@@ -34,6 +34,12 @@ describe('printConfig', () => {
     assert.equal(printed.state.redis.url, 'redis://:[redacted]@10.0.0.20:6379/1');
     // The loaded config itself keeps the real values.
     assert.equal(loaded.value.config.admin.token, 'admin-secret');
+  });
+
+  it('redacts the handshake token secret', () => {
+    const text = printConfig(configSchema.parse({ security: { websocket: { token: { secret: 'ws-token-secret-that-is-32-bytes' } } } }));
+    assert.doesNotMatch(text, /ws-token-secret/);
+    assert.equal((parse(text) as { security: { websocket: { token: { secret: string } } } }).security.websocket.token.secret, '[redacted]');
   });
 
   it('leaves unset secrets empty so the reader sees they are unset', () => {

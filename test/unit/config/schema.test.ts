@@ -24,7 +24,7 @@ describe('config schema defaults (CONTRACT.md)', () => {
 
   it('has the contract values for every contract key', () => {
     const c = defaultConfig();
-    assert.deepEqual(c.tls, { cert: 'certs/server.crt', key: 'certs/server.key' });
+    assert.deepEqual({ cert: c.tls.cert, key: c.tls.key }, { cert: 'certs/server.crt', key: 'certs/server.key' });
     assert.equal(c.mode, 'proxy');
     assert.deepEqual(c.topologyHiding, { enabled: true, maskCallId: false });
     assert.deepEqual(c.trustedSources, []);
@@ -34,7 +34,9 @@ describe('config schema defaults (CONTRACT.md)', () => {
     // media keys beyond the contract: test/unit/config/media-schema.test.ts
     assert.deepEqual({ mode: c.media.mode, engines: c.media.rtpengine.engines, timeoutMs: c.media.rtpengine.timeoutMs }, { mode: 'auto', engines: [], timeoutMs: 1000 });
     assert.deepEqual(c.state, { store: 'memory', redis: { url: 'redis://127.0.0.1:6379', keyPrefix: 'sbc:' } });
-    assert.deepEqual(c.security, {
+    const { websocket, ...security } = c.security;
+    assert.deepEqual({ allowedOrigins: websocket.allowedOrigins, allowMissingOrigin: websocket.allowMissingOrigin, token: { secret: websocket.token.secret } }, { allowedOrigins: [], allowMissingOrigin: true, token: { secret: '' } });
+    assert.deepEqual(security, {
       auth: { mode: 'none' },
       rateLimit: { requestsPerSecondPerIp: 50, burst: 100, banSeconds: 300 },
       blockedUserAgents: ['friendly-scanner', 'sipvicious', 'sipcli', 'sip-scan', 'sundayddr', 'iwar', 'sivus', 'smap', 'sipsak'],
@@ -50,6 +52,8 @@ describe('config schema defaults (CONTRACT.md)', () => {
     const c = defaultConfig();
     assert.deepEqual(c.transport, { maxHeaderCount: 128, maxConnectionsPerIp: 100, handshakeTimeoutSeconds: 10, idleTimeoutSeconds: 900, wsPingIntervalSeconds: 30, udpReceiveBufferBytes: 4194304 });
     assert.deepEqual(c.flowTokens, { secret: '' });
+    assert.deepEqual(c.tls, { cert: 'certs/server.crt', key: 'certs/server.key', watch: true, minVersion: 'TLSv1.2' });
+    assert.deepEqual(c.security.websocket.token, { secret: '', param: 'token', userClaim: 'sub', clockToleranceSeconds: 30 });
     assert.deepEqual(c.web, { enabled: true, root: 'web' });
     assert.deepEqual(c.nat, { keepaliveIntervalSeconds: 30, keepaliveMethod: 'OPTIONS', keepaliveFailures: 3 });
     assert.deepEqual({ rewriteWsContact: c.registrar.rewriteWsContact, maxBindingsPerFlow: c.registrar.maxBindingsPerFlow, maxFlows: c.registrar.maxFlows }, { rewriteWsContact: false, maxBindingsPerFlow: 20, maxFlows: 200_000 });
