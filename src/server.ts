@@ -13,6 +13,7 @@ import { CorePart } from './core/core-part.js';
 import { webHandler } from './http/web-handler.js';
 import type { Logger } from './log/logger.js';
 import type { EmbeddedMedia } from './media/embedded/index.js';
+import { FlowRecoveryPart } from './flow-recovery/index.js';
 import { MediaPart } from './media/media-part.js';
 import { OverloadPart } from './overload/overload-part.js';
 import { NatKeepalivePart } from './registrar/nat-keepalive-part.js';
@@ -81,7 +82,8 @@ export class Server {
     const transactions = () => transactionPart.layer;
     const routing = (this.#routing = new RoutingPart({ ...ctx, transport, transactions, excuses: (since): boolean => overload.excuses(since) }));
     const dispatcher = (): Dispatcher => routing.dispatcher;
-    const media = (this.#media = new MediaPart({ ...ctx, store, transport }));
+    const flowRecovery: FlowRecoveryPart = new FlowRecoveryPart({ ...ctx, store, transport, isInside: (flow: Flow): boolean => core.isInside(flow) });
+    const media: MediaPart = (this.#media = new MediaPart({ ...ctx, store, transport, flowGone: (listener: (flowId: string) => void): void => void flowRecovery.onGone(listener) }));
     const registrar = (this.#registrar = new RegistrarPart({ ...ctx, store, transport, dispatcher }));
     const core = (this.#core = new CorePart({
       ...ctx,
@@ -99,6 +101,7 @@ export class Server {
       auth: () => security.auth,
       calls: () => security.callLimits,
       flowTokenSecret: secret,
+      recovery: () => flowRecovery.recovery,
     }));
     const isInside = (flow: Flow): boolean => core.isInside(flow);
     const overload = new OverloadPart({ ...ctx, transport, transactions, isInside });
@@ -109,6 +112,7 @@ export class Server {
       dispatcher,
       media: () => media.selection,
       b2bua: () => core.b2bua,
+      proxyDialogs: (): unknown[] => core.proxyDialogs?.snapshot((flowId: string) => flowRecovery.recovery.state(flowId)) ?? [],
       registrar,
       reload: () => this.#reload(),
       stopping: () => this.#stopped !== undefined,
@@ -120,6 +124,7 @@ export class Server {
       transportPart,
       transactionPart,
       routing,
+      flowRecovery,
       media,
       registrar,
       core,

@@ -22,7 +22,7 @@ import { Call, LEG_KEY_PREFIX, type BRoute, type CallContext } from './call.js';
 import { DialogRecords } from './dialog-records.js';
 import type { DialogPair } from './dialog-translation.js';
 import type { Leg } from './leg.js';
-import { LegTransport } from './leg-transport.js';
+import { LegTransport, type LegFlowRecovery } from './leg-transport.js';
 import { relayStandalone } from './standalone-request.js';
 
 export interface B2buaOptions {
@@ -42,6 +42,19 @@ export interface B2buaOptions {
   maxCalls?: number;
   /** Told the A-leg Call-ID of every INVITE taken whose call is over (or never started). */
   callEnded?: (callId: string) => void;
+  /**
+   * Flow recovery: client flows reported here are gone for good (their
+   * calls end with a BYE carrying `clientGoneReason`); a closed flow is not.
+   * Absent: a call ends when its client connection closes.
+   */
+  recovery?: LegFlowRecovery & {
+    onGone(listener: (flowId: string) => void): () => void;
+    tokenState(token: string): 'up' | 'recovering' | 'gone' | undefined;
+  };
+  /** Reason header of the BYEs for a client that is gone. */
+  clientGoneReason?: string;
+  /** Told the A-leg Call-ID of every call ended because its client is gone (call records: `client-gone`). */
+  clientGone?: (callId: string) => void;
 }
 
 /** Out-of-dialog requests we re-issue with our own identifiers (no dialog to keep). */
@@ -53,7 +66,7 @@ export interface DialogSnapshot {
   callId: string;
   state: string;
   ageSeconds: number;
-  legs: Array<{ side: 'a' | 'b'; callId: string; key: string; confirmed: boolean; inside: boolean }>;
+  legs: Array<{ side: 'a' | 'b'; callId: string; key: string; confirmed: boolean; inside: boolean; flow?: 'up' | 'recovering' | 'gone' }>;
 }
 
 export class B2bua implements RequestTaker {
@@ -79,7 +92,7 @@ export class B2bua implements RequestTaker {
     this.#o = options;
     this.#log = options.logger;
     this.#maxCalls = options.maxCalls ?? DEFAULT_MAX_CALLS;
-    this.#legs = new LegTransport(options.transport, options.transactions, options.logger, options.metrics);
+    this.#legs = new LegTransport(options.transport, options.transactions, options.logger, options.metrics, options.flowFailedStatus, options.recovery);
     this.#records = new DialogRecords(options.store, options.keyPrefix, options.logger);
     this.#ctx = {
       legs: this.#legs,
@@ -95,7 +108,9 @@ export class B2bua implements RequestTaker {
       register: (leg, call) => this.#register(leg, call),
       ended: (call) => this.#forget(call),
     };
-    this.#unsubscribe = options.transport.flows.onClose((flow) => this.#flowClosed(flow));
+    this.#unsubscribe = options.recovery !== undefined
+      ? options.recovery.onGone((flowId) => this.#flowGone(flowId, true))
+      : options.transport.flows.onClose((flow) => this.#flowGone(flow.id, false));
   }
 
   /** Live calls. */
@@ -121,7 +136,10 @@ export class B2bua implements RequestTaker {
         callId: call.a.callId,
         state: call.state,
         ageSeconds: Math.round((now - call.createdAt) / 1000),
-        legs: [call.a, call.b].map((l) => ({ side: l.side, callId: l.callId, key: l.key, confirmed: l.confirmed, inside: l.inside })),
+        legs: [call.a, call.b].map((l) => ({
+          side: l.side, callId: l.callId, key: l.key, confirmed: l.confirmed, inside: l.inside,
+          ...(l.hop.kind === 'flow' ? { flow: this.#o.recovery?.tokenState(l.hop.token) ?? (this.#legs.flowByToken(l.hop.token) !== undefined ? 'up' as const : 'gone' as const) } : {}),
+        })),
       });
       if (out.length >= 10_000) break;
     }
@@ -315,11 +333,24 @@ export class B2bua implements RequestTaker {
     set.add(call);
   }
 
-  #flowClosed(flow: Flow): void {
-    const set = this.#byFlow.get(flow.id);
+  /** Calls through this client flow (flow recovery holds a flow with calls when it closes). */
+  hasCallsOn(flowId: string): boolean {
+    return this.#byFlow.has(flowId);
+  }
+
+  /** A client flow is gone (closed; with flow recovery: not back within the grace): its calls end. */
+  #flowGone(flowId: string, clientGone: boolean): void {
+    const set = this.#byFlow.get(flowId);
     if (set === undefined) return;
-    this.#byFlow.delete(flow.id);
-    for (const call of set) call.hangUp(undefined);
+    this.#byFlow.delete(flowId);
+    for (const call of set) {
+      if (call.state === 'ended') continue;
+      if (clientGone) {
+        this.#o.metrics?.clientGone.inc();
+        this.#o.clientGone?.(call.a.callId);
+      }
+      call.hangUp(undefined, clientGone ? this.#o.clientGoneReason : undefined);
+    }
   }
 
   #respond(server: ServerTransaction, req: SipRequest, status: number, reason?: string, headers?: Record<string, string>): void {

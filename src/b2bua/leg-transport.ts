@@ -17,17 +17,37 @@ import type { ClientTransaction, ClientTransactionUser, TransactionLayer } from 
 import type { Flow, TransportLayer } from '../transport/index.js';
 import type { Leg } from './leg.js';
 
+/** Flow recovery's view of a client token (absent = a closed flow is gone at once). */
+export interface LegFlowRecovery {
+  /** 480 while the token's client may still come back; undefined once it is gone. */
+  goneStatus(token: string): number | undefined;
+}
+
 export class LegTransport {
   readonly #transport: TransportLayer;
   readonly #transactions: TransactionLayer;
   readonly #log: Logger;
   readonly #metrics: SbcMetrics | undefined;
+  readonly #flowFailedStatus: number;
+  readonly #recovery: LegFlowRecovery | undefined;
 
-  constructor(transport: TransportLayer, transactions: TransactionLayer, logger: Logger, metrics?: SbcMetrics) {
+  constructor(transport: TransportLayer, transactions: TransactionLayer, logger: Logger, metrics?: SbcMetrics, flowFailedStatus = 430, recovery?: LegFlowRecovery) {
     this.#transport = transport;
     this.#transactions = transactions;
     this.#log = logger;
     this.#metrics = metrics;
+    this.#flowFailedStatus = flowFailedStatus;
+    this.#recovery = recovery;
+  }
+
+  /**
+   * What a request for a leg that cannot be reached is answered with: a
+   * client flow that is down gets 480 while its client may come back, then
+   * proxy.flowFailedStatus (430); anything else 503.
+   */
+  unreachableStatus(leg: Leg): number {
+    if (leg.hop.kind !== 'flow') return 503;
+    return this.#recovery?.goneStatus(leg.hop.token) ?? this.#flowFailedStatus;
   }
 
   get timers(): { t1Ms: number; t2Ms: number } {

@@ -18,7 +18,9 @@ import type { StateStore } from '../state/index.js';
 import type { TopologyHiding } from '../topology/index.js';
 import { topologyFromConfig } from '../topology/topology-from-config.js';
 import type { Flow } from '../transport/index.js';
+import { CLIENT_GONE_REASON, ProxyBye, ProxyDialogs, RecoveryHooks, type FlowRecovery } from '../flow-recovery/index.js';
 import { EstablishedCalls } from './established-calls.js';
+import { OwnAddresses } from './own-addresses.js';
 import { Pipeline } from './pipeline.js';
 
 /** What the core is built from; each is read when the part starts (the parts before it have started by then). */
@@ -36,6 +38,8 @@ export interface CorePartOptions extends PartContext, SipLayers {
   auth: () => DigestAuthenticator | undefined;
   calls: () => CallLimits;
   flowTokenSecret: string | Buffer;
+  /** Flow recovery (flowRecovery.graceSeconds): what follows a client to its new flow, and ends its calls when it is gone. */
+  recovery: () => FlowRecovery;
 }
 
 export class CorePart implements Part {
@@ -47,6 +51,8 @@ export class CorePart implements Part {
   #b2bua: B2bua | undefined;
   #topology: TopologyHiding | undefined;
   #services: LocalServices | undefined;
+  /** Proxy mode: calls answered through us with a client on one side, so a gone client's calls can be ended. */
+  #proxyDialogs: ProxyDialogs | undefined;
 
   constructor(options: CorePartOptions) {
     this.#o = options;
@@ -71,6 +77,16 @@ export class CorePart implements Part {
     return this.#topology;
   }
 
+  /** The ended hook of every call (call records): `(callId, reason)`, reason `bye` or `client-gone`. */
+  get established(): EstablishedCalls {
+    return this.#established;
+  }
+
+  /** Proxy mode: the calls a client of ours is in (GET /api/dialogs). */
+  get proxyDialogs(): ProxyDialogs | undefined {
+    return this.#proxyDialogs;
+  }
+
   /** Established calls: the B2BUA's, or in proxy mode those the pipeline saw answered and not yet ended. */
   get calls(): number {
     return (this.#b2bua?.size ?? 0) + this.#established.size;
@@ -88,6 +104,7 @@ export class CorePart implements Part {
     const dispatcher = o.dispatcher();
     const media = o.media();
     const callLimits = o.calls();
+    const recovery = o.recovery();
     if (c.mode === 'b2bua') {
       this.#b2bua = new B2bua({
         transport,
@@ -102,6 +119,9 @@ export class CorePart implements Part {
         failoverTimeoutMs: c.proxy.failoverTimeoutMs,
         productName: PRODUCT,
         callEnded: (callId: string) => callLimits.ended(callId),
+        recovery,
+        clientGoneReason: CLIENT_GONE_REASON,
+        clientGone: (callId: string) => this.#established.ended(callId, 'client-gone'),
       });
     }
     // Built-in services (echo, tone): local registrar with embedded media; they take their calls as the B2BUA would.
@@ -120,13 +140,32 @@ export class CorePart implements Part {
     });
     const topology = c.topologyHiding.enabled ? topologyFromConfig(o, o.store(), o.flowTokenSecret) : undefined;
     this.#topology = topology;
+    const logger = o.logger.child({ part: 'core' });
+    const proxyDialogs = this.#b2bua !== undefined ? undefined : new ProxyDialogs({
+      own: new OwnAddresses(transport.listeners),
+      bye: new ProxyBye({ transport, transactions, logger, metrics: o.metrics, productName: PRODUCT }),
+      teardown: {
+        ended: (callId, key) => {
+          media?.endCall(callId);
+          callLimits.ended(callId);
+          this.#established.ended(callId, 'client-gone');
+          if (key !== undefined) void topology?.end(key);
+        },
+      },
+      logger,
+      metrics: o.metrics,
+    });
+    this.#proxyDialogs = proxyDialogs;
+    const b2bua = this.#b2bua;
+    recovery.addDialogSource((flowId) => proxyDialogs?.has(flowId) === true || b2bua?.hasCallsOn(flowId) === true);
+    if (proxyDialogs !== undefined) recovery.onGone((flowId) => proxyDialogs.clientGone(flowId));
     const auth = o.auth();
     const localDomain = o.localDomain();
     const pipeline = new Pipeline({
       transport,
       transactions,
       dispatcher,
-      logger: o.logger.child({ part: 'core' }),
+      logger,
       metrics: o.metrics,
       trustedSources: c.trustedSources,
       registrar: c.registrar,
@@ -143,6 +182,7 @@ export class CorePart implements Part {
       calls: callLimits,
       established: this.#established,
       ...(localDomain !== undefined ? { localDomain } : {}),
+      clientFlows: new RecoveryHooks(recovery, proxyDialogs),
     });
     this.#pipeline = pipeline;
     transport.setUser({
@@ -152,6 +192,7 @@ export class CorePart implements Part {
   }
 
   stop(): void {
+    this.#proxyDialogs?.clear();
     this.#b2bua?.close();
     this.#services?.close();
   }

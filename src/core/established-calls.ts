@@ -12,12 +12,22 @@ export interface EstablishedCallsOptions {
   now?: () => number;
 }
 
+/**
+ * Why a call ended, for whoever keeps call records. The pipeline reports
+ * `bye` (its BYE was answered); flow recovery reports `client-gone` (the
+ * client's connection closed and it did not come back within the grace).
+ */
+export type DialogEndReason = 'bye' | 'client-gone';
+
+export type DialogEndedListener = (callId: string, reason: DialogEndReason) => void;
+
 export class EstablishedCalls {
   readonly #ttlMs: number;
   readonly #max: number;
   readonly #now: () => number;
   /** Call-ID → when it is forgotten; insertion order is age order. */
   readonly #calls = new Map<string, number>();
+  readonly #endedListeners = new Set<DialogEndedListener>();
 
   constructor(options: EstablishedCallsOptions = {}) {
     this.#ttlMs = (options.maxCallSeconds ?? 43_200) * 1000;
@@ -42,9 +52,28 @@ export class EstablishedCalls {
     this.#calls.set(callId, this.#now() + this.#ttlMs);
   }
 
-  /** Its BYE was answered. */
-  ended(callId: string | undefined): void {
-    if (callId !== undefined) this.#calls.delete(callId);
+  /**
+   * Its BYE was answered (or it failed to start), or `reason` says why else
+   * it ended. Listeners hear of every established call that ends, and of
+   * every call ended with an explicit reason (the B2BUA's too).
+   */
+  ended(callId: string | undefined, reason?: DialogEndReason): void {
+    if (callId === undefined) return;
+    const was = this.#calls.delete(callId);
+    if (!was && reason === undefined) return;
+    for (const l of this.#endedListeners) {
+      try {
+        l(callId, reason ?? 'bye');
+      } catch {
+        // A listener's failure is its own: the call is over either way.
+      }
+    }
+  }
+
+  /** The ended hook (call records): called as `(callId, reason)`. Returns an unsubscribe function. */
+  onDialogEnded(listener: DialogEndedListener): () => void {
+    this.#endedListeners.add(listener);
+    return () => this.#endedListeners.delete(listener);
   }
 
   #expire(): void {

@@ -9,6 +9,8 @@ import { mediaFromConfig, type MediaSelection } from './media-from-config.js';
 export interface MediaPartOptions extends PartContext {
   store: () => StateStore;
   transport: () => TransportLayer;
+  /** Client flows gone for good (flow recovery: closed and not back within the grace); default: closed flows. */
+  flowGone?: (listener: (flowId: string) => void) => void;
 }
 
 const MEDIA_MODE_LINES = {
@@ -40,7 +42,9 @@ export class MediaPart implements Part {
     const media = await mediaFromConfig(config, { store: this.#o.store(), metrics, logger: logger.child({ part: 'media' }), fallbackAdvertise: defaultAdvertise('0.0.0.0') });
     this.#selection = media;
     const hooks = media.hooks;
-    if (hooks !== undefined) this.#o.transport().flows.onClose((flow) => hooks.flowClosed(flow.id));
+    if (hooks === undefined) return;
+    if (this.#o.flowGone !== undefined) this.#o.flowGone((flowId) => hooks.flowClosed(flowId));
+    else this.#o.transport().flows.onClose((flow) => hooks.flowClosed(flow.id));
   }
 
   async stop(): Promise<void> {
