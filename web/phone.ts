@@ -298,6 +298,24 @@ export class Phone {
     this.#update('in call', on ? `On hold with ${call.peer}` : `In call with ${call.peer}`);
   }
 
+  /**
+   * Renegotiates the media with new ICE credentials, as after a network
+   * change: a re-INVITE whose offer restarts ICE (RFC 8839 §4.4.1.1.1).
+   */
+  async restartIce(): Promise<void> {
+    const session = this.#answeredCall().session;
+    const previous = session.sessionDescriptionHandlerOptionsReInvite;
+    const restart: Web.SessionDescriptionHandlerOptions = { ...previous, offerOptions: { ...(previous as Web.SessionDescriptionHandlerOptions).offerOptions, iceRestart: true } };
+    session.sessionDescriptionHandlerOptionsReInvite = restart;
+    try {
+      await reinvite(session);
+    } catch (error) {
+      throw new Error(`ICE restart failed: ${messageOf(error)}`);
+    } finally {
+      session.sessionDescriptionHandlerOptionsReInvite = previous;
+    }
+  }
+
   /** Stops (or restarts) sending the microphone. */
   mute(on: boolean): void {
     const call = this.#answeredCall();
