@@ -14,7 +14,7 @@ export interface SoftphoneHook {
   answer(): Promise<void>;
   hangup(): Promise<void>;
   hold(on: boolean): Promise<void>;
-  restartIce(): Promise<void>;
+  restartIce(): Promise<{ local: [string, string]; remote: [string, string] }>;
   mute(on: boolean): void;
   dtmf(tone: string): void;
   stats(): Promise<{ inboundPackets: number; outboundPackets: number; audioEnergy: number; jitter: number; lost: number }>;

@@ -26,7 +26,9 @@ const MIN_RTP = 50;
 const GRACE_SECONDS = 4;
 const ENGINE_LOG_TAIL = 6000;
 
-describe('flow recovery with Chromium (SIP.js), rtpengine and Kamailio', () => {
+const MEDIA_PORTS = '41000-41199';
+
+for (const media of ['rtpengine', 'embedded'] as const) describe(`flow recovery with Chromium (SIP.js), Kamailio and ${media === 'rtpengine' ? 'rtpengine' : 'the embedded relay (werift)'}`, () => {
   let engine: RunningRtpengine | undefined;
   let kam: RunningKamailio | undefined;
   let sbc: TestSbc | undefined;
@@ -36,7 +38,7 @@ describe('flow recovery with Chromium (SIP.js), rtpengine and Kamailio', () => {
 
   before(async () => {
     await ensureWebBuilt();
-    engine = await startRtpengine({ ports: 200 });
+    if (media === 'rtpengine') engine = await startRtpengine({ ports: 200 });
     kam = await startKamailio();
     sbc = await startSbc({
       listen: [
@@ -46,7 +48,9 @@ describe('flow recovery with Chromium (SIP.js), rtpengine and Kamailio', () => {
       ...behindKamailio(kam.uri),
       topologyHiding: { enabled: true },
       flowRecovery: { graceSeconds: GRACE_SECONDS },
-      media: { mode: 'rtpengine', rtpengine: { engines: [{ url: engine.udpUrl, weight: 1 }] } },
+      media: engine !== undefined
+        ? { mode: 'rtpengine', rtpengine: { engines: [{ url: engine.udpUrl, weight: 1 }] } }
+        : { mode: 'embedded', embedded: { address: '127.0.0.1', ports: MEDIA_PORTS } },
     });
     uas = await RtpUas.start({ user: 'echo', domain: DOMAIN });
     await uas.register({ address: kam.host, port: kam.port });
@@ -134,17 +138,21 @@ describe('flow recovery with Chromium (SIP.js), rtpengine and Kamailio', () => {
     assert.equal((await p.statusLine()).text, 'Call ended: remote hung up');
   });
 
-  scenario('after the reconnect an ICE restart re-INVITE from the page goes through rtpengine and the audio resumes; the page hangs up', async () => {
+  scenario(`after the reconnect an ICE restart re-INVITE from the page goes through ${media === 'rtpengine' ? 'rtpengine' : 'the embedded relay'} and the audio resumes; the page hangs up`, async () => {
     const p = await openPage('carol');
     const call = await callThenDrop(p);
     const offers = call.remoteSdps.length;
-    const logBefore = need(engine, 'rtpengine').logs().length;
-    await p.restartIce();
-    // Chromium gathers new candidates (new ports) with the new credentials; the engine moves to them.
-    await waitUntil(() => /ICE negotiated: new peer for component 1/.test(need(engine, 'rtpengine').logs().slice(logBefore)), 10_000,
-      () => `rtpengine never moved to the page's new ICE candidates:\n${need(engine, 'rtpengine').logs().slice(logBefore).slice(-3000)}`);
+    const logBefore = engine?.logs().length ?? 0;
+    const ufrags = await p.restartIce();
+    assert.notEqual(ufrags.local[1], ufrags.local[0], 'the page offered new ICE credentials');
+    assert.notEqual(ufrags.remote[1], ufrags.remote[0], `the answer carries new ICE credentials of the ${media === 'rtpengine' ? 'engine' : 'relay'} (an ICE restart both ways): ${JSON.stringify(ufrags)}`);
+    if (engine !== undefined) {
+      // Chromium gathers new candidates (new ports) with the new credentials; the engine moves to them.
+      await waitUntil(() => /ICE negotiated: new peer for component 1/.test(engine!.logs().slice(logBefore)), 10_000,
+        () => `rtpengine never moved to the page's new ICE candidates:\n${engine!.logs().slice(logBefore).slice(-3000)}`);
+    }
     assert.ok(call.remoteSdps.length > offers, 'the echo phone got the re-INVITE (a plain RTP offer from the engine)');
-    assert.match(call.remoteSdps.at(-1)!, /\r\nm=audio \d+ RTP\/AVP /, 'still RTP/AVP toward the phone');
+    if (media === 'rtpengine') assert.match(call.remoteSdps.at(-1)!, /\r\nm=audio \d+ RTP\/AVP /, 'still RTP/AVP toward the phone');
     await assertAudioBothWays(p, call, 'after the ICE restart');
 
     await p.hangup();
