@@ -181,7 +181,7 @@ for (const mode of ['proxy', 'b2bua'] as const) {
       const aor = `fr${rand(3)}`;
       assert.equal((await client.registered(aor)).status, 200);
       const ua = await udpUa();
-      const { uaCallId, clientCallId } = await clientCalls(client, ua);
+      const { invite, uaCallId, clientCallId } = await clientCalls(client, ua);
       const goneBefore = await metric(sbc, 'sbc_client_gone_total');
       client.close();
       const bye = await ua.nextRequest('BYE', uaCallId, (GRACE_SECONDS + 1) * 1000);
@@ -190,6 +190,11 @@ for (const mode of ['proxy', 'b2bua'] as const) {
       assert.ok((bye.msg as SipRequest).vias()!.length >= 2, 'the BYE came through Kamailio (the route set toward the inside party)');
       assert.equal(await metric(sbc, 'sbc_client_gone_total'), goneBefore + 1);
       assert.deepEqual((await dialogs(sbc)).filter((d) => d.callId === clientCallId), [], 'the call of the gone client is no more in /api/dialogs');
+      // Once the grace is over the flow is gone for good: 430 Flow Failed (RFC 5626 §5.3.1) from the
+      // proxy; the B2BUA's dialog toward the UA is over (481).
+      fromCallee(ua, invite, 'INFO', 9);
+      const failed = (await ua.nextResponse(uaCallId, (s) => s >= 200, 'INFO')).msg as SipResponse;
+      assert.equal(failed.status, mode === 'proxy' ? 430 : 481, `a request in the call of the gone client: ${failed.status} ${failed.reason}`);
     });
 
     test('a client called from inside that does not come back: the caller gets the BYE with Reason', async () => {
