@@ -168,7 +168,7 @@ export class FlowRecovery {
     let previous: string | undefined;
     for (const key of keys) {
       const prev = this.#byIdentity.get(key);
-      if (prev !== undefined && prev !== flow.id && previous === undefined && this.#inheritable(prev)) previous = prev;
+      if (prev !== undefined && prev !== flow.id && previous === undefined && this.#inheritable(prev) && !otherInstance(keys, this.#identityOf.get(prev))) previous = prev;
       this.#remember(this.#byIdentity, key, flow.id);
     }
     if (previous !== undefined) {
@@ -288,7 +288,7 @@ export class FlowRecovery {
     this.#held.set(id, { timer, keys });
     this.#log.info({ flow: id, reason, graceSeconds: this.#o.graceSeconds, identity: keys.length > 0 }, 'client flow closed with dialogs; waiting for the client to come back');
     if (this.#o.shared && keys.length > 0) {
-      const record = JSON.stringify({ flowId: id, node: this.#o.node.id });
+      const record = JSON.stringify({ flowId: id, node: this.#o.node.id, instance: keys.find((k) => k.startsWith('i:')) });
       const ttl = Math.max(1, Math.ceil(this.#o.graceSeconds));
       for (const key of keys) this.#o.store.set(this.#recoverKey(key), record, ttl).catch((err: unknown) => this.#log.warn({ err, flow: id }, 'flow recovery record not written; the client can only come back to this node'));
     }
@@ -406,13 +406,14 @@ export class FlowRecovery {
         return;
       }
       if (text === undefined) continue;
-      let record: { flowId?: unknown; node?: unknown };
+      let record: { flowId?: unknown; node?: unknown; instance?: unknown };
       try {
-        record = JSON.parse(text) as { flowId?: unknown; node?: unknown };
+        record = JSON.parse(text) as { flowId?: unknown; node?: unknown; instance?: unknown };
       } catch {
         continue;
       }
       if (typeof record.flowId !== 'string' || record.node === this.#o.node.id || flow.closed || this.#closed) continue;
+      if (typeof record.instance === 'string' && otherInstance(keys, [record.instance])) continue;
       const oldId = record.flowId;
       this.#o.store.delete(this.#recoverKey(key)).catch(() => undefined);
       const inherited = this.#alias(oldId, { flowId: flow.id }, flow.id);
@@ -493,6 +494,13 @@ export class FlowRecovery {
     }
     map.set(key, value);
   }
+}
+
+/** Both flows name an RFC 5626 instance, and not the same one: a Contact alike is not the same client. */
+function otherInstance(keys: readonly string[], previous: readonly string[] | undefined): boolean {
+  const mine = keys.find((k) => k.startsWith('i:'));
+  const theirs = previous?.find((k) => k.startsWith('i:'));
+  return mine !== undefined && theirs !== undefined && mine !== theirs;
 }
 
 function parseAlias(text: string): { flowId: string; node: string; nodeUri: string; token: string } | undefined {
