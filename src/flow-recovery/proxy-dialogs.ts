@@ -95,13 +95,13 @@ export class ProxyDialogs {
       this.#remove(callId);
       return;
     }
-    const initial = req.to()?.params.get('tag') == null;
-    if (method === 'INVITE' && initial) {
-      if (res.status >= 200 && res.status < 300 && !this.#byCallId.has(callId)) this.#learn(f);
+    const d = this.#byCallId.get(callId);
+    if (d === undefined) {
+      // Only a 2xx to an initial INVITE starts a call worth tracking (REGISTER and the rest cost one lookup).
+      if (method === 'INVITE' && res.status >= 200 && res.status < 300 && req.to()?.params.get('tag') == null) this.#learn(f);
       return;
     }
-    const d = this.#byCallId.get(callId);
-    if (d === undefined || res.status >= 300) return;
+    if (res.status >= 300) return;
     const seq = req.cseq()?.seq ?? 0;
     if (!f.inside && seq > d.cseq) d.cseq = seq;
     // A target refresh (RFC 3261 §12.2): the inside party's new Contact.
