@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { SipRequest, SipResponse } from '../../../src/sip/message.js';
 import { startKamailio, type RunningKamailio } from '../../helpers/kamailio.js';
-import { rand, request, uasRouteSet } from '../../helpers/sip-peer.js';
+import { rand, request, response, SipPeer, uacRouteSet, uasRouteSet } from '../../helpers/sip-peer.js';
 import { startSbc, type TestSbc } from '../../helpers/sbc.js';
 import { contactUri, UdpUa, WsClient } from '../kamailio/harness.js';
 
@@ -70,6 +70,7 @@ function kamailioSbc(kam: RunningKamailio, mode: 'proxy' | 'b2bua'): Promise<Tes
     listen: [
       { transport: 'udp', address: '127.0.0.1', port: 0 },
       { transport: 'ws', address: '127.0.0.1', port: 0 },
+      { transport: 'tcp', address: '127.0.0.1', port: 0 },
     ],
     backends: { default: { algorithm: 'round-robin', probe: { method: 'OPTIONS', intervalSeconds: 2, failuresToDown: 3, successesToUp: 1, timeoutMs: 1000 }, targets: [{ uri: kam.uri, weight: 1, priority: 0 }] } },
     registrar: { backend: 'default', pathMode: true },
@@ -195,6 +196,44 @@ for (const mode of ['proxy', 'b2bua'] as const) {
       fromCallee(ua, invite, 'INFO', 9);
       const failed = (await ua.nextResponse(uaCallId, (s) => s >= 200, 'INFO')).msg as SipResponse;
       assert.equal(failed.status, mode === 'proxy' ? 430 : 481, `a request in the call of the gone client: ${failed.status} ${failed.reason}`);
+    });
+
+    test('a phone on TCP reconnects from a new port and re-registers (same Contact): the inside BYE reaches the new connection', async () => {
+      const port = sbc.listener('tcp').boundPort;
+      const user = `tc${rand(3)}`;
+      const contact = `<sip:${user}@127.0.0.1:5999;transport=tcp>`;
+      const phone = async (): Promise<SipPeer> => {
+        const p = await SipPeer.tcp(port);
+        open.push(p);
+        p.onMessage = (r) => {
+          if (r.msg.kind === 'request' && r.msg.method === 'BYE') p.send(response(r.msg, 200, 'OK'));
+        };
+        return p;
+      };
+      const sentBy = (p: SipPeer): string => `127.0.0.1:${p.address.port}`;
+      const registerOn = async (p: SipPeer, cseq: number): Promise<number> => {
+        p.send(request({ method: 'REGISTER', uri: 'sip:example.com', sentBy: sentBy(p), viaTransport: 'TCP', callId: `reg-${user}`, cseq, from: `<sip:${user}@example.com>`, to: `<sip:${user}@example.com>`, contact: `${contact};expires=600`, headers: ['Supported: path, outbound'] }));
+        return ((await p.nextResponse((st) => st >= 200, 'REGISTER')).msg as SipResponse).status;
+      };
+      const first = await phone();
+      assert.equal(await registerOn(first, 1), 200);
+      const ua = await udpUa();
+      const callId = rand(8);
+      first.send(request({ method: 'INVITE', uri: `sip:${ua.user}@example.com`, sentBy: sentBy(first), viaTransport: 'TCP', callId, fromTag: 'tcp1', from: `<sip:${user}@example.com>`, to: `<sip:${ua.user}@example.com>`, contact }));
+      const ok = (await first.nextResponse(200, 'INVITE')).msg as SipResponse;
+      first.send(request({ method: 'ACK', uri: contactUri(ok), sentBy: sentBy(first), viaTransport: 'TCP', callId, fromTag: 'tcp1', from: `<sip:${user}@example.com>`, to: `<sip:${ua.user}@example.com>`, toTag: ok.to()?.params.get('tag') ?? '', headers: uacRouteSet(ok).map((r) => `Route: ${r}`) }));
+      const invite = (await ua.nextRequest('INVITE')).msg as SipRequest;
+      await ua.nextRequest('ACK', invite.callId);
+
+      first.close();
+      await waitFlowState(sbc, mode === 'proxy' ? callId : undefined, 'recovering');
+      const second = await phone();
+      assert.notEqual(second.address.port, first.address.port, 'a new connection from a new port');
+      assert.equal(await registerOn(second, 2), 200);
+      fromCallee(ua, invite, 'BYE', 2);
+      const bye = (await second.nextRequest('BYE', 3000)).msg as SipRequest;
+      if (mode === 'proxy') assert.equal(bye.callId, callId);
+      assert.equal(((await ua.nextResponse(invite.callId!, (st) => st >= 200, 'BYE')).msg as SipResponse).status, 200);
     });
 
     test('a client called from inside that does not come back: the caller gets the BYE with Reason', async () => {
