@@ -281,9 +281,9 @@ export class FlowRecovery {
     if (this.#held.size >= this.#max) {
       // Never unbounded: the oldest held flow is given up now.
       const oldest = this.#held.keys().next().value;
-      if (oldest !== undefined) this.#expire(oldest);
+      if (oldest !== undefined) void this.#expire(oldest);
     }
-    const timer = setTimeout(() => this.#expire(id), this.#graceMs);
+    const timer = setTimeout(() => void this.#expire(id), this.#graceMs);
     timer.unref();
     this.#held.set(id, { timer, keys });
     this.#log.info({ flow: id, reason, graceSeconds: this.#o.graceSeconds, identity: keys.length > 0 }, 'client flow closed with dialogs; waiting for the client to come back');
@@ -322,7 +322,7 @@ export class FlowRecovery {
         this.#recoveredElsewhere([id], parsed.flowId, parsed.nodeUri, parsed.token);
         return;
       }
-      if (this.#o.shared) for (const key of held.keys) this.#o.store.delete(this.#recoverKey(key)).catch(() => undefined);
+      for (const key of held.keys) this.#o.store.delete(this.#recoverKey(key)).catch(() => undefined);
     }
     if (!this.#held.has(id)) return;
     this.#held.delete(id);
