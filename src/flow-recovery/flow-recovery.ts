@@ -77,6 +77,8 @@ interface Alias {
 interface Held {
   timer: NodeJS.Timeout;
   keys: string[];
+  /** The client's IP address on the flow that closed. */
+  address: string;
 }
 
 /** Messages between nodes (JSON on the `flow-recovery` channel). */
@@ -106,8 +108,8 @@ export class FlowRecovery {
   readonly #lineage = new Map<string, Set<string>>();
   /** Flows held by another node that a flow here inherited: their dialogs are there, not here. */
   readonly #remoteOrigin = new Set<string>();
-  /** Flows already looked up in the shared store. */
-  readonly #storeChecked = new WeakSet<Flow>();
+  /** Flows already looked up in the shared store, and whether with the registrar's word. */
+  readonly #storeChecked = new WeakMap<Flow, 'plain' | 'vouched'>();
   readonly #dialogSources: Array<(flowId: string) => boolean> = [];
   readonly #goneListeners = new Set<FlowGoneListener>();
   readonly #unsubscribe: Array<() => void> = [];
@@ -153,32 +155,61 @@ export class FlowRecovery {
 
   /**
    * A request from outside on `flow`: learn who the client is; a client that
-   * comes back takes over the dialogs of its held (or replaced) flow.
-   * Cheap after the first request with a Contact on a flow, REGISTER aside.
+   * comes back from the IP address it had takes over the dialogs of its
+   * held (or replaced) flow at once. Cheap after the first request with a
+   * Contact on a flow, REGISTER aside.
    */
   seen(req: SipRequest, flow: Flow): void {
+    this.#take(req, flow, false);
+  }
+
+  /**
+   * The registrar accepted a REGISTER from `flow` (2xx): who it names is
+   * vouched for, so the client takes over its dialogs from any address
+   * (a network change: Wi-Fi to mobile). A Contact alone, from another
+   * address, does not: anyone could send it.
+   */
+  registered(req: SipRequest, flow: Flow): void {
+    this.#take(req, flow, true);
+  }
+
+  #take(req: SipRequest, flow: Flow, vouched: boolean): void {
     if (this.#graceMs === 0 || !flow.reliable || this.#closed) return;
     const known = this.#identityOf.get(flow.id);
     if (known !== undefined && req.method !== 'REGISTER') return;
     const id = identityOf(req);
     if (id === undefined) return;
     const keys = identityKeys(id);
-    if (known !== undefined && keys.length === known.length && keys.every((k, i) => k === known[i])) return;
+    if (!vouched && known !== undefined && keys.length === known.length && keys.every((k, i) => k === known[i])) return;
     this.#remember(this.#identityOf, flow.id, keys);
     let previous: string | undefined;
+    let waiting = false;
     for (const key of keys) {
       const prev = this.#byIdentity.get(key);
-      if (prev !== undefined && prev !== flow.id && previous === undefined && this.#inheritable(prev) && !otherInstance(keys, this.#identityOf.get(prev))) previous = prev;
+      if (prev !== undefined && prev !== flow.id && previous === undefined && this.#inheritable(prev) && !otherInstance(keys, this.#identityOf.get(prev))) {
+        if (vouched || this.#addressOf(prev) === flow.remote.address) previous = prev;
+        else {
+          // Another address: the dialogs wait for the registrar's word (registered()).
+          waiting = true;
+          continue;
+        }
+      }
       this.#remember(this.#byIdentity, key, flow.id);
     }
     if (previous !== undefined) {
       this.#recoverHere(previous, flow, keys);
       return;
     }
-    if (this.#o.shared && !this.#storeChecked.has(flow)) {
-      this.#storeChecked.add(flow);
-      void this.#lookUpElsewhere(keys, flow);
-    }
+    if (waiting || !this.#o.shared) return;
+    const checked = this.#storeChecked.get(flow);
+    if (checked === 'vouched' || (checked === 'plain' && !vouched)) return;
+    this.#storeChecked.set(flow, vouched ? 'vouched' : 'plain');
+    void this.#lookUpElsewhere(keys, flow, vouched);
+  }
+
+  /** The client's IP address on a held or open flow. */
+  #addressOf(flowId: string): string | undefined {
+    return this.#held.get(flowId)?.address ?? this.#o.flows.get(flowId)?.remote.address;
   }
 
   /** Where a flow id leads now (alias chain followed). */
@@ -285,10 +316,10 @@ export class FlowRecovery {
     }
     const timer = setTimeout(() => void this.#expire(id), this.#graceMs);
     timer.unref();
-    this.#held.set(id, { timer, keys });
+    this.#held.set(id, { timer, keys, address: flow.remote.address });
     this.#log.info({ flow: id, reason, graceSeconds: this.#o.graceSeconds, identity: keys.length > 0 }, 'client flow closed with dialogs; waiting for the client to come back');
     if (this.#o.shared && keys.length > 0) {
-      const record = JSON.stringify({ flowId: id, node: this.#o.node.id, instance: keys.find((k) => k.startsWith('i:')) });
+      const record = JSON.stringify({ flowId: id, node: this.#o.node.id, address: flow.remote.address, instance: keys.find((k) => k.startsWith('i:')) });
       const ttl = Math.max(1, Math.ceil(this.#o.graceSeconds));
       for (const key of keys) this.#o.store.set(this.#recoverKey(key), record, ttl).catch((err: unknown) => this.#log.warn({ err, flow: id }, 'flow recovery record not written; the client can only come back to this node'));
     }
@@ -396,7 +427,7 @@ export class FlowRecovery {
     return inherited;
   }
 
-  async #lookUpElsewhere(keys: string[], flow: Flow): Promise<void> {
+  async #lookUpElsewhere(keys: string[], flow: Flow, vouched: boolean): Promise<void> {
     for (const key of keys) {
       let text: string | undefined;
       try {
@@ -406,14 +437,16 @@ export class FlowRecovery {
         return;
       }
       if (text === undefined) continue;
-      let record: { flowId?: unknown; node?: unknown; instance?: unknown };
+      let record: { flowId?: unknown; node?: unknown; address?: unknown; instance?: unknown };
       try {
-        record = JSON.parse(text) as { flowId?: unknown; node?: unknown; instance?: unknown };
+        record = JSON.parse(text) as { flowId?: unknown; node?: unknown; address?: unknown; instance?: unknown };
       } catch {
         continue;
       }
       if (typeof record.flowId !== 'string' || record.node === this.#o.node.id || flow.closed || this.#closed) continue;
       if (typeof record.instance === 'string' && otherInstance(keys, [record.instance])) continue;
+      // As here: from another address only once the registrar accepted the client's REGISTER.
+      if (!vouched && record.address !== flow.remote.address) return;
       const oldId = record.flowId;
       this.#o.store.delete(this.#recoverKey(key)).catch(() => undefined);
       const inherited = this.#alias(oldId, { flowId: flow.id }, flow.id);

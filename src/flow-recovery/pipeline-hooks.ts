@@ -20,6 +20,9 @@ export class RecoveryHooks implements ClientFlowHooks {
   }
 
   relayed(final: RelayedFinal): void {
+    const { req, res } = final;
+    // The registrar accepted the client's REGISTER: it may take over its dialogs from a new address.
+    if (req.method === 'REGISTER' && !final.inside && res.status >= 200 && res.status < 300) this.#recovery.registered(req, final.source);
     this.#dialogs?.final(final);
   }
 

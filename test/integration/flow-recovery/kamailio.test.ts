@@ -99,8 +99,8 @@ for (const mode of ['proxy', 'b2bua'] as const) {
       await kam?.stop();
     });
 
-    const wsClient = async (previous?: WsClient): Promise<WsClient> => {
-      const c = previous === undefined ? await WsClient.connect(wsUrl) : await WsClient.resume(wsUrl, previous);
+    const wsClient = async (previous?: WsClient, localAddress?: string): Promise<WsClient> => {
+      const c = previous === undefined ? await WsClient.connect(wsUrl) : await WsClient.resume(wsUrl, previous, localAddress);
       open.push(c);
       return c;
     };
@@ -148,7 +148,7 @@ for (const mode of ['proxy', 'b2bua'] as const) {
       assert.ok(await metric(sbc, 'sbc_flow_recoveries_total') >= 1);
     });
 
-    test('after the reconnect a re-INVITE from inside reaches the new WebSocket, is answered, and the BYE after it too', async () => {
+    test('the client comes back from another address (a network change): once the registrar accepted its REGISTER, a re-INVITE from inside reaches it, and the BYE after it too', async () => {
       const client = await wsClient();
       const aor = `fr${rand(3)}`;
       assert.equal((await client.registered(aor)).status, 200);
@@ -156,7 +156,11 @@ for (const mode of ['proxy', 'b2bua'] as const) {
       const { invite, uaCallId } = await clientCalls(client, ua);
       client.close();
       await waitFlowState(sbc, undefined, 'recovering');
-      const back = await wsClient(client);
+      const back = await wsClient(client, '127.0.0.7');
+      // Before the REGISTER, a Contact from another address proves nothing: the call still waits.
+      back.peer.send(request({ method: 'OPTIONS', uri: 'sip:example.com', sentBy: back.host, viaTransport: 'WS', contact: back.contact }));
+      await back.peer.nextResponse((st) => st >= 200, 'OPTIONS');
+      assert.equal((await dialogs(sbc)).some((d) => flowStateOf(d) === 'recovering'), true, 'still recovering before the registrar answered');
       assert.equal((await back.registered(aor)).status, 200);
 
       fromCallee(ua, invite, 'INVITE', 2);

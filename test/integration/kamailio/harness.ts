@@ -266,8 +266,8 @@ export class WsClient extends UserAgent {
    * same Contact user and `.invalid` host (one UserAgent), the dialogs it
    * answered still known (so it can hang them up).
    */
-  static async resume(url: string, previous: WsClient): Promise<WsClient> {
-    const peer = await SipPeer.ws(url);
+  static async resume(url: string, previous: WsClient, localAddress?: string): Promise<WsClient> {
+    const peer = await SipPeer.ws(url, ['sip'], localAddress !== undefined ? { localAddress } : {});
     const next = new WsClient(peer, previous.user, previous.host);
     for (const [callId, tag] of previous.tags) next.tags.set(callId, tag);
     return next;

@@ -40,7 +40,7 @@ interface Bed {
   gone: string[];
   withDialogs: Set<string>;
   registry: Registry;
-  ws(id: string): FakeFlow;
+  ws(id: string, address?: string): FakeFlow;
 }
 
 const open: Bed[] = [];
@@ -64,8 +64,8 @@ function bed(graceSeconds = GRACE_MS / 1000): Bed {
   recovery.onGone((id) => gone.push(id));
   const b: Bed = {
     flows, recovery, gone, withDialogs, registry,
-    ws: (id) => {
-      const f = new FakeFlow(id, 'ws', { address: '192.0.2.10', port: 40000 + open.length });
+    ws: (id, address = '192.0.2.10') => {
+      const f = new FakeFlow(id, 'ws', { address, port: 40000 + open.length });
       flows.add(f);
       return f;
     },
@@ -200,5 +200,20 @@ describe('FlowRecovery', () => {
     bare.headers.remove('contact');
     b.recovery.seen(bare, b.ws('ws-z'));
     assert.equal(b.recovery.state('ws-x'), 'recovering');
+  });
+
+  it('from another address the client takes its dialogs over only once the registrar accepted its REGISTER (a Contact alone is not proof)', () => {
+    const b = bed();
+    const old = b.ws('ws-wifi', '198.51.100.7');
+    b.recovery.seen(register(SIPJS), old);
+    b.withDialogs.add('ws-wifi');
+    old.close('peer-closed');
+    const mobile = b.ws('ws-lte', '203.0.113.9');
+    const reg = register(SIPJS);
+    b.recovery.seen(reg, mobile);
+    assert.equal(b.recovery.state('ws-wifi'), 'recovering', 'a REGISTER the registrar has not answered yet');
+    b.recovery.registered(reg, mobile);
+    const r = b.recovery.resolve('ws-wifi');
+    assert.ok(r.kind === 'flow' && r.flow === mobile, 'the registrar\'s 2xx vouched for it');
   });
 });
