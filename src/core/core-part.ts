@@ -18,7 +18,7 @@ import type { StateStore } from '../state/index.js';
 import type { TopologyHiding } from '../topology/index.js';
 import { topologyFromConfig } from '../topology/topology-from-config.js';
 import type { Flow } from '../transport/index.js';
-import { CLIENT_GONE_REASON, ProxyBye, ProxyDialogs, RecoveryHooks, type FlowRecovery } from '../flow-recovery/index.js';
+import { CLIENT_GONE_REASON, mediaBetweenNodes, ProxyBye, ProxyDialogs, RecoveryHooks, type FlowRecovery } from '../flow-recovery/index.js';
 import { EstablishedCalls } from './established-calls.js';
 import { OwnAddresses } from './own-addresses.js';
 import { Pipeline } from './pipeline.js';
@@ -102,9 +102,11 @@ export class CorePart implements Part {
     const transport = o.transport();
     const transactions = o.transactions();
     const dispatcher = o.dispatcher();
-    const media = o.media();
-    const callLimits = o.calls();
     const recovery = o.recovery();
+    const engine = o.media();
+    // Several nodes (state.store redis): a call relayed between two of them has its media done once, next to the client.
+    const media = engine !== undefined && c.state.store === 'redis' ? mediaBetweenNodes(engine, (flow) => recovery.isSiblingNode(flow)) : engine;
+    const callLimits = o.calls();
     if (c.mode === 'b2bua') {
       this.#b2bua = new B2bua({
         transport,

@@ -108,6 +108,8 @@ export class FlowRecovery {
   readonly #lineage = new Map<string, Set<string>>();
   /** Flows held by another node that a flow here inherited: their dialogs are there, not here. */
   readonly #remoteOrigin = new Set<string>();
+  /** `address:port` of the other nodes we exchanged a client with (their node URIs). */
+  readonly #siblings = new Set<string>();
   /** Flows already looked up in the shared store, and whether with the registrar's word. */
   readonly #storeChecked = new WeakMap<Flow, 'plain' | 'vouched'>();
   readonly #dialogSources: Array<(flowId: string) => boolean> = [];
@@ -268,6 +270,21 @@ export class FlowRecovery {
     return { kind: 'address', uri: node.value, route };
   }
 
+  /**
+   * A flow to or from another node of ours that a client moved to or from
+   * (its node URI): a request relayed between the nodes has its media done
+   * by the node next to the client only.
+   */
+  isSiblingNode(flow: Flow): boolean {
+    return this.#siblings.size > 0 && this.#siblings.has(`${flow.remote.address}:${flow.remote.port}`);
+  }
+
+  #addSibling(nodeUri: string): void {
+    const uri = parseUri(nodeUri);
+    if (!uri.ok || this.#siblings.size >= 1024) return;
+    this.#siblings.add(`${uri.value.host.replace(/^\[|\]$/g, '')}:${uri.value.port ?? 5060}`);
+  }
+
   /** Stop every timer; nothing more is reported. Idempotent. */
   close(): void {
     if (this.#closed) return;
@@ -319,7 +336,7 @@ export class FlowRecovery {
     this.#held.set(id, { timer, keys, address: flow.remote.address });
     this.#log.info({ flow: id, reason, graceSeconds: this.#o.graceSeconds, identity: keys.length > 0 }, 'client flow closed with dialogs; waiting for the client to come back');
     if (this.#o.shared && keys.length > 0) {
-      const record = JSON.stringify({ flowId: id, node: this.#o.node.id, address: flow.remote.address, instance: keys.find((k) => k.startsWith('i:')) });
+      const record = JSON.stringify({ flowId: id, node: this.#o.node.id, nodeUri: this.#o.node.uri, address: flow.remote.address, instance: keys.find((k) => k.startsWith('i:')) });
       const ttl = Math.max(1, Math.ceil(this.#o.graceSeconds));
       for (const key of keys) this.#o.store.set(this.#recoverKey(key), record, ttl).catch((err: unknown) => this.#log.warn({ err, flow: id }, 'flow recovery record not written; the client can only come back to this node'));
     }
@@ -437,9 +454,9 @@ export class FlowRecovery {
         return;
       }
       if (text === undefined) continue;
-      let record: { flowId?: unknown; node?: unknown; address?: unknown; instance?: unknown };
+      let record: { flowId?: unknown; node?: unknown; nodeUri?: unknown; address?: unknown; instance?: unknown };
       try {
-        record = JSON.parse(text) as { flowId?: unknown; node?: unknown; address?: unknown; instance?: unknown };
+        record = JSON.parse(text) as { flowId?: unknown; node?: unknown; nodeUri?: unknown; address?: unknown; instance?: unknown };
       } catch {
         continue;
       }
@@ -448,6 +465,7 @@ export class FlowRecovery {
       // As here: from another address only once the registrar accepted the client's REGISTER.
       if (!vouched && record.address !== flow.remote.address) return;
       const oldId = record.flowId;
+      if (typeof record.nodeUri === 'string') this.#addSibling(record.nodeUri);
       this.#o.store.delete(this.#recoverKey(key)).catch(() => undefined);
       const inherited = this.#alias(oldId, { flowId: flow.id }, flow.id);
       for (const x of inherited) this.#remoteOrigin.add(x);
@@ -479,6 +497,7 @@ export class FlowRecovery {
         this.#held.delete(id);
       }
       this.#alias(id, { flowId, remote: { nodeUri, token } }, undefined);
+      this.#addSibling(nodeUri);
       this.#log.info({ flow: id, now: flowId, node: nodeUri }, 'client came back on another node; its dialogs here follow it there');
     }
   }

@@ -4,3 +4,4 @@ export { ProxyDialogs, CLIENT_GONE_REASON, type ProxyDialog, type CallTeardown }
 export { ProxyBye, byeRequest, type ByeSpec } from './client-gone-bye.js';
 export { RecoveryHooks } from './pipeline-hooks.js';
 export { identityOf, identityKeys, type ClientIdentity } from './client-identity.js';
+export { mediaBetweenNodes } from './node-hop-media.js';
