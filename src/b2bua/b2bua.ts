@@ -14,7 +14,7 @@ import type { MediaHooks } from '../media/media-control.js';
 import type { Dispatcher } from '../routing/index.js';
 import type { SipRequest } from '../sip/message.js';
 import { createResponse } from '../sip/response.js';
-import { parseUri } from '../sip/uri.js';
+import { formatHostPort, parseUri, type SipUri } from '../sip/uri.js';
 import type { ServerTransaction, TransactionLayer } from '../transaction/index.js';
 import type { Flow, TransportLayer } from '../transport/index.js';
 import type { StateStore } from '../state/index.js';
@@ -55,6 +55,12 @@ export interface B2buaOptions {
   clientGoneReason?: string;
   /** Told the A-leg Call-ID of every call ended because its client is gone (call records: `client-gone`). */
   clientGone?: (callId: string) => void;
+  /**
+   * state.store redis: the URI other nodes reach this one at. Our dialog
+   * records name it, and a request for a dialog another node holds (its
+   * client came back here) is relayed to that node.
+   */
+  nodeUri?: string;
 }
 
 /** Out-of-dialog requests we re-issue with our own identifiers (no dialog to keep). */
@@ -93,7 +99,7 @@ export class B2bua implements RequestTaker {
     this.#log = options.logger;
     this.#maxCalls = options.maxCalls ?? DEFAULT_MAX_CALLS;
     this.#legs = new LegTransport(options.transport, options.transactions, options.logger, options.metrics, options.flowFailedStatus, options.recovery);
-    this.#records = new DialogRecords(options.store, options.keyPrefix, options.logger);
+    this.#records = new DialogRecords(options.store, options.keyPrefix, options.logger, options.nodeUri);
     this.#ctx = {
       legs: this.#legs,
       media: options.media,
@@ -156,7 +162,8 @@ export class B2bua implements RequestTaker {
       const found = this.#find(req, toTag);
       if (found === undefined) {
         if (!this.#looksOurs(req)) return false;
-        this.#respond(server, req, 481, 'Call/Transaction Does Not Exist');
+        if (this.#o.nodeUri !== undefined) void this.#toOwner(taken);
+        else this.#respond(server, req, 481, 'Call/Transaction Does Not Exist');
         return true;
       }
       found.call.onRequest(server, req, found.leg);
@@ -194,7 +201,11 @@ export class B2bua implements RequestTaker {
   takeAck(req: SipRequest, source: Flow, _inside: boolean): boolean {
     const toTag = req.to()?.params.get('tag');
     const found = toTag == null ? undefined : this.#find(req, toTag);
-    if (found === undefined) return this.#looksOurs(req);
+    if (found === undefined) {
+      if (!this.#looksOurs(req)) return false;
+      if (this.#o.nodeUri !== undefined) void this.#ackToOwner(req);
+      return true;
+    }
     found.call.onAck(req, found.leg, source);
     return true;
   }
@@ -261,6 +272,32 @@ export class B2bua implements RequestTaker {
       return undefined;
     }
     return { kind: 'targets', targets };
+  }
+
+  // ── dialogs another node holds ─────────────────────────────────────────
+
+  /** The URI of the node holding the dialog our Contact key names, when it is not this one. */
+  async #owner(req: SipRequest): Promise<SipUri | undefined> {
+    const key = req.requestUri()?.user;
+    if (key === undefined) return undefined;
+    const record = await this.#records.read(key).catch(() => ({} as Record<string, string>));
+    const node = record['node'];
+    if (node === undefined || node === this.#o.nodeUri) return undefined;
+    const uri = parseUri(node);
+    return uri.ok ? uri.value : undefined;
+  }
+
+  /** A request of a client that came back here for a call another node holds: relayed there (481 when none does). */
+  async #toOwner(taken: TakenRequest): Promise<void> {
+    const owner = await this.#owner(taken.req);
+    if (owner !== undefined) taken.relay({ kind: 'address', uri: owner });
+    else this.#respond(taken.server, taken.req, 481, 'Call/Transaction Does Not Exist');
+  }
+
+  async #ackToOwner(ack: SipRequest): Promise<void> {
+    const owner = await this.#owner(ack);
+    const flow = owner === undefined ? undefined : await this.#legs.flowToUri(`sip:${formatHostPort(owner.host, owner.port)}${owner.params.get('transport') ? `;transport=${owner.params.get('transport')}` : ''}`);
+    if (flow !== undefined) this.#legs.sendAck(ack, flow);
   }
 
   // ── dialog lookup ──────────────────────────────────────────────────────

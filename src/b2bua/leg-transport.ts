@@ -15,12 +15,16 @@ import { serialize } from '../sip/serializer.js';
 import { parseUri } from '../sip/uri.js';
 import type { ClientTransaction, ClientTransactionUser, TransactionLayer } from '../transaction/index.js';
 import type { Flow, TransportLayer } from '../transport/index.js';
+import type { NextHop } from '../core/own-routes.js';
 import type { Leg } from './leg.js';
+import { NodeRelayFlow } from './node-relay-flow.js';
 
 /** Flow recovery's view of a client token (absent = a closed flow is gone at once). */
 export interface LegFlowRecovery {
   /** 480 while the token's client may still come back; undefined once it is gone. */
   goneStatus(token: string): number | undefined;
+  /** The client came back on another node: the hop there (its URI and a Route naming the new flow). */
+  elsewhere?(token: string): NextHop | undefined;
 }
 
 export class LegTransport {
@@ -67,9 +71,23 @@ export class LegTransport {
 
   /** The flow toward a leg's far end, or undefined when it cannot be reached. */
   async flowFor(leg: Leg): Promise<Flow | undefined> {
-    if (leg.hop.kind === 'flow') return this.flowByToken(leg.hop.token);
+    if (leg.hop.kind === 'flow') return this.flowByToken(leg.hop.token) ?? (await this.#viaNode(leg.hop.token));
     if (!leg.targetLearned && leg.routeSet.length === 0 && leg.firstHop !== undefined && !leg.firstHop.closed) return leg.firstHop;
     return this.flowToUri(leg.nextHopUri());
+  }
+
+  /** The client of `token` came back on another node: a flow there that puts the Route to its new flow on top. */
+  async #viaNode(token: string): Promise<Flow | undefined> {
+    const hop = this.#recovery?.elsewhere?.(token);
+    if (hop?.kind !== 'address' || hop.route === undefined) return undefined;
+    const dest = await resolveUri(hop.uri);
+    if (dest === undefined) return undefined;
+    try {
+      return new NodeRelayFlow(await this.#transport.connect(dest), hop.route);
+    } catch (err) {
+      this.#log.debug({ err }, 'connect to the node of a client that came back there failed');
+      return undefined;
+    }
   }
 
   /** Resolve and connect to a URI (A/AAAA, no SRV); WebSocket URIs are only reachable over a client flow. */

@@ -122,6 +122,7 @@ export class CorePart implements Part {
         productName: PRODUCT,
         callEnded: (callId: string) => callLimits.ended(callId),
         recovery,
+        ...(recovery.nodeUri !== undefined ? { nodeUri: recovery.nodeUri } : {}),
         clientGoneReason: CLIENT_GONE_REASON,
         clientGone: (callId: string) => this.#established.ended(callId, 'client-gone'),
       });

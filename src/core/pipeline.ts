@@ -99,6 +99,8 @@ export interface TakenRequest {
    * a token without a flow → the client is gone (430).
    */
   popOwnRoutes(): PoppedRoutes;
+  /** Proxy the request to `hop` after all (a dialog another node holds, flow recovery). */
+  relay(hop: NextHop): void;
 }
 
 /** A transaction user that can take requests over from the proxy (B2BUA mode). */
@@ -261,7 +263,7 @@ export class Pipeline {
     }
 
     if (this.#o.dialogs !== undefined && req.method !== 'REGISTER') {
-      const taken = this.#o.dialogs.takeRequest({ server, req, source: flow, inside, popOwnRoutes: () => this.#routes.pop(req) });
+      const taken = this.#o.dialogs.takeRequest({ server, req, source: flow, inside, popOwnRoutes: () => this.#routes.pop(req), relay: (hop) => this.#proxy(server, req, flow, inside, [hop], false) });
       if (taken) return;
     }
 

@@ -140,6 +140,11 @@ export class FlowRecovery {
     return this.#graceMs > 0;
   }
 
+  /** The URI other nodes reach this one at, when several share the store. */
+  get nodeUri(): string | undefined {
+    return this.#o.shared ? this.#o.node.uri : undefined;
+  }
+
   /** Something that keeps dialogs per client flow (the proxy's tracker, the B2BUA): a flow with dialogs is held. */
   addDialogSource(hasDialogs: (flowId: string) => boolean): void {
     this.#dialogSources.push(hasDialogs);

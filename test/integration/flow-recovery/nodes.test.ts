@@ -8,6 +8,8 @@
  * Kamailio sends to node A (our Record-Route), reaches the client on node B;
  * the client's own BYE from node B reaches the inside party. A client that
  * then leaves node B for good has its call ended by node A, with Reason.
+ * In proxy mode and in B2BUA mode (node B relays the client's requests for
+ * a call it does not hold to the node its dialog record names).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -23,8 +25,8 @@ const NODE_A = '127.0.0.2';
 const NODE_B = '127.0.0.3';
 
 async function flowStates(sbc: TestSbc, callId: string): Promise<string[]> {
-  const body = (await (await fetch(`${sbc.adminUrl}/api/dialogs`)).json()) as { dialogs: Array<{ callId: string; flow?: string }> };
-  return body.dialogs.filter((d) => d.callId === callId).map((d) => d.flow ?? '');
+  const body = (await (await fetch(`${sbc.adminUrl}/api/dialogs`)).json()) as { dialogs: Array<{ callId: string; flow?: string; legs?: Array<{ flow?: string }> }> };
+  return body.dialogs.filter((d) => d.callId === callId).map((d) => d.flow ?? d.legs?.find((l) => l.flow !== undefined)?.flow ?? '');
 }
 
 async function waitFlowState(sbc: TestSbc, callId: string, state: string): Promise<void> {
@@ -38,7 +40,7 @@ async function waitFlowState(sbc: TestSbc, callId: string, state: string): Promi
   throw new Error(`call ${callId} never showed flow state ${state} on the node: ${JSON.stringify(seen)}`);
 }
 
-describe('flow recovery on two nodes sharing Redis (proxy mode, Kamailio inside)', () => {
+for (const mode of ['proxy', 'b2bua'] as const) describe(`flow recovery on two nodes sharing Redis (${mode} mode, Kamailio inside)`, () => {
   let redis: RunningRedis;
   let kam: RunningKamailio;
   let a: TestSbc;
@@ -46,6 +48,7 @@ describe('flow recovery on two nodes sharing Redis (proxy mode, Kamailio inside)
   const open: Array<{ close(): void }> = [];
 
   const node = (address: string, wsPort: number): Promise<TestSbc> => startSbc({
+    mode,
     listen: [
       { transport: 'udp', address, port: 0 },
       { transport: 'ws', address, port: wsPort, advertise: 'sbc.test' },
@@ -54,7 +57,7 @@ describe('flow recovery on two nodes sharing Redis (proxy mode, Kamailio inside)
     registrar: { backend: 'default', pathMode: true },
     topologyHiding: { enabled: true },
     flowRecovery: { graceSeconds: GRACE_SECONDS },
-    state: { store: 'redis', redis: { url: redis.url, keyPrefix: 'fr-nodes:' } },
+    state: { store: 'redis', redis: { url: redis.url, keyPrefix: `fr-${mode}:` } },
     flowTokens: { secret: 'shared-secret-of-both-nodes-0123456789' },
     trustedSources: [`${NODE_A}/32`, `${NODE_B}/32`],
     media: { mode: 'passthrough' },
@@ -127,17 +130,17 @@ describe('flow recovery on two nodes sharing Redis (proxy mode, Kamailio inside)
   });
 
   test('the client on node B hangs up: its BYE reaches the inside party', async () => {
-    const { back, ua, ok, call } = await callThenMoveToB();
+    const { back, ua, ok, call, invite } = await callThenMoveToB();
     back.byeAsCaller(ok, call);
-    const bye = await ua.nextRequest('BYE', call.callId, 3000);
-    assert.equal((bye.msg as SipRequest).callId, call.callId);
+    const bye = await ua.nextRequest('BYE', invite.callId, 3000);
+    assert.equal((bye.msg as SipRequest).callId, invite.callId, 'in the inside party\'s dialog');
     assert.equal(((await back.nextResponse(call.callId, (s) => s >= 200, 'BYE')).msg as SipResponse).status, 200);
   });
 
   test('the client leaves node B for good: node A ends the call with a BYE carrying Reason, within grace + 1 s of the grace on node B', async () => {
-    const { back, ua, call } = await callThenMoveToB();
+    const { back, ua, call, invite } = await callThenMoveToB();
     back.close();
-    const bye = await ua.nextRequest('BYE', call.callId, (GRACE_SECONDS + 1) * 1000);
+    const bye = await ua.nextRequest('BYE', invite.callId, (GRACE_SECONDS + 1) * 1000);
     assert.equal((bye.msg as SipRequest).headers.get('reason'), 'SIP;cause=480;text="client connection lost"');
     assert.deepEqual(await flowStates(a, call.callId), [], 'node A forgot the call');
   });
