@@ -14,6 +14,7 @@ import { CorePart } from './core/core-part.js';
 import { webHandler } from './http/web-handler.js';
 import type { Logger } from './log/logger.js';
 import type { EmbeddedMedia } from './media/embedded/index.js';
+import { FlowRecoveryPart } from './flow-recovery/index.js';
 import { MediaPart } from './media/media-part.js';
 import { OverloadPart } from './overload/overload-part.js';
 import { NatKeepalivePart } from './registrar/nat-keepalive-part.js';
@@ -99,7 +100,14 @@ export class Server {
       mediaEngine: (callId: string): Promise<string | undefined> | undefined => media.selection.engines?.engineFor(callId),
       outsideCallId: (callId: string, key: string | undefined): string | undefined => core.topology?.outsideCallId(callId, key),
     }));
-    const media: MediaPart = (this.#media = new MediaPart({ ...ctx, store, transport, onMaxDuration: (callId: string): void => records.recorder?.end(callId, { by: 'sbc', reason: 'max-duration' }) }));
+    const flowRecovery: FlowRecoveryPart = new FlowRecoveryPart({ ...ctx, store, transport, isInside: (flow: Flow): boolean => core.isInside(flow) });
+    const media: MediaPart = (this.#media = new MediaPart({
+      ...ctx,
+      store,
+      transport,
+      onMaxDuration: (callId: string): void => records.recorder?.end(callId, { by: 'sbc', reason: 'max-duration' }),
+      flowGone: (listener: (flowId: string) => void): void => void flowRecovery.onGone(listener),
+    }));
     const registrar = (this.#registrar = new RegistrarPart({ ...ctx, store, transport, dispatcher }));
     const core: CorePart = (this.#core = new CorePart({
       ...ctx,
@@ -119,6 +127,7 @@ export class Server {
       flowTokenSecret: secret,
       routing: () => routing.router,
       records: (): CallRecorder | undefined => records.recorder,
+      recovery: () => flowRecovery.recovery,
     }));
     const isInside = (flow: Flow): boolean => core.isInside(flow);
     const overload = new OverloadPart({ ...ctx, transport, transactions, isInside });
@@ -129,6 +138,7 @@ export class Server {
       dispatcher,
       media: () => media.selection,
       b2bua: () => core.b2bua,
+      proxyDialogs: (): unknown[] => core.proxyDialogs?.snapshot((flowId: string) => flowRecovery.recovery.state(flowId)) ?? [],
       registrar,
       reload: () => this.#reload(),
       stopping: () => this.#stopped !== undefined,
@@ -143,6 +153,7 @@ export class Server {
       new CapturePart({ ...ctx, transport }),
       transactionPart,
       routing,
+      flowRecovery,
       media,
       registrar,
       core,

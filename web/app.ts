@@ -14,6 +14,7 @@ export interface SoftphoneHook {
   answer(): Promise<void>;
   hangup(): Promise<void>;
   hold(on: boolean): Promise<void>;
+  restartIce(): Promise<{ local: [string, string]; remote: [string, string] }>;
   mute(on: boolean): void;
   dtmf(tone: string): void;
   stats(): Promise<{ inboundPackets: number; outboundPackets: number; audioEnergy: number; jitter: number; lost: number }>;
@@ -93,6 +94,7 @@ const actions = {
   decline: () => phone.decline(),
   hangup: () => phone.hangup(),
   hold: (on: boolean) => phone.hold(on),
+  restartIce: () => phone.restartIce(),
   mute: (on: boolean) => phone.mute(on),
   dtmf: (tone: string) => {
     phone.dtmf(tone);
@@ -108,6 +110,7 @@ window.softphone = {
   answer: actions.answer,
   hangup: actions.hangup,
   hold: actions.hold,
+  restartIce: actions.restartIce,
   mute: actions.mute,
   dtmf: actions.dtmf,
   stats: actions.stats,

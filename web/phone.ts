@@ -298,6 +298,32 @@ export class Phone {
     this.#update('in call', on ? `On hold with ${call.peer}` : `In call with ${call.peer}`);
   }
 
+  /**
+   * Renegotiates the media with new ICE credentials, as after a network
+   * change: a re-INVITE whose offer restarts ICE (RFC 8839 §4.4.1.1.1).
+   * Resolves with the ICE usernames (ours, the far end's) before and after.
+   */
+  async restartIce(): Promise<{ local: [string, string]; remote: [string, string] }> {
+    const ufrags = (): [string, string] => {
+      const pc = this.#peerConnection();
+      return [iceUfrag(pc?.localDescription?.sdp), iceUfrag(pc?.remoteDescription?.sdp)];
+    };
+    const [localBefore, remoteBefore] = ufrags();
+    const session = this.#answeredCall().session;
+    const previous = session.sessionDescriptionHandlerOptionsReInvite;
+    const restart: Web.SessionDescriptionHandlerOptions = { ...previous, offerOptions: { ...(previous as Web.SessionDescriptionHandlerOptions).offerOptions, iceRestart: true } };
+    session.sessionDescriptionHandlerOptionsReInvite = restart;
+    try {
+      await reinvite(session);
+    } catch (error) {
+      throw new Error(`ICE restart failed: ${messageOf(error)}`);
+    } finally {
+      session.sessionDescriptionHandlerOptionsReInvite = previous;
+    }
+    const [localAfter, remoteAfter] = ufrags();
+    return { local: [localBefore, localAfter], remote: [remoteBefore, remoteAfter] };
+  }
+
   /** Stops (or restarts) sending the microphone. */
   mute(on: boolean): void {
     const call = this.#answeredCall();
@@ -543,6 +569,11 @@ export class Phone {
 }
 
 /** Sends a re-INVITE with the session's current re-INVITE options; resolves on 2xx. */
+/** The first `a=ice-ufrag:` of an SDP ('' when none). */
+function iceUfrag(sdp: string | undefined): string {
+  return /\ba=ice-ufrag:(\S+)/.exec(sdp ?? '')?.[1] ?? '';
+}
+
 function reinvite(session: Session): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     const ended = (state: SessionState): void => {

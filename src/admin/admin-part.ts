@@ -15,6 +15,8 @@ export interface AdminPartOptions extends PartContext {
   dispatcher: () => Dispatcher;
   media: () => MediaSelection;
   b2bua: () => B2bua | undefined;
+  /** Proxy mode: calls with a client of ours on one side, with their client flow's state (flow recovery). */
+  proxyDialogs?: () => unknown[];
   registrar: RegistrarPart;
   /** POST /api/reload. */
   reload: () => Promise<AdminReply>;
@@ -61,7 +63,7 @@ export class AdminPart implements Part {
     admin.route('POST', '/api/reload', () => o.reload());
     admin.route('GET', '/api/registrations', async () => ({ status: 200, body: await registrar.snapshot() }));
     admin.route('GET', '/api/flows', () => ({ status: 200, body: { flows: flowList(transport, registrar) } }));
-    admin.route('GET', '/api/dialogs', () => ({ status: 200, body: dialogList(o.b2bua(), media) }));
+    admin.route('GET', '/api/dialogs', () => ({ status: 200, body: dialogList(o.b2bua(), media, o.proxyDialogs?.() ?? []) }));
     admin.route('GET', '/api/engines', () => ({ status: 200, body: media.snapshot() }));
     this.#server = admin;
     await admin.start();
@@ -92,9 +94,13 @@ function flowList(transport: TransportLayer, registrar: RegistrarPart): unknown[
   return out;
 }
 
-/** GET /api/dialogs: B2BUA dialogs with their media path; the embedded relay's sessions too (proxy mode keeps no dialogs). */
-function dialogList(b2bua: B2bua | undefined, media: MediaSelection): unknown {
+/**
+ * GET /api/dialogs: B2BUA dialogs with their media path and client flow
+ * state (up, recovering, gone), the proxy's calls with a client of ours;
+ * the embedded relay's sessions too.
+ */
+function dialogList(b2bua: B2bua | undefined, media: MediaSelection, proxied: unknown[]): unknown {
   const embedded = media.embedded;
-  const dialogs = (b2bua?.snapshot() ?? []).map((d) => ({ ...d, media: embedded !== undefined ? { relay: 'embedded', path: embedded.mediaPath(d.callId) } : { relay: media.active } }));
+  const dialogs = [...(b2bua?.snapshot() ?? []), ...(proxied as Array<{ callId: string }>)].map((d) => ({ ...d, media: embedded !== undefined ? { relay: 'embedded', path: embedded.mediaPath(d.callId) } : { relay: media.active } }));
   return embedded !== undefined ? { dialogs, mediaSessions: embedded.sessionList() } : { dialogs };
 }

@@ -74,6 +74,12 @@ export interface SbcMetrics {
   readonly backendSelections: CounterHandle<{ group: string; target: string }>;
   /** `sbc_registrations_relayed_total`. */
   readonly registrationsRelayed: Counter;
+  /** `sbc_flow_recoveries_total`: client flows whose dialogs passed to the client's new flow. */
+  readonly flowRecoveries: Counter;
+  /** `sbc_client_gone_total`: dialogs ended because their client did not come back within flowRecovery.graceSeconds. */
+  readonly clientGone: Counter;
+  /** `sbc_client_gone_flows_total`: client flows whose grace ran out. */
+  readonly clientGoneFlows: Counter;
   /** `sbc_active_dialogs`. */
   readonly activeDialogs: Gauge;
   /** `sbc_media_engine_up`: 1 up, 0 down. */
@@ -185,6 +191,9 @@ export function createMetrics(registry: Registry = new Registry()): SbcMetrics {
       backendLabels,
     ),
     registrationsRelayed: new Counter({ name: 'sbc_registrations_relayed_total', help: 'REGISTER requests relayed to the registrar', registers }),
+    flowRecoveries: new Counter({ name: 'sbc_flow_recoveries_total', help: 'Client flows closed with dialogs whose client came back on a new flow within flowRecovery.graceSeconds', registers }),
+    clientGone: new Counter({ name: 'sbc_client_gone_total', help: 'Dialogs ended because their client did not come back within flowRecovery.graceSeconds', registers }),
+    clientGoneFlows: new Counter({ name: 'sbc_client_gone_flows_total', help: 'Client flows with dialogs whose grace ran out without the client coming back', registers }),
     activeDialogs: new Gauge({ name: 'sbc_active_dialogs', help: 'Active dialogs', registers }),
     engineUp: gauge(
       new Gauge({ name: 'sbc_media_engine_up', help: 'Media engine health: 1 up, 0 down', labelNames: ['engine'] as const, registers }),

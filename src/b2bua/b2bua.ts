@@ -16,7 +16,7 @@ import type { MediaHooks } from '../media/media-control.js';
 import type { Dispatcher } from '../routing/index.js';
 import type { SipRequest } from '../sip/message.js';
 import { createResponse } from '../sip/response.js';
-import { parseUri } from '../sip/uri.js';
+import { formatHostPort, parseUri, type SipUri } from '../sip/uri.js';
 import type { InviteServerTransaction, ServerTransaction, TransactionLayer } from '../transaction/index.js';
 import type { Flow, TransportLayer } from '../transport/index.js';
 import type { StateStore } from '../state/index.js';
@@ -24,7 +24,7 @@ import { Call, LEG_KEY_PREFIX, type BRoute, type CallContext } from './call.js';
 import { DialogRecords } from './dialog-records.js';
 import type { DialogPair } from './dialog-translation.js';
 import type { Leg } from './leg.js';
-import { LegTransport } from './leg-transport.js';
+import { LegTransport, type LegFlowRecovery } from './leg-transport.js';
 import { relayStandalone } from './standalone-request.js';
 
 export interface B2buaOptions {
@@ -46,6 +46,25 @@ export interface B2buaOptions {
   callEnded?: (callId: string) => void;
   /** Operator routing: the destination it decided for a request (the pipeline ran it before handing over). */
   routing?: Pick<RoutingStep, 'destinationOf'>;
+  /**
+   * Flow recovery: client flows reported here are gone for good (their
+   * calls end with a BYE carrying `clientGoneReason`); a closed flow is not.
+   * Absent: a call ends when its client connection closes.
+   */
+  recovery?: LegFlowRecovery & {
+    onGone(listener: (flowId: string) => void): () => void;
+    tokenState(token: string): 'up' | 'recovering' | 'gone' | undefined;
+  };
+  /** Reason header of the BYEs for a client that is gone. */
+  clientGoneReason?: string;
+  /** Told the A-leg Call-ID of every call ended because its client is gone (call records: `client-gone`). */
+  clientGone?: (callId: string) => void;
+  /**
+   * state.store redis: the URI other nodes reach this one at. Our dialog
+   * records name it, and a request for a dialog another node holds (its
+   * client came back here) is relayed to that node.
+   */
+  nodeUri?: string;
   /** The call records, when they are kept. */
   records?: UaCallWatcher;
 }
@@ -66,7 +85,7 @@ export interface DialogSnapshot {
   callId: string;
   state: string;
   ageSeconds: number;
-  legs: Array<{ side: 'a' | 'b'; callId: string; key: string; confirmed: boolean; inside: boolean }>;
+  legs: Array<{ side: 'a' | 'b'; callId: string; key: string; confirmed: boolean; inside: boolean; flow?: 'up' | 'recovering' | 'gone' }>;
 }
 
 export class B2bua implements RequestTaker {
@@ -94,8 +113,8 @@ export class B2bua implements RequestTaker {
     this.#o = options;
     this.#log = options.logger;
     this.#maxCalls = options.maxCalls ?? DEFAULT_MAX_CALLS;
-    this.#legs = new LegTransport(options.transport, options.transactions, options.logger, options.metrics);
-    this.#records = new DialogRecords(options.store, options.keyPrefix, options.logger);
+    this.#legs = new LegTransport(options.transport, options.transactions, options.logger, options.metrics, options.flowFailedStatus, options.recovery);
+    this.#records = new DialogRecords(options.store, options.keyPrefix, options.logger, options.nodeUri);
     this.#ctx = {
       legs: this.#legs,
       media: options.media,
@@ -110,7 +129,9 @@ export class B2bua implements RequestTaker {
       register: (leg, call) => this.#register(leg, call),
       ended: (call) => this.#forget(call),
     };
-    this.#unsubscribe = options.transport.flows.onClose((flow) => this.#flowClosed(flow));
+    this.#unsubscribe = options.recovery !== undefined
+      ? options.recovery.onGone((flowId) => this.#flowGone(flowId, true))
+      : options.transport.flows.onClose((flow) => this.#flowGone(flow.id, false));
   }
 
   /** Live calls. */
@@ -136,7 +157,10 @@ export class B2bua implements RequestTaker {
         callId: call.a.callId,
         state: call.state,
         ageSeconds: Math.round((now - call.createdAt) / 1000),
-        legs: [call.a, call.b].map((l) => ({ side: l.side, callId: l.callId, key: l.key, confirmed: l.confirmed, inside: l.inside })),
+        legs: [call.a, call.b].map((l) => ({
+          side: l.side, callId: l.callId, key: l.key, confirmed: l.confirmed, inside: l.inside,
+          ...(l.hop.kind === 'flow' ? { flow: this.#o.recovery?.tokenState(l.hop.token) ?? (this.#legs.flowByToken(l.hop.token) !== undefined ? 'up' as const : 'gone' as const) } : {}),
+        })),
       });
       if (out.length >= 10_000) break;
     }
@@ -153,7 +177,8 @@ export class B2bua implements RequestTaker {
       const found = this.#find(req, toTag);
       if (found === undefined) {
         if (!this.#looksOurs(req)) return false;
-        this.#respond(server, req, 481, 'Call/Transaction Does Not Exist');
+        if (this.#o.nodeUri !== undefined) void this.#toOwner(taken);
+        else this.#respond(server, req, 481, 'Call/Transaction Does Not Exist');
         return true;
       }
       if (req.method === 'BYE') this.#ending(found.call, found.leg === found.call.a ? { by: 'caller', reason: 'bye-caller' } : { by: 'callee', reason: 'bye-callee' });
@@ -194,7 +219,11 @@ export class B2bua implements RequestTaker {
   takeAck(req: SipRequest, source: Flow, _inside: boolean): boolean {
     const toTag = req.to()?.params.get('tag');
     const found = toTag == null ? undefined : this.#find(req, toTag);
-    if (found === undefined) return this.#looksOurs(req);
+    if (found === undefined) {
+      if (!this.#looksOurs(req)) return false;
+      if (this.#o.nodeUri !== undefined) void this.#ackToOwner(req);
+      return true;
+    }
     found.call.onAck(req, found.leg, source);
     return true;
   }
@@ -259,6 +288,32 @@ export class B2bua implements RequestTaker {
       return undefined;
     }
     return { kind: 'targets', targets: choice.targets };
+  }
+
+  // ── dialogs another node holds ─────────────────────────────────────────
+
+  /** The URI of the node holding the dialog our Contact key names, when it is not this one. */
+  async #owner(req: SipRequest): Promise<SipUri | undefined> {
+    const key = req.requestUri()?.user;
+    if (key === undefined) return undefined;
+    const record = await this.#records.read(key).catch(() => ({} as Record<string, string>));
+    const node = record['node'];
+    if (node === undefined || node === this.#o.nodeUri) return undefined;
+    const uri = parseUri(node);
+    return uri.ok ? uri.value : undefined;
+  }
+
+  /** A request of a client that came back here for a call another node holds: relayed there (481 when none does). */
+  async #toOwner(taken: TakenRequest): Promise<void> {
+    const owner = await this.#owner(taken.req);
+    if (owner !== undefined) taken.relay({ kind: 'address', uri: owner });
+    else this.#respond(taken.server, taken.req, 481, 'Call/Transaction Does Not Exist');
+  }
+
+  async #ackToOwner(ack: SipRequest): Promise<void> {
+    const owner = await this.#owner(ack);
+    const flow = owner === undefined ? undefined : await this.#legs.flowToUri(`sip:${formatHostPort(owner.host, owner.port)}${owner.params.get('transport') ? `;transport=${owner.params.get('transport')}` : ''}`);
+    if (flow !== undefined) this.#legs.sendAck(ack, flow);
   }
 
   // ── dialog lookup ──────────────────────────────────────────────────────
@@ -332,13 +387,24 @@ export class B2bua implements RequestTaker {
     set.add(call);
   }
 
-  #flowClosed(flow: Flow): void {
-    const set = this.#byFlow.get(flow.id);
+  /** Calls through this client flow (flow recovery holds a flow with calls when it closes). */
+  hasCallsOn(flowId: string): boolean {
+    return this.#byFlow.has(flowId);
+  }
+
+  /** A client flow is gone (closed; with flow recovery: not back within the grace): its calls end. */
+  #flowGone(flowId: string, clientGone: boolean): void {
+    const set = this.#byFlow.get(flowId);
     if (set === undefined) return;
-    this.#byFlow.delete(flow.id);
+    this.#byFlow.delete(flowId);
     for (const call of set) {
+      if (call.state === 'ended') continue;
       this.#ending(call, { by: 'sbc', reason: 'client-gone' });
-      call.hangUp(undefined);
+      if (clientGone) {
+        this.#o.metrics?.clientGone.inc();
+        this.#o.clientGone?.(call.a.callId);
+      }
+      call.hangUp(undefined, clientGone ? this.#o.clientGoneReason : undefined);
     }
   }
 

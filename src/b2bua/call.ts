@@ -376,7 +376,7 @@ export class Call {
     }
     const flow = await this.#ctx.legs.flowFor(y);
     if (flow === undefined) {
-      this.#respond(server, createResponse(req, y.hop.kind === 'flow' ? this.#ctx.flowFailedStatus : 503));
+      this.#respond(server, createResponse(req, this.#ctx.legs.unreachableStatus(y)));
       return;
     }
     const out = y.request(method);
@@ -431,7 +431,7 @@ export class Call {
       },
       onTransportError: () => {
         finish();
-        this.#respond(server, createResponse(req, y.hop.kind === 'flow' ? this.#ctx.flowFailedStatus : 503));
+        this.#respond(server, createResponse(req, this.#ctx.legs.unreachableStatus(y)));
       },
     });
   }
@@ -532,9 +532,10 @@ export class Call {
 
   /**
    * End the call from `from`'s side (BYE received there; undefined: our own
-   * decision): BYE every other established leg; a caller still waiting gets 487.
+   * decision, with `reason` as the BYE's Reason header): BYE every other
+   * established leg; a caller still waiting gets 487.
    */
-  hangUp(from: Leg | undefined): void {
+  hangUp(from: Leg | undefined, reason?: string): void {
     if (this.#state === 'ended') return;
     if (this.#state === 'calling' || this.#state === 'early') {
       this.#out?.cancel();
@@ -542,15 +543,16 @@ export class Call {
     }
     for (const leg of [this.a, this.b]) {
       if (leg === from || !leg.confirmed) continue;
-      void this.#sendBye(leg);
+      void this.#sendBye(leg, reason);
     }
     this.#end(from === undefined ? 'ended by us' : `BYE on ${from.side}`);
   }
 
-  async #sendBye(leg: Leg): Promise<void> {
+  async #sendBye(leg: Leg, reason: string | undefined): Promise<void> {
     const flow = await this.#ctx.legs.flowFor(leg);
     if (flow === undefined) return;
     const bye = leg.request('BYE');
+    if (reason !== undefined) bye.headers.set('reason', reason);
     const log = this.#log;
     this.#ctx.legs.send(bye, flow, {
       onResponse: () => undefined,

@@ -5,7 +5,7 @@
  *
  * | key | holds | TTL |
  * | --- | --- | --- |
- * | `<prefix>dialog:<legKey>` | hash: side, Call-ID, tags, remote target, route set, client flow token, the peer leg's key, state | 600 s while early (refreshed by each provisional), 12 h once confirmed (refreshed by in-dialog requests); deleted when the call ends |
+ * | `<prefix>dialog:<legKey>` | hash: side, Call-ID, tags, remote target, route set, client flow token, the peer leg's key, state, the node holding the call | 600 s while early (refreshed by each provisional), 12 h once confirmed (refreshed by in-dialog requests); deleted when the call ends |
  */
 import type { Logger } from '../log/logger.js';
 import { KEY_FAMILY, stateKey, type StateStore } from '../state/index.js';
@@ -24,11 +24,14 @@ export class DialogRecords {
   readonly #store: StateStore;
   readonly #prefix: string;
   readonly #log: Logger;
+  /** The URI other nodes reach this one at: who holds the call (flow recovery across nodes). */
+  readonly #node: string | undefined;
 
-  constructor(store: StateStore, prefix: string, logger: Logger) {
+  constructor(store: StateStore, prefix: string, logger: Logger, nodeUri?: string) {
     this.#store = store;
     this.#prefix = prefix;
     this.#log = logger;
+    this.#node = nodeUri;
   }
 
   /** Write (or refresh) a leg's record. Nothing is written for a leg that has ended. */
@@ -44,6 +47,7 @@ export class DialogRecords {
       flowToken: leg.hop.kind === 'flow' ? leg.hop.token : '',
       peer: peer.key,
       state: leg.confirmed ? 'confirmed' : 'early',
+      ...(this.#node !== undefined ? { node: this.#node } : {}),
     };
     const ttl = leg.confirmed ? CONFIRMED_TTL_SECONDS : EARLY_TTL_SECONDS;
     this.#store.hset(dialogRecordKey(this.#prefix, leg.key), fields, ttl).catch((err: unknown) => this.#log.warn({ err, callId: leg.callId }, 'dialog record not written'));

@@ -414,6 +414,14 @@ export const configSchema = z
       })
       .prefault({})
       .describe('Call records: one JSON line per call (README "Call records").'),
+    flowRecovery: z
+      .strictObject({
+        graceSeconds: seconds
+          .max(3600)
+          .default(30)
+          .describe('A client connection (ws, wss, tcp, tls) that closes with dialogs on it is held this long: the same client (RFC 5626 +sip.instance and reg-id, else Contact user and host) coming back on a new connection keeps its calls; requests for them meanwhile get 480. Then each call is ended with a BYE toward the other side (Reason: SIP;cause=480). 0 = calls end when their connection closes. @default 30'),
+      })
+      .prefault({}),
     shutdown: z
       .strictObject({
         drainSeconds: seconds.default(30).describe('On SIGTERM/SIGINT, seconds dialogs may continue before exit. @default 30'),

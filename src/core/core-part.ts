@@ -19,7 +19,9 @@ import { topologyFromConfig } from '../topology/topology-from-config.js';
 import type { Flow } from '../transport/index.js';
 import type { RoutingStep } from './backend-choice.js';
 import type { ProxyCallWatcher, UaCallWatcher } from './call-events.js';
+import { CLIENT_GONE_REASON, mediaBetweenNodes, ProxyBye, ProxyDialogs, RecoveryHooks, type FlowRecovery } from '../flow-recovery/index.js';
 import { EstablishedCalls } from './established-calls.js';
+import { OwnAddresses } from './own-addresses.js';
 import { Pipeline } from './pipeline.js';
 import type { Authenticator } from './request-checks.js';
 
@@ -42,6 +44,8 @@ export interface CorePartOptions extends PartContext, SipLayers {
   routing?: () => RoutingStep;
   /** The call records (src/records), when they run. */
   records?: () => (ProxyCallWatcher & UaCallWatcher) | undefined;
+  /** Flow recovery (flowRecovery.graceSeconds): what follows a client to its new flow, and ends its calls when it is gone. */
+  recovery: () => FlowRecovery;
 }
 
 export class CorePart implements Part {
@@ -53,6 +57,8 @@ export class CorePart implements Part {
   #b2bua: B2bua | undefined;
   #topology: TopologyHiding | undefined;
   #services: LocalServices | undefined;
+  /** Proxy mode: calls answered through us with a client on one side, so a gone client's calls can be ended. */
+  #proxyDialogs: ProxyDialogs | undefined;
 
   constructor(options: CorePartOptions) {
     this.#o = options;
@@ -84,6 +90,11 @@ export class CorePart implements Part {
     return this.#topology;
   }
 
+  /** Proxy mode: the calls a client of ours is in (GET /api/dialogs). */
+  get proxyDialogs(): ProxyDialogs | undefined {
+    return this.#proxyDialogs;
+  }
+
   /** Established calls: the B2BUA's, or in proxy mode those the pipeline saw answered and not yet ended. */
   get calls(): number {
     return (this.#b2bua?.size ?? 0) + this.#established.size;
@@ -99,7 +110,10 @@ export class CorePart implements Part {
     const transport = o.transport();
     const transactions = o.transactions();
     const dispatcher = o.dispatcher();
-    const media = o.media();
+    const recovery = o.recovery();
+    const engine = o.media();
+    // Several nodes (state.store redis): a call relayed between two of them has its media done once, next to the client.
+    const media = engine !== undefined && c.state.store === 'redis' ? mediaBetweenNodes(engine, (flow) => recovery.isSiblingNode(flow)) : engine;
     const callLimits = o.calls();
     const routing = o.routing?.();
     const records = o.records?.();
@@ -119,6 +133,10 @@ export class CorePart implements Part {
         callEnded: (callId: string) => callLimits.ended(callId),
         ...(routing !== undefined ? { routing } : {}),
         ...(records !== undefined ? { records } : {}),
+        recovery,
+        ...(recovery.nodeUri !== undefined ? { nodeUri: recovery.nodeUri } : {}),
+        clientGoneReason: CLIENT_GONE_REASON,
+        clientGone: (callId: string) => this.#established.ended(callId, { by: 'sbc', reason: 'client-gone' }),
       });
     }
     // Built-in services (echo, tone): local registrar with embedded media; they take their calls as the B2BUA would.
@@ -138,13 +156,32 @@ export class CorePart implements Part {
     });
     const topology = c.topologyHiding.enabled ? topologyFromConfig(o, o.store(), o.flowTokenSecret) : undefined;
     this.#topology = topology;
+    const logger = o.logger.child({ part: 'core' });
+    const proxyDialogs = this.#b2bua !== undefined ? undefined : new ProxyDialogs({
+      own: new OwnAddresses(transport.listeners),
+      bye: new ProxyBye({ transport, transactions, logger, metrics: o.metrics, productName: PRODUCT }),
+      teardown: {
+        ended: (callId, key) => {
+          media?.endCall(callId);
+          callLimits.ended(callId);
+          this.#established.ended(callId, { by: 'sbc', reason: 'client-gone' });
+          if (key !== undefined) void topology?.end(key);
+        },
+      },
+      logger,
+      metrics: o.metrics,
+    });
+    this.#proxyDialogs = proxyDialogs;
+    const b2bua = this.#b2bua;
+    recovery.addDialogSource((flowId) => proxyDialogs?.has(flowId) === true || b2bua?.hasCallsOn(flowId) === true);
+    if (proxyDialogs !== undefined) recovery.onGone((flowId) => proxyDialogs.clientGone(flowId));
     const auth = o.auth();
     const localDomain = o.localDomain();
     const pipeline = new Pipeline({
       transport,
       transactions,
       dispatcher,
-      logger: o.logger.child({ part: 'core' }),
+      logger,
       metrics: o.metrics,
       trustedSources: c.trustedSources,
       registrar: c.registrar,
@@ -162,6 +199,7 @@ export class CorePart implements Part {
       established: this.#established,
       ...(localDomain !== undefined ? { localDomain } : {}),
       ...(routing !== undefined ? { routing } : {}),
+      clientFlows: new RecoveryHooks(recovery, proxyDialogs),
     });
     this.#pipeline = pipeline;
     transport.setUser({
@@ -171,6 +209,7 @@ export class CorePart implements Part {
   }
 
   stop(): void {
+    this.#proxyDialogs?.clear();
     this.#b2bua?.close();
     this.#services?.close();
   }

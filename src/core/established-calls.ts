@@ -22,6 +22,15 @@ export interface EstablishedCallsOptions {
   watcher?: () => ProxyCallWatcher | undefined;
 }
 
+/**
+ * Why a call ended, for whoever keeps call records. The pipeline reports
+ * `bye` (its BYE was answered); flow recovery reports `client-gone` (the
+ * client's connection closed and it did not come back within the grace).
+ */
+export type DialogEndReason = 'bye' | 'client-gone';
+
+export type DialogEndedListener = (callId: string, reason: DialogEndReason) => void;
+
 export class EstablishedCalls {
   readonly #ttlMs: number;
   readonly #max: number;
@@ -29,6 +38,7 @@ export class EstablishedCalls {
   readonly #watcher: () => ProxyCallWatcher | undefined;
   /** Call-ID → when it is forgotten; insertion order is age order. */
   readonly #calls = new Map<string, number>();
+  readonly #endedListeners = new Set<DialogEndedListener>();
 
   constructor(options: EstablishedCallsOptions = {}) {
     this.#ttlMs = (options.maxCallSeconds ?? 43_200) * 1000;
@@ -60,13 +70,30 @@ export class EstablishedCalls {
   }
 
   /**
-   * Its BYE was answered; or, with `ending`, the SBC ended it (e.g.
-   * `{ by: 'sbc', reason: 'client-gone' }`): its record is written with that.
+   * Its BYE was answered (or it failed to start); or, with `ending`, the SBC
+   * ended it (e.g. `{ by: 'sbc', reason: 'client-gone' }`): its record is
+   * written with that. Listeners hear of every established call that ends,
+   * and of every call ended with an explicit reason (the B2BUA's too).
    */
   ended(callId: string | undefined, ending?: CallEnding): void {
     if (callId === undefined) return;
-    this.#calls.delete(callId);
+    const was = this.#calls.delete(callId);
     if (ending !== undefined) this.#watcher()?.end(callId, ending);
+    if (!was && ending === undefined) return;
+    const reason: DialogEndReason = ending?.reason === 'client-gone' ? 'client-gone' : 'bye';
+    for (const l of this.#endedListeners) {
+      try {
+        l(callId, reason);
+      } catch {
+        // A listener's failure is its own: the call is over either way.
+      }
+    }
+  }
+
+  /** The ended hook: called as `(callId, reason)`. Returns an unsubscribe function. */
+  onDialogEnded(listener: DialogEndedListener): () => void {
+    this.#endedListeners.add(listener);
+    return () => this.#endedListeners.delete(listener);
   }
 
   #expire(): void {

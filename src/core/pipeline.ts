@@ -41,6 +41,7 @@ import type { Authenticator, CallAdmission, RequestScreen } from './request-chec
 import type { LocalDomain } from './local-domain.js';
 import { LocalTakeover } from './local-takeover.js';
 import { chooseBackend, type RoutingStep } from './backend-choice.js';
+import type { ClientFlowHooks } from './client-flow-hooks.js';
 
 export interface PipelineOptions {
   transport: TransportLayer;
@@ -78,6 +79,8 @@ export interface PipelineOptions {
   localDomain?: LocalDomain;
   /** Operator routing (routes rules, routing.script, routing.http) on initial requests; absent = none. */
   routing?: RoutingStep;
+  /** Flow recovery: client identities, calls answered through us, requests for a client flow that is down. */
+  clientFlows?: ClientFlowHooks;
 }
 
 /** Methods that create a dialog and so get our Record-Route (RFC 3261 §16.6 step 4). */
@@ -98,6 +101,8 @@ export interface TakenRequest {
    * a token without a flow → the client is gone (430).
    */
   popOwnRoutes(): PoppedRoutes;
+  /** Proxy the request to `hop` after all (a dialog another node holds, flow recovery). */
+  relay(hop: NextHop): void;
 }
 
 /** A transaction user that can take requests over from the proxy (B2BUA mode). */
@@ -206,6 +211,7 @@ export class Pipeline {
       return;
     }
     stampVia(req, flow, !inside);
+    if (!inside) this.#o.clientFlows?.seen(req, flow);
     if (!inside && this.#topo?.mayBeMasked(req) === true) {
       const masked = this.#topo.unmaskIncoming(req);
       if (masked !== undefined) this.#masked.set(req, masked);
@@ -270,7 +276,7 @@ export class Pipeline {
   /** An initial request after operator routing, or any other request: to the B2BUA, a flow, a backend or onward. */
   #route(server: ServerTransaction, req: SipRequest, flow: Flow, inside: boolean): void {
     if (this.#o.dialogs !== undefined && req.method !== 'REGISTER') {
-      const taken = this.#o.dialogs.takeRequest({ server, req, source: flow, inside, popOwnRoutes: () => this.#routes.pop(req) });
+      const taken = this.#o.dialogs.takeRequest({ server, req, source: flow, inside, popOwnRoutes: () => this.#routes.pop(req), relay: (hop) => this.#proxy(server, req, flow, inside, [hop], false) });
       if (taken) return;
     }
 
@@ -285,12 +291,14 @@ export class Pipeline {
     const inDialog = req.to()?.params.get('tag') != null;
 
     if (inside && popped.token !== undefined) {
-      if (popped.flow === undefined) {
+      // The flow named, or the node its client came back on (flow recovery).
+      const hop = popped.flow !== undefined ? { kind: 'flow' as const, flow: popped.flow } : this.#o.clientFlows?.elsewhere(popped.token, popped.key);
+      if (hop === undefined) {
         this.#o.metrics?.rejectedRequests.inc({ reason: 'flow-gone' });
-        this.#respond(server, this.#o.flowFailedStatus);
+        this.#respond(server, this.#o.clientFlows?.goneStatus(popped.token) ?? this.#o.flowFailedStatus);
         return;
       }
-      this.#proxy(server, req, flow, inside, [{ kind: 'flow', flow: popped.flow }], false, popped.key);
+      this.#proxy(server, req, flow, inside, [hop], false, popped.key);
       return;
     }
     if (this.#o.localDomain !== undefined && inDialog && !inside && popped.flow !== undefined && popped.flow.id !== flow.id) {
@@ -488,9 +496,10 @@ export class Pipeline {
             transformResponse: responseTransform(this.#relayDeps, { req, source, inside, key, recordRoute, initial, topo, masked: this.#masked.get(req) }, relay),
           }
         : {}),
-      ...(addPath && this.#o.registrations !== undefined
-        ? { onFinalResponse: (res: SipResponse) => this.#o.registrations?.learn(source, req, res) }
-        : {}),
+      onFinalResponse: (res: SipResponse) => {
+        if (addPath) this.#o.registrations?.learn(source, req, res);
+        if (!local) this.#o.clientFlows?.relayed({ req, res, source, inside, clientFlow: hops[0]?.kind === 'flow' ? hops[0].flow : undefined, key });
+      },
     });
     // Only an INVITE can be cancelled (RFC 3261 §9.1).
     if (req.method === 'INVITE') this.#contexts.set(server, ctx);
@@ -537,7 +546,7 @@ export class Pipeline {
     }
     let hop: NextHop | undefined;
     if (popped.flow !== undefined && (inside || (this.#o.localDomain !== undefined && popped.flow.id !== flow.id))) hop = { kind: 'flow', flow: popped.flow };
-    else if (inside && popped.token !== undefined) return;
+    else if (inside && popped.token !== undefined) hop = this.#o.clientFlows?.elsewhere(popped.token, popped.key);
     else hop = this.#routes.nextHop(req);
     if (hop === undefined) return;
     const out = await this.#flowFor(hop);

@@ -11,6 +11,8 @@ export interface MediaPartOptions extends PartContext {
   transport: () => TransportLayer;
   /** A call whose media the relay freed at its longest duration (its record ends as `max-duration`). */
   onMaxDuration?: (callId: string) => void;
+  /** Client flows gone for good (flow recovery: closed and not back within the grace); default: closed flows. */
+  flowGone?: (listener: (flowId: string) => void) => void;
 }
 
 const MEDIA_MODE_LINES = {
@@ -42,7 +44,9 @@ export class MediaPart implements Part {
     const media = await mediaFromConfig(config, { store: this.#o.store(), metrics, logger: logger.child({ part: 'media' }), fallbackAdvertise: defaultAdvertise('0.0.0.0'), ...(this.#o.onMaxDuration !== undefined ? { onMaxDuration: this.#o.onMaxDuration } : {}) });
     this.#selection = media;
     const hooks = media.hooks;
-    if (hooks !== undefined) this.#o.transport().flows.onClose((flow) => hooks.flowClosed(flow.id));
+    if (hooks === undefined) return;
+    if (this.#o.flowGone !== undefined) this.#o.flowGone((flowId) => hooks.flowClosed(flowId));
+    else this.#o.transport().flows.onClose((flow) => hooks.flowClosed(flow.id));
   }
 
   async stop(): Promise<void> {

@@ -11,6 +11,8 @@
  * | `engine-call:<callId>` | string: URL of the media engine that owns the call, so one call stays on one engine | 24 h, refreshed on each offer/answer; deleted when the media session is deleted |
  * | `rate:<ip>:<windowStart>` | counter: requests from one source IP in one window | 2 × window (2 s for a 1 s window), set at creation and kept |
  * | `ban:<ip>` | string: why the source is banned | `security.rateLimit.banSeconds` (300 s by default) |
+ * | `recover:<identity>` | JSON: the held flow of a client whose connection closed with dialogs (flow id, node), by `i:<instance>\|<reg-id>` or `c:<user>@<host>` | `flowRecovery.graceSeconds`; deleted when the client comes back |
+ * | `flow-alias:<flowId>` | JSON: where the client of a closed flow came back (flow id, node, node URI, the new flow's token) | 12 h (as dialog records) |
  * | `reg:<aor>` | hash: local registrar bindings of one AOR, a field per binding (JSON: Contact, expiry, q, instance, reg-id, flow token, node) | `registrar.maxExpires` + 30 s, reset by each REGISTER; expired fields are pruned on the next read or write |
  * | `callrec:<callId>` | string: JSON of an answered call's record so far (src/records), for the node that sees its end | `callRecords.maxCallSeconds`; deleted when the record is written |
  * | `callrec-done:<callId>:<startMs>` | string: the node that wrote the call's record (setIfAbsent: written once) | `callRecords.maxCallSeconds` + 60 s |
@@ -29,6 +31,8 @@ export const KEY_FAMILY = {
   registration: 'reg',
   callRecord: 'callrec',
   callRecordDone: 'callrec-done',
+  flowRecovery: 'recover',
+  flowAlias: 'flow-alias',
 } as const;
 
 export type KeyFamily = (typeof KEY_FAMILY)[keyof typeof KEY_FAMILY];

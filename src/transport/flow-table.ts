@@ -14,6 +14,8 @@ export interface FlowTableOptions {
   sweepIntervalMs?: number;
   /** Rebuild a UDP flow from a token's 5-tuple; undefined when that listener is not up. */
   rebuildUdp?: (listenerIndex: number, address: string, port: number) => FlowBase | undefined;
+  /** The flow that took over a closed one (flow recovery: the same client on a new connection). */
+  aliasResolver?: (flowId: string) => FlowBase | undefined;
 }
 
 export type FlowClosedListener = (flow: FlowBase, reason: string) => void;
@@ -56,6 +58,11 @@ export class FlowTable {
   /** Set by the transport layer once its UDP listeners exist. */
   set rebuildUdp(fn: FlowTableOptions['rebuildUdp']) {
     this.#options.rebuildUdp = fn;
+  }
+
+  /** Set by flow recovery: a token naming a closed flow reaches the flow its client came back on. */
+  set aliasResolver(fn: FlowTableOptions['aliasResolver']) {
+    this.#options.aliasResolver = fn;
   }
 
   get(id: string): FlowBase | undefined {
@@ -110,6 +117,8 @@ export class FlowTable {
     const { flowId, udp } = verified.value;
     const flow = this.get(flowId);
     if (flow !== undefined && !flow.closed) return ok(flow);
+    const alias = this.#closed ? undefined : this.#options.aliasResolver?.(flowId);
+    if (alias !== undefined) return ok(alias);
     if (udp === undefined || this.#closed) return fail('gone');
     const deadUntil = this.#deadUdp.get(flowId);
     if (deadUntil !== undefined) {

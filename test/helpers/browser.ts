@@ -31,6 +31,7 @@ interface HookHost {
     answer(): Promise<void>;
     hangup(): Promise<void>;
     hold(on: boolean): Promise<void>;
+    restartIce(): Promise<{ local: [string, string]; remote: [string, string] }>;
     mute(on: boolean): void;
     dtmf(tone: string): void;
     stats(): Promise<CallQuality>;
@@ -157,6 +158,11 @@ export class SoftphonePage {
   /** Hold (re-INVITE with sendonly) or resume; resolves when the far end accepted. */
   hold(on: boolean): Promise<void> {
     return this.page.evaluate((o) => (globalThis as unknown as HookHost).softphone.hold(o), on);
+  }
+
+  /** A re-INVITE with an ICE restart offer; resolves when the far end accepted, with the ICE usernames (page's, far end's) before and after. */
+  restartIce(): Promise<{ local: [string, string]; remote: [string, string] }> {
+    return this.page.evaluate(() => (globalThis as unknown as HookHost).softphone.restartIce());
   }
 
   mute(on: boolean): Promise<void> {

@@ -76,9 +76,10 @@ export class SipPeer {
     return p;
   }
 
-  static async ws(url: string, protocols: string[] = ['sip']): Promise<SipPeer> {
+  /** A WebSocket to the SBC; `localAddress` picks the source address (another loopback address: another network). */
+  static async ws(url: string, protocols: string[] = ['sip'], options: { localAddress?: string } = {}): Promise<SipPeer> {
     const p = new SipPeer(url.startsWith('wss') ? 'wss' : 'ws');
-    const ws = new WebSocket(url, protocols, { rejectUnauthorized: false });
+    const ws = new WebSocket(url, protocols, { rejectUnauthorized: false, ...(options.localAddress !== undefined ? { localAddress: options.localAddress } : {}) });
     p.#ws = ws;
     ws.on('message', (data: Buffer) => {
       const text = data.toString('utf8');

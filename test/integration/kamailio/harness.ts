@@ -261,6 +261,18 @@ export class WsClient extends UserAgent {
     return new WsClient(peer, rand(4), `${rand(6)}.invalid`);
   }
 
+  /**
+   * The same client on a new WebSocket, as SIP.js after a reconnect: the
+   * same Contact user and `.invalid` host (one UserAgent), the dialogs it
+   * answered still known (so it can hang them up).
+   */
+  static async resume(url: string, previous: WsClient, localAddress?: string): Promise<WsClient> {
+    const peer = await SipPeer.ws(url, ['sip'], localAddress !== undefined ? { localAddress } : {});
+    const next = new WsClient(peer, previous.user, previous.host);
+    for (const [callId, tag] of previous.tags) next.tags.set(callId, tag);
+    return next;
+  }
+
   get contact(): string {
     return `<sip:${this.user}@${this.host};transport=ws>`;
   }

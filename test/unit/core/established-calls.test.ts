@@ -25,4 +25,20 @@ describe('EstablishedCalls', () => {
     now = 16_000;
     assert.equal(c.size, 0);
   });
+
+  it('the ended hook hears every established call that ends, and every call ended with a reason (call records)', () => {
+    const c = new EstablishedCalls();
+    const heard: string[] = [];
+    const off = c.onDialogEnded((callId, reason) => heard.push(`${callId}:${reason}`));
+    c.confirmed('a');
+    c.ended('a');
+    c.ended('never-up'); // a failed INVITE: not a call that ended
+    c.confirmed('b');
+    c.ended('b', { by: 'sbc', reason: 'client-gone' });
+    c.ended('b2bua-call', { by: 'sbc', reason: 'client-gone' });
+    off();
+    c.confirmed('d');
+    c.ended('d');
+    assert.deepEqual(heard, ['a:bye', 'b:client-gone', 'b2bua-call:client-gone']);
+  });
 });

@@ -1,0 +1,60 @@
+/** Flow recovery as a part of the gateway: started after the transport, before what reacts to a client that is gone. */
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Part, PartContext } from '../server/part.js';
+import { started } from '../server/part.js';
+import { formatHostPort } from '../sip/uri.js';
+import type { StateStore } from '../state/index.js';
+import type { Flow, TransportLayer } from '../transport/index.js';
+import { FlowRecovery } from './flow-recovery.js';
+
+export interface FlowRecoveryPartOptions extends PartContext {
+  store: () => StateStore;
+  transport: () => TransportLayer;
+  isInside: (flow: Flow) => boolean;
+}
+
+export class FlowRecoveryPart implements Part {
+  readonly name = 'flow-recovery';
+  readonly #o: FlowRecoveryPartOptions;
+  #recovery: FlowRecovery | undefined;
+
+  constructor(options: FlowRecoveryPartOptions) {
+    this.#o = options;
+  }
+
+  get recovery(): FlowRecovery {
+    return started(this.#recovery);
+  }
+
+  /** Subscribe to client flows that are gone for good (the media, the B2BUA). */
+  onGone(listener: (flowId: string) => void): () => void {
+    return this.recovery.onGone(listener);
+  }
+
+  async start(): Promise<void> {
+    const { config, logger, metrics } = this.#o;
+    const transport = this.#o.transport();
+    // Other nodes reach this node's clients through its UDP (else TCP) listener, as for the local registrar.
+    const l = transport.listeners.find((x) => x.transport === 'udp') ?? transport.listeners.find((x) => x.transport === 'tcp');
+    const uri = l === undefined ? undefined : `sip:${formatHostPort(l.advertise, l.boundPort)};transport=${l.transport}`;
+    const recovery = new FlowRecovery({
+      graceSeconds: config.flowRecovery.graceSeconds,
+      flows: transport.flows,
+      tokens: transport.tokens,
+      store: this.#o.store(),
+      keyPrefix: config.state.redis.keyPrefix,
+      shared: config.state.store === 'redis',
+      node: { id: `${uri ?? hostname()}/${randomUUID().slice(0, 8)}`, ...(uri !== undefined ? { uri } : {}) },
+      isInside: this.#o.isInside,
+      logger: logger.child({ part: 'flow-recovery' }),
+      metrics,
+    });
+    this.#recovery = recovery;
+    await recovery.start();
+  }
+
+  stop(): void {
+    this.#recovery?.close();
+  }
+}
