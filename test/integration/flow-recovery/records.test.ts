@@ -5,7 +5,8 @@
  * for good: the inside party gets the BYE with its Reason and the call
  * leaves exactly one record, `client-gone` by `sbc`. A client that comes
  * back within the grace: the call goes on, the inside party hangs up later,
- * and the one record says `bye-callee`, not `client-gone`.
+ * and the one record says `bye-callee` (the client hanging up: `bye-caller`),
+ * not `client-gone`.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -17,7 +18,7 @@ import type { SipRequest, SipResponse } from '../../../src/sip/message.js';
 import { startKamailio, type RunningKamailio } from '../../helpers/kamailio.js';
 import { rand, request, uasRouteSet } from '../../helpers/sip-peer.js';
 import { startSbc, type TestSbc } from '../../helpers/sbc.js';
-import { contactUri, UdpUa, WsClient } from '../kamailio/harness.js';
+import { contactUri, UdpUa, WsClient, type Call } from '../kamailio/harness.js';
 import { readRecords, recordFor, sleep } from '../records/records-helpers.js';
 
 const GRACE_SECONDS = 1;
@@ -88,13 +89,13 @@ for (const mode of ['proxy', 'b2bua'] as const) {
       return ua;
     };
     /** The registered WS client calls the UA; returns the INVITE the UA answered and both Call-IDs. */
-    const clientCalls = async (client: WsClient, ua: UdpUa): Promise<{ invite: SipRequest; clientCallId: string; uaCallId: string }> => {
+    const clientCalls = async (client: WsClient, ua: UdpUa): Promise<{ invite: SipRequest; clientCallId: string; uaCallId: string; ok: SipResponse; call: Call }> => {
       const call = client.invite(ua.user);
       const ok = (await client.nextResponse(call.callId, 200, 'INVITE')).msg as SipResponse;
       client.ack(ok, call);
       const invite = (await ua.nextRequest('INVITE')).msg as SipRequest;
       await ua.nextRequest('ACK', invite.callId);
-      return { invite, clientCallId: call.callId, uaCallId: invite.callId! };
+      return { invite, clientCallId: call.callId, uaCallId: invite.callId!, ok, call };
     };
 
     test('the WebSocket closes for good: the inside party gets the BYE with Reason; one record, client-gone by sbc', async () => {
@@ -158,6 +159,25 @@ for (const mode of ['proxy', 'b2bua'] as const) {
       assert.equal(records[0]!.reason, 'bye-callee');
       assert.equal(records[0]!.endedBy, 'callee');
       assert.equal(records[0]!.status, 200);
+    });
+
+    test('the client comes back within the grace and hangs up itself on the new WebSocket: one record, bye-caller', async () => {
+      const client = await wsClient();
+      const aor = `rg${rand(3)}`;
+      assert.equal((await client.registered(aor)).status, 200);
+      const ua = await udpUa();
+      const { clientCallId, uaCallId, ok, call } = await clientCalls(client, ua);
+      client.close();
+      const back = await wsClient(client);
+      assert.equal((await back.registered(aor)).status, 200, 'the re-REGISTER on the new WebSocket');
+      await sleep((GRACE_SECONDS + 0.5) * 1000);
+      back.byeAsCaller(ok, call);
+      await ua.nextRequest('BYE', uaCallId, 3000);
+      assert.equal(((await back.nextResponse(clientCallId, (s) => s >= 200, 'BYE')).msg as SipResponse).status, 200, 'the UA answered the BYE');
+      const records = await recordsOf(file, clientCallId);
+      assert.equal(records.length, 1, `one record for the call: ${JSON.stringify(records)}`);
+      assert.equal(records[0]!.reason, 'bye-caller');
+      assert.equal(records[0]!.endedBy, 'caller');
     });
   });
 }
