@@ -179,5 +179,28 @@ for (const mode of ['proxy', 'b2bua'] as const) {
       assert.equal(records[0]!.reason, 'bye-caller');
       assert.equal(records[0]!.endedBy, 'caller');
     });
+
+    test('the WebSocket closes while the call rings, then the inside party answers: the call is ended toward it; one record', async () => {
+      const client = await wsClient();
+      const aor = `rg${rand(3)}`;
+      assert.equal((await client.registered(aor)).status, 200);
+      const ua = await udpUa();
+      ua.mode = 'ring';
+      const call = client.invite(ua.user);
+      await client.nextResponse(call.callId, 180, 'INVITE');
+      const invite = (await ua.nextRequest('INVITE')).msg as SipRequest;
+      client.close();
+      await sleep(200);
+      ua.answerRinging(invite.callId!);
+      const bye = (await ua.nextRequest('BYE', invite.callId!, (GRACE_SECONDS + 2) * 1000)).msg as SipRequest;
+      assert.equal(bye.headers.get('reason'), 'SIP;cause=480;text="client connection lost"');
+      const records = await recordsOf(file, call.callId);
+      assert.equal(records.length, 1, `one record for the call: ${JSON.stringify(records)}`);
+      assert.equal(records[0]!.reason, 'client-gone');
+      assert.equal(records[0]!.endedBy, 'sbc');
+      assert.equal(records[0]!.status, 200, 'the inside party answered');
+      const left = ((await (await fetch(`${sbc.adminUrl}/api/dialogs`)).json()) as { dialogs: Array<{ callId: string }> }).dialogs;
+      assert.deepEqual(left.filter((d) => d.callId === call.callId || d.callId === invite.callId), [], 'the call is no more in /api/dialogs');
+    });
   });
 }
