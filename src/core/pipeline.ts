@@ -10,7 +10,7 @@
  */
 import type { Logger } from '../log/logger.js';
 import type { SbcMetrics as Metrics } from '../admin/metrics.js';
-import type { Dispatcher, Target } from '../routing/index.js';
+import type { Dispatcher } from '../routing/index.js';
 import { newBranch } from '../sip/ids.js';
 import type { SipMessage, SipRequest, SipResponse } from '../sip/message.js';
 import type { ParseError } from '../sip/parser.js';
@@ -20,7 +20,7 @@ import type { ClientTransaction, ClientTransactionUser, InviteServerTransaction,
 import type { Flow } from '../transport/flow.js';
 import type { TransportLayer } from '../transport/index.js';
 import { isLooping, isToUs, loopHash, OWN_BRANCH_PREFIX } from './loop-detection.js';
-import { resolveUri, type Destination } from './next-hop.js';
+import { HopFlows, type ForwardHop } from './hop-flows.js';
 import { InsideSources, type BackendAddress } from './inside-sources.js';
 import { OwnAddresses } from './own-addresses.js';
 import { ProxyTransaction, type BranchTarget } from './proxy-transaction.js';
@@ -132,6 +132,8 @@ export class Pipeline {
   /** Requests from outside whose Call-ID we unmasked → the masked form their responses must carry. */
   readonly #masked = new WeakMap<SipRequest, string>();
   readonly #relayDeps: RelayDeps;
+  /** Where each hop is reached: a client's flow or a connection. */
+  readonly #hops: HopFlows;
 
   constructor(options: PipelineOptions) {
     this.#o = options;
@@ -141,6 +143,7 @@ export class Pipeline {
     this.#topo = options.topology;
     this.#routes = new OwnRoutes(this.#own, options.transport.flows, (tk) => this.#topo?.isKey(tk) === true);
     this.#inside = new InsideSources(options.trustedSources);
+    this.#hops = new HopFlows(options.transport, this.#inside, this.#log);
     this.#checks = new OutsideChecks(options);
     this.#relayDeps = { media: options.media, own: this.#own, isInside: (flow) => this.isInside(flow) };
     this.#local = options.localDomain === undefined ? undefined : new LocalTakeover(options.localDomain, {
@@ -415,7 +418,7 @@ export class Pipeline {
    * is the flow the request came on; the forwarded copies get our Via, our
    * Record-Route (dialog-forming initial requests) and Path (REGISTER from outside).
    */
-  #proxy(server: ServerTransaction, req: SipRequest, source: Flow, inside: boolean, hops: Array<NextHop | { kind: 'target'; target: Target }>, failover: boolean, dialogKey?: string, local = false): void {
+  #proxy(server: ServerTransaction, req: SipRequest, source: Flow, inside: boolean, hops: ForwardHop[], failover: boolean, dialogKey?: string, local = false): void {
     const mf = req.maxForwards();
     req.headers.set('max-forwards', String(mf === undefined ? 70 : mf - 1));
     const initial = req.to()?.params.get('tag') == null;
@@ -436,7 +439,7 @@ export class Pipeline {
       return {
         label,
         start: async (user: ClientTransactionUser): Promise<ClientTransaction | undefined> => {
-          const out = await this.#flowFor(hop);
+          const out = await this.#hops.flowFor(hop);
           if (out === undefined) return undefined;
           if (target !== undefined) this.#o.dispatcher.acquire(target);
           const copy = req.clone();
@@ -506,26 +509,6 @@ export class Pipeline {
     ctx.start();
   }
 
-  async #flowFor(hop: NextHop | { kind: 'target'; target: Target }): Promise<Flow | undefined> {
-    try {
-      if (hop.kind === 'flow') return hop.flow.closed ? undefined : hop.flow;
-      let dest: Destination | undefined;
-      if (hop.kind === 'target') {
-        const t = hop.target;
-        dest = { transport: t.transport, address: t.address ?? t.host, port: t.port };
-      } else {
-        dest = await resolveUri(hop.uri);
-      }
-      if (dest === undefined || dest.transport === 'ws' || dest.transport === 'wss') return undefined;
-      const flow = await this.#o.transport.connect(dest);
-      if (hop.kind === 'target') this.#inside.markDialed(flow);
-      return flow;
-    } catch (err) {
-      this.#log.debug({ err }, 'connect failed');
-      return undefined;
-    }
-  }
-
   /** ACK for a 2xx: end to end, its own transaction, forwarded statelessly (RFC 3261 §16.11 / §13.2.2.4). */
   async #forwardAck(req: SipRequest, flow: Flow, inside: boolean): Promise<void> {
     const mf = req.maxForwards() ?? 70;
@@ -549,7 +532,7 @@ export class Pipeline {
     else if (inside && popped.token !== undefined) hop = this.#o.clientFlows?.elsewhere(popped.token, popped.key);
     else hop = this.#routes.nextHop(req);
     if (hop === undefined) return;
-    const out = await this.#flowFor(hop);
+    const out = await this.#hops.flowFor(hop);
     if (out === undefined) return;
     req.headers.set('max-forwards', String(mf - 1));
     const toOutside = topo !== undefined && !this.isInside(out);

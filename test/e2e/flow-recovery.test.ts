@@ -11,6 +11,9 @@
  *   page ──WSS──► SBC ──UDP──► Kamailio ──► RtpUas (echo, registered at Kamailio)
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe } from 'node:test';
 import type { Browser } from 'playwright-core';
 import { launchChromium, SoftphonePage, waitForAudio } from '../helpers/browser.js';
@@ -19,6 +22,7 @@ import { startKamailio, type RunningKamailio } from '../helpers/kamailio.js';
 import { RtpUas, type RtpCall } from '../helpers/rtp-uas.js';
 import { startRtpengine, type RunningRtpengine } from '../helpers/rtpengine.js';
 import { startSbc, type TestSbc } from '../helpers/sbc.js';
+import { readRecords, sleep } from '../integration/records/records-helpers.js';
 
 const DOMAIN = 'example.com';
 const ECHO = `sip:echo@${DOMAIN}`;
@@ -35,6 +39,8 @@ for (const media of ['rtpengine', 'embedded'] as const) describe(`flow recovery 
   let uas: RtpUas | undefined;
   let browser: Browser | undefined;
   const pages: SoftphonePage[] = [];
+  const recordsDir = mkdtempSync(join(tmpdir(), 'sbc-e2e-fr-'));
+  const recordsFile = join(recordsDir, 'calls.jsonl');
 
   before(async () => {
     await ensureWebBuilt();
@@ -48,6 +54,7 @@ for (const media of ['rtpengine', 'embedded'] as const) describe(`flow recovery 
       ...behindKamailio(kam.uri),
       topologyHiding: { enabled: true },
       flowRecovery: { graceSeconds: GRACE_SECONDS },
+      callRecords: { file: recordsFile },
       media: engine !== undefined
         ? { mode: 'rtpengine', rtpengine: { engines: [{ url: engine.udpUrl, weight: 1 }] } }
         : { mode: 'embedded', embedded: { address: '127.0.0.1', ports: MEDIA_PORTS } },
@@ -64,6 +71,7 @@ for (const media of ['rtpengine', 'embedded'] as const) describe(`flow recovery 
     await sbc?.stop().catch(() => undefined);
     await kam?.stop();
     await engine?.stop();
+    rmSync(recordsDir, { recursive: true, force: true });
   });
 
   const scenario = scenarios(pages, {
@@ -161,7 +169,7 @@ for (const media of ['rtpengine', 'embedded'] as const) describe(`flow recovery 
     assert.equal(call.endedBy, 'remote', 'the page\'s BYE reached the echo phone');
   });
 
-  scenario('the tab closes in a call: the phone gets the BYE with Reason within grace + 1 s', async () => {
+  scenario('the tab closes in a call: the phone gets the BYE with Reason within grace + 1 s; the call\'s one record says client-gone', async () => {
     const p = await openPage('dave');
     const echo = need(uas, 'the echo phone');
     await p.call(ECHO);
@@ -184,6 +192,13 @@ for (const media of ['rtpengine', 'embedded'] as const) describe(`flow recovery 
     assert.equal(call.endedBy, 'remote', 'the SBC hung up toward the phone');
     const bye = echo.peer.received.find((r) => r.msg.kind === 'request' && r.msg.method === 'BYE' && r.msg.callId === call.callId);
     assert.equal(bye?.msg.headers.get('reason'), 'SIP;cause=480;text="client connection lost"');
+    const ofCall = (): ReturnType<typeof readRecords> => readRecords(recordsFile).filter((r) => r.insideCallId === call.callId || r.callId === call.callId);
+    await waitUntil(() => ofCall().length > 0, 5000, () => `no record for ${call.callId}: ${JSON.stringify(readRecords(recordsFile))}`);
+    await sleep(300);
+    const records = ofCall();
+    assert.equal(records.length, 1, `one record for the call: ${JSON.stringify(records)}`);
+    assert.equal(records[0]!.reason, 'client-gone');
+    assert.equal(records[0]!.endedBy, 'sbc');
   });
 });
 
