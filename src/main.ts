@@ -7,11 +7,13 @@
  * Exit codes: 0 clean stop, 2 configuration error, 1 any other fatal error.
  */
 import { parseArgs } from 'node:util';
+import { gatewayWorkerId, Supervisor, WorkerLink, workerConfig, workerCount } from './cluster/index.js';
 import { loadConfig, formatConfigError, renderConfig } from './config/index.js';
 import { runAdminCommand, type AdminCommandName as AdminCommand } from './admin/index.js';
 import { SbcError } from './errors.js';
 import { createLogger } from './log/logger.js';
 import { Server } from './server.js';
+import { reusePortAddon } from './transport/index.js';
 
 const ADMIN_COMMANDS: readonly AdminCommand[] = ['status', 'flows', 'dialogs', 'backends', 'engines', 'reload'];
 
@@ -87,10 +89,26 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`${formatConfigError(loaded.error)}\n`);
     return 2;
   }
-  const { config, source } = loaded.value;
-  const logger = createLogger(config.log.level);
-  const reloadConfig = async () => loadConfig({ file: values.config, sets: values.set ?? [], env: process.env, cwd: process.cwd() });
-  const server = new Server(config, logger, { configSource: source, reloadConfig });
+  const workerId = gatewayWorkerId();
+  const source = loaded.value.source;
+  const config = workerId === undefined ? loaded.value.config : workerConfig(loaded.value.config, workerId, workerCount(loaded.value.config.workers));
+  const logger = workerId === undefined ? createLogger(config.log.level) : createLogger(config.log.level).child({ worker: workerId });
+  if (workerId === undefined) {
+    const count = workerCount(config.workers);
+    if (count > 1) {
+      const addon = reusePortAddon();
+      if (addon.ok || !config.listen.some((l) => l.transport === 'udp')) return new Supervisor({ count, logger }).run();
+      // Without SO_REUSEPORT the workers could not keep a client's datagrams on one of them.
+      logger.error({ workers: config.workers, reason: addon.reason }, `workers: ${config.workers} needs the SO_REUSEPORT addon, which did not load; running one worker`);
+    }
+  }
+  const link = workerId === undefined ? undefined : new WorkerLink(workerId);
+  const reloadConfig = async () => {
+    const again = await loadConfig({ file: values.config, sets: values.set ?? [], env: process.env, cwd: process.cwd() });
+    if (!again.ok || workerId === undefined) return again;
+    return { ...again, value: { ...again.value, config: workerConfig(again.value.config, workerId, workerCount(again.value.config.workers)) } };
+  };
+  const server = new Server(config, logger, { configSource: source, reloadConfig, ...(link !== undefined ? { worker: link } : {}) });
   try {
     await server.start();
   } catch (err) {
@@ -103,10 +121,19 @@ async function main(argv: string[]): Promise<number> {
     }
     return 1;
   }
+  link?.onSteered((d) => server.transport.receiveSteered(d));
+  link?.ready();
 
   return new Promise<number>((resolve) => {
     let stopping = false;
     const onSignal = (signal: NodeJS.Signals): void => {
+      if (signal === 'SIGHUP') {
+        void server.reload().then(
+          (reply) => logger.info({ signal, status: reply.status, body: reply.body }, 'reload on signal'),
+          (err: unknown) => logger.error({ err, signal }, 'reload on signal failed'),
+        );
+        return;
+      }
       if (stopping) {
         // At once: no more waiting for calls; the exit below does not wait for stop() either.
         logger.warn({ signal }, 'second signal: stopping now');
@@ -122,7 +149,16 @@ async function main(argv: string[]): Promise<number> {
       });
     };
     process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
+    process.on('SIGHUP', onSignal);
+    if (link === undefined) {
+      process.on('SIGINT', onSignal);
+    } else {
+      // Ctrl-C reaches the whole process group; the supervisor forwards it once, so the worker's own copy is ignored.
+      process.on('SIGINT', () => undefined);
+      link.onSignal(onSignal);
+      // The supervisor is gone (killed): drain and leave rather than run unsupervised.
+      process.on('disconnect', () => onSignal('SIGTERM'));
+    }
   });
 }
 

@@ -26,13 +26,16 @@ import type { Result } from './sip/result.js';
 import { StatePart } from './state/state-part.js';
 import { TransactionPart } from './transaction/transaction-part.js';
 import { flowTokenSecret, TransportPart } from './transport/transport-part.js';
-import type { Flow, TransportLayer } from './transport/index.js';
+import type { Flow, TransportLayer, WorkerSteering } from './transport/index.js';
+import { setWorkerMark } from './sip/worker-mark.js';
 
 export interface ServerOptions {
   /** Where the configuration came from, for the start-up log line. */
   configSource?: string;
   /** Re-reads the configuration the same way it was first read (POST /api/reload). */
   reloadConfig?: () => Promise<Result<{ config: Config }, ConfigError>>;
+  /** This process is one worker of several (`workers` > 1; src/cluster/). */
+  worker?: WorkerSteering;
 }
 
 export class Server {
@@ -62,6 +65,8 @@ export class Server {
     this.#options = options;
     this.metrics = createMetrics(this.registry);
     const ctx: PartContext = { config, logger, metrics: this.metrics };
+    // The worker id goes into every branch, Record-Route and Path this process creates.
+    if (options.worker !== undefined) setWorkerMark(options.worker.id);
     const secret = flowTokenSecret(config, logger);
     const state = (this.#state = new StatePart(ctx));
     const store = () => state.store;
@@ -69,6 +74,7 @@ export class Server {
     const transportPart = (this.#transport = new TransportPart({
       ...ctx,
       flowTokenSecret: secret,
+      ...(options.worker !== undefined ? { worker: options.worker } : {}),
       httpHandler: () => webHandler(config.web, {
         registrar: registrar.mode,
         isLocalDomain: (host) => registrar.localRegistrar?.domains.has(host) === true,
@@ -177,6 +183,11 @@ export class Server {
       services: this.#core.services?.list() ?? [],
     }, `${PRODUCT} started`);
     this.#media.logActive();
+  }
+
+  /** Re-read the configuration and apply it (SIGHUP, a reload the supervisor forwards). */
+  reload(): Promise<AdminReply> {
+    return this.#reload();
   }
 
   /**

@@ -378,6 +378,10 @@ export const configSchema = z
         drainSeconds: seconds.default(30).describe('On SIGTERM/SIGINT, seconds dialogs may continue before exit. @default 30'),
       })
       .prefault({}),
+    workers: z
+      .union([z.literal('auto'), z.int().min(1).max(64)])
+      .default(1)
+      .describe('Gateway processes on this machine: 1, N, or auto (one per core). Above 1 a supervisor runs N workers behind the same ports (UDP through SO_REUSEPORT, built by npm install; without it one worker runs). Each worker also has its own inside UDP port (picked by the kernel), written in its Via, Record-Route and Path. @default 1'),
     log: z
       .strictObject({
         level: z.enum(LOG_LEVELS).default('info').describe(`${LOG_LEVELS.join(' | ')}. @default "info"`),

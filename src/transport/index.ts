@@ -8,3 +8,5 @@ export { TransportLayer, type ConnectTarget, type TransportLayerOptions, type Tr
 export type { StreamTlsClientOptions } from './stream-dialer.js';
 export type { HttpRequestHandler } from './ws.js';
 export { SIP_SUBPROTOCOL } from './ws.js';
+export { ownerOf, type SteeredDatagram, type WorkerSteering } from './steering.js';
+export { reusePortAddon } from './reuse-port.js';

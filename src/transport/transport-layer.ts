@@ -10,6 +10,7 @@ import { FlowTokens } from './flow-token.js';
 import type { Flow, ListenerInfo, ListenerSpec, TransportProtocol } from './flow.js';
 import { resolveLimits, type TransportLimits } from './limits.js';
 import { ListenerState, type Listener, type ListenerContext } from './listener.js';
+import { ownerOf, type SteeredDatagram, type WorkerSteering } from './steering.js';
 import { dialStream, type StreamTlsClientOptions } from './stream-dialer.js';
 import { TcpListener } from './tcp.js';
 import { TlsListener } from './tls.js';
@@ -36,6 +37,15 @@ export interface TransportLayerOptions {
   httpHandler?: HttpRequestHandler;
   /** Outbound TLS (SIP over TLS to backends). */
   tlsClient?: StreamTlsClientOptions;
+  /**
+   * Set in a worker (`workers` > 1): every UDP listener binds an SO_REUSEPORT
+   * socket on the shared port, and gets a twin on the same address with a port
+   * of this worker alone, which every request this worker dials over UDP
+   * leaves from (its Via, Record-Route and Path name it, so what comes back
+   * from inside reaches this worker directly). A message on the shared port
+   * that names another worker is passed to it.
+   */
+  worker?: WorkerSteering;
 }
 
 /** Where connect() should send. `address` is an IP or, for TCP/TLS, a host name. */
@@ -64,6 +74,9 @@ export class TransportLayer {
   /** Outbound flows dialed by host name, so the next connect() to that name reuses them. */
   readonly #byName = new Map<string, FlowBase>();
   readonly #context: ListenerContext;
+  readonly #worker: WorkerSteering | undefined;
+  /** Shared UDP listener index → this worker's own twin (workers > 1). */
+  readonly #ownTwin = new Map<number, Listener>();
   #user: TransportUser | undefined;
   #gate: ((flow: Flow, data: Buffer) => boolean) | undefined;
   #stopping: Promise<void> | undefined;
@@ -79,13 +92,22 @@ export class TransportLayer {
       limits: this.limits,
       logger: this.#logger,
       flows: this.flows,
-      receive: (flow, data) => this.#receive(flow, data),
+      receive: (flow, data) => this.#receive(flow, data, false),
+      receiveSteered: (flow, data) => this.#receive(flow, data, true),
       invalid: (flow, error) => this.#invalid(flow, error),
       admit: (ip) => this.#admit(ip),
       release: (ip) => this.#release(ip),
     };
-    this.#states = options.listeners.map((spec, i) => new ListenerState(spec, i));
+    this.#worker = options.worker;
+    const specs = this.#worker === undefined ? options.listeners : workerListeners(options.listeners);
+    this.#states = specs.map((spec, i) => new ListenerState(spec, i));
     this.#listeners = this.#states.map((state) => this.#createListener(state, options));
+    if (this.#worker !== undefined) {
+      // The twins follow the configured listeners in the same order (workerListeners()).
+      const shared = this.#listeners.filter((l) => l.info.bind === 'reuse-port');
+      const own = this.#listeners.filter((l) => l.info.bind === 'own');
+      shared.forEach((l, i) => { if (own[i] !== undefined) this.#ownTwin.set(l.info.index, own[i]); });
+    }
     this.flows.rebuildUdp = (index, address, port) => {
       const listener = this.#listeners[index];
       return listener instanceof UdpListener ? listener.flowTo(address, port) : undefined;
@@ -166,8 +188,10 @@ export class TransportLayer {
     if (!Number.isInteger(target.port) || target.port <= 0 || target.port > 65535) {
       throw new SbcError('SBC_ERR_TRANSPORT', `invalid port ${target.port} for ${target.address}`);
     }
-    const listener = this.#outboundListener(target, via);
+    let listener = this.#outboundListener(target, via);
     if (target.transport === 'udp') {
+      const twin = this.#ownTwin.get(listener.info.index);
+      if (twin?.info.up === true) listener = twin;
       if (isIP(target.address) === 0) throw new SbcError('SBC_ERR_TRANSPORT', `udp target must be an IP address, got ${target.address}`);
       const flow = listener instanceof UdpListener ? listener.flowTo(target.address, target.port) : undefined;
       if (flow === undefined) throw new SbcError('SBC_ERR_TRANSPORT', `udp listener ${listener.info.label} is not up`);
@@ -229,7 +253,15 @@ export class TransportLayer {
     }
   }
 
-  #receive(flow: FlowBase, data: Buffer): void {
+  /** A datagram another worker passed here (cluster IPC): handled as if it arrived on this worker's shared socket. */
+  receiveSteered(d: SteeredDatagram): void {
+    const listener = this.#listeners[d.listener];
+    if (listener instanceof UdpListener && listener.info.bind === 'reuse-port' && Buffer.isBuffer(d.data)) {
+      listener.receiveSteered(d.data, d.address, d.port);
+    }
+  }
+
+  #receive(flow: FlowBase, data: Buffer, steered: boolean): void {
     flow.touch();
     const user = this.#user;
     if (user === undefined) return;
@@ -244,6 +276,14 @@ export class TransportLayer {
     if (!parsed.ok) {
       this.#invalid(flow, parsed.error);
       return;
+    }
+    const worker = this.#worker;
+    if (worker !== undefined && !steered && flow.listener.bind === 'reuse-port') {
+      const owner = ownerOf(parsed.value);
+      if (owner !== undefined && owner !== worker.id) {
+        worker.pass(owner, { listener: flow.listener.index, address: flow.remote.address, port: flow.remote.port, data });
+        return;
+      }
     }
     try {
       user.onMessage(parsed.value, flow);
@@ -288,4 +328,15 @@ export class TransportLayer {
     if (n <= 1) this.#perIp.delete(ip);
     else this.#perIp.set(ip, n - 1);
   }
+}
+
+/**
+ * A worker's listeners: the configured ones (UDP on SO_REUSEPORT sockets),
+ * then one UDP socket of this worker's own per UDP listener, on the same
+ * address with a port the kernel picks.
+ */
+function workerListeners(configured: readonly ListenerSpec[]): ListenerSpec[] {
+  const shared = configured.map((l): ListenerSpec => (l.transport === 'udp' ? { ...l, bind: 'reuse-port' } : l));
+  const own = configured.filter((l) => l.transport === 'udp').map((l): ListenerSpec => ({ ...l, port: 0, bind: 'own' }));
+  return [...shared, ...own];
 }

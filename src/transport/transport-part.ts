@@ -12,12 +12,15 @@ import type { Part, PartContext } from '../server/part.js';
 import { configPath, started } from '../server/part.js';
 import type { ListenerSpec } from './flow.js';
 import { TransportLayer } from './transport-layer.js';
+import type { WorkerSteering } from './steering.js';
 import type { HttpRequestHandler } from './ws.js';
 
 export interface TransportPartOptions extends PartContext {
   flowTokenSecret: string | Buffer;
   /** The handler of plain HTTP requests on the WS/WSS listeners (undefined: 404). */
   httpHandler: () => Promise<HttpRequestHandler | undefined>;
+  /** Set when this process is one worker of several (`workers` > 1). */
+  worker?: WorkerSteering;
 }
 
 export class TransportPart implements Part {
@@ -66,6 +69,7 @@ export class TransportPart implements Part {
       logger: log.child({ part: 'transport' }),
       flowTokenSecret: this.#o.flowTokenSecret,
       ...(httpHandler !== undefined ? { httpHandler } : {}),
+      ...(this.#o.worker !== undefined ? { worker: this.#o.worker } : {}),
     });
     await this.#layer.start();
   }
