@@ -14,6 +14,7 @@ import { SbcError } from './errors.js';
 import { createLogger } from './log/logger.js';
 import { Server } from './server.js';
 import { reusePortAddon } from './transport/index.js';
+import { listenerCertificate, listenerSpecs } from './transport/transport-part.js';
 
 const ADMIN_COMMANDS: readonly AdminCommand[] = ['status', 'flows', 'dialogs', 'backends', 'engines', 'reload'];
 
@@ -97,7 +98,11 @@ async function main(argv: string[]): Promise<number> {
     const count = workerCount(config.workers);
     if (count > 1) {
       const addon = reusePortAddon();
-      if (addon.ok || !config.listen.some((l) => l.transport === 'udp')) return new Supervisor({ count, logger }).run();
+      if (addon.ok || !config.listen.some((l) => l.transport === 'udp')) {
+        // Made once here: N workers would race to generate and write the same self-signed files.
+        await listenerCertificate(listenerSpecs(config), config, logger);
+        return new Supervisor({ count, logger }).run();
+      }
       // Without SO_REUSEPORT the workers could not keep a client's datagrams on one of them.
       logger.error({ workers: config.workers, reason: addon.reason }, `workers: ${config.workers} needs the SO_REUSEPORT addon, which did not load; running one worker`);
     }

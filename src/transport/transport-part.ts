@@ -39,19 +39,9 @@ export class TransportPart implements Part {
   async start(): Promise<void> {
     const c = this.#o.config;
     const log = this.#o.logger;
-    const listeners: ListenerSpec[] = c.listen.map((l) => ({
-      transport: l.transport,
-      address: l.address,
-      port: l.port,
-      advertise: l.advertise ?? defaultAdvertise(l.address),
-      ...(l.interface !== undefined ? { interface: l.interface } : {}),
-    }));
+    const listeners = listenerSpecs(c);
 
-    let tls: { cert: string; key: string } | undefined;
-    if (listeners.some((l) => l.transport === 'tls' || l.transport === 'wss')) {
-      const hosts = [...new Set(listeners.map((l) => l.advertise))];
-      tls = await ensureCertificate({ certFile: configPath(c.tls.cert), keyFile: configPath(c.tls.key), hosts, logger: log });
-    }
+    const tls = await listenerCertificate(listeners, c, log);
     const httpHandler = await this.#o.httpHandler();
 
     this.#layer = new TransportLayer({
@@ -77,6 +67,28 @@ export class TransportPart implements Part {
   async stop(): Promise<void> {
     await this.#layer?.stop();
   }
+}
+
+/**
+ * The certificate a TLS or WSS listener needs (generated when neither file
+ * exists); undefined when no listener needs one. The supervisor runs it before
+ * forking workers, so they do not race to write the same files.
+ */
+export async function listenerCertificate(listeners: readonly ListenerSpec[], c: Config, log: Logger): Promise<{ cert: string; key: string } | undefined> {
+  if (!listeners.some((l) => l.transport === 'tls' || l.transport === 'wss')) return undefined;
+  const hosts = [...new Set(listeners.map((l) => l.advertise))];
+  return ensureCertificate({ certFile: configPath(c.tls.cert), keyFile: configPath(c.tls.key), hosts, logger: log });
+}
+
+/** The listener specs of the configuration (advertise filled in). */
+export function listenerSpecs(c: Config): ListenerSpec[] {
+  return c.listen.map((l) => ({
+    transport: l.transport,
+    address: l.address,
+    port: l.port,
+    advertise: l.advertise ?? defaultAdvertise(l.address),
+    ...(l.interface !== undefined ? { interface: l.interface } : {}),
+  }));
 }
 
 /** flowTokens.secret, or a random one when it is empty (tokens then only hold on this node). */
