@@ -103,10 +103,13 @@ export class TransportLayer {
     this.#states = specs.map((spec, i) => new ListenerState(spec, i));
     this.#listeners = this.#states.map((state) => this.#createListener(state, options));
     if (this.#worker !== undefined) {
-      // The twins follow the configured listeners in the same order (workerListeners()).
-      const shared = this.#listeners.filter((l) => l.info.bind === 'reuse-port');
-      const own = this.#listeners.filter((l) => l.info.bind === 'own');
-      shared.forEach((l, i) => { if (own[i] !== undefined) this.#ownTwin.set(l.info.index, own[i]); });
+      // The twins follow the configured listeners, in their order (workerListeners()).
+      let next = options.listeners.length;
+      options.listeners.forEach((spec, i) => {
+        if (!HAS_TWIN.has(spec.transport)) return;
+        const twin = this.#listeners[next++];
+        if (twin !== undefined) this.#ownTwin.set(i, twin);
+      });
     }
     this.flows.rebuildUdp = (index, address, port) => {
       const listener = this.#listeners[index];
@@ -189,9 +192,10 @@ export class TransportLayer {
       throw new SbcError('SBC_ERR_TRANSPORT', `invalid port ${target.port} for ${target.address}`);
     }
     let listener = this.#outboundListener(target, via);
+    // A worker dials from its own port, so what comes back from inside reaches it.
+    const twin = this.#ownTwin.get(listener.info.index);
+    if (twin?.info.up === true) listener = twin;
     if (target.transport === 'udp') {
-      const twin = this.#ownTwin.get(listener.info.index);
-      if (twin?.info.up === true) listener = twin;
       if (isIP(target.address) === 0) throw new SbcError('SBC_ERR_TRANSPORT', `udp target must be an IP address, got ${target.address}`);
       const flow = listener instanceof UdpListener ? listener.flowTo(target.address, target.port) : undefined;
       if (flow === undefined) throw new SbcError('SBC_ERR_TRANSPORT', `udp listener ${listener.info.label} is not up`);
@@ -330,13 +334,17 @@ export class TransportLayer {
   }
 }
 
+/** Listeners that get a twin of the worker's own: the transports the gateway dials (not WS/WSS). */
+const HAS_TWIN: ReadonlySet<TransportProtocol> = new Set(['udp', 'tcp', 'tls']);
+
 /**
- * A worker's listeners: the configured ones (UDP on SO_REUSEPORT sockets),
- * then one UDP socket of this worker's own per UDP listener, on the same
- * address with a port the kernel picks.
+ * A worker's listeners: the configured ones (UDP on SO_REUSEPORT sockets;
+ * TCP, TLS, WS and WSS servers shared round-robin by node:cluster), then for
+ * each UDP, TCP and TLS listener a twin of this worker's own on the same
+ * address, with a port the kernel picks: its inside port.
  */
 function workerListeners(configured: readonly ListenerSpec[]): ListenerSpec[] {
   const shared = configured.map((l): ListenerSpec => (l.transport === 'udp' ? { ...l, bind: 'reuse-port' } : l));
-  const own = configured.filter((l) => l.transport === 'udp').map((l): ListenerSpec => ({ ...l, port: 0, bind: 'own' }));
+  const own = configured.filter((l) => HAS_TWIN.has(l.transport)).map((l): ListenerSpec => ({ ...l, port: 0, bind: 'own' }));
   return [...shared, ...own];
 }
