@@ -399,6 +399,9 @@ export const configSchema = z
           .min(65536)
           .default(4 * 1024 * 1024)
           .describe('Kernel receive buffer per UDP socket; bursts beyond it are dropped by the kernel. Capped by net.core.rmem_max. @default 4194304'),
+        workerPortBase: port
+          .default(0)
+          .describe('With workers above 1: the first of the ports each worker has of its own (its inside port on every udp, tcp and tls listener, in listen order): worker N gets base + (N-1)·L … base + N·L - 1 for L such listeners, the same after a restart, so Paths and Record-Routes it issued stay valid. 0 = ports the kernel picks (new ones after a restart). @default 0'),
       })
       .prefault({}),
     flowTokens: z

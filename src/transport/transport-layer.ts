@@ -46,6 +46,8 @@ export interface TransportLayerOptions {
    * that names another worker is passed to it.
    */
   worker?: WorkerSteering;
+  /** First port of the worker's own ports (transport.workerPortBase); 0 = the kernel picks. */
+  workerPortBase?: number;
 }
 
 /** Where connect() should send. `address` is an IP or, for TCP/TLS, a host name. */
@@ -99,7 +101,7 @@ export class TransportLayer {
       release: (ip) => this.#release(ip),
     };
     this.#worker = options.worker;
-    const specs = this.#worker === undefined ? options.listeners : workerListeners(options.listeners);
+    const specs = this.#worker === undefined ? options.listeners : workerListeners(options.listeners, this.#worker.id, options.workerPortBase ?? 0);
     this.#states = specs.map((spec, i) => new ListenerState(spec, i));
     this.#listeners = this.#states.map((state) => this.#createListener(state, options));
     if (this.#worker !== undefined) {
@@ -343,8 +345,10 @@ const HAS_TWIN: ReadonlySet<TransportProtocol> = new Set(['udp', 'tcp', 'tls']);
  * each UDP, TCP and TLS listener a twin of this worker's own on the same
  * address, with a port the kernel picks: its inside port.
  */
-function workerListeners(configured: readonly ListenerSpec[]): ListenerSpec[] {
+function workerListeners(configured: readonly ListenerSpec[], id: number, base: number): ListenerSpec[] {
   const shared = configured.map((l): ListenerSpec => (l.transport === 'udp' ? { ...l, bind: 'reuse-port' } : l));
-  const own = configured.filter((l) => HAS_TWIN.has(l.transport)).map((l): ListenerSpec => ({ ...l, port: 0, bind: 'own' }));
+  const twinned = configured.filter((l) => HAS_TWIN.has(l.transport));
+  const first = base > 0 ? base + (id - 1) * twinned.length : 0;
+  const own = twinned.map((l, k): ListenerSpec => ({ ...l, port: first > 0 ? first + k : 0, bind: 'own' }));
   return [...shared, ...own];
 }

@@ -59,7 +59,7 @@ export class TransportPart implements Part {
       logger: log.child({ part: 'transport' }),
       flowTokenSecret: this.#o.flowTokenSecret,
       ...(httpHandler !== undefined ? { httpHandler } : {}),
-      ...(this.#o.worker !== undefined ? { worker: this.#o.worker } : {}),
+      ...(this.#o.worker !== undefined ? { worker: this.#o.worker, workerPortBase: c.transport.workerPortBase } : {}),
     });
     await this.#layer.start();
   }

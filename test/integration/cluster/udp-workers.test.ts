@@ -10,6 +10,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { SipRequest } from '../../../src/sip/message.js';
+import { freePortInRange } from '../../helpers/free-port.js';
 import { startClusterSbc, type ClusterSbc } from '../../helpers/sbc-cluster.js';
 import { rand, request, response, SipPeer, uacRouteSet, uasRouteSet, type Received } from '../../helpers/sip-peer.js';
 
@@ -214,10 +215,13 @@ describe('workers: 2 over UDP (real CLI, SO_REUSEPORT)', () => {
 });
 
 describe('workers: 2, one killed with SIGKILL under load', () => {
-  test('the supervisor restarts it; calls on the other worker go on; new calls succeed', async () => {
+  test('the supervisor restarts it on the same inside ports; calls on the other worker go on; new calls succeed', async () => {
     const backend = await startBackend();
+    // Worker N's own ports: base + 2(N-1) (udp) and base + 2(N-1) + 1 (tcp).
+    const base = await freePortInRange(30000, 39000);
     const sbc = await startClusterSbc(2, `backends:
   default: { probe: { intervalSeconds: 0 }, targets: [{ uri: "sip:127.0.0.1:${backend.peer.address.port};transport=udp" }] }
+transport: { workerPortBase: ${base} }
 `);
     const peers: SipPeer[] = [];
     const peer = async (): Promise<SipPeer> => {
@@ -229,7 +233,9 @@ describe('workers: 2, one killed with SIGKILL under load', () => {
       // Calls up on both workers before the kill.
       const up: Established[] = [];
       for (let i = 0; i < 10; i++) up.push(await call(sbc, backend, await peer()));
-      const victim = sbc.workers.get(1)!;
+      const victim = { ...sbc.workers.get(1)! };
+      assert.equal(victim.insidePort, base, 'worker 1 has the first port of the base');
+      assert.equal(sbc.workers.get(2)?.insidePort, base + 2, 'worker 2 the next pair');
       const survivors = up.filter((c) => sbc.workerByInsidePort(c.invite.from.port)?.id === 2);
       assert.ok(survivors.length > 0, 'some calls went through worker 2');
 
@@ -261,6 +267,7 @@ describe('workers: 2, one killed with SIGKILL under load', () => {
         await byeFromClient(sbc, backend, c, c.client);
       }
       assert.ok(sbc.workers.get(1)!.pid !== victim.pid, 'worker 1 is a new process');
+      assert.equal(sbc.workers.get(1)!.insidePort, base, 'on the same inside port as before');
     } finally {
       for (const p of peers) p.close();
       backend.close();
