@@ -136,7 +136,7 @@ export function startCaller(o: CallerRunOptions): CallerRun {
     '-trace_stat', '-stf', statFile, '-fd', '1',
     '-nostdin',
     '-buff_size', SIPP_BUFFER,
-    ...(o.udpMode === 'un' ? ['-t', 'un'] : []),
+    ...(o.udpMode === 'un' ? ['-t', 'un', '-max_socket', '15000'] : []),
   ];
   const child = spawn(SIPP, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
