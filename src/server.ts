@@ -25,7 +25,7 @@ import { restartNeeded } from './server/restart-needed.js';
 import type { Result } from './sip/result.js';
 import { StatePart } from './state/state-part.js';
 import { TransactionPart } from './transaction/transaction-part.js';
-import { flowTokenSecret, TransportPart } from './transport/transport-part.js';
+import { TransportPart } from './transport/transport-part.js';
 import type { Flow, TransportLayer } from './transport/index.js';
 
 export interface ServerOptions {
@@ -62,8 +62,8 @@ export class Server {
     this.#options = options;
     this.metrics = createMetrics(this.registry);
     const ctx: PartContext = { config, logger, metrics: this.metrics };
-    const secret = flowTokenSecret(config, logger);
     const state = (this.#state = new StatePart(ctx));
+    const secret = (): string | Buffer => state.flowTokenSecret;
     const store = () => state.store;
     const security = (this.#security = new SecurityPart({ ...ctx, flowTokenSecret: secret }));
     const transportPart = (this.#transport = new TransportPart({

@@ -17,7 +17,8 @@ import { loadUsersFile } from './users-file.js';
 export const LIVE_SECURITY_KEYS = ['rateLimit', 'blockedUserAgents', 'maxCallsPerUser'] as const;
 
 export interface SecurityPartOptions extends PartContext {
-  flowTokenSecret: string | Buffer;
+  /** Settled by the state part's start (shared between workers and nodes). */
+  flowTokenSecret: () => string | Buffer;
 }
 
 export class SecurityPart implements Part {
@@ -73,7 +74,7 @@ export class SecurityPart implements Part {
     if (a.usersFile === undefined) throw new SbcError('SBC_ERR_CONFIG_KEY', 'security.auth.usersFile: required when security.auth.mode is local');
     const users = await loadUsersFile(configPath(a.usersFile));
     log.info({ usersFile: a.usersFile, users: users.size, realm: a.realm ?? '(request host)' }, 'digest authentication of requests from outside (security.auth.mode local)');
-    return new DigestAuthenticator({ users, secret: this.#o.flowTokenSecret, ...(a.realm !== undefined ? { realm: a.realm } : {}), logger: log.child({ part: 'auth' }) });
+    return new DigestAuthenticator({ users, secret: this.#o.flowTokenSecret(), ...(a.realm !== undefined ? { realm: a.realm } : {}), logger: log.child({ part: 'auth' }) });
   }
 
   /** Re-read the users file when digest authentication stays on; applied false when there is none to re-read. */

@@ -11,6 +11,7 @@
  * | `engine-call:<callId>` | string: URL of the media engine that owns the call, so one call stays on one engine | 24 h, refreshed on each offer/answer; deleted when the media session is deleted |
  * | `rate:<ip>:<windowStart>` | counter: requests from one source IP in one window | 2 × window (2 s for a 1 s window), set at creation and kept |
  * | `ban:<ip>` | string: why the source is banned | `security.rateLimit.banSeconds` (300 s by default) |
+ * | `secret:<name>` | string: a secret every node and worker sharing the store uses (`secret:flow-token`: flow tokens, digest nonces, topology keys when `flowTokens.secret` is empty) | 30 days, refreshed every 6 h by every node; put back by a node that still holds it |
  * | `reg:<aor>` | hash: local registrar bindings of one AOR, a field per binding (JSON: Contact, expiry, q, instance, reg-id, flow token, node) | `registrar.maxExpires` + 30 s, reset by each REGISTER; expired fields are pruned on the next read or write |
  *
  * Families are added here first, with their TTL, before code writes them.
@@ -25,6 +26,7 @@ export const KEY_FAMILY = {
   rate: 'rate',
   ban: 'ban',
   registration: 'reg',
+  secret: 'secret',
 } as const;
 
 export type KeyFamily = (typeof KEY_FAMILY)[keyof typeof KEY_FAMILY];

@@ -15,7 +15,8 @@ import { TransportLayer } from './transport-layer.js';
 import type { HttpRequestHandler } from './ws.js';
 
 export interface TransportPartOptions extends PartContext {
-  flowTokenSecret: string | Buffer;
+  /** Settled by the state part's start (shared between workers and nodes). */
+  flowTokenSecret: () => string | Buffer;
   /** The handler of plain HTTP requests on the WS/WSS listeners (undefined: 404). */
   httpHandler: () => Promise<HttpRequestHandler | undefined>;
 }
@@ -64,7 +65,7 @@ export class TransportPart implements Part {
         udpReceiveBufferBytes: c.transport.udpReceiveBufferBytes,
       },
       logger: log.child({ part: 'transport' }),
-      flowTokenSecret: this.#o.flowTokenSecret,
+      flowTokenSecret: this.#o.flowTokenSecret(),
       ...(httpHandler !== undefined ? { httpHandler } : {}),
     });
     await this.#layer.start();
@@ -73,13 +74,6 @@ export class TransportPart implements Part {
   async stop(): Promise<void> {
     await this.#layer?.stop();
   }
-}
-
-/** flowTokens.secret, or a random one when it is empty (tokens then only hold on this node). */
-export function flowTokenSecret(config: Config, logger: Logger): string | Buffer {
-  if (config.flowTokens.secret !== '') return config.flowTokens.secret;
-  if (config.state.store === 'redis') logger.warn('flowTokens.secret is empty: tokens issued by this node will not be accepted by other nodes');
-  return randomBytes(32);
 }
 
 /** A wildcard bind advertises the first non-internal IPv4 address (or loopback when there is none). */
