@@ -65,7 +65,7 @@ export class Server {
     const state = (this.#state = new StatePart(ctx));
     const secret = (): string | Buffer => state.flowTokenSecret;
     const store = () => state.store;
-    const security = (this.#security = new SecurityPart({ ...ctx, flowTokenSecret: secret }));
+    const security = (this.#security = new SecurityPart({ ...ctx, flowTokenSecret: secret, sharedStore: () => (state.shared ? state.store : undefined) }));
     const transportPart = (this.#transport = new TransportPart({
       ...ctx,
       flowTokenSecret: secret,
