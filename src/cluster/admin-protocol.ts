@@ -6,6 +6,6 @@
  *   worker → supervisor  { sbc: 'admin', id, worker, status, contentType, payload }   (route)
  *                        { sbc: 'admin', id, worker, metrics }                          (metrics: prom-client JSON)
  *
- * `worker` is the answering worker's SBC_WORKER_ID.
+ * `worker` is the answering worker's WEBRTC_SBC_WORKER_ID.
  */
 export const ADMIN_MESSAGE = 'admin';

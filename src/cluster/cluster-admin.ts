@@ -15,12 +15,12 @@
  * makes /healthz fail; the other workers' answers still come back.
  *
  * @example
- *   const admin = await startClusterAdmin({ config, cluster, workers: n, logger });
+ *   const admin = await startClusterAdmin({ config, cluster, workers: n, logger, restarts: () => supervisor.restarts });
  *   ...
  *   await admin.stop();
  */
 import type { Cluster, Worker } from 'node:cluster';
-import { AggregatorRegistry, Gauge, Registry, type RegistryContentType, type MetricObjectWithValues, type MetricValue } from 'prom-client';
+import { AggregatorRegistry, Counter, Gauge, Registry, type RegistryContentType, type MetricObjectWithValues, type MetricValue } from 'prom-client';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../log/logger.js';
 import { AdminServer, type AdminReply, type RawReply } from '../admin/server.js';
@@ -43,6 +43,8 @@ export interface ClusterAdminOptions {
   workers: number;
   logger: Logger;
   timeoutMs?: number;
+  /** Workers the supervisor restarted after they died, for `sbc_worker_restarts_total`. */
+  restarts?: () => number;
 }
 
 export interface ClusterAdmin {
@@ -61,7 +63,7 @@ export interface WorkerAnswer {
 
 export interface WorkerAnswers {
   answers: WorkerAnswer[];
-  /** Workers (by cluster id, as their SBC_WORKER_ID is unknown until they answer) that did not answer in time. */
+  /** Workers (by cluster id, as their WEBRTC_SBC_WORKER_ID is unknown until they answer) that did not answer in time. */
   silent: number;
 }
 
@@ -126,7 +128,7 @@ export async function startClusterAdmin(o: ClusterAdminOptions): Promise<Cluster
       const summary = { workers: { expected: o.workers, up, silent }, perWorker: workers };
       return { ok: up >= o.workers && silent === 0, details: summary, summary };
     },
-    registry: { contentType: Registry.PROMETHEUS_CONTENT_TYPE, metrics: async () => aggregatedMetrics(await ask({ kind: 'metrics' }), o.workers).metrics() } as Pick<Registry, 'metrics' | 'contentType'>,
+    registry: { contentType: Registry.PROMETHEUS_CONTENT_TYPE, metrics: async () => aggregatedMetrics(await ask({ kind: 'metrics' }), o.workers, o.restarts?.()).metrics() } as Pick<Registry, 'metrics' | 'contentType'>,
   });
 
   for (const route of LIST_ROUTES) {
@@ -229,7 +231,7 @@ function mergeReloads({ answers, silent }: WorkerAnswers, expected: number): Adm
 }
 
 /** The workers' metrics summed into one registry, per-worker families labelled, plus worker up series. */
-function aggregatedMetrics({ answers }: WorkerAnswers, expected: number): Registry<RegistryContentType> {
+function aggregatedMetrics({ answers }: WorkerAnswers, expected: number, restarts: number | undefined): Registry<RegistryContentType> {
   const perWorker: MetricObjectWithValues<MetricValue<string>>[][] = [];
   for (const a of answers) {
     if (!Array.isArray(a.message.metrics)) continue;
@@ -247,5 +249,6 @@ function aggregatedMetrics({ answers }: WorkerAnswers, expected: number): Regist
   new Gauge({ name: 'sbc_workers_expected', help: 'Workers the supervisor runs', registers: [own] }).set(expected);
   const up = new Gauge({ name: 'sbc_worker_up', help: 'Worker answered the metrics request: 1 yes, 0 no', labelNames: ['worker'] as const, registers: [own] });
   for (let id = 1; id <= Math.max(expected, ...answered); id++) up.set({ worker: String(id) }, answered.has(id) ? 1 : 0);
+  if (restarts !== undefined) new Counter({ name: 'sbc_worker_restarts_total', help: 'Workers restarted by the supervisor after they died', registers: [own] }).inc(restarts);
   return Registry.merge([aggregated as Registry, own]);
 }

@@ -61,7 +61,7 @@ export class IpcStateStore implements StateStore {
 
   constructor(options: IpcStateStoreOptions = {}) {
     const endpoint = options.endpoint ?? parentEndpoint();
-    if (endpoint === undefined) throw new StateStoreUnavailableError('no IPC channel to the supervisor: IpcStateStore runs in a gateway worker (SBC_WORKER_ID)');
+    if (endpoint === undefined) throw new StateStoreUnavailableError('no IPC channel to the supervisor: IpcStateStore runs in a gateway worker (WEBRTC_SBC_WORKER_ID)');
     this.#endpoint = endpoint;
     this.#timeoutMs = options.timeoutMs ?? IPC_STORE_DEFAULTS.timeoutMs;
     this.#maxPending = options.maxPending ?? IPC_STORE_DEFAULTS.maxPending;

@@ -1,12 +1,15 @@
 /**
  * The contract between the supervisor and its workers (`workers: N`): the
  * supervisor forks each worker with these environment variables; a process
- * that is a node:cluster worker *and* has SBC_WORKER_ID is a gateway worker.
+ * that is a node:cluster worker *and* has WEBRTC_SBC_WORKER_ID is a gateway worker.
  *
  * | variable | meaning |
  * | --- | --- |
- * | `SBC_WORKER_ID` | this worker's id, an integer 1..N, kept by the worker that replaces it after a crash |
- * | `SBC_WORKER_COUNT` | N, the number of workers the supervisor runs (optional; default 1) |
+ * | `WEBRTC_SBC_WORKER_ID` | this worker's id, an integer 1..N (N ≤ 99), kept by the worker that replaces it after a crash |
+ * | `WEBRTC_SBC_WORKER_COUNT` | N, the number of workers the supervisor runs (optional; default 1) |
+ *
+ * Not `SBC_*`: those are configuration overrides (config/overrides.ts).
+ * The same names as src/cluster/worker-link.ts (the supervisor's side).
  *
  * In a gateway worker, `state.store: memory` means the store the supervisor
  * serves over IPC (IpcStateStore), and the admin API is answered over IPC
@@ -14,8 +17,8 @@
  */
 import cluster from 'node:cluster';
 
-export const WORKER_ID_ENV = 'SBC_WORKER_ID';
-export const WORKER_COUNT_ENV = 'SBC_WORKER_COUNT';
+export const WORKER_ID_ENV = 'WEBRTC_SBC_WORKER_ID';
+export const WORKER_COUNT_ENV = 'WEBRTC_SBC_WORKER_COUNT';
 
 /** The environment a supervisor gives worker `id` of `count` (cluster.fork(workerEnv(id, count))). */
 export function workerEnv(id: number, count: number): Record<string, string> {
@@ -35,6 +38,6 @@ export function gatewayWorkerCount(env: NodeJS.ProcessEnv = process.env): number
 }
 
 function positiveInteger(text: string | undefined): number | undefined {
-  if (text === undefined || !/^[1-9][0-9]{0,5}$/.test(text)) return undefined;
+  if (text === undefined || !/^[1-9][0-9]?$/.test(text)) return undefined;
   return Number(text);
 }

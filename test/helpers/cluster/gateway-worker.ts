@@ -20,7 +20,7 @@ process.on('message', (message: unknown) => {
 });
 
 server.start().then(
-  () => process.send?.({ fixture: 'ready', worker: Number(process.env.SBC_WORKER_ID) }),
+  () => process.send?.({ fixture: 'ready', worker: Number(process.env.WEBRTC_SBC_WORKER_ID) }),
   (err: unknown) => {
     process.send?.({ fixture: 'failed', error: String(err) });
     process.exit(1);
