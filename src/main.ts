@@ -101,7 +101,7 @@ async function main(argv: string[]): Promise<number> {
       if (addon.ok || !config.listen.some((l) => l.transport === 'udp')) {
         // Made once here: N workers would race to generate and write the same self-signed files.
         await listenerCertificate(listenerSpecs(config), config, logger);
-        return new Supervisor({ count, logger }).run();
+        return new Supervisor({ count, config, logger }).run();
       }
       // Without SO_REUSEPORT the workers could not keep a client's datagrams on one of them.
       logger.error({ workers: config.workers, reason: addon.reason }, `workers: ${config.workers} needs the SO_REUSEPORT addon, which did not load; running one worker`);

@@ -25,7 +25,7 @@ import { restartNeeded } from './server/restart-needed.js';
 import type { Result } from './sip/result.js';
 import { StatePart } from './state/state-part.js';
 import { TransactionPart } from './transaction/transaction-part.js';
-import { flowTokenSecret, TransportPart } from './transport/transport-part.js';
+import { TransportPart } from './transport/transport-part.js';
 import type { Flow, TransportLayer, WorkerSteering } from './transport/index.js';
 import { setWorkerMark } from './sip/worker-mark.js';
 
@@ -67,10 +67,10 @@ export class Server {
     const ctx: PartContext = { config, logger, metrics: this.metrics };
     // The worker id goes into every branch, Record-Route and Path this process creates.
     if (options.worker !== undefined) setWorkerMark(options.worker.id);
-    const secret = flowTokenSecret(config, logger);
     const state = (this.#state = new StatePart(ctx));
+    const secret = (): string | Buffer => state.flowTokenSecret;
     const store = () => state.store;
-    const security = (this.#security = new SecurityPart({ ...ctx, flowTokenSecret: secret }));
+    const security = (this.#security = new SecurityPart({ ...ctx, flowTokenSecret: secret, sharedStore: () => (state.shared ? state.store : undefined) }));
     const transportPart = (this.#transport = new TransportPart({
       ...ctx,
       flowTokenSecret: secret,

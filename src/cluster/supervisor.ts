@@ -12,12 +12,17 @@
  *             waiting
  */
 import cluster, { type Worker } from 'node:cluster';
+import type { Config } from '../config/index.js';
 import type { Logger } from '../log/logger.js';
+import { startClusterAdmin, type ClusterAdmin } from './cluster-admin.js';
 import { isMessage } from './messages.js';
-import { workerEnv } from './worker-link.js';
+import { serveSharedStore, type SharedStore } from './shared-store-server.js';
+import { workerEnv } from './worker-env.js';
 
 export interface SupervisorOptions {
   count: number;
+  /** admin.listen / admin.token for the gateway's admin API; state.store memory → a store served to the workers. */
+  config: Config;
   logger: Logger;
   /** Longest wait before a restart, ms. @default 10000 */
   maxBackoffMs?: number;
@@ -46,6 +51,8 @@ export class Supervisor {
   #exitCode = 0;
   #everReady = false;
   #done: ((code: number) => void) | undefined;
+  #shared: SharedStore | undefined;
+  #admin: ClusterAdmin | undefined;
   /** Workers restarted after dying (they are counted, and logged one line each). */
   restarts = 0;
   /** Steered datagrams dropped because their worker was not there. */
@@ -56,18 +63,35 @@ export class Supervisor {
     this.#log = options.logger;
   }
 
-  /** Forks every worker; resolves with the process exit code once they have all exited after a stop. */
-  run(): Promise<number> {
+  /**
+   * Serves the shared store (state.store memory), forks every worker, opens
+   * the admin API for the whole gateway; resolves with the process exit code
+   * once every worker has exited after a stop.
+   */
+  async run(): Promise<number> {
     const finished = new Promise<number>((resolve) => { this.#done = resolve; });
     cluster.on('exit', (worker, code, signal) => this.#onExit(worker, code, signal));
     for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(signal, () => this.#onSignal(signal));
+    // Before the first fork: every worker's IpcStateStore talks to it from its start. With Redis each worker connects itself.
+    if (this.#o.config.state.store === 'memory') this.#shared = serveSharedStore(cluster, { logger: this.#log.child({ part: 'state' }) });
     this.#log.info({ workers: this.#o.count }, 'supervisor starting workers');
     for (let id = 1; id <= this.#o.count; id++) {
       const slot: Slot = { id, worker: undefined, startedAt: 0, ready: false, failures: 0, timer: undefined };
       this.#slots.set(id, slot);
       this.#fork(slot);
     }
-    return finished;
+    try {
+      this.#admin = await startClusterAdmin({ config: this.#o.config, cluster, workers: this.#o.count, logger: this.#log, restarts: () => this.restarts });
+      this.#log.info({ admin: this.#admin.url() }, 'admin API listening for every worker');
+    } catch (err) {
+      this.#log.fatal({ err }, 'admin API could not listen; stopping the gateway');
+      this.#exitCode = 1;
+      this.#stop('SIGTERM');
+    }
+    const code = await finished;
+    await this.#admin?.stop().catch(() => undefined);
+    await this.#shared?.close().catch(() => undefined);
+    return code;
   }
 
   /** The live workers by id (tests, the admin side). */

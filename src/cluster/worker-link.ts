@@ -3,26 +3,10 @@
  * supervisor forked it with), the steering of stray datagrams to their owner
  * through the supervisor, and the signals the supervisor forwards.
  */
-import cluster from 'node:cluster';
 import type { SteeredDatagram, WorkerSteering } from '../transport/index.js';
 import { isMessage, steerMessage, steeredDatagram } from './messages.js';
 
 // Not SBC_*: those are configuration overrides (config/overrides.ts).
-export const WORKER_ID_ENV = 'WEBRTC_SBC_WORKER_ID';
-export const WORKER_COUNT_ENV = 'WEBRTC_SBC_WORKER_COUNT';
-
-/** The environment worker `id` of `count` is forked with. */
-export function workerEnv(id: number, count: number): Record<string, string> {
-  return { [WORKER_ID_ENV]: String(id), [WORKER_COUNT_ENV]: String(count) };
-}
-
-/** This process's worker id when it is a gateway worker under a supervisor, else undefined. */
-export function gatewayWorkerId(env: NodeJS.ProcessEnv = process.env): number | undefined {
-  if (!cluster.isWorker) return undefined;
-  const text = env[WORKER_ID_ENV];
-  return text !== undefined && /^[1-9][0-9]?$/.test(text) ? Number(text) : undefined;
-}
-
 export class WorkerLink implements WorkerSteering {
   readonly id: number;
   #onSteered: ((d: SteeredDatagram) => void) | undefined;

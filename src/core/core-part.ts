@@ -35,7 +35,8 @@ export interface CorePartOptions extends PartContext, SipLayers {
   screen: () => SourceScreen;
   auth: () => DigestAuthenticator | undefined;
   calls: () => CallLimits;
-  flowTokenSecret: string | Buffer;
+  /** Settled by the state part's start (shared between workers and nodes). */
+  flowTokenSecret: () => string | Buffer;
 }
 
 export class CorePart implements Part {
@@ -118,7 +119,7 @@ export class CorePart implements Part {
       productName: PRODUCT,
       callEnded: (callId) => callLimits.ended(callId),
     });
-    const topology = c.topologyHiding.enabled ? topologyFromConfig(o, o.store(), o.flowTokenSecret) : undefined;
+    const topology = c.topologyHiding.enabled ? topologyFromConfig(o, o.store(), o.flowTokenSecret()) : undefined;
     this.#topology = topology;
     const auth = o.auth();
     const localDomain = o.localDomain();

@@ -11,13 +11,19 @@ import { configPath, started } from '../server/part.js';
 import { CallLimits } from './call-limits.js';
 import { DigestAuthenticator } from './digest-auth.js';
 import { SourceScreen, type ScreenSettings } from './request-screen.js';
+import { SharedScreen } from './shared-screen.js';
+import type { StateStore } from '../state/store.js';
+import { gatewayWorkerCount } from '../cluster/worker-env.js';
 import { loadUsersFile } from './users-file.js';
 
 /** security keys POST /api/reload applies without a restart. */
 export const LIVE_SECURITY_KEYS = ['rateLimit', 'blockedUserAgents', 'maxCallsPerUser'] as const;
 
 export interface SecurityPartOptions extends PartContext {
-  flowTokenSecret: string | Buffer;
+  /** Settled by the state part's start (shared between workers and nodes). */
+  flowTokenSecret: () => string | Buffer;
+  /** Where bans and rate counts are shared; undefined when nothing else sees the store (one node, memory). */
+  sharedStore: () => StateStore | undefined;
 }
 
 export class SecurityPart implements Part {
@@ -26,6 +32,7 @@ export class SecurityPart implements Part {
   #auth: DigestAuthenticator | undefined;
   #screen: SourceScreen | undefined;
   #callLimits: CallLimits | undefined;
+  #shared: SharedScreen | undefined;
 
   constructor(options: SecurityPartOptions) {
     this.#o = options;
@@ -49,12 +56,20 @@ export class SecurityPart implements Part {
     const c = this.#o.config;
     if (c.security.auth.mode === 'local') this.#auth = await this.#digestAuth();
     // Built even when the configuration turns everything off (it then passes every request), so a reload can turn it on.
-    this.#screen = new SourceScreen({ ...screenSettings(c), logger: this.#o.logger.child({ part: 'security' }) });
+    const logger = this.#o.logger.child({ part: 'security' });
+    this.#screen = new SourceScreen({ ...screenSettings(c), logger });
+    const store = this.#o.sharedStore();
+    if (store !== undefined) {
+      // Workers (and nodes) on one store are one gateway to an attacker.
+      this.#shared = new SharedScreen({ store, prefix: c.state.redis.keyPrefix, screen: this.#screen, settings: screenSettings(c), peers: gatewayWorkerCount(), logger });
+      await this.#shared.start();
+    }
     // Always there (0 = unlimited tracks nothing), so a reload can set a limit.
     this.#callLimits = new CallLimits({ maxPerUser: c.security.maxCallsPerUser });
   }
 
-  stop(): void {
+  async stop(): Promise<void> {
+    await this.#shared?.close();
     this.#screen?.close();
   }
 
@@ -62,6 +77,7 @@ export class SecurityPart implements Part {
     const users = await this.#reloadUsers(next);
     if (!users.ok) return users;
     this.#screen?.reconfigure(screenSettings(next));
+    this.#shared?.reconfigure(screenSettings(next));
     this.#callLimits?.setMaxPerUser(next.security.maxCallsPerUser);
     return { ok: true, applied: [...LIVE_SECURITY_KEYS.map((key) => `security.${key}`), ...(users.applied ? ['security.auth.usersFile'] : [])] };
   }
@@ -73,7 +89,7 @@ export class SecurityPart implements Part {
     if (a.usersFile === undefined) throw new SbcError('SBC_ERR_CONFIG_KEY', 'security.auth.usersFile: required when security.auth.mode is local');
     const users = await loadUsersFile(configPath(a.usersFile));
     log.info({ usersFile: a.usersFile, users: users.size, realm: a.realm ?? '(request host)' }, 'digest authentication of requests from outside (security.auth.mode local)');
-    return new DigestAuthenticator({ users, secret: this.#o.flowTokenSecret, ...(a.realm !== undefined ? { realm: a.realm } : {}), logger: log.child({ part: 'auth' }) });
+    return new DigestAuthenticator({ users, secret: this.#o.flowTokenSecret(), ...(a.realm !== undefined ? { realm: a.realm } : {}), logger: log.child({ part: 'auth' }) });
   }
 
   /** Re-read the users file when digest authentication stays on; applied false when there is none to re-read. */

@@ -3,7 +3,6 @@
  * configuration, a certificate when a TLS/WSS listener needs one, the
  * flow-token secret, and the page served on the WS/WSS listeners.
  */
-import { randomBytes } from 'node:crypto';
 import { networkInterfaces } from 'node:os';
 import { ensureCertificate } from '../certs/index.js';
 import type { Config } from '../config/index.js';
@@ -16,7 +15,8 @@ import type { WorkerSteering } from './steering.js';
 import type { HttpRequestHandler } from './ws.js';
 
 export interface TransportPartOptions extends PartContext {
-  flowTokenSecret: string | Buffer;
+  /** Settled by the state part's start (shared between workers and nodes). */
+  flowTokenSecret: () => string | Buffer;
   /** The handler of plain HTTP requests on the WS/WSS listeners (undefined: 404). */
   httpHandler: () => Promise<HttpRequestHandler | undefined>;
   /** Set when this process is one worker of several (`workers` > 1). */
@@ -57,7 +57,7 @@ export class TransportPart implements Part {
         udpReceiveBufferBytes: c.transport.udpReceiveBufferBytes,
       },
       logger: log.child({ part: 'transport' }),
-      flowTokenSecret: this.#o.flowTokenSecret,
+      flowTokenSecret: this.#o.flowTokenSecret(),
       ...(httpHandler !== undefined ? { httpHandler } : {}),
       ...(this.#o.worker !== undefined ? { worker: this.#o.worker, workerPortBase: c.transport.workerPortBase } : {}),
     });
@@ -89,13 +89,6 @@ export function listenerSpecs(c: Config): ListenerSpec[] {
     advertise: l.advertise ?? defaultAdvertise(l.address),
     ...(l.interface !== undefined ? { interface: l.interface } : {}),
   }));
-}
-
-/** flowTokens.secret, or a random one when it is empty (tokens then only hold on this node). */
-export function flowTokenSecret(config: Config, logger: Logger): string | Buffer {
-  if (config.flowTokens.secret !== '') return config.flowTokens.secret;
-  if (config.state.store === 'redis') logger.warn('flowTokens.secret is empty: tokens issued by this node will not be accepted by other nodes');
-  return randomBytes(32);
 }
 
 /** A wildcard bind advertises the first non-internal IPv4 address (or loopback when there is none). */

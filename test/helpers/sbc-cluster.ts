@@ -38,6 +38,8 @@ export interface ClusterSbc {
   exited: Promise<number | null>;
   /** The next log line (from now on, or already seen after `since`) that matches. */
   waitFor(match: (l: LogLine) => boolean, timeoutMs?: number, since?: number): Promise<LogLine>;
+  /** SIGKILL worker `id` (refuses a pid not learnt yet: kill(0) would hit the test's own process group). */
+  killWorker(id: number): number;
   /** The worker whose inside port is `port`. */
   workerByInsidePort(port: number): ClusterWorker | undefined;
   stop(): Promise<void>;
@@ -80,14 +82,15 @@ ${extra}`);
       let line: LogLine;
       try { line = JSON.parse(text) as LogLine; } catch { continue; }
       lines.push(line);
-      if (line.msg === 'webrtc-sbc started' && typeof line.worker === 'number') {
-        const listeners = (line.listeners as string[] | undefined) ?? [];
-        const own = listeners.filter((l) => l.startsWith('udp:')).map((l) => Number(l.split(':').pop())).find((p) => p !== port);
-        live.set(line.worker, { id: line.worker, pid: 0, insidePort: own ?? 0 });
-      }
-      if (line.msg === 'worker ready' && typeof line.worker === 'number' && typeof line.pid === 'number') {
-        const w = live.get(line.worker);
-        if (w !== undefined) w.pid = line.pid;
+      // A worker's start-up line (its ports) and the supervisor's 'worker ready' (its pid) come from two processes: either may be read first.
+      if (typeof line.worker === 'number' && (line.msg === 'webrtc-sbc started' || line.msg === 'worker ready')) {
+        const w = live.get(line.worker) ?? { id: line.worker, pid: 0, insidePort: 0 };
+        live.set(line.worker, w);
+        if (line.msg === 'worker ready' && typeof line.pid === 'number') w.pid = line.pid;
+        if (line.msg === 'webrtc-sbc started') {
+          const listeners = (line.listeners as string[] | undefined) ?? [];
+          w.insidePort = listeners.filter((l) => l.startsWith('udp:')).map((l) => Number(l.split(':').pop())).find((p) => p !== port) ?? 0;
+        }
       }
       for (let k = waiters.length - 1; k >= 0; k--) {
         if (waiters[k]!.match(line)) waiters.splice(k, 1)[0]!.resolve(line);
@@ -136,6 +139,12 @@ ${extra}`);
     lines,
     exited,
     waitFor,
+    killWorker: (id) => {
+      const pid = live.get(id)?.pid ?? 0;
+      if (!(pid > 1)) throw new Error(`worker ${id} has no known pid`);
+      process.kill(pid, 'SIGKILL');
+      return pid;
+    },
     workerByInsidePort: (p) => [...live.values()].find((w) => w.insidePort === p),
     stop,
   };

@@ -253,7 +253,8 @@ transport: { workerPortBase: ${base} }
       })();
       await new Promise((r) => setTimeout(r, 300));
       const mark = sbc.lines.length;
-      process.kill(victim.pid, 'SIGKILL');
+      assert.ok(victim.pid > 1, 'the victim\'s pid is known');
+      sbc.killWorker(1);
       const died = await sbc.waitFor((l) => l.msg === 'worker died; restarting it' && l.worker === 1, 10_000, mark);
       assert.equal(died.signal, 'SIGKILL');
       await sbc.waitFor((l) => l.msg === 'worker ready' && l.worker === 1, 20_000, mark);
