@@ -127,7 +127,8 @@ async function main(argv: string[]): Promise<number> {
     return 1;
   }
   link?.onSteered((d) => server.transport.receiveSteered(d));
-  link?.ready();
+  link?.onSiblings((own) => server.trustSiblings(own));
+  link?.ready(server.ownPorts());
 
   return new Promise<number>((resolve) => {
     let stopping = false;

@@ -185,6 +185,16 @@ export class Server {
     this.#media.logActive();
   }
 
+  /** This worker's own ports (workers > 1), for the other workers to trust. */
+  ownPorts(): Array<{ transport: string; port: number }> {
+    return this.transport.listeners.filter((l) => l.bind === 'own').map((l) => ({ transport: l.transport, port: l.boundPort }));
+  }
+
+  /** The other workers' own ports (workers > 1): requests they relay here count as inside. */
+  trustSiblings(ports: Iterable<{ transport: string; port: number }>): void {
+    this.#core.trustSiblings(ports);
+  }
+
   /** Re-read the configuration and apply it (SIGHUP, a reload the supervisor forwards). */
   reload(): Promise<AdminReply> {
     return this.#reload();

@@ -5,9 +5,33 @@
  */
 import type { SteeredDatagram } from '../transport/index.js';
 
-/** A worker has started every part and is taking traffic. */
+/** One port of a worker's own (its inside port on one transport). */
+export interface OwnPort {
+  transport: string;
+  port: number;
+}
+
+/** A worker has started every part and is taking traffic; `own` are its own ports. */
 export interface ReadyMessage {
   sbc: 'ready';
+  own: OwnPort[];
+}
+
+/** Every worker's own ports (supervisor → workers, after each worker got ready). */
+export interface SiblingsMessage {
+  sbc: 'siblings';
+  own: OwnPort[];
+}
+
+/** The own ports in a ready or siblings message, the malformed entries left out. */
+export function ownPorts(m: Record<string, unknown>): OwnPort[] {
+  if (!Array.isArray(m.own)) return [];
+  const out: OwnPort[] = [];
+  for (const p of m.own as unknown[]) {
+    const { transport, port } = (p ?? {}) as Record<string, unknown>;
+    if (typeof transport === 'string' && typeof port === 'number' && Number.isInteger(port) && port > 0 && port < 65536) out.push({ transport, port });
+  }
+  return out;
 }
 
 /** The supervisor got a signal; the worker acts as if it got it. */

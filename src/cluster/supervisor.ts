@@ -15,7 +15,7 @@ import cluster, { type Worker } from 'node:cluster';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../log/logger.js';
 import { startClusterAdmin, type ClusterAdmin } from './cluster-admin.js';
-import { isMessage } from './messages.js';
+import { isMessage, ownPorts, type OwnPort } from './messages.js';
 import { serveSharedStore, type SharedStore } from './shared-store-server.js';
 import { workerEnv } from './worker-env.js';
 
@@ -35,6 +35,8 @@ interface Slot {
   worker: Worker | undefined;
   startedAt: number;
   ready: boolean;
+  /** Its own ports, from its ready message. */
+  own: OwnPort[];
   /** Deaths in a row without a stable run. */
   failures: number;
   timer: NodeJS.Timeout | undefined;
@@ -76,7 +78,7 @@ export class Supervisor {
     if (this.#o.config.state.store === 'memory') this.#shared = serveSharedStore(cluster, { logger: this.#log.child({ part: 'state' }) });
     this.#log.info({ workers: this.#o.count }, 'supervisor starting workers');
     for (let id = 1; id <= this.#o.count; id++) {
-      const slot: Slot = { id, worker: undefined, startedAt: 0, ready: false, failures: 0, timer: undefined };
+      const slot: Slot = { id, worker: undefined, startedAt: 0, ready: false, own: [], failures: 0, timer: undefined };
       this.#slots.set(id, slot);
       this.#fork(slot);
     }
@@ -122,8 +124,12 @@ export class Supervisor {
       to.send(m, undefined, () => undefined);
     } else if (isMessage(m, 'ready')) {
       slot.ready = true;
+      slot.own = ownPorts(m);
       this.#everReady = true;
       this.#log.info({ worker: slot.id, pid: slot.worker?.process.pid }, 'worker ready');
+      // Every worker learns every worker's own ports: what one relays to another from them is inside.
+      const siblings = { sbc: 'siblings', own: [...this.#slots.values()].flatMap((s) => s.own) };
+      for (const s of this.#slots.values()) if (s.worker?.isConnected() === true) s.worker.send(siblings, undefined, () => undefined);
     }
   }
 

@@ -4,13 +4,14 @@
  * through the supervisor, and the signals the supervisor forwards.
  */
 import type { SteeredDatagram, WorkerSteering } from '../transport/index.js';
-import { isMessage, steerMessage, steeredDatagram } from './messages.js';
+import { isMessage, ownPorts, steerMessage, steeredDatagram, type OwnPort } from './messages.js';
 
 // Not SBC_*: those are configuration overrides (config/overrides.ts).
 export class WorkerLink implements WorkerSteering {
   readonly id: number;
   #onSteered: ((d: SteeredDatagram) => void) | undefined;
   #onSignal: ((signal: 'SIGTERM' | 'SIGINT' | 'SIGHUP') => void) | undefined;
+  #onSiblings: ((own: OwnPort[]) => void) | undefined;
   /** Datagrams passed on and received, for diagnostics. */
   passed = 0;
   received = 0;
@@ -39,9 +40,14 @@ export class WorkerLink implements WorkerSteering {
     this.#onSignal = handler;
   }
 
-  /** Tell the supervisor every part has started. */
-  ready(): void {
-    if (typeof process.send === 'function' && process.connected) process.send({ sbc: 'ready' });
+  /** Every worker's own ports, each time one more worker is ready. */
+  onSiblings(handler: (own: OwnPort[]) => void): void {
+    this.#onSiblings = handler;
+  }
+
+  /** Tell the supervisor every part has started, and which ports are this worker's own. */
+  ready(own: OwnPort[]): void {
+    if (typeof process.send === 'function' && process.connected) process.send({ sbc: 'ready', own });
   }
 
   #onMessage(m: unknown): void {
@@ -51,6 +57,8 @@ export class WorkerLink implements WorkerSteering {
         this.received += 1;
         this.#onSteered(d);
       }
+    } else if (isMessage(m, 'siblings')) {
+      this.#onSiblings?.(ownPorts(m));
     } else if (isMessage(m, 'signal')) {
       const s = m.signal;
       if (s === 'SIGTERM' || s === 'SIGINT' || s === 'SIGHUP') this.#onSignal?.(s);

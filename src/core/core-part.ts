@@ -163,6 +163,11 @@ export class CorePart implements Part {
     return { ok: true, applied: [] };
   }
 
+  /** The other workers' own ports (workers > 1): what they relay here counts as inside. */
+  trustSiblings(ports: Iterable<{ transport: string; port: number }>): void {
+    this.#pipeline?.trustSiblings(ports);
+  }
+
   /** Refuse new calls and registrations (503 + Retry-After). */
   drain(): void {
     this.#pipeline?.drain();

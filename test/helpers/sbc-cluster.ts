@@ -108,6 +108,8 @@ ${extra}`);
     });
   };
   const stop = async (): Promise<void> => {
+    // CLUSTER_DEBUG=FILE: every line the gateway printed, written to FILE, to see why a test failed.
+    if (process.env.CLUSTER_DEBUG) writeFileSync(process.env.CLUSTER_DEBUG, lines.map((l) => JSON.stringify(l)).join('\n'));
     await stopChild(child, exited.then(() => undefined));
     rmSync(dir, { recursive: true, force: true });
   };
