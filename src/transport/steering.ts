@@ -3,8 +3,9 @@
  * The kernel keeps a source 4-tuple on one worker's socket, but a restarted
  * worker remaps sources and a peer may answer from another port: a response
  * names its worker in our Via branch, an in-dialog request in the `w`
- * parameter of our Record-Route (now its top Route). Anything unmarked is
- * handled where it lands.
+ * parameter of our Record-Route (now its top Route) or, with no Route, of
+ * our Contact (now its Request-URI: the B2BUA's dialogs). Anything unmarked
+ * is handled where it lands.
  */
 import type { SipMessage } from '../sip/message.js';
 import { workerOfBranch, workerOfParam } from '../sip/worker-mark.js';
@@ -30,5 +31,8 @@ export interface WorkerSteering {
 export function ownerOf(msg: SipMessage): number | undefined {
   if (msg.kind === 'response') return workerOfBranch(msg.topVia()?.params.get('branch'));
   const top = msg.routes()?.[0];
-  return top === undefined ? undefined : workerOfParam(top.uri.params.get('w'));
+  if (top !== undefined) return workerOfParam(top.uri.params.get('w'));
+  // Only in-dialog (a To tag): an initial request's Request-URI is the caller's to choose.
+  if (msg.to()?.params.get('tag') == null) return undefined;
+  return workerOfParam(msg.requestUri()?.params.get('w'));
 }

@@ -18,6 +18,8 @@ interface Backend {
   peer: SipPeer;
   /** Every INVITE received, by Call-ID (retransmissions included). */
   invites: Map<string, Received[]>;
+  /** The last new INVITE (a B2BUA gives the backend a Call-ID of its own). */
+  last: { invite: Received | undefined };
   close(): void;
 }
 
@@ -25,6 +27,7 @@ interface Backend {
 async function startBackend(): Promise<Backend> {
   const peer = await SipPeer.udp();
   const invites = new Map<string, Received[]>();
+  const last: { invite: Received | undefined } = { invite: undefined };
   const pending = new Map<string, SipRequest>();
   peer.onMessage = (r, p) => {
     if (r.msg.kind !== 'request') return;
@@ -35,6 +38,7 @@ async function startBackend(): Promise<Backend> {
       list.push(r);
       invites.set(callId, list);
       if (list.length > 1) return;
+      last.invite = r;
       p.send(response(req, 180, 'Ringing', { toTag: 'uas' }), r.from);
       if (req.uri.startsWith('sip:hold@')) pending.set(callId, req);
       else p.send(response(req, 200, 'OK', { toTag: 'uas', headers: [`Contact: <sip:uas@127.0.0.1:${peer.address.port}>`] }), r.from);
@@ -50,7 +54,7 @@ async function startBackend(): Promise<Backend> {
       p.send(response(req, 200, 'OK', { headers: [...paths.map((v) => `Path: ${v}`), `Contact: ${req.headers.get('contact') ?? ''};expires=300`] }), r.from);
     }
   };
-  return { peer, invites, close: () => peer.close() };
+  return { peer, invites, last, close: () => peer.close() };
 }
 
 /** host:port of a SIP URI inside a header value (`<sip:tok@127.0.0.1:4000;lr>`). */
@@ -71,6 +75,8 @@ interface Established {
   /** The client's view: the route set and remote target from the 200. */
   routeSet: string[];
   target: string;
+  /** The To tag of the 200 (the UAS's, or the B2BUA's own). */
+  toTag: string;
   /** The backend's view: the INVITE it got. */
   invite: Received;
   client: SipPeer;
@@ -88,18 +94,19 @@ async function call(sbc: ClusterSbc, backend: Backend, client: SipPeer, options:
   const ok = await client.next((r) => r.msg.kind === 'response' && r.msg.status === 200 && r.msg.callId === callId);
   const routeSet = uacRouteSet(ok.msg);
   const target = contactUri(ok.msg);
-  client.send(request({ method: 'ACK', uri: target, sentBy, callId, fromTag, toTag: 'uas', cseq: 1, headers: routeSet.map((r) => `Route: ${r}`) }), to);
-  const seen = backend.invites.get(callId);
-  assert.ok(seen !== undefined && seen.length > 0, 'the backend got the INVITE');
-  return { callId, fromTag, routeSet, target, invite: seen[0]!, client };
+  const toTag = ok.msg.to()?.params.get('tag') ?? '';
+  client.send(request({ method: 'ACK', uri: target, sentBy, callId, fromTag, toTag, cseq: 1, headers: routeSet.map((r) => `Route: ${r}`) }), to);
+  const got = backend.invites.get(callId)?.[0] ?? backend.last.invite;
+  assert.ok(got !== undefined, 'the backend got the INVITE');
+  return { callId, fromTag, routeSet, target, toTag, invite: got, client };
 }
 
 /** BYE from the client side, sent from `from` (another source port than the call's). */
 async function byeFromClient(sbc: ClusterSbc, backend: Backend, c: Established, from: SipPeer): Promise<Received> {
   const sentBy = `127.0.0.1:${from.address.port}`;
-  from.send(request({ method: 'BYE', uri: c.target, sentBy, callId: c.callId, fromTag: c.fromTag, toTag: 'uas', cseq: 2, headers: c.routeSet.map((r) => `Route: ${r}`) }), { address: '127.0.0.1', port: sbc.port });
+  from.send(request({ method: 'BYE', uri: c.target, sentBy, callId: c.callId, fromTag: c.fromTag, toTag: c.toTag, cseq: 2, headers: c.routeSet.map((r) => `Route: ${r}`) }), { address: '127.0.0.1', port: sbc.port });
   await from.next((r) => r.msg.kind === 'response' && r.msg.status === 200 && r.msg.callId === c.callId);
-  return backend.peer.next((r) => r.msg.kind === 'request' && r.msg.method === 'BYE' && r.msg.callId === c.callId);
+  return backend.peer.next((r) => r.msg.kind === 'request' && r.msg.method === 'BYE' && r.msg.callId === c.invite.msg.callId);
 }
 
 describe('workers: 2 over UDP (real CLI, SO_REUSEPORT)', () => {
@@ -210,6 +217,35 @@ describe('workers: 2 over UDP (real CLI, SO_REUSEPORT)', () => {
       answerer.send(response(inv.msg as SipRequest, 200, 'OK', { toTag: `c${i}`, headers: [`Contact: <sip:${user}@${sentBy}>`] }), { address: '127.0.0.1', port: sbc.port });
       const ok = await backend.peer.next((r) => r.msg.kind === 'response' && r.msg.status === 200 && r.msg.callId === callId);
       assert.equal(ok.from.port, hop.port, 'the 200 reached the backend from the worker the INVITE went through');
+    }
+  });
+});
+
+describe('workers: 2 in mode b2bua over UDP', () => {
+  test('an in-dialog BYE from another source port reaches the worker that holds the call (named in our Contact)', async () => {
+    const backend = await startBackend();
+    const sbc = await startClusterSbc(2, `mode: b2bua
+backends:
+  default: { probe: { intervalSeconds: 0 }, targets: [{ uri: "sip:127.0.0.1:${backend.peer.address.port};transport=udp" }] }
+`);
+    const peers: SipPeer[] = [];
+    const peer = async (): Promise<SipPeer> => {
+      const p = await SipPeer.udp();
+      peers.push(p);
+      return p;
+    };
+    try {
+      for (let i = 0; i < 8; i++) {
+        const c = await call(sbc, backend, await peer());
+        assert.match(c.target, /;w=[12]\b/, 'our Contact names the worker');
+        assert.equal(c.routeSet.length, 0, 'the B2BUA does not record-route');
+        const bye = await byeFromClient(sbc, backend, c, await peer());
+        assert.equal(bye.from.port, c.invite.from.port, 'the B leg\'s BYE left from the worker that placed the call');
+      }
+    } finally {
+      for (const p of peers) p.close();
+      backend.close();
+      await sbc.stop();
     }
   });
 });

@@ -50,3 +50,12 @@ describe('worker marks', () => {
     assert.equal(ownerOf(initial), undefined, 'an out-of-dialog request is handled where it lands');
   });
 });
+
+describe('ownerOf without a Route (the B2BUA\'s dialogs: our Contact is the Request-URI)', () => {
+  test('an in-dialog request names its worker by the Request-URI; an initial one does not', () => {
+    const bye = parse('BYE sip:k1@127.0.0.1:5060;transport=udp;w=2 SIP/2.0\nVia: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bKx\nFrom: <sip:a@x>;tag=1\nTo: <sip:b@x>;tag=2\nCall-ID: a\nCSeq: 2 BYE\nContent-Length: 0\n\n');
+    assert.equal(ownerOf(bye), 2);
+    const invite = parse('INVITE sip:b@example.com;w=2 SIP/2.0\nVia: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bKx\nFrom: <sip:a@x>;tag=1\nTo: <sip:b@x>\nCall-ID: a\nCSeq: 1 INVITE\nContent-Length: 0\n\n');
+    assert.equal(ownerOf(invite), undefined);
+  });
+});
