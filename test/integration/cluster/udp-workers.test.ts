@@ -1,5 +1,5 @@
 /**
- * Two gateway workers behind one UDP port (the real CLI, `workers: 2`):
+ * Two and three gateway workers behind one UDP port (the real CLI, `workers: 2|3`):
  * SIP peers call through them both ways. What a user relies on: a client's
  * retransmissions and CANCEL reach the worker holding its transaction (the
  * backend sees one INVITE per call), an in-dialog request sent from another
@@ -109,7 +109,7 @@ async function byeFromClient(sbc: ClusterSbc, backend: Backend, c: Established, 
   return backend.peer.next((r) => r.msg.kind === 'request' && r.msg.method === 'BYE' && r.msg.callId === c.invite.msg.callId);
 }
 
-describe('workers: 2 over UDP (real CLI, SO_REUSEPORT)', () => {
+for (const count of [2, 3]) describe(`workers: ${count} over UDP (real CLI, SO_REUSEPORT)`, () => {
   let sbc: ClusterSbc;
   let backend: Backend;
   const peers: SipPeer[] = [];
@@ -121,7 +121,7 @@ describe('workers: 2 over UDP (real CLI, SO_REUSEPORT)', () => {
 
   before(async () => {
     backend = await startBackend();
-    sbc = await startClusterSbc(2, `backends:
+    sbc = await startClusterSbc(count, `backends:
   default: { probe: { intervalSeconds: 0 }, targets: [{ uri: "sip:127.0.0.1:${backend.peer.address.port};transport=udp" }] }
 `);
   });
@@ -131,15 +131,15 @@ describe('workers: 2 over UDP (real CLI, SO_REUSEPORT)', () => {
     await sbc?.stop();
   });
 
-  test('each call stays on one worker: its retransmitted INVITE reaches the backend once; both workers take calls', async () => {
+  test('each call stays on one worker: its retransmitted INVITE reaches the backend once; every worker takes calls', async () => {
     const calls: Established[] = [];
-    for (let i = 0; i < 12; i++) calls.push(await call(sbc, backend, await peer(), { retransmit: true }));
+    for (let i = 0; i < 12 * count; i++) calls.push(await call(sbc, backend, await peer(), { retransmit: true }));
     for (const c of calls) {
       assert.equal(backend.invites.get(c.callId)?.length, 1, `call ${c.callId}: the retransmission was absorbed by the worker holding the transaction`);
     }
     const insidePorts = new Set(calls.map((c) => c.invite.from.port));
     const workers = new Set([...insidePorts].map((p) => sbc.workerByInsidePort(p)?.id));
-    assert.deepEqual([...workers].sort(), [1, 2], 'calls from 12 source ports went through both workers, each from its own inside port');
+    assert.deepEqual([...workers].sort(), Array.from({ length: count }, (_, i) => i + 1), `calls from ${12 * count} source ports went through every worker, each from its own inside port`);
     for (const c of calls) await byeFromClient(sbc, backend, c, c.client);
   });
 
@@ -203,7 +203,8 @@ describe('workers: 2 over UDP (real CLI, SO_REUSEPORT)', () => {
       assert.equal(path.length, 1, 'one Path: the gateway');
       const hop = uriAddress(path[0]!);
       assert.equal(hop.port, reg.from.port, 'the Path names the inside port the REGISTER came from');
-      assert.match(path[0]!, /;w=[12]\b/, 'the Path names its worker');
+      assert.match(path[0]!, /;w=[1-9]\b/, 'the Path names its worker');
+      assert.equal(Number(/;w=(\d+)/.exec(path[0]!)?.[1]), sbc.workerByInsidePort(hop.port)?.id, 'the worker whose inside port it names');
 
       const callId = rand(8);
       const bsentBy = `127.0.0.1:${backend.peer.address.port}`;
