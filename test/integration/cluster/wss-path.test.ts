@@ -4,7 +4,8 @@
  * Kamailio stores a Path that names the inside port and id of the worker
  * holding each connection; a call from a phone on Kamailio reaches every
  * client, whichever worker holds it, and is answered, acknowledged and hung
- * up both ways.
+ * up both ways. When the worker holding a client is killed, the client
+ * connects and registers again and is reachable; the other worker's are too.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -74,6 +75,34 @@ registrar: { backend: default, pathMode: true }
         await client.nextRequest('BYE', call.callId);
         await ua.nextResponse(call.callId, 200, 'BYE');
       }
+    }
+
+    // The worker holding the first client is killed: its connection drops; the client connects again
+    // (to whichever worker), registers again, and is reachable; the clients of the other worker still are.
+    const victim = clients[0]!;
+    const mark = sbc.lines.length;
+    sbc.killWorker(victim.worker);
+    await sbc.waitFor((l) => l.msg === 'worker ready' && l.worker === victim.worker, 20_000, mark);
+    const deadline = Date.now() + 5000;
+    while (!victim.client.peer.closedByRemote && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.ok(victim.client.peer.closedByRemote, 'its connection was closed with the worker');
+    const again = await WsClient.connect(`wss://127.0.0.1:${sbc.wssPort}`);
+    open.push(again);
+    const ok = await again.registered(victim.aor);
+    assert.equal(ok.status, 200, `REGISTER again: ${ok.status} ${ok.reason}`);
+    const survivor = clients.find((c) => c.worker !== victim.worker)!;
+    for (const callee of [again, survivor.client]) {
+      const aor = callee === again ? victim.aor : survivor.aor;
+      const ua = await UdpUa.create(kam);
+      open.push(ua);
+      const call = ua.invite(aor);
+      await callee.nextRequest('INVITE', call.callId);
+      const answered = (await ua.nextResponse(call.callId, 200, 'INVITE')).msg as SipResponse;
+      ua.ack(answered, call);
+      await callee.nextRequest('ACK', call.callId);
+      ua.byeAsCaller(answered, call);
+      await callee.nextRequest('BYE', call.callId);
+      await ua.nextResponse(call.callId, 200, 'BYE');
     }
   });
 });
