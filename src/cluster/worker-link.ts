@@ -7,8 +7,13 @@ import type { SteeredDatagram, WorkerSteering } from '../transport/index.js';
 import { isMessage, ownPorts, steerMessage, steeredDatagram, type OwnPort } from './messages.js';
 
 // Not SBC_*: those are configuration overrides (config/overrides.ts).
+/** The TLS session-ticket keys the supervisor gives every worker (hex, 48 bytes); not an SBC_* override. */
+export const TICKET_KEYS_ENV = 'WEBRTC_SBC_TLS_TICKET_KEYS';
+
 export class WorkerLink implements WorkerSteering {
   readonly id: number;
+  /** Shared by every worker: a TLS session resumes at whichever worker the connection reaches. */
+  readonly tlsTicketKeys: Buffer | undefined;
   #onSteered: ((d: SteeredDatagram) => void) | undefined;
   #onSignal: ((signal: 'SIGTERM' | 'SIGINT' | 'SIGHUP') => void) | undefined;
   #onSiblings: ((own: OwnPort[]) => void) | undefined;
@@ -16,8 +21,12 @@ export class WorkerLink implements WorkerSteering {
   passed = 0;
   received = 0;
 
-  constructor(id: number) {
+  constructor(id: number, env: NodeJS.ProcessEnv = process.env) {
     this.id = id;
+    const keys = env[TICKET_KEYS_ENV];
+    this.tlsTicketKeys = keys !== undefined && /^[0-9a-f]{96}$/.test(keys) ? Buffer.from(keys, 'hex') : undefined;
+    // Not passed on to anything this worker starts.
+    delete env[TICKET_KEYS_ENV];
     process.on('message', (m: unknown) => this.#onMessage(m));
   }
 

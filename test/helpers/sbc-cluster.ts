@@ -32,6 +32,7 @@ export interface ClusterSbc {
   /** WS / WSS ports when asked for (0 otherwise). */
   wsPort: number;
   wssPort: number;
+  tlsPort: number;
   /** Live workers by id (a restarted worker replaces its entry). */
   workers: Map<number, ClusterWorker>;
   lines: LogLine[];
@@ -46,17 +47,18 @@ export interface ClusterSbc {
 }
 
 /** Starts `webrtc-sbc` with `workers` and the YAML `extra`; resolves when every worker is ready. */
-export async function startClusterSbc(workers: number, extra = '', options: { ws?: boolean; wss?: boolean } = {}): Promise<ClusterSbc> {
+export async function startClusterSbc(workers: number, extra = '', options: { ws?: boolean; wss?: boolean; tls?: boolean } = {}): Promise<ClusterSbc> {
   const dir = mkdtempSync(join(tmpdir(), 'sbc-cluster-'));
   const port = await freePortInRange(20000, 29999);
   const wsPort = options.ws === true ? await freePortInRange(20000, 29999) : 0;
   const wssPort = options.wss === true ? await freePortInRange(20000, 29999) : 0;
+  const tlsPort = options.tls === true ? await freePortInRange(20000, 29999) : 0;
   const file = join(dir, 'gateway.yaml');
   writeFileSync(file, `workers: ${workers}
 listen:
   - { transport: udp, address: 127.0.0.1, port: ${port} }
   - { transport: tcp, address: 127.0.0.1, port: ${port} }
-${wsPort > 0 ? `  - { transport: ws, address: 127.0.0.1, port: ${wsPort} }\n` : ''}${wssPort > 0 ? `  - { transport: wss, address: 127.0.0.1, port: ${wssPort} }\n` : ''}tls: { cert: "${join(dir, 'server.crt')}", key: "${join(dir, 'server.key')}" }
+${wsPort > 0 ? `  - { transport: ws, address: 127.0.0.1, port: ${wsPort} }\n` : ''}${wssPort > 0 ? `  - { transport: wss, address: 127.0.0.1, port: ${wssPort} }\n` : ''}${tlsPort > 0 ? `  - { transport: tls, address: 127.0.0.1, port: ${tlsPort} }\n` : ''}tls: { cert: "${join(dir, 'server.crt')}", key: "${join(dir, 'server.key')}" }
 admin: { listen: "127.0.0.1:0" }
 web: { enabled: false }
 media: { mode: passthrough }
@@ -137,6 +139,7 @@ ${extra}`);
     port,
     wsPort,
     wssPort,
+    tlsPort,
     workers: live,
     lines,
     exited,
