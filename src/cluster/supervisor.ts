@@ -37,12 +37,17 @@ interface Slot {
   worker: Worker | undefined;
   startedAt: number;
   ready: boolean;
+  /** Steered datagrams sent to it and not yet written to its channel. */
+  inFlight: number;
   /** Its own ports, from its ready message. */
   own: OwnPort[];
   /** Deaths in a row without a stable run. */
   failures: number;
   timer: NodeJS.Timeout | undefined;
 }
+
+/** Steered datagrams at most waiting on the channel to one worker. */
+const MAX_STEER_IN_FLIGHT = 4096;
 
 /** Exit code of a worker that found a configuration error (main.ts). */
 const CONFIG_ERROR = 2;
@@ -82,7 +87,7 @@ export class Supervisor {
     if (this.#o.config.state.store === 'memory') this.#shared = serveSharedStore(cluster, { logger: this.#log.child({ part: 'state' }) });
     this.#log.info({ workers: this.#o.count }, 'supervisor starting workers');
     for (let id = 1; id <= this.#o.count; id++) {
-      const slot: Slot = { id, worker: undefined, startedAt: 0, ready: false, own: [], failures: 0, timer: undefined };
+      const slot: Slot = { id, worker: undefined, startedAt: 0, ready: false, inFlight: 0, own: [], failures: 0, timer: undefined };
       this.#slots.set(id, slot);
       this.#fork(slot);
     }
@@ -110,6 +115,7 @@ export class Supervisor {
   #fork(slot: Slot): void {
     slot.timer = undefined;
     slot.ready = false;
+    slot.inFlight = 0;
     slot.startedAt = Date.now();
     const worker = cluster.fork({ ...workerEnv(slot.id, this.#o.count), [TICKET_KEYS_ENV]: this.#ticketKeys });
     slot.worker = worker;
@@ -120,12 +126,15 @@ export class Supervisor {
 
   #onMessage(slot: Slot, m: unknown): void {
     if (isMessage(m, 'steer')) {
-      const to = typeof m.to === 'number' ? this.#slots.get(m.to)?.worker : undefined;
-      if (to === undefined || !to.isConnected()) {
+      const target = typeof m.to === 'number' ? this.#slots.get(m.to) : undefined;
+      const to = target?.worker;
+      // Gone, restarting, or not keeping up: dropped (the sender retransmits), never queued without bound.
+      if (target === undefined || to === undefined || !to.isConnected() || target.inFlight >= MAX_STEER_IN_FLIGHT) {
         this.steerDropped += 1;
         return;
       }
-      to.send(m, undefined, () => undefined);
+      target.inFlight += 1;
+      to.send(m, undefined, () => { target.inFlight -= 1; });
     } else if (isMessage(m, 'ready')) {
       slot.ready = true;
       slot.own = ownPorts(m);

@@ -7,6 +7,9 @@ import type { SteeredDatagram, WorkerSteering } from '../transport/index.js';
 import { isMessage, ownPorts, steerMessage, steeredDatagram, type OwnPort } from './messages.js';
 
 // Not SBC_*: those are configuration overrides (config/overrides.ts).
+/** Steered datagrams at most waiting on the channel to the supervisor. */
+const MAX_IN_FLIGHT = 4096;
+
 /** The TLS session-ticket keys the supervisor gives every worker (hex, 48 bytes); not an SBC_* override. */
 export const TICKET_KEYS_ENV = 'WEBRTC_SBC_TLS_TICKET_KEYS';
 
@@ -17,9 +20,12 @@ export class WorkerLink implements WorkerSteering {
   #onSteered: ((d: SteeredDatagram) => void) | undefined;
   #onSignal: ((signal: 'SIGTERM' | 'SIGINT' | 'SIGHUP') => void) | undefined;
   #onSiblings: ((own: OwnPort[]) => void) | undefined;
-  /** Datagrams passed on and received, for diagnostics. */
+  /** Datagrams passed on, dropped (too many waiting on the channel) and received, for diagnostics. */
   passed = 0;
+  dropped = 0;
   received = 0;
+  /** Steered datagrams handed to the channel and not yet written: a flood must not queue without bound. */
+  #inFlight = 0;
 
   constructor(id: number, env: NodeJS.ProcessEnv = process.env) {
     this.id = id;
@@ -32,11 +38,18 @@ export class WorkerLink implements WorkerSteering {
 
   pass(owner: number, datagram: SteeredDatagram): void {
     if (typeof process.send !== 'function' || !process.connected) return;
+    if (this.#inFlight >= MAX_IN_FLIGHT) {
+      // The sender retransmits (UDP); better than memory growing with a stuck channel.
+      this.dropped += 1;
+      return;
+    }
     this.passed += 1;
+    this.#inFlight += 1;
     try {
-      process.send(steerMessage(owner, datagram), undefined, undefined, () => undefined);
+      process.send(steerMessage(owner, datagram), undefined, undefined, () => { this.#inFlight -= 1; });
     } catch {
       // The supervisor is going away; the sender retransmits.
+      this.#inFlight -= 1;
     }
   }
 
