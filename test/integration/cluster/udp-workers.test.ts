@@ -252,7 +252,7 @@ backends:
 });
 
 describe('workers: 2, one killed with SIGKILL under load', () => {
-  test('the supervisor restarts it on the same inside ports; calls on the other worker go on; new calls succeed', async () => {
+  test('the supervisor restarts it on the same inside ports; calls on the other worker go on, the dead one\'s end cleanly through its successor; new calls succeed', async () => {
     const backend = await startBackend();
     // Worker N's own ports: base + 2(N-1) (udp) and base + 2(N-1) + 1 (tcp).
     const base = await freePortInRange(30000, 39000);
@@ -300,6 +300,13 @@ transport: { workerPortBase: ${base} }
       assert.ok(loadCalls > 0, 'calls went through during the kill');
 
       for (const c of survivors) await byeFromClient(sbc, backend, c, c.client);
+      // Proxy mode keeps no state a dialog needs beyond the shared store: the calls the dead worker
+      // relayed still end cleanly through its successor (same inside port, same flow-token secret).
+      const orphans = up.filter((c) => sbc.workerByInsidePort(c.invite.from.port)?.id === 1);
+      for (const c of orphans) {
+        const bye = await byeFromClient(sbc, backend, c, c.client);
+        assert.equal(bye.from.port, base, 'the BYE left from worker 1\'s inside port, through its successor');
+      }
       for (let i = 0; i < 10; i++) {
         const c = await call(sbc, backend, await peer());
         await byeFromClient(sbc, backend, c, c.client);
