@@ -20,6 +20,8 @@ export class WorkerLink implements WorkerSteering {
   #onSteered: ((d: SteeredDatagram) => void) | undefined;
   #onSignal: ((signal: 'SIGTERM' | 'SIGINT' | 'SIGHUP') => void) | undefined;
   #onSiblings: ((own: OwnPort[]) => void) | undefined;
+  /** A stop signal forwarded before onSignal() was set (the worker was starting). */
+  #early: 'SIGTERM' | 'SIGINT' | undefined;
   /** Datagrams passed on, dropped (too many waiting on the channel) and received, for diagnostics. */
   passed = 0;
   dropped = 0;
@@ -58,8 +60,12 @@ export class WorkerLink implements WorkerSteering {
     this.#onSteered = handler;
   }
 
+  /** Signals the supervisor forwards; a stop that came while the worker was still starting is delivered now. */
   onSignal(handler: (signal: 'SIGTERM' | 'SIGINT' | 'SIGHUP') => void): void {
     this.#onSignal = handler;
+    const early = this.#early;
+    this.#early = undefined;
+    if (early !== undefined) handler(early);
   }
 
   /** Every worker's own ports, each time one more worker is ready. */
@@ -83,7 +89,9 @@ export class WorkerLink implements WorkerSteering {
       this.#onSiblings?.(ownPorts(m));
     } else if (isMessage(m, 'signal')) {
       const s = m.signal;
-      if (s === 'SIGTERM' || s === 'SIGINT' || s === 'SIGHUP') this.#onSignal?.(s);
+      if (s !== 'SIGTERM' && s !== 'SIGINT' && s !== 'SIGHUP') return;
+      if (this.#onSignal !== undefined) this.#onSignal(s);
+      else if (s !== 'SIGHUP') this.#early ??= s;
     }
   }
 }

@@ -39,11 +39,11 @@ export interface TransportLayerOptions {
   tlsClient?: StreamTlsClientOptions;
   /**
    * Set in a worker (`workers` > 1): every UDP listener binds an SO_REUSEPORT
-   * socket on the shared port, and gets a twin on the same address with a port
-   * of this worker alone, which every request this worker dials over UDP
-   * leaves from (its Via, Record-Route and Path name it, so what comes back
-   * from inside reaches this worker directly). A message on the shared port
-   * that names another worker is passed to it.
+   * socket on the shared port; every UDP, TCP and TLS listener gets a twin on
+   * the same address with a port of this worker alone, which everything this
+   * worker dials leaves from (its Via, Record-Route and Path name it, so what
+   * comes back from inside reaches this worker directly). A message on the
+   * shared UDP port that names another worker is passed to it.
    */
   worker?: WorkerSteering;
   /** First port of the worker's own ports (transport.workerPortBase); 0 = the kernel picks. */
@@ -77,7 +77,7 @@ export class TransportLayer {
   readonly #byName = new Map<string, FlowBase>();
   readonly #context: ListenerContext;
   readonly #worker: WorkerSteering | undefined;
-  /** Shared UDP listener index → this worker's own twin (workers > 1). */
+  /** Configured UDP/TCP/TLS listener index → this worker's own twin (workers > 1). */
   readonly #ownTwin = new Map<number, Listener>();
   #user: TransportUser | undefined;
   #gate: ((flow: Flow, data: Buffer) => boolean) | undefined;
@@ -343,7 +343,8 @@ const HAS_TWIN: ReadonlySet<TransportProtocol> = new Set(['udp', 'tcp', 'tls']);
  * A worker's listeners: the configured ones (UDP on SO_REUSEPORT sockets;
  * TCP, TLS, WS and WSS servers shared round-robin by node:cluster), then for
  * each UDP, TCP and TLS listener a twin of this worker's own on the same
- * address, with a port the kernel picks: its inside port.
+ * address: its inside port, from `base` on (worker `id` takes the id-th run of
+ * them) or picked by the kernel when `base` is 0.
  */
 function workerListeners(configured: readonly ListenerSpec[], id: number, base: number): ListenerSpec[] {
   const shared = configured.map((l): ListenerSpec => (l.transport === 'udp' ? { ...l, bind: 'reuse-port' } : l));
