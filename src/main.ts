@@ -113,12 +113,7 @@ async function main(argv: string[]): Promise<number> {
     if (!again.ok || workerId === undefined) return again;
     return { ...again, value: { ...again.value, config: workerConfig(again.value.config, workerId, workerCount(again.value.config.workers)) } };
   };
-  const server = new Server(config, logger, {
-    configSource: source,
-    reloadConfig,
-    ...(link !== undefined ? { worker: link } : {}),
-    ...(link?.tlsTicketKeys !== undefined ? { tlsTicketKeys: link.tlsTicketKeys } : {}),
-  });
+  const server = new Server(config, logger, { configSource: source, reloadConfig, ...(link !== undefined ? { worker: link } : {}) });
   try {
     await server.start();
   } catch (err) {

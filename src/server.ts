@@ -36,8 +36,6 @@ export interface ServerOptions {
   reloadConfig?: () => Promise<Result<{ config: Config }, ConfigError>>;
   /** This process is one worker of several (`workers` > 1; src/cluster/). */
   worker?: WorkerSteering;
-  /** TLS session-ticket keys every worker shares, so a TLS/WSS session resumes at any of them. */
-  tlsTicketKeys?: Buffer;
 }
 
 export class Server {
@@ -77,7 +75,6 @@ export class Server {
       ...ctx,
       flowTokenSecret: secret,
       ...(options.worker !== undefined ? { worker: options.worker } : {}),
-      ...(options.tlsTicketKeys !== undefined ? { tlsTicketKeys: options.tlsTicketKeys } : {}),
       httpHandler: () => webHandler(config.web, {
         registrar: registrar.mode,
         isLocalDomain: (host) => registrar.localRegistrar?.domains.has(host) === true,

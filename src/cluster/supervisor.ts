@@ -12,14 +12,12 @@
  *             waiting
  */
 import cluster, { type Worker } from 'node:cluster';
-import { randomBytes } from 'node:crypto';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../log/logger.js';
 import { startClusterAdmin, type ClusterAdmin } from './cluster-admin.js';
 import { isMessage, ownPorts, type OwnPort } from './messages.js';
 import { serveSharedStore, type SharedStore } from './shared-store-server.js';
 import { workerEnv } from './worker-env.js';
-import { TICKET_KEYS_ENV } from './worker-link.js';
 
 export interface SupervisorOptions {
   count: number;
@@ -61,8 +59,6 @@ export class Supervisor {
   #everReady = false;
   #done: ((code: number) => void) | undefined;
   #shared: SharedStore | undefined;
-  /** TLS session-ticket keys for every worker, for the supervisor's lifetime. */
-  readonly #ticketKeys = randomBytes(48).toString('hex');
   #admin: ClusterAdmin | undefined;
   /** Workers restarted after dying (they are counted, and logged one line each). */
   restarts = 0;
@@ -117,7 +113,7 @@ export class Supervisor {
     slot.ready = false;
     slot.inFlight = 0;
     slot.startedAt = Date.now();
-    const worker = cluster.fork({ ...workerEnv(slot.id, this.#o.count), [TICKET_KEYS_ENV]: this.#ticketKeys });
+    const worker = cluster.fork(workerEnv(slot.id, this.#o.count));
     slot.worker = worker;
     worker.on('message', (m: unknown) => this.#onMessage(slot, m));
     // A send to a worker that is going away fails; that is not the supervisor's error.

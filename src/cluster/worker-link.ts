@@ -6,17 +6,11 @@
 import type { SteeredDatagram, WorkerSteering } from '../transport/index.js';
 import { isMessage, ownPorts, steerMessage, steeredDatagram, type OwnPort } from './messages.js';
 
-// Not SBC_*: those are configuration overrides (config/overrides.ts).
 /** Steered datagrams at most waiting on the channel to the supervisor. */
 const MAX_IN_FLIGHT = 4096;
 
-/** The TLS session-ticket keys the supervisor gives every worker (hex, 48 bytes); not an SBC_* override. */
-export const TICKET_KEYS_ENV = 'WEBRTC_SBC_TLS_TICKET_KEYS';
-
 export class WorkerLink implements WorkerSteering {
   readonly id: number;
-  /** Shared by every worker: a TLS session resumes at whichever worker the connection reaches. */
-  readonly tlsTicketKeys: Buffer | undefined;
   #onSteered: ((d: SteeredDatagram) => void) | undefined;
   #onSignal: ((signal: 'SIGTERM' | 'SIGINT' | 'SIGHUP') => void) | undefined;
   #onSiblings: ((own: OwnPort[]) => void) | undefined;
@@ -29,12 +23,8 @@ export class WorkerLink implements WorkerSteering {
   /** Steered datagrams handed to the channel and not yet written: a flood must not queue without bound. */
   #inFlight = 0;
 
-  constructor(id: number, env: NodeJS.ProcessEnv = process.env) {
+  constructor(id: number) {
     this.id = id;
-    const keys = env[TICKET_KEYS_ENV];
-    this.tlsTicketKeys = keys !== undefined && /^[0-9a-f]{96}$/.test(keys) ? Buffer.from(keys, 'hex') : undefined;
-    // Not passed on to anything this worker starts.
-    delete env[TICKET_KEYS_ENV];
     process.on('message', (m: unknown) => this.#onMessage(m));
   }
 

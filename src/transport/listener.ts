@@ -6,14 +6,6 @@ import type { FlowTable } from './flow-table.js';
 import type { ListenerInfo, ListenerSpec, TransportProtocol } from './flow.js';
 import type { TransportLimits } from './limits.js';
 
-/** What a TLS or WSS listener serves with. */
-export interface TlsCredentials {
-  cert: string | Buffer;
-  key: string | Buffer;
-  /** Session-ticket keys (48 bytes), shared by every worker so a session resumes at any of them. @default node's own, per process */
-  ticketKeys?: Buffer;
-}
-
 /** One bound socket or server; the transport layer starts and stops it. */
 export interface Listener {
   readonly info: ListenerState;

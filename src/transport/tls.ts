@@ -1,13 +1,13 @@
 import type { Server, Socket } from 'node:net';
 import { createServer, type TLSSocket } from 'node:tls';
-import type { ListenerContext, ListenerState, TlsCredentials } from './listener.js';
+import type { ListenerContext, ListenerState } from './listener.js';
 import { StreamListener } from './stream-listener.js';
 
 /** SIP over TLS (RFC 3261 §26.2); a connection becomes a flow once its handshake is done. */
 export class TlsListener extends StreamListener {
-  readonly #credentials: TlsCredentials;
+  readonly #credentials: { cert: string | Buffer; key: string | Buffer };
 
-  constructor(info: ListenerState, ctx: ListenerContext, credentials: TlsCredentials) {
+  constructor(info: ListenerState, ctx: ListenerContext, credentials: { cert: string | Buffer; key: string | Buffer }) {
     super(info, ctx);
     this.#credentials = credentials;
   }
@@ -19,7 +19,6 @@ export class TlsListener extends StreamListener {
       minVersion: 'TLSv1.2',
       // A handshake is the first thing a connection must finish; same budget as the first SIP message.
       handshakeTimeout: this.ctx.limits.handshakeTimeoutMs,
-      ...(this.#credentials.ticketKeys !== undefined ? { ticketKeys: this.#credentials.ticketKeys } : {}),
     });
     // Count the raw connection, so handshakes in progress are limited per IP too.
     server.on('connection', (raw: Socket) => this.admit(raw));

@@ -9,7 +9,7 @@ import { FlowTable } from './flow-table.js';
 import { FlowTokens } from './flow-token.js';
 import type { Flow, ListenerInfo, ListenerSpec, TransportProtocol } from './flow.js';
 import { resolveLimits, type TransportLimits } from './limits.js';
-import { ListenerState, type Listener, type ListenerContext, type TlsCredentials } from './listener.js';
+import { ListenerState, type Listener, type ListenerContext } from './listener.js';
 import { ownerOf, type SteeredDatagram, type WorkerSteering } from './steering.js';
 import { dialStream, type StreamTlsClientOptions } from './stream-dialer.js';
 import { TcpListener } from './tcp.js';
@@ -28,7 +28,7 @@ export interface TransportUser {
 export interface TransportLayerOptions {
   listeners: ListenerSpec[];
   /** Needed when a TLS or WSS listener is configured. */
-  tls?: TlsCredentials;
+  tls?: { cert: string | Buffer; key: string | Buffer };
   limits?: Partial<TransportLimits>;
   logger: Logger;
   /** Signs flow tokens; shared by every node that must accept the others' tokens. */

@@ -21,8 +21,6 @@ export interface TransportPartOptions extends PartContext {
   httpHandler: () => Promise<HttpRequestHandler | undefined>;
   /** Set when this process is one worker of several (`workers` > 1). */
   worker?: WorkerSteering;
-  /** TLS session-ticket keys shared by the workers (48 bytes). */
-  tlsTicketKeys?: Buffer;
 }
 
 export class TransportPart implements Part {
@@ -48,7 +46,7 @@ export class TransportPart implements Part {
 
     this.#layer = new TransportLayer({
       listeners,
-      ...(tls !== undefined ? { tls: { ...tls, ...(this.#o.tlsTicketKeys !== undefined ? { ticketKeys: this.#o.tlsTicketKeys } : {}) } } : {}),
+      ...(tls !== undefined ? { tls } : {}),
       limits: {
         maxMessageBytes: c.security.maxMessageBytes,
         maxHeaderCount: c.transport.maxHeaderCount,

@@ -8,7 +8,7 @@ import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { FlowBase } from './flow-base.js';
 import type { Address } from './flow.js';
 import { CRLF_PONG, crlfKeepalive } from './keepalive.js';
-import { connectionFlowId, familyOf, type Listener, type ListenerContext, type ListenerState, type TlsCredentials } from './listener.js';
+import { connectionFlowId, familyOf, type Listener, type ListenerContext, type ListenerState } from './listener.js';
 
 export type HttpRequestHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -75,7 +75,7 @@ export class WsFlow extends FlowBase {
 export class WsListener implements Listener {
   readonly info: ListenerState;
   readonly #ctx: ListenerContext;
-  readonly #tls: TlsCredentials | undefined;
+  readonly #tls: { cert: string | Buffer; key: string | Buffer } | undefined;
   readonly #httpHandler: HttpRequestHandler;
   readonly #flows = new Set<WsFlow>();
   #server: NetServer | undefined;
@@ -85,7 +85,7 @@ export class WsListener implements Listener {
   readonly #pending = new Set<Socket>();
   #pingTimer: NodeJS.Timeout | undefined;
 
-  constructor(info: ListenerState, ctx: ListenerContext, options: { tls?: TlsCredentials; httpHandler?: HttpRequestHandler }) {
+  constructor(info: ListenerState, ctx: ListenerContext, options: { tls?: { cert: string | Buffer; key: string | Buffer }; httpHandler?: HttpRequestHandler }) {
     this.info = info;
     this.#ctx = ctx;
     this.#tls = options.tls;
@@ -150,14 +150,9 @@ export class WsListener implements Listener {
     await closed;
   }
 
-  #tlsServer(http: HttpServer, credentials: TlsCredentials): NetServer {
+  #tlsServer(http: HttpServer, credentials: { cert: string | Buffer; key: string | Buffer }): NetServer {
     const limits = this.#ctx.limits;
-    const server = createTlsServer({
-      cert: credentials.cert,
-      key: credentials.key,
-      handshakeTimeout: limits.handshakeTimeoutMs,
-      ...(credentials.ticketKeys !== undefined ? { ticketKeys: credentials.ticketKeys } : {}),
-    });
+    const server = createTlsServer({ cert: credentials.cert, key: credentials.key, handshakeTimeout: limits.handshakeTimeoutMs });
     const pending = this.#pending;
     const forget = function (this: Socket): void {
       pending.delete(this);
