@@ -15,10 +15,10 @@ import { startClusterAdmin, type ClusterAdmin } from '../../../src/cluster/clust
 import { serveSharedStore, type SharedStore } from '../../../src/cluster/shared-store-server.js';
 import { workerEnv } from '../../../src/cluster/worker-env.js';
 import { silentLogger } from '../../../src/log/logger.js';
-import type { SipRequest } from '../../../src/sip/message.js';
+import type { SipRequest, SipResponse } from '../../../src/sip/message.js';
 import { freePortInRange } from '../../helpers/free-port.js';
 import { startRedis, type RunningRedis } from '../../helpers/redis.js';
-import { rand, request, response, SipPeer } from '../../helpers/sip-peer.js';
+import { rand, request, response, SipPeer, uacRouteSet } from '../../helpers/sip-peer.js';
 
 // Both suites fork from this one primary.
 const WORKER = fileURLToPath(new URL('../../helpers/cluster/gateway-worker.js', import.meta.url));
@@ -98,7 +98,10 @@ function describeSharedWorkers(store: 'memory' | 'redis'): void {
       backend = await SipPeer.udp('127.0.0.1');
       // The backend answers probes and REGISTERs like a registrar.
       backend.onMessage = (r, p) => {
-        if (r.msg.kind === 'request' && (r.msg.method === 'OPTIONS' || r.msg.method === 'REGISTER')) p.send(response(r.msg as SipRequest, 200, 'OK', { toTag: rand(4) }), r.from);
+        if (r.msg.kind !== 'request') return;
+        const req = r.msg as SipRequest;
+        if (req.method === 'OPTIONS' || req.method === 'REGISTER' || req.method === 'BYE') p.send(response(req, 200, 'OK', { toTag: rand(4) }), r.from);
+        else if (req.method === 'INVITE') p.send(response(req, 200, 'OK', { toTag: rand(4), headers: [`Contact: <sip:uas@127.0.0.1:${p.address.port}>`] }), r.from);
       };
       const logger = silentLogger();
       if (store === 'memory') shared = serveSharedStore(cluster, { logger });
@@ -115,7 +118,7 @@ function describeSharedWorkers(store: 'memory' | 'redis'): void {
           ...(redis !== undefined ? { state: { store: 'redis', redis: { url: redis.url, keyPrefix: 'sbc-workers:' } } } : {}),
           overload: { loopDelayMs: 2000 },
           backends: { default: { targets: [{ uri: `sip:127.0.0.1:${backend.address.port};transport=udp` }] } },
-          security: { rateLimit: { requestsPerSecondPerIp: 10, burst: 30, banSeconds: 60 }, blockedUserAgents: ['friendly-scanner'] },
+          security: { rateLimit: { requestsPerSecondPerIp: 10, burst: 30, banSeconds: 60 }, blockedUserAgents: ['friendly-scanner'], maxCallsPerUser: 1 },
         };
         const worker = cluster.fork({ ...workerEnv(id, 2), SBC_TEST_CONFIG: JSON.stringify(config) });
         const ready = await fixtureMessage(worker);
@@ -202,6 +205,43 @@ function describeSharedWorkers(store: 'memory' | 'redis'): void {
       assert.deepEqual(invite.from, two.udp, 'worker 2 sent it, from its own port');
       phone.send(response(invite.msg as SipRequest, 486, 'Busy Here', { toTag: rand(4) }), invite.from);
       await backend.nextResponse(486, 'INVITE');
+    });
+
+    it('maxCallsPerUser holds across workers: a call up on worker 1 makes worker 2 refuse the next; after BYE worker 2 lets it through', async (t) => {
+      const phone = await SipPeer.udp('127.0.0.7');
+      t.after(() => phone.close());
+      const [one, two] = workers as [Running, Running];
+      const me = `127.0.0.7:${phone.address.port}`;
+      const caller = { from: '<sip:dave@example.com>', to: '<sip:1000@example.com>', sentBy: me, contact: `<sip:dave@${me}>` };
+      const invite = async (to: Running, callId: string): Promise<SipResponse> => {
+        phone.send(request({ ...caller, method: 'INVITE', uri: 'sip:1000@example.com', callId, fromTag: `f${callId}` }), to.udp);
+        return (await phone.next((r) => r.msg.kind === 'response' && r.msg.callId === callId && r.msg.status >= 200)).msg as SipResponse;
+      };
+      const inDialog = (method: 'ACK' | 'BYE', to: Running, callId: string, ok: SipResponse, cseq: number): void => {
+        const target = /<([^>]+)>/.exec(ok.headers.get('contact') ?? '')?.[1] ?? '';
+        phone.send(request({ ...caller, method, uri: target, callId, fromTag: `f${callId}`, toTag: ok.to()!.params.get('tag')!, cseq, headers: uacRouteSet(ok).map((r) => `Route: ${r}`) }), to.udp);
+      };
+
+      const first = rand(8);
+      const ok = await invite(one, first);
+      assert.equal(ok.status, 200);
+      inDialog('ACK', one, first, ok, 1);
+      const refused = await invite(two, rand(8));
+      assert.equal(refused.status, 403);
+      assert.equal(refused.reason, 'Too Many Calls');
+
+      inDialog('BYE', one, first, ok, 2);
+      await phone.nextResponse(200, 'BYE');
+      let next: SipResponse | undefined;
+      let nextId = '';
+      await eventually(async () => {
+        nextId = rand(8);
+        next = await invite(two, nextId);
+        return next.status === 200;
+      }, 'worker 2 admits the caller once the first call ended');
+      inDialog('ACK', two, nextId, next!, 1);
+      inDialog('BYE', two, nextId, next!, 2);
+      await phone.nextResponse(200, 'BYE');
     });
 
     it('/metrics sums the workers, with per-worker process series and worker up gauges', async () => {
