@@ -7,28 +7,15 @@
  * other knows: a ban, a rate spread over both, a flow token it minted.
  */
 import assert from 'node:assert/strict';
-import cluster, { type Worker } from 'node:cluster';
 import { once } from 'node:events';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { startClusterAdmin, type ClusterAdmin } from '../../../src/cluster/cluster-admin.js';
-import { serveSharedStore, type SharedStore } from '../../../src/cluster/shared-store-server.js';
-import { workerEnv } from '../../../src/cluster/worker-env.js';
-import { silentLogger } from '../../../src/log/logger.js';
+import type { ClusterAdmin } from '../../../src/cluster/cluster-admin.js';
 import type { SipRequest, SipResponse } from '../../../src/sip/message.js';
-import { freePortInRange } from '../../helpers/free-port.js';
+import { baseWorkerConfig, startTestCluster, type RunningWorker as Running, type TestCluster } from '../../helpers/cluster/test-cluster.js';
 import { startRedis, type RunningRedis } from '../../helpers/redis.js';
 import { rand, request, response, SipPeer, uacRouteSet } from '../../helpers/sip-peer.js';
 
-// Both suites fork from this one primary.
-const WORKER = fileURLToPath(new URL('../../helpers/cluster/gateway-worker.js', import.meta.url));
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-interface Running {
-  worker: Worker;
-  id: number;
-  udp: { address: string; port: number };
-}
 
 /** The per-worker counter value of `name{labels}` as the worker itself reports it. */
 async function workerCounter(admin: ClusterAdmin, worker: number, name: string, labels: Record<string, string>): Promise<number> {
@@ -65,19 +52,6 @@ async function options(peer: SipPeer, to: { address: string; port: number }, wai
   }
 }
 
-/** The worker's next fixture message (its state and admin messages go by). */
-function fixtureMessage(worker: Worker): Promise<{ fixture: string; error?: string }> {
-  return new Promise((resolve, reject) => {
-    const onMessage = (m: unknown): void => {
-      if (typeof (m as { fixture?: unknown }).fixture !== 'string') return;
-      worker.off('message', onMessage);
-      resolve(m as { fixture: string; error?: string });
-    };
-    worker.on('message', onMessage);
-    worker.once('exit', (code) => reject(new Error(`worker exited (${code}) before it was ready`)));
-  });
-}
-
 describeSharedWorkers('memory');
 describeSharedWorkers('redis');
 
@@ -88,57 +62,38 @@ describeSharedWorkers('redis');
  */
 function describeSharedWorkers(store: 'memory' | 'redis'): void {
   describe(`two gateway workers sharing state (state.store ${store})`, () => {
-    const workers: Running[] = [];
-    let shared: SharedStore | undefined;
+    let cluster: TestCluster;
+    let workers: Running[];
     let redis: RunningRedis | undefined;
     let admin: ClusterAdmin;
     let backend: SipPeer;
 
     before(async () => {
       backend = await SipPeer.udp('127.0.0.1');
-      // The backend answers probes and REGISTERs like a registrar.
+      // The backend answers probes, REGISTERs and calls like a registrar and a UAS.
       backend.onMessage = (r, p) => {
         if (r.msg.kind !== 'request') return;
         const req = r.msg as SipRequest;
         if (req.method === 'OPTIONS' || req.method === 'REGISTER' || req.method === 'BYE') p.send(response(req, 200, 'OK', { toTag: rand(4) }), r.from);
         else if (req.method === 'INVITE') p.send(response(req, 200, 'OK', { toTag: rand(4), headers: [`Contact: <sip:uas@127.0.0.1:${p.address.port}>`] }), r.from);
       };
-      const logger = silentLogger();
-      if (store === 'memory') shared = serveSharedStore(cluster, { logger });
-      else redis = await startRedis();
-      cluster.setupPrimary({ exec: WORKER });
-      for (const id of [1, 2]) {
-        const port = await freePortInRange(20_000, 29_999);
-        const config = {
-          listen: [{ transport: 'udp', address: '127.0.0.1', port }],
-          admin: { listen: '127.0.0.1:0' },
-          web: { enabled: false },
-          shutdown: { drainSeconds: 0 },
-          media: { mode: 'passthrough' },
+      if (store === 'redis') redis = await startRedis();
+      cluster = await startTestCluster({
+        count: 2,
+        serveStore: store === 'memory',
+        config: (_id, port) => ({
+          ...baseWorkerConfig(port),
           ...(redis !== undefined ? { state: { store: 'redis', redis: { url: redis.url, keyPrefix: 'sbc-workers:' } } } : {}),
-          overload: { loopDelayMs: 2000 },
           backends: { default: { targets: [{ uri: `sip:127.0.0.1:${backend.address.port};transport=udp` }] } },
           security: { rateLimit: { requestsPerSecondPerIp: 10, burst: 30, banSeconds: 60 }, blockedUserAgents: ['friendly-scanner'], maxCallsPerUser: 1 },
-        };
-        const worker = cluster.fork({ ...workerEnv(id, 2), SBC_TEST_CONFIG: JSON.stringify(config) });
-        const ready = await fixtureMessage(worker);
-        assert.equal(ready.fixture, 'ready', ready.error);
-        workers.push({ worker, id, udp: { address: '127.0.0.1', port } });
-      }
-      admin = await startClusterAdmin({ config: { admin: { listen: '127.0.0.1:0', token: '' } }, cluster, workers: 2, logger });
+        }),
+      });
+      workers = cluster.workers;
+      admin = cluster.admin;
     });
 
     after(async () => {
-      await admin?.stop();
-      await Promise.all(workers.map(async ({ worker }) => {
-        if (worker.isDead()) return;
-        const exited = once(worker, 'exit');
-        worker.send({ fixture: 'stop' });
-        const timer = setTimeout(() => worker.process.kill('SIGKILL'), 5000);
-        await exited;
-        clearTimeout(timer);
-      }));
-      await shared?.close();
+      await cluster?.stop();
       await redis?.stop();
       backend?.close();
     });
