@@ -199,6 +199,31 @@ function describeSharedWorkers(store: 'memory' | 'redis'): void {
       await phone.nextResponse(200, 'BYE');
     });
 
+    it('a topology record written by worker 1 serves the client\'s BYE that reaches worker 2', async (t) => {
+      const phone = await SipPeer.udp('127.0.0.11');
+      t.after(() => phone.close());
+      const [one, two] = workers as [Running, Running];
+      const me = `127.0.0.11:${phone.address.port}`;
+      const callId = rand(8);
+      const call = { from: '<sip:frank@example.com>', fromTag: 'ff', to: '<sip:1000@example.com>', sentBy: me, callId };
+      phone.send(request({ ...call, method: 'INVITE', uri: 'sip:1000@example.com', contact: `<sip:frank@${me}>` }), one.udp);
+      const ok = (await phone.next((r) => r.msg.kind === 'response' && r.msg.callId === callId && r.msg.status === 200)).msg as SipResponse;
+      const target = /<([^>]+)>/.exec(ok.headers.get('contact') ?? '')?.[1] ?? '';
+      const backendContact = `sip:uas@127.0.0.1:${backend.address.port}`;
+      assert.ok(!target.includes(String(backend.address.port)), `the phone sees our Contact, not the backend's: ${target}`);
+      const inDialog = { ...call, toTag: ok.to()!.params.get('tag')! };
+      phone.send(request({ ...inDialog, method: 'ACK', uri: target, headers: uacRouteSet(ok).map((r) => `Route: ${r}`) }), one.udp);
+
+      // The phone's BYE reaches worker 2 (as after a worker restart): only the record worker 1 stored knows the backend's Contact.
+      const onWorker2 = (uri: string): string => uri.replaceAll(`${one.udp.address}:${one.udp.port}`, `${two.udp.address}:${two.udp.port}`);
+      const routes = uacRouteSet(ok).map(onWorker2);
+      phone.send(request({ ...inDialog, method: 'BYE', uri: onWorker2(target), cseq: 2, headers: routes.map((r) => `Route: ${r}`) }), two.udp);
+      const bye = await backend.next((r) => r.msg.kind === 'request' && r.msg.method === 'BYE' && r.msg.callId === callId);
+      assert.equal((bye.msg as SipRequest).uri, backendContact, 'worker 2 restored the backend\'s Contact');
+      assert.equal(bye.from.port, two.udp.port, 'worker 2 relayed it');
+      await phone.next((r) => r.msg.kind === 'response' && r.msg.callId === callId && r.msg.cseq()?.method === 'BYE' && r.msg.status === 200);
+    });
+
     it('/metrics sums the workers, with per-worker process series and worker up gauges', async () => {
       const [one, two] = workers as [Running, Running];
       const peer = await SipPeer.udp('127.0.0.6');
