@@ -27,11 +27,6 @@ export interface Binding {
   node: string;
   /** Where other nodes send requests for this contact: that node's inside SIP URI. */
   nodeUri?: string;
-  /**
-   * The worker of that node holding the flow (`workers` > 1): workers share
-   * the node's name (its shared port), but a connection flow lives in one of them.
-   */
-  worker?: number;
   callId: string;
   cseq: number;
   /** Wall-clock ms of the REGISTER that wrote it. */
@@ -138,6 +133,5 @@ function decodeBinding(text: string): Binding | undefined {
   if (b.regId !== undefined && !num('regId')) return undefined;
   if (b.instance !== undefined && !str('instance')) return undefined;
   if (b.nodeUri !== undefined && !str('nodeUri')) return undefined;
-  if (b.worker !== undefined && !num('worker')) return undefined;
   return b as unknown as Binding;
 }

@@ -37,8 +37,6 @@ export interface LocalRegistrarOptions extends ExpiryRules {
   node: string;
   /** This node's SIP URI for the other nodes (state.store redis), e.g. `sip:10.0.0.5:5060;transport=udp`. */
   nodeUri?: string;
-  /** This process's worker id under a supervisor (`workers` > 1), written into its bindings. */
-  worker?: number;
   logger: Logger;
   metrics?: Metrics;
   /** After each accepted REGISTER: the AOR's bindings on the flow it came on (for /api/flows and NAT keepalives). */
@@ -183,8 +181,7 @@ export class LocalRegistrar {
 
   /** Over the per-AOR limit: drop bindings whose flow is gone (a reloaded page, a phone on a new connection), oldest first. */
   #makeRoom(list: Binding[], fresh: ReadonlySet<string>): Binding[] {
-    // Another worker's connection flow is not in this worker's table, and is not dead for that.
-    const dead = list.filter((b) => !fresh.has(b.key) && b.node === this.#o.node && (b.worker === undefined || b.worker === this.#o.worker) && this.flowOf(b) === undefined).sort((a, b) => a.updatedAt - b.updatedAt);
+    const dead = list.filter((b) => !fresh.has(b.key) && b.node === this.#o.node && this.flowOf(b) === undefined).sort((a, b) => a.updatedAt - b.updatedAt);
     const drop = new Set<string>();
     for (const b of dead) {
       if (list.length - drop.size <= this.#o.maxBindingsPerAor) break;
@@ -212,7 +209,6 @@ export class LocalRegistrar {
     if (c.instance !== undefined) b.instance = detached(c.instance);
     if (c.regId !== undefined) b.regId = c.regId;
     if (this.#o.nodeUri !== undefined) b.nodeUri = this.#o.nodeUri;
-    if (this.#o.worker !== undefined) b.worker = this.#o.worker;
     return b;
   }
 

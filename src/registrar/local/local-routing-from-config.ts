@@ -2,7 +2,6 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { PartContext } from '../../server/part.js';
-import { gatewayWorkerId } from '../../cluster/worker-env.js';
 import { formatHostPort } from '../../sip/uri.js';
 import type { StateStore } from '../../state/index.js';
 import type { TransportLayer } from '../../transport/index.js';
@@ -43,7 +42,6 @@ export function localRoutingFromConfig(ctx: PartContext, w: LocalRoutingWiring):
     // The node is known by the address the others reach it at: after a restart its UDP bindings still count as its own.
     node: nodeUri ?? `${hostname()}/${randomUUID().slice(0, 8)}`,
     ...(nodeUri !== undefined ? { nodeUri } : {}),
-    ...(gatewayWorkerId() !== undefined ? { worker: gatewayWorkerId() } : {}),
     logger,
     metrics,
     onFlowBindings: w.onFlowBindings,
