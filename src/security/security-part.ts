@@ -14,7 +14,7 @@ import { SourceScreen, type ScreenSettings } from './request-screen.js';
 import { SharedCallLimits } from './shared-call-limits.js';
 import { SharedScreen } from './shared-screen.js';
 import type { StateStore } from '../state/store.js';
-import { gatewayWorkerCount } from '../cluster/worker-env.js';
+import { gatewayWorkerCount, gatewayWorkerId } from '../cluster/worker-env.js';
 import { loadUsersFile } from './users-file.js';
 
 /** security keys POST /api/reload applies without a restart. */
@@ -96,7 +96,8 @@ export class SecurityPart implements Part {
     if (a.usersFile === undefined) throw new SbcError('SBC_ERR_CONFIG_KEY', 'security.auth.usersFile: required when security.auth.mode is local');
     const users = await loadUsersFile(configPath(a.usersFile));
     log.info({ usersFile: a.usersFile, users: users.size, realm: a.realm ?? '(request host)' }, 'digest authentication of requests from outside (security.auth.mode local)');
-    return new DigestAuthenticator({ users, secret: this.#o.flowTokenSecret(), ...(a.realm !== undefined ? { realm: a.realm } : {}), logger: log.child({ part: 'auth' }) });
+    const worker = gatewayWorkerId();
+    return new DigestAuthenticator({ users, secret: this.#o.flowTokenSecret(), ...(worker !== undefined ? { issuer: worker } : {}), ...(a.realm !== undefined ? { realm: a.realm } : {}), logger: log.child({ part: 'auth' }) });
   }
 
   /** Re-read the users file when digest authentication stays on; applied false when there is none to re-read. */
