@@ -10,7 +10,10 @@
  *   hb <origin>                  <origin> is alive (every heartbeatMs)
  *   hello <origin>               <origin> started: the others send their slots as `+` lines
  *
- * A message may carry several lines. The copy of a node that went silent
+ * A message may carry several lines: `+` and `-` lines are published in
+ * batches of what one turn of the event loop produced (a batch waits for
+ * the next timer tick, not longer: an admission must be known elsewhere
+ * before the caller's next INVITE can get there). The copy of a node that went silent
  * (killed, no heartbeat for silenceMs) is dropped, so its calls stop
  * counting; two nodes admitting the same caller at the same instant may
  * both let a call through (the limit may be passed by the number of nodes
@@ -18,6 +21,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../log/logger.js';
+import { BatchedPublisher } from '../state/batched-publisher.js';
 import type { StateStore } from '../state/store.js';
 import type { CallLimitPeers, CallLimits } from './call-limits.js';
 
@@ -63,11 +67,13 @@ export class SharedCallLimits implements CallLimitPeers {
   #timer: NodeJS.Timeout | undefined;
   #unsubscribe: (() => Promise<void>) | undefined;
   #closed = false;
+  readonly #slots: BatchedPublisher;
 
   constructor(options: SharedCallLimitsOptions) {
     this.#o = options;
     this.#channel = `${options.prefix}calls`;
     this.#now = options.now ?? (() => performance.now());
+    this.#slots = new BatchedPublisher({ store: options.store, channel: this.#channel, logger: options.logger, intervalMs: 0 });
   }
 
   /** Other nodes' calls this node knows of (diagnostics, tests). */
@@ -88,21 +94,22 @@ export class SharedCallLimits implements CallLimitPeers {
   }
 
   admitted(callId: string, user: string): void {
-    this.#publish(`+ ${this.#origin} ${callId} ${user}`);
+    this.#slots.add(`+ ${this.#origin} ${callId} ${user}`);
   }
 
   ended(callId: string): void {
-    this.#publish(`- ${this.#origin} ${callId}`);
+    this.#slots.add(`- ${this.#origin} ${callId}`);
   }
 
   endedElsewhere(callId: string): void {
     if (!this.#drop(callId)) return;
-    this.#publish(`- ${this.#origin} ${callId}`);
+    this.#slots.add(`- ${this.#origin} ${callId}`);
   }
 
   /** Idempotent: stops sharing; the limits go on counting this node alone. */
   async close(): Promise<void> {
     if (this.#closed) return;
+    this.#slots.close();
     this.#closed = true;
     clearInterval(this.#timer);
     this.#o.limits.sharedWith(undefined);
