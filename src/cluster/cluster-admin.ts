@@ -11,8 +11,9 @@
  * | GET /api/backends, /api/engines | the first worker's view, with `up` true only where every worker sees it up, and each worker's own view under `workers` |
  * | POST /api/reload | sent to every worker; 200 when all reloaded, else the first refusal's status; each worker's answer under `workers` |
  *
- * A worker that does not answer within `timeoutMs` is reported as such and
- * makes /healthz fail; the other workers' answers still come back.
+ * A worker that does not answer within `timeoutMs` (1 s for /healthz) is
+ * reported as such and makes /healthz fail; the other workers' answers
+ * still come back.
  *
  * @example
  *   const admin = await startClusterAdmin({ config, cluster, workers: n, logger, restarts: () => supervisor.restarts });
@@ -31,6 +32,8 @@ import { ADMIN_MESSAGE } from './admin-protocol.js';
 export const CLUSTER_ADMIN_DEFAULTS = {
   /** How long a worker has to answer one admin request. */
   timeoutMs: 5000,
+  /** How long for /healthz: a probe must not wait on a worker that is still starting. */
+  healthTimeoutMs: 1000,
   /** Requests waiting for worker answers at once. */
   maxPending: 1000,
 } as const;
@@ -51,8 +54,8 @@ export interface ClusterAdmin {
   /** The bound address (the real port when 0 was configured). */
   address(): { host: string; port: number };
   url(): string;
-  /** Ask every worker (route or metrics); the answers of those that answered, and the ids of those that did not. */
-  ask(request: Record<string, unknown>): Promise<WorkerAnswers>;
+  /** Ask every worker (route or metrics), waiting up to `waitMs`; the answers of those that answered, and how many did not. */
+  ask(request: Record<string, unknown>, waitMs?: number): Promise<WorkerAnswers>;
   stop(): Promise<void>;
 }
 
@@ -93,7 +96,7 @@ export async function startClusterAdmin(o: ClusterAdminOptions): Promise<Cluster
   };
   o.cluster.on('message', onMessage);
 
-  const ask = (request: Record<string, unknown>): Promise<WorkerAnswers> => {
+  const ask = (request: Record<string, unknown>, waitMs = timeoutMs): Promise<WorkerAnswers> => {
     const workers = Object.values(o.cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && w.isConnected());
     if (workers.length === 0 || pending.size >= CLUSTER_ADMIN_DEFAULTS.maxPending) return Promise.resolve({ answers: [], silent: workers.length });
     const id = nextId++;
@@ -105,7 +108,7 @@ export async function startClusterAdmin(o: ClusterAdminOptions): Promise<Cluster
         pending.delete(id);
         resolve({ answers: got.sort((a, b) => a.worker - b.worker), silent: Math.max(0, sent - got.length) });
       };
-      const timer = setTimeout(done, timeoutMs);
+      const timer = setTimeout(done, waitMs);
       timer.unref();
       pending.set(id, { got, expected: workers.length, done });
       for (const w of workers) if (sendSafely(w as unknown as Parameters<typeof sendSafely>[0], { sbc: ADMIN_MESSAGE, id, ...request })) sent++;
@@ -114,15 +117,15 @@ export async function startClusterAdmin(o: ClusterAdminOptions): Promise<Cluster
     });
   };
 
-  const askRoute = (method: string, path: string, body?: unknown): Promise<WorkerAnswers> =>
-    ask({ kind: 'route', method, path, query: '', ...(body !== undefined ? { body } : {}) });
+  const askRoute = (method: string, path: string, body?: unknown, waitMs?: number): Promise<WorkerAnswers> =>
+    ask({ kind: 'route', method, path, query: '', ...(body !== undefined ? { body } : {}) }, waitMs);
 
   const server = new AdminServer({
     listen: o.config.admin.listen,
     ...(o.config.admin.token !== '' ? { token: o.config.admin.token } : {}),
     logger,
     health: async () => {
-      const { answers, silent } = await askRoute('GET', '/healthz');
+      const { answers, silent } = await askRoute('GET', '/healthz', undefined, CLUSTER_ADMIN_DEFAULTS.healthTimeoutMs);
       const workers = answers.map((a) => ({ worker: a.worker, ...parsedBody(a.message) as Record<string, unknown>, status: statusOf(a.message) === 200 ? 'ok' : 'unavailable' }));
       const up = workers.filter((w) => w.status === 'ok').length;
       const summary = { workers: { expected: o.workers, up, silent }, perWorker: workers };

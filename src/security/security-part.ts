@@ -11,9 +11,10 @@ import { configPath, started } from '../server/part.js';
 import { CallLimits } from './call-limits.js';
 import { DigestAuthenticator } from './digest-auth.js';
 import { SourceScreen, type ScreenSettings } from './request-screen.js';
+import { SharedCallLimits } from './shared-call-limits.js';
 import { SharedScreen } from './shared-screen.js';
 import type { StateStore } from '../state/store.js';
-import { gatewayWorkerCount } from '../cluster/worker-env.js';
+import { gatewayWorkerCount, gatewayWorkerId } from '../cluster/worker-env.js';
 import { loadUsersFile } from './users-file.js';
 
 /** security keys POST /api/reload applies without a restart. */
@@ -32,7 +33,8 @@ export class SecurityPart implements Part {
   #auth: DigestAuthenticator | undefined;
   #screen: SourceScreen | undefined;
   #callLimits: CallLimits | undefined;
-  #shared: SharedScreen | undefined;
+  #sharedScreen: SharedScreen | undefined;
+  #sharedCalls: SharedCallLimits | undefined;
 
   constructor(options: SecurityPartOptions) {
     this.#o = options;
@@ -61,15 +63,20 @@ export class SecurityPart implements Part {
     const store = this.#o.sharedStore();
     if (store !== undefined) {
       // Workers (and nodes) on one store are one gateway to an attacker.
-      this.#shared = new SharedScreen({ store, prefix: c.state.redis.keyPrefix, screen: this.#screen, settings: screenSettings(c), peers: gatewayWorkerCount(), logger });
-      await this.#shared.start();
+      this.#sharedScreen = new SharedScreen({ store, prefix: c.state.redis.keyPrefix, screen: this.#screen, settings: screenSettings(c), peers: gatewayWorkerCount(), logger });
+      await this.#sharedScreen.start();
     }
     // Always there (0 = unlimited tracks nothing), so a reload can set a limit.
     this.#callLimits = new CallLimits({ maxPerUser: c.security.maxCallsPerUser });
+    if (store !== undefined) {
+      this.#sharedCalls = new SharedCallLimits({ store, prefix: c.state.redis.keyPrefix, limits: this.#callLimits, logger });
+      await this.#sharedCalls.start();
+    }
   }
 
   async stop(): Promise<void> {
-    await this.#shared?.close();
+    await this.#sharedScreen?.close();
+    await this.#sharedCalls?.close();
     this.#screen?.close();
   }
 
@@ -77,7 +84,7 @@ export class SecurityPart implements Part {
     const users = await this.#reloadUsers(next);
     if (!users.ok) return users;
     this.#screen?.reconfigure(screenSettings(next));
-    this.#shared?.reconfigure(screenSettings(next));
+    this.#sharedScreen?.reconfigure(screenSettings(next));
     this.#callLimits?.setMaxPerUser(next.security.maxCallsPerUser);
     return { ok: true, applied: [...LIVE_SECURITY_KEYS.map((key) => `security.${key}`), ...(users.applied ? ['security.auth.usersFile'] : [])] };
   }
@@ -89,7 +96,8 @@ export class SecurityPart implements Part {
     if (a.usersFile === undefined) throw new SbcError('SBC_ERR_CONFIG_KEY', 'security.auth.usersFile: required when security.auth.mode is local');
     const users = await loadUsersFile(configPath(a.usersFile));
     log.info({ usersFile: a.usersFile, users: users.size, realm: a.realm ?? '(request host)' }, 'digest authentication of requests from outside (security.auth.mode local)');
-    return new DigestAuthenticator({ users, secret: this.#o.flowTokenSecret(), ...(a.realm !== undefined ? { realm: a.realm } : {}), logger: log.child({ part: 'auth' }) });
+    const worker = gatewayWorkerId();
+    return new DigestAuthenticator({ users, secret: this.#o.flowTokenSecret(), ...(worker !== undefined ? { issuer: worker } : {}), ...(a.realm !== undefined ? { realm: a.realm } : {}), logger: log.child({ part: 'auth' }) });
   }
 
   /** Re-read the users file when digest authentication stays on; applied false when there is none to re-read. */

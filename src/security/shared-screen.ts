@@ -3,9 +3,9 @@
  * an attacker spread over workers (connections round-robin, UDP from many
  * ports) or nodes is still one attacker.
  *
- * - A ban begun anywhere is published on `<prefix>ban` and applied by every
- *   screen that hears it (each keeps its local fast path: no store access
- *   per request).
+ * - A ban begun anywhere is published on `<prefix>ban` (in batches, one
+ *   message per 50 ms at most) and applied by every screen that hears it
+ *   (each keeps its local fast path: no store access per request).
  * - Rate: each screen counts the requests that passed its own bucket, per
  *   source and one-second wall-clock window. A source that reached a share
  *   of the limit here (`(rate + burst) / (2 × workers)`) has its count added
@@ -18,6 +18,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../log/logger.js';
 import { KEY_FAMILY, stateKey } from '../state/keys.js';
+import { BatchedPublisher } from '../state/batched-publisher.js';
 import type { StateStore } from '../state/store.js';
 import type { BanReason, ScreenPeers, ScreenSettings, SourceScreen } from './request-screen.js';
 
@@ -67,11 +68,13 @@ export class SharedScreen implements ScreenPeers {
   #unsubscribe: (() => Promise<void>) | undefined;
   #flushing = false;
   #closed = false;
+  readonly #bans: BatchedPublisher;
 
   constructor(options: SharedScreenOptions) {
     this.#o = options;
     this.#now = options.now ?? Date.now;
     this.#channel = stateKey(options.prefix, KEY_FAMILY.ban);
+    this.#bans = new BatchedPublisher({ store: options.store, channel: this.#channel, logger: options.logger });
     this.reconfigure(options.settings);
   }
 
@@ -93,8 +96,7 @@ export class SharedScreen implements ScreenPeers {
 
   banned(source: string, reason: BanReason): void {
     if (this.#closed) return;
-    this.#o.store.publish(this.#channel, `${this.#origin} ${reason} ${source}`)
-      .catch((err: unknown) => this.#o.logger.warn({ err, ip: source }, 'ban not shared with the other workers'));
+    this.#bans.add(`${this.#origin} ${reason} ${source}`);
   }
 
   passed(source: string): void {
@@ -119,15 +121,18 @@ export class SharedScreen implements ScreenPeers {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#timer);
+    this.#bans.close();
     this.#o.screen.sharedWith(undefined);
     this.#counts.clear();
     await this.#unsubscribe?.().catch(() => undefined);
   }
 
   #heard(message: string): void {
-    const [origin, reason, source] = message.split(' ');
-    if (origin === this.#origin || reason === undefined || source === undefined || !REASONS.has(reason)) return;
-    this.#o.screen.banFromPeers(source, reason as BanReason);
+    for (const line of message.split('\n')) {
+      const [origin, reason, source] = line.split(' ');
+      if (origin === this.#origin || reason === undefined || source === undefined || !REASONS.has(reason)) continue;
+      this.#o.screen.banFromPeers(source, reason as BanReason);
+    }
   }
 
   /** Add the counts of sources over their share to the shared totals; ban the ones whose total passed the limit. */

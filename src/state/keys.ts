@@ -11,6 +11,7 @@
  * | `engine-call:<callId>` | string: URL of the media engine that owns the call, so one call stays on one engine | 24 h, refreshed on each offer/answer; deleted when the media session is deleted |
  * | `rate:<ip>:<windowStart>` | counter: requests from one source IP in one window (one-second wall-clock windows, counted by the workers and nodes where the source reached its share; see security/shared-screen.ts) | 2 × window (2 s for a 1 s window), set at creation and kept |
  * | `ban:<ip>` | string: why the source is banned | `security.rateLimit.banSeconds` (300 s by default) |
+ * | `calls` (a channel, no key) | call slots of security.maxCallsPerUser admitted and ended on each worker or node (see security/shared-call-limits.ts) | — |
  * | `ban` (a channel, no key) | published `<origin> <reason> <ip>` for each ban begun on a worker or node; every screen applies it | — |
  * | `secret:<name>` | string: a secret every node and worker sharing the store uses (`secret:flow-token`: flow tokens, digest nonces, topology keys when `flowTokens.secret` is empty) | 30 days, refreshed every 6 h by every node; put back by a node that still holds it |
  * | `reg:<aor>` | hash: local registrar bindings of one AOR, a field per binding (JSON: Contact, expiry, q, instance, reg-id, flow token, node) | `registrar.maxExpires` + 30 s, reset by each REGISTER; expired fields are pruned on the next read or write |

@@ -7,28 +7,15 @@
  * other knows: a ban, a rate spread over both, a flow token it minted.
  */
 import assert from 'node:assert/strict';
-import cluster, { type Worker } from 'node:cluster';
 import { once } from 'node:events';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { startClusterAdmin, type ClusterAdmin } from '../../../src/cluster/cluster-admin.js';
-import { serveSharedStore, type SharedStore } from '../../../src/cluster/shared-store-server.js';
-import { workerEnv } from '../../../src/cluster/worker-env.js';
-import { silentLogger } from '../../../src/log/logger.js';
-import type { SipRequest } from '../../../src/sip/message.js';
-import { freePortInRange } from '../../helpers/free-port.js';
+import type { ClusterAdmin } from '../../../src/cluster/cluster-admin.js';
+import type { SipRequest, SipResponse } from '../../../src/sip/message.js';
+import { baseWorkerConfig, startTestCluster, type RunningWorker as Running, type TestCluster } from '../../helpers/cluster/test-cluster.js';
 import { startRedis, type RunningRedis } from '../../helpers/redis.js';
-import { rand, request, response, SipPeer } from '../../helpers/sip-peer.js';
+import { rand, request, response, SipPeer, uacRouteSet } from '../../helpers/sip-peer.js';
 
-// Both suites fork from this one primary.
-const WORKER = fileURLToPath(new URL('../../helpers/cluster/gateway-worker.js', import.meta.url));
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-interface Running {
-  worker: Worker;
-  id: number;
-  udp: { address: string; port: number };
-}
 
 /** The per-worker counter value of `name{labels}` as the worker itself reports it. */
 async function workerCounter(admin: ClusterAdmin, worker: number, name: string, labels: Record<string, string>): Promise<number> {
@@ -65,19 +52,6 @@ async function options(peer: SipPeer, to: { address: string; port: number }, wai
   }
 }
 
-/** The worker's next fixture message (its state and admin messages go by). */
-function fixtureMessage(worker: Worker): Promise<{ fixture: string; error?: string }> {
-  return new Promise((resolve, reject) => {
-    const onMessage = (m: unknown): void => {
-      if (typeof (m as { fixture?: unknown }).fixture !== 'string') return;
-      worker.off('message', onMessage);
-      resolve(m as { fixture: string; error?: string });
-    };
-    worker.on('message', onMessage);
-    worker.once('exit', (code) => reject(new Error(`worker exited (${code}) before it was ready`)));
-  });
-}
-
 describeSharedWorkers('memory');
 describeSharedWorkers('redis');
 
@@ -88,54 +62,38 @@ describeSharedWorkers('redis');
  */
 function describeSharedWorkers(store: 'memory' | 'redis'): void {
   describe(`two gateway workers sharing state (state.store ${store})`, () => {
-    const workers: Running[] = [];
-    let shared: SharedStore | undefined;
+    let cluster: TestCluster;
+    let workers: Running[];
     let redis: RunningRedis | undefined;
     let admin: ClusterAdmin;
     let backend: SipPeer;
 
     before(async () => {
       backend = await SipPeer.udp('127.0.0.1');
-      // The backend answers probes and REGISTERs like a registrar.
+      // The backend answers probes, REGISTERs and calls like a registrar and a UAS.
       backend.onMessage = (r, p) => {
-        if (r.msg.kind === 'request' && (r.msg.method === 'OPTIONS' || r.msg.method === 'REGISTER')) p.send(response(r.msg as SipRequest, 200, 'OK', { toTag: rand(4) }), r.from);
+        if (r.msg.kind !== 'request') return;
+        const req = r.msg as SipRequest;
+        if (req.method === 'OPTIONS' || req.method === 'REGISTER' || req.method === 'BYE') p.send(response(req, 200, 'OK', { toTag: rand(4) }), r.from);
+        else if (req.method === 'INVITE') p.send(response(req, 200, 'OK', { toTag: rand(4), headers: [`Contact: <sip:uas@127.0.0.1:${p.address.port}>`] }), r.from);
       };
-      const logger = silentLogger();
-      if (store === 'memory') shared = serveSharedStore(cluster, { logger });
-      else redis = await startRedis();
-      cluster.setupPrimary({ exec: WORKER });
-      for (const id of [1, 2]) {
-        const port = await freePortInRange(20_000, 29_999);
-        const config = {
-          listen: [{ transport: 'udp', address: '127.0.0.1', port }],
-          admin: { listen: '127.0.0.1:0' },
-          web: { enabled: false },
-          shutdown: { drainSeconds: 0 },
-          media: { mode: 'passthrough' },
+      if (store === 'redis') redis = await startRedis();
+      cluster = await startTestCluster({
+        count: 2,
+        serveStore: store === 'memory',
+        config: (_id, port) => ({
+          ...baseWorkerConfig(port),
           ...(redis !== undefined ? { state: { store: 'redis', redis: { url: redis.url, keyPrefix: 'sbc-workers:' } } } : {}),
-          overload: { loopDelayMs: 2000 },
           backends: { default: { targets: [{ uri: `sip:127.0.0.1:${backend.address.port};transport=udp` }] } },
-          security: { rateLimit: { requestsPerSecondPerIp: 10, burst: 30, banSeconds: 60 }, blockedUserAgents: ['friendly-scanner'] },
-        };
-        const worker = cluster.fork({ ...workerEnv(id, 2), SBC_TEST_CONFIG: JSON.stringify(config) });
-        const ready = await fixtureMessage(worker);
-        assert.equal(ready.fixture, 'ready', ready.error);
-        workers.push({ worker, id, udp: { address: '127.0.0.1', port } });
-      }
-      admin = await startClusterAdmin({ config: { admin: { listen: '127.0.0.1:0', token: '' } }, cluster, workers: 2, logger });
+          security: { rateLimit: { requestsPerSecondPerIp: 10, burst: 30, banSeconds: 60 }, blockedUserAgents: ['friendly-scanner'], maxCallsPerUser: 1 },
+        }),
+      });
+      workers = cluster.workers;
+      admin = cluster.admin;
     });
 
     after(async () => {
-      await admin?.stop();
-      await Promise.all(workers.map(async ({ worker }) => {
-        if (worker.isDead()) return;
-        const exited = once(worker, 'exit');
-        worker.send({ fixture: 'stop' });
-        const timer = setTimeout(() => worker.process.kill('SIGKILL'), 5000);
-        await exited;
-        clearTimeout(timer);
-      }));
-      await shared?.close();
+      await cluster?.stop();
       await redis?.stop();
       backend?.close();
     });
@@ -202,6 +160,68 @@ function describeSharedWorkers(store: 'memory' | 'redis'): void {
       assert.deepEqual(invite.from, two.udp, 'worker 2 sent it, from its own port');
       phone.send(response(invite.msg as SipRequest, 486, 'Busy Here', { toTag: rand(4) }), invite.from);
       await backend.nextResponse(486, 'INVITE');
+    });
+
+    it('maxCallsPerUser holds across workers: a call up on worker 1 makes worker 2 refuse the next; after BYE worker 2 lets it through', async (t) => {
+      const phone = await SipPeer.udp('127.0.0.7');
+      t.after(() => phone.close());
+      const [one, two] = workers as [Running, Running];
+      const me = `127.0.0.7:${phone.address.port}`;
+      const caller = { from: '<sip:dave@example.com>', to: '<sip:1000@example.com>', sentBy: me, contact: `<sip:dave@${me}>` };
+      const invite = async (to: Running, callId: string): Promise<SipResponse> => {
+        phone.send(request({ ...caller, method: 'INVITE', uri: 'sip:1000@example.com', callId, fromTag: `f${callId}` }), to.udp);
+        return (await phone.next((r) => r.msg.kind === 'response' && r.msg.callId === callId && r.msg.status >= 200)).msg as SipResponse;
+      };
+      const inDialog = (method: 'ACK' | 'BYE', to: Running, callId: string, ok: SipResponse, cseq: number): void => {
+        const target = /<([^>]+)>/.exec(ok.headers.get('contact') ?? '')?.[1] ?? '';
+        phone.send(request({ ...caller, method, uri: target, callId, fromTag: `f${callId}`, toTag: ok.to()!.params.get('tag')!, cseq, headers: uacRouteSet(ok).map((r) => `Route: ${r}`) }), to.udp);
+      };
+
+      const first = rand(8);
+      const ok = await invite(one, first);
+      assert.equal(ok.status, 200);
+      inDialog('ACK', one, first, ok, 1);
+      const refused = await invite(two, rand(8));
+      assert.equal(refused.status, 403);
+      assert.equal(refused.reason, 'Too Many Calls');
+
+      inDialog('BYE', one, first, ok, 2);
+      await phone.nextResponse(200, 'BYE');
+      let next: SipResponse | undefined;
+      let nextId = '';
+      await eventually(async () => {
+        nextId = rand(8);
+        next = await invite(two, nextId);
+        return next.status === 200;
+      }, 'worker 2 admits the caller once the first call ended');
+      inDialog('ACK', two, nextId, next!, 1);
+      inDialog('BYE', two, nextId, next!, 2);
+      await phone.nextResponse(200, 'BYE');
+    });
+
+    it('a topology record written by worker 1 serves the client\'s BYE that reaches worker 2', async (t) => {
+      const phone = await SipPeer.udp('127.0.0.11');
+      t.after(() => phone.close());
+      const [one, two] = workers as [Running, Running];
+      const me = `127.0.0.11:${phone.address.port}`;
+      const callId = rand(8);
+      const call = { from: '<sip:frank@example.com>', fromTag: 'ff', to: '<sip:1000@example.com>', sentBy: me, callId };
+      phone.send(request({ ...call, method: 'INVITE', uri: 'sip:1000@example.com', contact: `<sip:frank@${me}>` }), one.udp);
+      const ok = (await phone.next((r) => r.msg.kind === 'response' && r.msg.callId === callId && r.msg.status === 200)).msg as SipResponse;
+      const target = /<([^>]+)>/.exec(ok.headers.get('contact') ?? '')?.[1] ?? '';
+      const backendContact = `sip:uas@127.0.0.1:${backend.address.port}`;
+      assert.ok(!target.includes(String(backend.address.port)), `the phone sees our Contact, not the backend's: ${target}`);
+      const inDialog = { ...call, toTag: ok.to()!.params.get('tag')! };
+      phone.send(request({ ...inDialog, method: 'ACK', uri: target, headers: uacRouteSet(ok).map((r) => `Route: ${r}`) }), one.udp);
+
+      // The phone's BYE reaches worker 2 (as after a worker restart): only the record worker 1 stored knows the backend's Contact.
+      const onWorker2 = (uri: string): string => uri.replaceAll(`${one.udp.address}:${one.udp.port}`, `${two.udp.address}:${two.udp.port}`);
+      const routes = uacRouteSet(ok).map(onWorker2);
+      phone.send(request({ ...inDialog, method: 'BYE', uri: onWorker2(target), cseq: 2, headers: routes.map((r) => `Route: ${r}`) }), two.udp);
+      const bye = await backend.next((r) => r.msg.kind === 'request' && r.msg.method === 'BYE' && r.msg.callId === callId);
+      assert.equal((bye.msg as SipRequest).uri, backendContact, 'worker 2 restored the backend\'s Contact');
+      assert.equal(bye.from.port, two.udp.port, 'worker 2 relayed it');
+      await phone.next((r) => r.msg.kind === 'response' && r.msg.callId === callId && r.msg.cseq()?.method === 'BYE' && r.msg.status === 200);
     });
 
     it('/metrics sums the workers, with per-worker process series and worker up gauges', async () => {
