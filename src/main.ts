@@ -154,16 +154,28 @@ async function main(argv: string[]): Promise<number> {
         resolve(1);
       });
     };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGHUP', onSignal);
     if (link === undefined) {
+      process.on('SIGTERM', onSignal);
       process.on('SIGINT', onSignal);
+      process.on('SIGHUP', onSignal);
     } else {
-      // Ctrl-C reaches the whole process group; the supervisor forwards it once, so the worker's own copy is ignored.
-      process.on('SIGINT', () => undefined);
-      link.onSignal(onSignal);
+      // Ctrl-C, systemd and `kill -- -PGID` signal the workers as well as the supervisor, which forwards
+      // the signal too: a signal of its own only starts the drain, and only the supervisor's second one
+      // (the operator's second signal) stops at once.
+      let forwarded = 0;
+      const direct = (signal: NodeJS.Signals): void => {
+        if (!stopping || signal === 'SIGHUP') onSignal(signal);
+      };
+      process.on('SIGTERM', direct);
+      process.on('SIGINT', direct);
+      process.on('SIGHUP', direct);
+      link.onSignal((signal) => {
+        if (signal === 'SIGHUP') return onSignal(signal);
+        forwarded += 1;
+        if (!stopping || forwarded > 1) onSignal(signal);
+      });
       // The supervisor is gone (killed): drain and leave rather than run unsupervised.
-      process.on('disconnect', () => onSignal('SIGTERM'));
+      process.on('disconnect', () => direct('SIGTERM'));
     }
   });
 }

@@ -1,7 +1,8 @@
 /**
  * The supervisor as an operator drives it (`workers: 2`, the real CLI):
  * SIGHUP makes every worker reload its configuration; SIGTERM stops every
- * worker and the supervisor exits 0 with no worker left; a configuration
+ * worker and the supervisor exits 0 with no worker left, also when every
+ * worker gets the signal itself as well (systemd); a configuration
  * error a worker finds at start-up (a users file that is not there) stops
  * the gateway with exit 2 instead of a restart loop.
  */
@@ -37,6 +38,23 @@ describe('workers: 2, signals', () => {
       const code = await Promise.race([sbc.exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 10_000))]);
       assert.equal(code, 0);
       for (const pid of pids) assert.ok(!alive(pid), `worker ${pid} exited`);
+    } finally {
+      await sbc.stop();
+    }
+  });
+
+  test('SIGTERM to the supervisor and every worker at once (systemd, kill of the group) is one drain, not a stop at once', async () => {
+    const sbc = await startClusterSbc(2);
+    try {
+      const mark = sbc.lines.length;
+      const pids = [...sbc.workers.values()].map((w) => w.pid);
+      sbc.child.kill('SIGTERM');
+      for (const pid of pids) process.kill(pid, 'SIGTERM');
+      const code = await Promise.race([sbc.exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 10_000))]);
+      assert.equal(code, 0);
+      const after = sbc.lines.slice(mark);
+      assert.equal(after.filter((l) => l.msg === 'draining').length, 2, 'each worker drained once');
+      assert.equal(after.filter((l) => l.msg === 'second signal: stopping now').length, 0, 'no worker took its own copy for a second signal');
     } finally {
       await sbc.stop();
     }
