@@ -409,7 +409,7 @@ export const configSchema = z
         secret: z
           .string()
           .default('')
-          .describe('HMAC key for flow tokens in Path and Record-Route. Empty = random per process, so tokens die with the process; a cluster needs one shared secret. @default ""'),
+          .describe('HMAC key for flow tokens in Path and Record-Route (also digest nonces and topology keys). Empty: with state.store memory and one process, random per process (tokens die with it); workers and nodes on a shared store (workers > 1, or redis) share one created in the store (<prefix>secret:flow-token). @default ""'),
       })
       .prefault({}),
     web: z
