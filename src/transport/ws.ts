@@ -8,6 +8,7 @@ import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { FlowBase } from './flow-base.js';
 import type { Address } from './flow.js';
 import { CRLF_PONG, crlfKeepalive } from './keepalive.js';
+import { shareTicketKeys, TICKET_KEY_PURPOSE } from './ticket-keys.js';
 import { connectionFlowId, familyOf, type Listener, type ListenerContext, type ListenerState } from './listener.js';
 
 export type HttpRequestHandler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -153,6 +154,7 @@ export class WsListener implements Listener {
   #tlsServer(http: HttpServer, credentials: { cert: string | Buffer; key: string | Buffer }): NetServer {
     const limits = this.#ctx.limits;
     const server = createTlsServer({ cert: credentials.cert, key: credentials.key, handshakeTimeout: limits.handshakeTimeoutMs });
+    shareTicketKeys(server, this.#ctx.flows.tokens.derivedKey(TICKET_KEY_PURPOSE));
     const pending = this.#pending;
     const forget = function (this: Socket): void {
       pending.delete(this);
