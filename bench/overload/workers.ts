@@ -5,10 +5,11 @@
  * callers send one socket per call (SIPp `-t un`, as many phones would):
  * SO_REUSEPORT spreads sources, not calls, so one socket would keep every
  * call on one worker.
- *   For each system: a fresh process, a warm-up, short rising runs until one
- *   is not clean, then the best rate confirmed for a whole step on a fresh
- *   process, a quarter lower each time it is not.
- * Run: node dist/bench/overload/workers.js [--workers 1,2,auto] [--rates 1000,1500,...] [--skip-kamailio] [--json FILE]
+ *   For each system: a fresh process, a warm-up (3 s at 250/s, 3 s at
+ *   500/s), short rising runs until one is not clean (halving from the first
+ *   when that one is not), then the best rate confirmed for a whole step on a
+ *   fresh, warmed-up process, a quarter lower each time it is not.
+ * Run: node dist/bench/overload/workers.js [--workers 1,2,auto] [--rates 1000,1500,...] [--udp-mode un|u1] [--skip-kamailio] [--json FILE]
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
@@ -29,8 +30,10 @@ const { values } = parseArgs({
     'kamailio-children': { type: 'string', default: '4' },
     'skip-kamailio': { type: 'boolean', default: false },
     json: { type: 'string' },
+    'udp-mode': { type: 'string', default: 'un' },
   },
 });
+const UDP_MODE = values['udp-mode'] === 'u1' ? 'u1' : 'un';
 const log = (line: string): void => { process.stderr.write(`${line}\n`); };
 const RATES = values.rates!.split(',').map(Number).filter((n) => n > 0);
 const STEP_S = Number(values['step-seconds']);
@@ -41,12 +44,12 @@ interface Probe { rate: number; seconds: number; clean: boolean; good: number; s
 async function probe(sys: SystemUnderTest, rate: number, seconds: number, dir: string, label: string): Promise<Probe> {
   const cpu0 = await sys.cpuSeconds();
   const t0 = Date.now();
-  const run = startCaller({ target: sys.target, host: sys.callerHost, port: await freePortInRange(20000, 32000), rate, calls: Math.round(rate * seconds), dir, name: `${sys.name}-${rate}-${Date.now()}`, boundMs: (seconds + 12) * 1000, udpMode: 'un' });
+  const run = startCaller({ target: sys.target, host: sys.callerHost, port: await freePortInRange(20000, 32000), rate, calls: Math.round(rate * seconds), dir, name: `${sys.name}-${rate}-${Date.now()}`, boundMs: (seconds + 12) * 1000, udpMode: UDP_MODE });
   const res = await run.done;
   const cpuPercent = Math.round((100 * ((await sys.cpuSeconds()) - cpu0)) / ((Date.now() - t0) / 1000));
   const f = callerFigures(res.outcomes, { durationS: seconds, created: res.created });
   const clean = f.started > 0 && f.good === f.started && f.sentRate >= 0.9 * rate;
-  log(`${label}: ${rate}/s for ${seconds} s → ${f.good}/${f.started} within 2 s, sent ${f.sentRate.toFixed(0)}/s, p99 setup ${f.setupP99Ms} ms, cpu ${cpuPercent}%${clean ? '' : '  (not clean)'}`);
+  log(`${label}: ${rate}/s for ${seconds} s → ${f.good}/${f.started} within 2 s, sent ${f.sentRate.toFixed(0)}/s, p99 setup ${f.setupP99Ms} ms, cpu ${cpuPercent}%${clean ? '' : `  (not clean: failed ${JSON.stringify(f.failedByStatus)}, no final ${f.noFinal}, unaccounted ${f.unaccounted})`}`);
   return { rate, seconds, clean, good: f.good, started: f.started, sentRate: f.sentRate, setupP99Ms: f.setupP99Ms, cpuPercent };
 }
 
@@ -55,7 +58,9 @@ async function cleanRate(name: string, start: () => Promise<SystemUnderTest>, di
   let best = 0;
   let sys = await start();
   try {
-    await probe(sys, 250, 1, dir, `${name} warm-up (not counted)`);
+    // A fresh gateway sheds while its JIT warms up: warm it for longer than one second.
+    await probe(sys, 250, 3, dir, `${name} warm-up (not counted)`);
+    await probe(sys, 500, 3, dir, `${name} warm-up (not counted)`);
     for (const rate of RATES) {
       const p = await probe(sys, rate, SHORT_S, dir, name);
       probes.push(p);
@@ -63,9 +68,17 @@ async function cleanRate(name: string, start: () => Promise<SystemUnderTest>, di
       best = rate;
       await new Promise((r) => setTimeout(r, 1500));
     }
+    // Not even the first rate: halve it until one is clean.
+    for (let rate = Math.round((RATES[0] ?? 1000) / 2); best === 0 && rate >= 100; rate = Math.round(rate / 2)) {
+      await new Promise((r) => setTimeout(r, 1500));
+      const p = await probe(sys, rate, SHORT_S, dir, name);
+      probes.push(p);
+      if (p.clean) best = rate;
+    }
     for (let tries = 0; best > 0 && tries < 3; tries++) {
       await sys.stop();
       sys = await start();
+      await probe(sys, 250, 3, dir, `${name} warm-up (not counted)`);
       await probe(sys, Math.round(best / 2), 3, dir, `${name} warm-up (not counted)`);
       const p = await probe(sys, best, STEP_S, dir, `${name} confirm`);
       probes.push(p);
