@@ -29,8 +29,9 @@ import { restartNeeded } from './server/restart-needed.js';
 import type { Result } from './sip/result.js';
 import { StatePart } from './state/state-part.js';
 import { TransactionPart } from './transaction/transaction-part.js';
-import { flowTokenSecret, TransportPart } from './transport/transport-part.js';
-import type { Flow, TransportLayer } from './transport/index.js';
+import { TransportPart } from './transport/transport-part.js';
+import type { Flow, TransportLayer, WorkerSteering } from './transport/index.js';
+import { setWorkerMark } from './sip/worker-mark.js';
 
 /** The routing API for script and HTTP service authors (README "Routing logic"). */
 export type {
@@ -43,6 +44,8 @@ export interface ServerOptions {
   configSource?: string;
   /** Re-reads the configuration the same way it was first read (POST /api/reload). */
   reloadConfig?: () => Promise<Result<{ config: Config }, ConfigError>>;
+  /** This process is one worker of several (`workers` > 1; src/cluster/). */
+  worker?: WorkerSteering;
 }
 
 export class Server {
@@ -73,14 +76,17 @@ export class Server {
     this.#options = options;
     this.metrics = createMetrics(this.registry);
     const ctx: PartContext = { config, logger, metrics: this.metrics };
-    const secret = flowTokenSecret(config, logger);
+    // The worker id goes into every branch, Record-Route and Path this process creates.
+    if (options.worker !== undefined) setWorkerMark(options.worker.id);
     const state = (this.#state = new StatePart(ctx));
+    const secret = (): string | Buffer => state.flowTokenSecret;
     const store = () => state.store;
-    const security = (this.#security = new SecurityPart({ ...ctx, flowTokenSecret: secret }));
+    const security = (this.#security = new SecurityPart({ ...ctx, flowTokenSecret: secret, sharedStore: () => (state.shared ? state.store : undefined) }));
     const transportPart = (this.#transport = new TransportPart({
       ...ctx,
       flowTokenSecret: secret,
       handshake: () => security.handshake,
+      ...(options.worker !== undefined ? { worker: options.worker } : {}),
       httpHandler: () => webHandler(config.web, {
         registrar: registrar.mode,
         isLocalDomain: (host) => registrar.localRegistrar?.domains.has(host) === true,
@@ -211,6 +217,21 @@ export class Server {
       services: this.#core.services?.list() ?? [],
     }, `${PRODUCT} started`);
     this.#media.logActive();
+  }
+
+  /** This worker's own ports (workers > 1), for the other workers to trust. */
+  ownPorts(): Array<{ transport: string; port: number }> {
+    return this.transport.listeners.filter((l) => l.bind === 'own').map((l) => ({ transport: l.transport, port: l.boundPort }));
+  }
+
+  /** The other workers' own ports (workers > 1): requests they relay here count as inside. */
+  trustSiblings(ports: Iterable<{ transport: string; port: number }>): void {
+    this.#core.trustSiblings(ports);
+  }
+
+  /** Re-read the configuration and apply it (SIGHUP, a reload the supervisor forwards). */
+  reload(): Promise<AdminReply> {
+    return this.#reload();
   }
 
   /**

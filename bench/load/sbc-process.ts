@@ -6,6 +6,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -47,6 +49,8 @@ export interface SbcOptions {
   onLine?: (line: string) => void;
   /** The `routing` config section (routing.script, routing.http). */
   routing?: Record<string, unknown>;
+  /** The `workers` key (1, N or auto). @default the SBC's default */
+  workers?: number | 'auto';
 }
 
 export interface SbcProcess {
@@ -98,6 +102,7 @@ export async function startSbcProcess(o: SbcOptions): Promise<SbcProcess> {
     shutdown: { drainSeconds: 0 },
     log: { level: 'warn' },
     ...(o.routing !== undefined ? { routing: o.routing } : {}),
+    ...(o.workers !== undefined ? { workers: o.workers } : {}),
   };
   // JSON is YAML.
   const file = join(o.workDir, `sbc-${udpPort}.yaml`);
@@ -143,11 +148,26 @@ export async function startSbcProcess(o: SbcOptions): Promise<SbcProcess> {
   };
   try {
     await waitHealthy(child, adminUrl, 120_000);
+    // /healthz answers as soon as one worker is up: wait until every worker has bound its socket on the shared port.
+    const workers = o.workers === 'auto' ? availableParallelism() : o.workers ?? 1;
+    if (workers > 1) await waitUdpSockets(udpPort, workers, 60_000);
   } catch (err) {
     await sbc.stop();
     throw new Error(`SBC did not start: ${(err as Error).message}\n${lines.join('\n')}`);
   }
   return sbc;
+}
+
+async function waitUdpSockets(port: number, count: number, timeoutMs: number): Promise<void> {
+  const hexPort = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const text = await readFile('/proc/net/udp', 'utf8').catch(() => '');
+    const bound = text.split('\n').filter((line) => line.trim().split(/\s+/)[1]?.endsWith(hexPort)).length;
+    if (bound >= count) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`fewer than ${count} sockets on UDP port ${port} after ${timeoutMs} ms`);
 }
 
 async function waitHealthy(child: ChildProcess, adminUrl: string, timeoutMs: number): Promise<void> {

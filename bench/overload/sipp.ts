@@ -93,6 +93,11 @@ export interface CallerRunOptions {
   name: string;
   /** Kill the run this long after it started, whatever state it is in. */
   boundMs: number;
+  /**
+   * SIPp's UDP mode: `u1` every call from one socket (one source port), `un`
+   * one socket per call (sources spread, as from many phones). @default u1
+   */
+  udpMode?: 'u1' | 'un';
 }
 
 export interface CallerResult {
@@ -131,6 +136,7 @@ export function startCaller(o: CallerRunOptions): CallerRun {
     '-trace_stat', '-stf', statFile, '-fd', '1',
     '-nostdin',
     '-buff_size', SIPP_BUFFER,
+    ...(o.udpMode === 'un' ? ['-t', 'un', '-max_socket', '15000'] : []),
   ];
   const child = spawn(SIPP, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';

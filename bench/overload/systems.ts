@@ -6,6 +6,7 @@
  * each while it runs: memory, kernel UDP drops at its port, and for the
  * gateway its /metrics.
  */
+import { readFile } from 'node:fs/promises';
 import { freePortInRange } from '../../test/helpers/free-port.js';
 import { procCpuSeconds, procStatusKb, udpDrops } from '../load/children.js';
 import { startSbcProcess, type SbcProcess } from '../load/sbc-process.js';
@@ -49,6 +50,12 @@ export interface SystemUnderTest {
   stop(): Promise<void>;
 }
 
+/** Direct children of `pid` (the gateway's workers). */
+async function childPids(pid: number): Promise<number[]> {
+  const text = await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => '');
+  return text.split(/\s+/).filter((t) => t !== '').map(Number);
+}
+
 const PORTS: [number, number] = [20000, 32000];
 // Loopback addresses: each system's caller, proxy and UAS on their own.
 export const ADDRESSES = {
@@ -60,6 +67,8 @@ export interface GatewayOptions {
   workDir: string;
   /** Flags for node, e.g. --max-old-space-size=256. */
   nodeFlags?: string[];
+  /** The `workers` key. @default the gateway's default (1) */
+  workers?: number | 'auto';
 }
 
 /** The gateway with its own SIPp UAS; probes off (SIPp answers no OPTIONS), otherwise as sbc-process configures it. */
@@ -74,6 +83,7 @@ export async function startGateway(o: GatewayOptions): Promise<SystemUnderTest> 
       workDir: o.workDir,
       probeIntervalSeconds: 0,
       ...(o.nodeFlags !== undefined ? { nodeFlags: o.nodeFlags } : {}),
+      ...(o.workers !== undefined ? { workers: o.workers } : {}),
       onLine: (line) => {
         if (/backend (target )?down/.test(line) && downLines.length < 100) downLines.push(line);
       },
@@ -103,7 +113,12 @@ export async function startGateway(o: GatewayOptions): Promise<SystemUnderTest> 
       const heapUsed = samples?.find((s) => s.name === 'nodejs_heap_size_used_bytes')?.value;
       return { rssKb: (await procStatusKb(running.pid, 'VmRSS')) ?? 0, pssKb: await pssKb([running.pid]), ...(heapUsed !== undefined ? { heapUsedBytes: heapUsed } : {}) };
     },
-    cpuSeconds: async () => (await procCpuSeconds(running.pid)) ?? 0,
+    cpuSeconds: async () => {
+      // The supervisor and its workers (workers > 1).
+      let total = 0;
+      for (const pid of [running.pid, ...(await childPids(running.pid))]) total += (await procCpuSeconds(pid)) ?? 0;
+      return total;
+    },
     uasCpuSeconds: async () => (await procCpuSeconds(uas.pid)) ?? 0,
     udpDrops: () => udpDrops(running.udpPort),
     backendDownLines: () => [...downLines],

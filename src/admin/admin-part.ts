@@ -8,6 +8,9 @@ import type { Part, PartContext } from '../server/part.js';
 import type { TransportLayer } from '../transport/index.js';
 import type { AdminReply } from './server.js';
 import { AdminServer } from './server.js';
+import { parentEndpoint } from '../cluster/ipc-endpoint.js';
+import { gatewayWorkerId } from '../cluster/worker-env.js';
+import { serveAdminOverIpc } from '../cluster/worker-admin.js';
 
 export interface AdminPartOptions extends PartContext {
   registry: Registry;
@@ -28,6 +31,8 @@ export class AdminPart implements Part {
   readonly name = 'admin';
   readonly #o: AdminPartOptions;
   #server: AdminServer | undefined;
+  /** Set in a gateway worker: the supervisor serves the listener and asks this worker over IPC. */
+  #stopIpc: (() => void) | undefined;
 
   constructor(options: AdminPartOptions) {
     this.#o = options;
@@ -35,11 +40,11 @@ export class AdminPart implements Part {
 
   /** Bound address (port 0 in config → ephemeral). */
   address(): { host: string; port: number } | undefined {
-    return this.#server?.address();
+    return this.#stopIpc === undefined ? this.#server?.address() : undefined;
   }
 
   url(): string | undefined {
-    return this.#server?.url();
+    return this.#stopIpc === undefined ? this.#server?.url() : undefined;
   }
 
   async start(): Promise<void> {
@@ -66,10 +71,17 @@ export class AdminPart implements Part {
     admin.route('GET', '/api/dialogs', () => ({ status: 200, body: dialogList(o.b2bua(), media, o.proxyDialogs?.() ?? []) }));
     admin.route('GET', '/api/engines', () => ({ status: 200, body: media.snapshot() }));
     this.#server = admin;
+    const worker = gatewayWorkerId();
+    const endpoint = parentEndpoint();
+    if (worker !== undefined && endpoint !== undefined) {
+      this.#stopIpc = serveAdminOverIpc({ admin, registry: o.registry, worker, endpoint, logger: o.logger.child({ part: 'admin' }) });
+      return;
+    }
     await admin.start();
   }
 
   async stop(): Promise<void> {
+    this.#stopIpc?.();
     await this.#server?.stop();
   }
 }

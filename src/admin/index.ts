@@ -1,5 +1,5 @@
 /** The admin listener, metrics and the CLI's admin commands. */
-export { AdminServer, ADMIN_LIMITS, type AdminReply, type AdminRequest, type AdminRouteHandler, type AdminServerOptions, type HealthReport } from './server.js';
+export { AdminServer, ADMIN_LIMITS, type AdminReply, type AdminRequest, type AdminRouteHandler, type AdminServerOptions, type HealthReport, type RawReply } from './server.js';
 export {
   createMetrics,
   KNOWN_SIP_METHODS,

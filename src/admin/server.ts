@@ -45,12 +45,13 @@ export interface AdminServerOptions {
   token?: string;
   logger: Logger;
   /** Backs GET /healthz. @default always ok */
-  health?: () => HealthReport;
-  /** Backs GET /metrics; without it /metrics is not served. */
-  registry?: Registry;
+  health?: () => HealthReport | Promise<HealthReport>;
+  /** Backs GET /metrics (a Registry, or anything that renders like one); without it /metrics is not served. */
+  registry?: Pick<Registry, 'metrics' | 'contentType'>;
 }
 
-interface RawReply {
+/** A reply as it goes on the wire: status, content type and the serialized payload. */
+export interface RawReply {
   status: number;
   contentType: string;
   payload: string;
@@ -77,7 +78,7 @@ export class AdminServer {
   readonly #listen: ListenAddress;
   readonly #token: string;
   readonly #logger: Logger;
-  readonly #health: () => HealthReport;
+  readonly #health: () => HealthReport | Promise<HealthReport>;
   readonly #routes = new Map<string, RouteEntry>();
   readonly #server: Server;
   #starting: Promise<void> | undefined;
@@ -115,6 +116,22 @@ export class AdminServer {
       const payload = reply.body === undefined ? '' : JSON.stringify(reply.body);
       return { status: reply.status, contentType: JSON_TYPE, payload };
     }, false);
+  }
+
+  /**
+   * Answer one request as the listener would, without HTTP and without the
+   * bearer token: for a supervisor asking its workers over IPC (the channel
+   * is the trust boundary there).
+   */
+  async answer(method: string, path: string, query: URLSearchParams, body: unknown): Promise<RawReply> {
+    const responder = this.#routes.get(path)?.methods.get(method.toUpperCase());
+    if (responder === undefined) return jsonReply(404, { error: 'not found' });
+    try {
+      return await responder({ method: method.toUpperCase(), path, query, headers: {}, body });
+    } catch (err) {
+      this.#logger.error({ err, method, path }, 'admin route failed');
+      return jsonReply(500, { error: 'internal error' });
+    }
   }
 
   /** Bind the listener. Idempotent; rejects when the address cannot be bound. */
@@ -201,10 +218,10 @@ export class AdminServer {
     }
   }
 
-  #healthReply(): RawReply {
+  async #healthReply(): Promise<RawReply> {
     let report: HealthReport;
     try {
-      report = this.#health();
+      report = await this.#health();
     } catch (err) {
       this.#logger.error({ err }, 'health check failed');
       report = { ok: false, details: { error: 'health check failed' } };

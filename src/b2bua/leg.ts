@@ -4,6 +4,7 @@
  * remote target and route set, and how its far end is reached, and it builds
  * the requests we send in it. It never sees the other leg's identifiers.
  */
+import { uriMark } from '../sip/worker-mark.js';
 import { HeaderList } from '../sip/headers.js';
 import { formatNameAddr, type NameAddr } from '../sip/headers/name-addr.js';
 import { SipRequest, type SipResponse } from '../sip/message.js';
@@ -102,7 +103,7 @@ export class Leg {
   /** Our Contact on this leg, reached through `listener`: in-dialog requests come back to us with the key. */
   contact(listener: ListenerInfo): string {
     const transport = listener.transport === 'wss' ? 'ws' : listener.transport;
-    return `<sip:${this.key}@${formatHostPort(listener.advertise, listener.boundPort)};transport=${transport}>`;
+    return `<sip:${this.key}@${formatHostPort(listener.advertise, listener.boundPort)};transport=${transport}${uriMark()}>`;
   }
 
   /**

@@ -14,6 +14,7 @@ interface CrossCheckView {
   state: { redis: { sentinels?: unknown; cluster?: unknown } };
   security: { auth: { mode: string; usersFile?: string | undefined } };
   timers: { t1Ms: number; t2Ms: number };
+  workers: number | 'auto';
 }
 
 interface IssueSink {
@@ -25,6 +26,12 @@ export function checkCrossFields(config: CrossCheckView, ctx: IssueSink): void {
   const issue = (path: PropertyKey[], message: string): void => ctx.addIssue({ code: 'custom', message, path });
 
   checkListeners(config.listen, issue);
+  if (config.workers !== 1) {
+    // Every worker binds its own SO_REUSEPORT socket: port 0 would give each worker a different port.
+    config.listen.forEach((l, i) => {
+      if (l.transport === 'udp' && l.port === 0) issue(['listen', i, 'port'], 'a UDP listener needs a fixed port when workers is not 1');
+    });
+  }
 
   // No backend configured is a supported start-up state (every request gets 503),
   // so names are only checked against groups that exist.

@@ -427,6 +427,10 @@ export const configSchema = z
         drainSeconds: seconds.default(30).describe('On SIGTERM/SIGINT, seconds dialogs may continue before exit. @default 30'),
       })
       .prefault({}),
+    workers: z
+      .union([z.literal('auto'), z.int().min(1).max(64)])
+      .default(1)
+      .describe('Gateway processes on this machine: 1, N, or auto (one per core). Above 1 a supervisor runs N workers behind the same ports (UDP through SO_REUSEPORT, built by npm install; without it one worker runs). Each worker also has its own inside UDP port (picked by the kernel), written in its Via, Record-Route and Path. @default 1'),
     log: z
       .strictObject({
         level: z.enum(LOG_LEVELS).default('info').describe(`${LOG_LEVELS.join(' | ')}. @default "info"`),
@@ -444,6 +448,9 @@ export const configSchema = z
           .min(65536)
           .default(4 * 1024 * 1024)
           .describe('Kernel receive buffer per UDP socket; bursts beyond it are dropped by the kernel. Capped by net.core.rmem_max. @default 4194304'),
+        workerPortBase: port
+          .default(0)
+          .describe('With workers above 1: the first of the ports each worker has of its own (its inside port on every udp, tcp and tls listener, in listen order): worker N gets base + (N-1)·L … base + N·L - 1 for L such listeners, the same after a restart, so Paths and Record-Routes it issued stay valid. 0 = ports the kernel picks (new ones after a restart). @default 0'),
       })
       .prefault({}),
     flowTokens: z
@@ -451,7 +458,7 @@ export const configSchema = z
         secret: z
           .string()
           .default('')
-          .describe('HMAC key for flow tokens in Path and Record-Route. Empty = random per process, so tokens die with the process; a cluster needs one shared secret. @default ""'),
+          .describe('HMAC key for flow tokens in Path and Record-Route (also digest nonces and topology keys). Empty: with state.store memory and one process, random per process (tokens die with it); workers and nodes on a shared store (workers > 1, or redis) share one created in the store (<prefix>secret:flow-token). @default ""'),
       })
       .prefault({}),
     web: z

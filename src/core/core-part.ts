@@ -39,7 +39,8 @@ export interface CorePartOptions extends PartContext, SipLayers {
   screen: () => SourceScreen;
   auth: () => Authenticator | undefined;
   calls: () => CallLimits;
-  flowTokenSecret: string | Buffer;
+  /** Settled by the state part's start (shared between workers and nodes). */
+  flowTokenSecret: () => string | Buffer;
   /** Operator routing (routes rules, routing.script, routing.http). */
   routing?: () => RoutingStep;
   /** The call records (src/records), when they run. */
@@ -154,7 +155,7 @@ export class CorePart implements Part {
       callEnded: (callId) => callLimits.ended(callId),
       ...(records !== undefined ? { records } : {}),
     });
-    const topology = c.topologyHiding.enabled ? topologyFromConfig(o, o.store(), o.flowTokenSecret) : undefined;
+    const topology = c.topologyHiding.enabled ? topologyFromConfig(o, o.store(), o.flowTokenSecret()) : undefined;
     this.#topology = topology;
     const logger = o.logger.child({ part: 'core' });
     const proxyDialogs = this.#b2bua !== undefined ? undefined : new ProxyDialogs({
@@ -218,6 +219,11 @@ export class CorePart implements Part {
   reload(): ReloadOutcome {
     this.#pipeline?.refreshInside();
     return { ok: true, applied: [] };
+  }
+
+  /** The other workers' own ports (workers > 1): what they relay here counts as inside. */
+  trustSiblings(ports: Iterable<{ transport: string; port: number }>): void {
+    this.#pipeline?.trustSiblings(ports);
   }
 
   /** Refuse new calls and registrations (503 + Retry-After). */

@@ -1,4 +1,5 @@
 import { BlockList, isIP } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import type { Flow } from '../transport/flow.js';
 
 /** A backend target as far as recognising its traffic goes. */
@@ -19,6 +20,9 @@ export class InsideSources {
   /** Flows we opened toward backends. */
   readonly #dialed = new WeakSet<Flow>();
   #backends = new Set<string>();
+  /** `transport port` of the other workers' own ports (workers > 1), from one of this machine's addresses. */
+  #siblings = new Set<string>();
+  #localAddresses = new Set<string>();
   /** The verdict per flow: a flow's remote address never changes, and the check allocates. */
   #verdicts = new WeakMap<Flow, boolean>();
 
@@ -39,6 +43,21 @@ export class InsideSources {
     this.#verdicts = new WeakMap();
   }
 
+  /**
+   * The other workers of this gateway (workers > 1): what they send from
+   * their own ports, from an address of this machine, is inside (a call
+   * relayed to the worker holding the callee's flow).
+   */
+  setSiblings(ports: Iterable<{ transport: string; port: number }>): void {
+    const set = new Set<string>();
+    for (const p of ports) set.add(`${p.transport} ${p.port}`);
+    if (set.size > 0 && this.#localAddresses.size === 0) {
+      for (const addrs of Object.values(networkInterfaces())) for (const a of addrs ?? []) this.#localAddresses.add(a.address);
+    }
+    this.#siblings = set;
+    this.#verdicts = new WeakMap();
+  }
+
   /** A flow we opened toward a backend target. */
   markDialed(flow: Flow): void {
     this.#dialed.add(flow);
@@ -49,7 +68,8 @@ export class InsideSources {
     let inside = this.#verdicts.get(flow);
     if (inside === undefined) {
       const { address, port, family } = flow.remote;
-      inside = this.#backends.has(key(flow.transport, address, port)) || this.#trusted.check(address, family === 'IPv6' ? 'ipv6' : 'ipv4');
+      inside = this.#backends.has(key(flow.transport, address, port)) || this.#trusted.check(address, family === 'IPv6' ? 'ipv6' : 'ipv4') ||
+        (this.#siblings.has(`${flow.transport} ${port}`) && this.#localAddresses.has(address));
       this.#verdicts.set(flow, inside);
     }
     return inside;

@@ -163,6 +163,11 @@ export class Pipeline {
     this.#inside.setBackends(backends);
   }
 
+  /** The other workers' own ports (workers > 1): their relayed requests are inside. */
+  trustSiblings(ports: Iterable<{ transport: string; port: number }>): void {
+    this.#inside.setSiblings(ports);
+  }
+
   /** Stop taking new calls and registrations: 503 with Retry-After (CONTRACT.md, SIGTERM). */
   drain(): void {
     this.#draining = true;

@@ -1,4 +1,5 @@
 import { formatHostPort } from '../sip/uri.js';
+import { uriMark } from '../sip/worker-mark.js';
 import type { SipRequest } from '../sip/message.js';
 import type { Flow, ListenerInfo } from '../transport/flow.js';
 
@@ -14,7 +15,7 @@ export function uriTransportParam(l: ListenerInfo): string {
 export function ownUri(listener: ListenerInfo, token: string | undefined, extraParams = ''): string {
   const user = token === undefined ? '' : `${token}@`;
   const scheme = listener.transport === 'tls' ? 'sip' : 'sip';
-  return `<${scheme}:${user}${formatHostPort(listener.advertise, listener.boundPort)};transport=${uriTransportParam(listener)};lr${extraParams}>`;
+  return `<${scheme}:${user}${formatHostPort(listener.advertise, listener.boundPort)};transport=${uriTransportParam(listener)};lr${uriMark()}${extraParams}>`;
 }
 
 /** Where a request that gets our Record-Route came from and leaves to. */

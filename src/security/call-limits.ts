@@ -16,6 +16,17 @@ export interface CallLimitsOptions {
   now?: () => number;
 }
 
+/** The calls other workers and nodes hold, and what this one tells them (see SharedCallLimits). */
+export interface CallLimitPeers {
+  /** Calls `user` holds elsewhere. */
+  count(user: string): number;
+  admitted(callId: string, user: string): void;
+  /** A call this node admitted ended. */
+  ended(callId: string): void;
+  /** A call this node did not admit ended here; the node holding it frees its slot. */
+  endedElsewhere(callId: string): void;
+}
+
 interface Slot {
   user: string;
   expiresAt: number;
@@ -29,6 +40,7 @@ export class CallLimits implements CallAdmission {
   /** Call-ID → slot; insertion order is age order. */
   readonly #calls = new Map<string, Slot>();
   readonly #perUser = new Map<string, number>();
+  #peers: CallLimitPeers | undefined;
 
   constructor(options: CallLimitsOptions) {
     this.#max = options.maxPerUser;
@@ -42,7 +54,22 @@ export class CallLimits implements CallAdmission {
     this.#max = max;
   }
 
-  /** Calls `user` holds now. */
+  /** Share slots with other workers and nodes from now on (undefined: stop). */
+  sharedWith(peers: CallLimitPeers | undefined): void {
+    this.#peers = peers;
+  }
+
+  /** Calls `user` holds elsewhere (0 when nothing is shared). */
+  elsewhere(user: string): number {
+    return this.#peers?.count(user) ?? 0;
+  }
+
+  /** This node's slots, oldest first (for a peer that starts and asks). */
+  *slots(): IterableIterator<[callId: string, user: string]> {
+    for (const [callId, slot] of this.#calls) yield [callId, slot.user];
+  }
+
+  /** Calls `user` holds here. */
   count(user: string): number {
     return this.#perUser.get(user) ?? 0;
   }
@@ -56,18 +83,24 @@ export class CallLimits implements CallAdmission {
     if (this.#calls.has(callId)) return undefined;
     const user = `${from.user ?? ''}@${from.host}`.toLowerCase();
     this.#expire();
-    if (this.count(user) >= this.#max) return { status: 403, phrase: 'Too Many Calls' };
+    if (this.count(user) + this.elsewhere(user) >= this.#max) return { status: 403, phrase: 'Too Many Calls' };
     if (this.#calls.size >= this.#maxTracked) this.#freeOldest();
     this.#calls.set(callId, { user, expiresAt: this.#now() + this.#ttlMs });
     this.#perUser.set(user, this.count(user) + 1);
+    this.#peers?.admitted(callId, user);
     return undefined;
   }
 
   ended(callId: string): void {
     const slot = this.#calls.get(callId);
-    if (slot === undefined) return;
+    if (slot === undefined) {
+      // A call another worker or node admitted may end here (its BYE came this way).
+      if (this.#max > 0) this.#peers?.endedElsewhere(callId);
+      return;
+    }
     this.#calls.delete(callId);
     this.#drop(slot.user);
+    this.#peers?.ended(callId);
   }
 
   #drop(user: string): void {

@@ -14,7 +14,11 @@
  *
  * Nonces are stateless (an HMAC over their issue time, a salt and the realm),
  * so any node sharing flowTokens.secret accepts them; nc is tracked per nonce
- * in a bounded map on this node to refuse replays.
+ * in a bounded map on this node to refuse replays. Under a supervisor
+ * (`workers` > 1) a nonce also names the worker that issued it: the answer
+ * normally comes back to that worker (same connection, or the kernel's UDP
+ * affinity); at another worker, whose nc record it is not in, a right
+ * password is re-challenged with stale=true rather than let a replay through.
  */
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { AuthDenial, Authenticator } from '../core/request-checks.js';
@@ -59,6 +63,8 @@ export interface DigestAuthOptions {
   maxTrackedFailures?: number;
   /** Wall clock in ms (tests move it). @default Date.now */
   now?: () => number;
+  /** This process's worker id under a supervisor (1..255), written into its nonces. @default 0 (not a worker) */
+  issuer?: number;
 }
 
 /** 401 + WWW-Authenticate answered by Authorization (a registrar), or 407 + Proxy-Authenticate answered by Proxy-Authorization (a proxy). RFC 3261 §22.2, §22.3. */
@@ -100,7 +106,7 @@ export class DigestAuthenticator implements Authenticator {
     this.#users = options.users;
     this.#realm = options.realm;
     this.#log = options.logger;
-    this.#nonces = new DigestNonces(options.secret);
+    this.#nonces = new DigestNonces(options.secret, options.issuer ?? 0);
     this.#maxAgeMs = (options.nonceMaxAgeSeconds ?? DIGEST_AUTH_DEFAULTS.nonceMaxAgeSeconds) * 1000;
     this.#maxFailures = options.maxFailures ?? DIGEST_AUTH_DEFAULTS.maxFailures;
     this.#counts = new NonceCounts(options.maxTrackedNonces ?? DIGEST_AUTH_DEFAULTS.maxTrackedNonces);
@@ -182,6 +188,8 @@ export class DigestAuthenticator implements Authenticator {
 
     // Right password: a stale nonce or a used nc only needs a new nonce (RFC 7616 §3.3 stale).
     if (now - issuedAt > this.#maxAgeMs) return { kind: 'rechallenge', stale: true };
+    // Another worker's nonce: its nc record is there, not here.
+    if (!this.#nonces.isOwn(creds.nonce)) return { kind: 'rechallenge', stale: true };
     if (!this.#counts.use(creds.nonce, issuedAt, Number.parseInt(creds.nc, 16), issuedAt + this.#maxAgeMs, now)) {
       this.#log.info({ callId: req.callId, user: loggable(creds.username) }, 'digest: nonce count reused (replay refused)');
       return { kind: 'rechallenge', stale: true };
@@ -250,15 +258,19 @@ const NONCE_TEXT = /^[A-Za-z0-9_-]{43}$/;
 
 /**
  * Stateless nonces: base64url(issue time ms ‖ salt ‖ HMAC(key, time ‖ salt ‖ realm)[0..16]).
- * The salt keeps two challenges of the same millisecond apart, so their nc
- * counts never collide. The key is HMAC(secret, 'digest-nonce'): shared by
+ * The salt's first byte is the issuing worker (0 outside a supervisor), the
+ * other seven are random: they keep two challenges of the same millisecond
+ * apart, so their nc counts never collide. The key is HMAC(secret, 'digest-nonce'): shared by
  * nodes that share flowTokens.secret, and useless for anything else.
  */
 export class DigestNonces {
   readonly #key: Buffer;
+  readonly #issuer: number;
 
-  constructor(secret: string | Buffer) {
+  constructor(secret: string | Buffer, issuer = 0) {
+    if (!Number.isInteger(issuer) || issuer < 0 || issuer > 255) throw new RangeError(`nonce issuer must be 0..255 (got ${issuer})`);
     this.#key = createHmac('sha256', secret).update('digest-nonce').digest();
+    this.#issuer = issuer;
   }
 
   /** A constant for the challenge's opaque parameter (clients must echo it; RFC 7616 §3.3). */
@@ -270,6 +282,7 @@ export class DigestNonces {
     const head = Buffer.alloc(NONCE_TIME_BYTES + NONCE_SALT_BYTES);
     head.writeBigUInt64BE(BigInt(Math.max(0, Math.floor(nowMs))));
     randomBytes(NONCE_SALT_BYTES).copy(head, NONCE_TIME_BYTES);
+    head[NONCE_TIME_BYTES] = this.#issuer;
     return Buffer.concat([head, this.#mac(head, realm)]).toString('base64url');
   }
 
@@ -281,6 +294,11 @@ export class DigestNonces {
     const head = raw.subarray(0, NONCE_TIME_BYTES + NONCE_SALT_BYTES);
     if (!timingSafeEqual(raw.subarray(head.length), this.#mac(head, realm))) return undefined;
     return Number(raw.readBigUInt64BE(0));
+  }
+
+  /** Whether this issuer (worker) issued the nonce; only meaningful for a nonce issuedAt() accepted. */
+  isOwn(nonce: string): boolean {
+    return Buffer.from(nonce, 'base64url')[NONCE_TIME_BYTES] === this.#issuer;
   }
 
   #mac(head: Buffer, realm: string): Buffer {

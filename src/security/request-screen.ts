@@ -64,7 +64,15 @@ const PASS: Screening = Object.freeze({ kind: 'pass' });
 const BANNED: Screening = Object.freeze({ kind: 'drop', reason: 'banned' });
 const BLOCKED_USER_AGENT: Screening = Object.freeze({ kind: 'drop', reason: 'blocked-user-agent' });
 
-type BanReason = 'blocked-user-agent' | 'rate-limited';
+export type BanReason = 'blocked-user-agent' | 'rate-limited';
+
+/** How a screen shares what it sees with other workers and nodes (see SharedScreen). */
+export interface ScreenPeers {
+  /** A ban began here (not one a peer told us about). */
+  banned(source: string, reason: BanReason): void;
+  /** A request from `source` passed this screen's own rate check. */
+  passed(source: string): void;
+}
 
 export class SourceScreen implements RequestScreen {
   readonly #log: Logger;
@@ -79,6 +87,7 @@ export class SourceScreen implements RequestScreen {
   readonly #banLogBudget: TokenBucket;
   #unloggedBans = 0;
   #sweepTimer: NodeJS.Timeout | undefined;
+  #peers: ScreenPeers | undefined;
 
   constructor(options: SourceScreenOptions) {
     const limits: ScreenLimits = { ...SCREEN_LIMITS, ...options.limits };
@@ -145,12 +154,28 @@ export class SourceScreen implements RequestScreen {
         return BLOCKED_USER_AGENT;
       }
     }
-    if (this.#limiter !== undefined && !this.#limiter.take(source, now)) {
-      // A banned source starts afresh when its ban ends; unbanned, it stays limited.
-      if (this.#ban(source, now, 'rate-limited')) this.#limiter.forget(source);
-      return this.#rateLimited;
+    if (this.#limiter !== undefined) {
+      if (!this.#limiter.take(source, now)) {
+        // A banned source starts afresh when its ban ends; unbanned, it stays limited.
+        if (this.#ban(source, now, 'rate-limited')) this.#limiter.forget(source);
+        return this.#rateLimited;
+      }
+      this.#peers?.passed(source);
     }
     return PASS;
+  }
+
+  /** Share bans and request counts with other workers and nodes from now on (undefined: stop). */
+  sharedWith(peers: ScreenPeers | undefined): void {
+    this.#peers = peers;
+  }
+
+  /**
+   * A ban another worker or node began (or that shared counting found):
+   * applied here without being passed on again. True when it began here now.
+   */
+  banFromPeers(source: string, reason: BanReason): boolean {
+    return this.#ban(source, this.#now(), reason, false);
   }
 
   /** Free ended bans and refilled buckets (the timer calls this; tests may too). */
@@ -173,8 +198,9 @@ export class SourceScreen implements RequestScreen {
   }
 
   /** True when a new ban began. */
-  #ban(source: string, now: number, reason: BanReason): boolean {
+  #ban(source: string, now: number, reason: BanReason, tellPeers = true): boolean {
     if (this.#bans === undefined || !this.#bans.ban(source, now)) return false;
+    if (tellPeers) this.#peers?.banned(source, reason);
     if (takeToken(this.#banLogBudget, this.#banLogRate, now)) this.#log.info({ ip: source, reason, seconds: this.#banSeconds }, 'source banned');
     else this.#unloggedBans++;
     return true;

@@ -14,6 +14,10 @@ import { CallLimits } from './call-limits.js';
 import { DigestAuthenticator } from './digest-auth.js';
 import { SourceScreen, type ScreenSettings } from './request-screen.js';
 import { TokenUserBinding } from './token-user-binding.js';
+import { SharedCallLimits } from './shared-call-limits.js';
+import { SharedScreen } from './shared-screen.js';
+import type { StateStore } from '../state/store.js';
+import { gatewayWorkerCount, gatewayWorkerId } from '../cluster/worker-env.js';
 import { loadUsersFile } from './users-file.js';
 import { WsHandshakeGate } from './ws-handshake-gate.js';
 
@@ -21,7 +25,10 @@ import { WsHandshakeGate } from './ws-handshake-gate.js';
 export const LIVE_SECURITY_KEYS = ['rateLimit', 'blockedUserAgents', 'maxCallsPerUser', 'websocket'] as const;
 
 export interface SecurityPartOptions extends PartContext {
-  flowTokenSecret: string | Buffer;
+  /** Settled by the state part's start (shared between workers and nodes). */
+  flowTokenSecret: () => string | Buffer;
+  /** Where bans and rate counts are shared; undefined when nothing else sees the store (one node, memory). */
+  sharedStore: () => StateStore | undefined;
 }
 
 export class SecurityPart implements Part {
@@ -32,6 +39,8 @@ export class SecurityPart implements Part {
   #callLimits: CallLimits | undefined;
   #handshake: WsHandshakeGate | undefined;
   #authenticator: TokenUserBinding | undefined;
+  #sharedScreen: SharedScreen | undefined;
+  #sharedCalls: SharedCallLimits | undefined;
 
   constructor(options: SecurityPartOptions) {
     this.#o = options;
@@ -73,12 +82,25 @@ export class SecurityPart implements Part {
     this.#handshake = new WsHandshakeGate({ settings: c.security.websocket, logger: this.#o.logger.child({ part: 'security' }), metrics: this.#o.metrics });
     logWebSocketChecks(c, this.#o.logger);
     // Built even when the configuration turns everything off (it then passes every request), so a reload can turn it on.
-    this.#screen = new SourceScreen({ ...screenSettings(c), logger: this.#o.logger.child({ part: 'security' }) });
+    const logger = this.#o.logger.child({ part: 'security' });
+    this.#screen = new SourceScreen({ ...screenSettings(c), logger });
+    const store = this.#o.sharedStore();
+    if (store !== undefined) {
+      // Workers (and nodes) on one store are one gateway to an attacker.
+      this.#sharedScreen = new SharedScreen({ store, prefix: c.state.redis.keyPrefix, screen: this.#screen, settings: screenSettings(c), peers: gatewayWorkerCount(), logger });
+      await this.#sharedScreen.start();
+    }
     // Always there (0 = unlimited tracks nothing), so a reload can set a limit.
     this.#callLimits = new CallLimits({ maxPerUser: c.security.maxCallsPerUser });
+    if (store !== undefined) {
+      this.#sharedCalls = new SharedCallLimits({ store, prefix: c.state.redis.keyPrefix, limits: this.#callLimits, logger });
+      await this.#sharedCalls.start();
+    }
   }
 
-  stop(): void {
+  async stop(): Promise<void> {
+    await this.#sharedScreen?.close();
+    await this.#sharedCalls?.close();
     this.#screen?.close();
   }
 
@@ -86,6 +108,7 @@ export class SecurityPart implements Part {
     const users = await this.#reloadUsers(next);
     if (!users.ok) return users;
     this.#screen?.reconfigure(screenSettings(next));
+    this.#sharedScreen?.reconfigure(screenSettings(next));
     this.#callLimits?.setMaxPerUser(next.security.maxCallsPerUser);
     this.#handshake?.reconfigure(next.security.websocket);
     return { ok: true, applied: [...LIVE_SECURITY_KEYS.map((key) => `security.${key}`), ...(users.applied ? ['security.auth.usersFile'] : [])] };
@@ -98,7 +121,8 @@ export class SecurityPart implements Part {
     if (a.usersFile === undefined) throw new SbcError('SBC_ERR_CONFIG_KEY', 'security.auth.usersFile: required when security.auth.mode is local');
     const users = await loadUsersFile(configPath(a.usersFile));
     log.info({ usersFile: a.usersFile, users: users.size, realm: a.realm ?? '(request host)' }, 'digest authentication of requests from outside (security.auth.mode local)');
-    return new DigestAuthenticator({ users, secret: this.#o.flowTokenSecret, ...(a.realm !== undefined ? { realm: a.realm } : {}), logger: log.child({ part: 'auth' }) });
+    const worker = gatewayWorkerId();
+    return new DigestAuthenticator({ users, secret: this.#o.flowTokenSecret(), ...(worker !== undefined ? { issuer: worker } : {}), ...(a.realm !== undefined ? { realm: a.realm } : {}), logger: log.child({ part: 'auth' }) });
   }
 
   /** Re-read the users file when digest authentication stays on; applied false when there is none to re-read. */

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { branchMark } from './worker-mark.js';
 
 /** One getrandom() call serves many ids instead of one per tag or branch. */
 const POOL_BYTES = 4096;
@@ -24,9 +25,9 @@ export function randomToken(bytes = 8): string {
 /** The RFC 3261 magic cookie every branch we generate starts with (§8.1.1.7). */
 export const BRANCH_MAGIC = 'z9hG4bK';
 
-/** A new Via branch: magic cookie plus 64 random bits. */
+/** A new Via branch: magic cookie, this worker's mark (worker-mark.ts), 64 random bits. */
 export function newBranch(): string {
-  return BRANCH_MAGIC + randomToken(8);
+  return BRANCH_MAGIC + branchMark() + randomToken(8);
 }
 
 /** A From/To tag with at least 32 random bits (RFC 3261 §19.3). */

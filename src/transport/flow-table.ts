@@ -27,6 +27,12 @@ export type FlowClosedListener = (flow: FlowBase, reason: string) => void;
  */
 export class FlowTable {
   readonly #options: FlowTableOptions;
+
+  /** The tokens naming these flows. */
+  get tokens(): FlowTokens {
+    return this.#options.tokens;
+  }
+
   readonly #connections = new Map<string, FlowBase>();
   /** Insertion order doubles as age order for eviction. */
   readonly #udp = new Map<string, FlowBase>();

@@ -73,6 +73,14 @@ export class FlowTokens {
     return ok(data);
   }
 
+  /**
+   * A key for `purpose` derived from the secret, for what must agree between
+   * nodes as the tokens do (TLS session-ticket keys); the secret itself stays here.
+   */
+  derivedKey(purpose: string): Buffer {
+    return createHmac('sha256', this.#secret).update(`derived:${purpose}`).digest();
+  }
+
   #mac(payload: Buffer): Buffer {
     return createHmac('sha256', this.#secret).update(payload).digest().subarray(0, MAC_BYTES);
   }

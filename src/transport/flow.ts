@@ -25,6 +25,12 @@ export interface ListenerSpec {
   advertise: string;
   /** Optional label for multi-homed setups ("inside", "outside"). */
   interface?: string;
+  /**
+   * UDP under `workers` > 1: `reuse-port` = this worker's SO_REUSEPORT socket
+   * on the shared port; `own` = a socket of this worker alone (its inside port).
+   * @default an ordinary bind
+   */
+  bind?: 'reuse-port' | 'own';
 }
 
 export interface ListenerInfo extends ListenerSpec {

@@ -12,3 +12,5 @@ export { WireTap, type WireDirection, type WireObserver } from './wire-tap.js';
 export { addressBytes, ipv6Form } from './address-bytes.js';
 export type { HandshakeCheck, HandshakeVerdict } from './ws-handshake.js';
 export type { TlsCredentials } from './tls-credentials.js';
+export { ownerOf, type SteeredDatagram, type WorkerSteering } from './steering.js';
+export { reusePortAddon } from './reuse-port.js';

@@ -23,6 +23,8 @@ export interface ListenerContext {
   readonly flows: FlowTable;
   /** A complete SIP message (datagram or framed) arrived on `flow`. */
   receive(flow: FlowBase, data: Buffer): void;
+  /** A datagram another worker passed to this one (already steered: handled here). */
+  receiveSteered?(flow: FlowBase, data: Buffer): void;
   /** Something that could not become a message arrived on `flow`. */
   invalid(flow: FlowBase, error: ParseError): void;
   /** Take a connection slot for an inbound connection from `ip`; false when over maxConnectionsPerIp. */
@@ -39,6 +41,7 @@ export class ListenerState implements ListenerInfo {
   readonly port: number;
   readonly advertise: string;
   readonly interface?: string;
+  readonly bind?: 'reuse-port' | 'own';
   boundPort = 0;
   up = false;
   /** Shared by every listener of one transport layer; the flows of this listener report their messages to it. */
@@ -52,6 +55,7 @@ export class ListenerState implements ListenerInfo {
     this.port = spec.port;
     this.advertise = spec.advertise;
     if (spec.interface !== undefined) this.interface = spec.interface;
+    if (spec.bind !== undefined) this.bind = spec.bind;
   }
 
   /** `tls 0.0.0.0:5061`, for log lines and error messages. */

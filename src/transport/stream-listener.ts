@@ -20,7 +20,8 @@ export abstract class StreamListener implements Listener {
     const server = this.createServer();
     return new Promise((resolve, reject) => {
       server.once('error', reject);
-      server.listen(this.info.port, this.info.address, () => {
+      // exclusive: a worker's own port (its inside port) is not shared through the cluster primary.
+      server.listen({ port: this.info.port, host: this.info.address, exclusive: this.info.bind === 'own' }, () => {
         server.off('error', reject);
         server.on('error', (err) => this.ctx.logger.error({ err, listener: this.info.label }, 'server error'));
         const bound = server.address();

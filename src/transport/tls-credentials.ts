@@ -29,5 +29,8 @@ export interface TlsCredentialsHolder {
 
 /** Swap the server's context; throws (and keeps the old one) when OpenSSL refuses the new one. */
 export function applyCredentials(server: TlsServer, credentials: TlsCredentials): void {
+  // A new context comes with random ticket keys: keep the shared ones, so sessions still resume on every worker and node.
+  const ticketKeys = server.getTicketKeys();
   server.setSecureContext(secureContextOptions(credentials));
+  server.setTicketKeys(ticketKeys);
 }

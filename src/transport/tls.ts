@@ -3,6 +3,7 @@ import { createServer, type Server as TlsServer, type TLSSocket } from 'node:tls
 import type { ListenerContext, ListenerState } from './listener.js';
 import { StreamListener } from './stream-listener.js';
 import { applyCredentials, secureContextOptions, type TlsCredentials, type TlsCredentialsHolder } from './tls-credentials.js';
+import { shareTicketKeys, TICKET_KEY_PURPOSE } from './ticket-keys.js';
 
 /** SIP over TLS (RFC 3261 §26.2); a connection becomes a flow once its handshake is done. */
 export class TlsListener extends StreamListener implements TlsCredentialsHolder {
@@ -27,6 +28,7 @@ export class TlsListener extends StreamListener implements TlsCredentialsHolder 
       handshakeTimeout: this.ctx.limits.handshakeTimeoutMs,
     });
     this.#server = server;
+    shareTicketKeys(server, this.ctx.flows.tokens.derivedKey(TICKET_KEY_PURPOSE));
     // Count the raw connection, so handshakes in progress are limited per IP too.
     server.on('connection', (raw: Socket) => this.admit(raw));
     server.on('secureConnection', (socket: TLSSocket) => this.adopt(socket));

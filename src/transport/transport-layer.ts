@@ -11,6 +11,7 @@ import { FlowTokens } from './flow-token.js';
 import type { Flow, ListenerInfo, ListenerSpec, TransportProtocol } from './flow.js';
 import { resolveLimits, type TransportLimits } from './limits.js';
 import { ListenerState, type Listener, type ListenerContext } from './listener.js';
+import { ownerOf, type SteeredDatagram, type WorkerSteering } from './steering.js';
 import { dialStream, type StreamTlsClientOptions } from './stream-dialer.js';
 import { TcpListener } from './tcp.js';
 import { TlsListener } from './tls.js';
@@ -42,6 +43,17 @@ export interface TransportLayerOptions {
   httpHandler?: HttpRequestHandler;
   /** Outbound TLS (SIP over TLS to backends). */
   tlsClient?: StreamTlsClientOptions;
+  /**
+   * Set in a worker (`workers` > 1): every UDP listener binds an SO_REUSEPORT
+   * socket on the shared port; every UDP, TCP and TLS listener gets a twin on
+   * the same address with a port of this worker alone, which everything this
+   * worker dials leaves from (its Via, Record-Route and Path name it, so what
+   * comes back from inside reaches this worker directly). A message on the
+   * shared UDP port that names another worker is passed to it.
+   */
+  worker?: WorkerSteering;
+  /** First port of the worker's own ports (transport.workerPortBase); 0 = the kernel picks. */
+  workerPortBase?: number;
 }
 
 /** Where connect() should send. `address` is an IP or, for TCP/TLS, a host name. */
@@ -72,6 +84,9 @@ export class TransportLayer {
   /** Outbound flows dialed by host name, so the next connect() to that name reuses them. */
   readonly #byName = new Map<string, FlowBase>();
   readonly #context: ListenerContext;
+  readonly #worker: WorkerSteering | undefined;
+  /** Configured UDP/TCP/TLS listener index → this worker's own twin (workers > 1). */
+  readonly #ownTwin = new Map<number, Listener>();
   #user: TransportUser | undefined;
   #gate: ((flow: Flow, data: Buffer) => boolean) | undefined;
   #stopping: Promise<void> | undefined;
@@ -87,13 +102,25 @@ export class TransportLayer {
       limits: this.limits,
       logger: this.#logger,
       flows: this.flows,
-      receive: (flow, data) => this.#receive(flow, data),
+      receive: (flow, data) => this.#receive(flow, data, false),
+      receiveSteered: (flow, data) => this.#receive(flow, data, true),
       invalid: (flow, error) => this.#invalid(flow, error),
       admit: (ip) => this.#admit(ip),
       release: (ip) => this.#release(ip),
     };
-    this.#states = options.listeners.map((spec, i) => new ListenerState(spec, i, this.tap));
+    this.#worker = options.worker;
+    const specs = this.#worker === undefined ? options.listeners : workerListeners(options.listeners, this.#worker.id, options.workerPortBase ?? 0);
+    this.#states = specs.map((spec, i) => new ListenerState(spec, i, this.tap));
     this.#listeners = this.#states.map((state) => this.#createListener(state, options));
+    if (this.#worker !== undefined) {
+      // The twins follow the configured listeners, in their order (workerListeners()).
+      let next = options.listeners.length;
+      options.listeners.forEach((spec, i) => {
+        if (!HAS_TWIN.has(spec.transport)) return;
+        const twin = this.#listeners[next++];
+        if (twin !== undefined) this.#ownTwin.set(i, twin);
+      });
+    }
     this.flows.rebuildUdp = (index, address, port) => {
       const listener = this.#listeners[index];
       return listener instanceof UdpListener ? listener.flowTo(address, port) : undefined;
@@ -184,7 +211,10 @@ export class TransportLayer {
     if (!Number.isInteger(target.port) || target.port <= 0 || target.port > 65535) {
       throw new SbcError('SBC_ERR_TRANSPORT', `invalid port ${target.port} for ${target.address}`);
     }
-    const listener = this.#outboundListener(target, via);
+    let listener = this.#outboundListener(target, via);
+    // A worker dials from its own port, so what comes back from inside reaches it.
+    const twin = this.#ownTwin.get(listener.info.index);
+    if (twin?.info.up === true) listener = twin;
     if (target.transport === 'udp') {
       if (isIP(target.address) === 0) throw new SbcError('SBC_ERR_TRANSPORT', `udp target must be an IP address, got ${target.address}`);
       const flow = listener instanceof UdpListener ? listener.flowTo(target.address, target.port) : undefined;
@@ -251,7 +281,15 @@ export class TransportLayer {
     }
   }
 
-  #receive(flow: FlowBase, data: Buffer): void {
+  /** A datagram another worker passed here (cluster IPC): handled as if it arrived on this worker's shared socket. */
+  receiveSteered(d: SteeredDatagram): void {
+    const listener = this.#listeners[d.listener];
+    if (listener instanceof UdpListener && listener.info.bind === 'reuse-port' && Buffer.isBuffer(d.data)) {
+      listener.receiveSteered(d.data, d.address, d.port);
+    }
+  }
+
+  #receive(flow: FlowBase, data: Buffer, steered: boolean): void {
     flow.touch();
     const observer = this.tap.observer;
     if (observer !== undefined) observer('in', flow, data);
@@ -268,6 +306,14 @@ export class TransportLayer {
     if (!parsed.ok) {
       this.#invalid(flow, parsed.error);
       return;
+    }
+    const worker = this.#worker;
+    if (worker !== undefined && !steered && flow.listener.bind === 'reuse-port') {
+      const owner = ownerOf(parsed.value);
+      if (owner !== undefined && owner !== worker.id) {
+        worker.pass(owner, { listener: flow.listener.index, address: flow.remote.address, port: flow.remote.port, data });
+        return;
+      }
     }
     try {
       user.onMessage(parsed.value, flow);
@@ -312,4 +358,22 @@ export class TransportLayer {
     if (n <= 1) this.#perIp.delete(ip);
     else this.#perIp.set(ip, n - 1);
   }
+}
+
+/** Listeners that get a twin of the worker's own: the transports the gateway dials (not WS/WSS). */
+const HAS_TWIN: ReadonlySet<TransportProtocol> = new Set(['udp', 'tcp', 'tls']);
+
+/**
+ * A worker's listeners: the configured ones (UDP on SO_REUSEPORT sockets;
+ * TCP, TLS, WS and WSS servers shared round-robin by node:cluster), then for
+ * each UDP, TCP and TLS listener a twin of this worker's own on the same
+ * address: its inside port, from `base` on (worker `id` takes the id-th run of
+ * them) or picked by the kernel when `base` is 0.
+ */
+function workerListeners(configured: readonly ListenerSpec[], id: number, base: number): ListenerSpec[] {
+  const shared = configured.map((l): ListenerSpec => (l.transport === 'udp' ? { ...l, bind: 'reuse-port' } : l));
+  const twinned = configured.filter((l) => HAS_TWIN.has(l.transport));
+  const first = base > 0 ? base + (id - 1) * twinned.length : 0;
+  const own = twinned.map((l, k): ListenerSpec => ({ ...l, port: first > 0 ? first + k : 0, bind: 'own' }));
+  return [...shared, ...own];
 }

@@ -4,7 +4,6 @@
  * from disk without a restart), the flow-token secret, the handshake check
  * of WS/WSS upgrades, and the page served on the WS/WSS listeners.
  */
-import { randomBytes } from 'node:crypto';
 import { networkInterfaces } from 'node:os';
 import { CertificateRenewal, ensureCertificate, type CertificateSource } from '../certs/index.js';
 import type { Config } from '../config/index.js';
@@ -13,15 +12,19 @@ import type { Part, PartContext, ReloadOutcome } from '../server/part.js';
 import { configPath, started } from '../server/part.js';
 import type { ListenerSpec } from './flow.js';
 import { TransportLayer } from './transport-layer.js';
+import type { WorkerSteering } from './steering.js';
 import type { HttpRequestHandler } from './ws.js';
 import type { HandshakeCheck } from './ws-handshake.js';
 
 export interface TransportPartOptions extends PartContext {
-  flowTokenSecret: string | Buffer;
+  /** Settled by the state part's start (shared between workers and nodes). */
+  flowTokenSecret: () => string | Buffer;
   /** The handler of plain HTTP requests on the WS/WSS listeners (undefined: 404). */
   httpHandler: () => Promise<HttpRequestHandler | undefined>;
   /** Asked before each WS/WSS upgrade (security.websocket); undefined = every handshake passes. */
   handshake?: () => HandshakeCheck | undefined;
+  /** Set when this process is one worker of several (`workers` > 1). */
+  worker?: WorkerSteering;
 }
 
 export class TransportPart implements Part {
@@ -41,20 +44,10 @@ export class TransportPart implements Part {
   async start(): Promise<void> {
     const c = this.#o.config;
     const log = this.#o.logger;
-    const listeners: ListenerSpec[] = c.listen.map((l) => ({
-      transport: l.transport,
-      address: l.address,
-      port: l.port,
-      advertise: l.advertise ?? defaultAdvertise(l.address),
-      ...(l.interface !== undefined ? { interface: l.interface } : {}),
-    }));
+    const listeners = listenerSpecs(c);
 
-    let tls: { cert: string; key: string } | undefined;
     const source = certificateSource(c);
-    if (listeners.some((l) => l.transport === 'tls' || l.transport === 'wss')) {
-      const hosts = [...new Set(listeners.map((l) => l.advertise))];
-      tls = await ensureCertificate({ certFile: source.certFile, keyFile: source.keyFile, hosts, logger: log });
-    }
+    const tls = await listenerCertificate(listeners, c, log);
     const httpHandler = await this.#o.httpHandler();
     const handshake = this.#o.handshake?.();
 
@@ -72,8 +65,9 @@ export class TransportPart implements Part {
         udpReceiveBufferBytes: c.transport.udpReceiveBufferBytes,
       },
       logger: log.child({ part: 'transport' }),
-      flowTokenSecret: this.#o.flowTokenSecret,
+      flowTokenSecret: this.#o.flowTokenSecret(),
       ...(httpHandler !== undefined ? { httpHandler } : {}),
+      ...(this.#o.worker !== undefined ? { worker: this.#o.worker, workerPortBase: c.transport.workerPortBase } : {}),
     });
     await this.#layer.start();
     if (tls !== undefined) {
@@ -107,11 +101,26 @@ function certificateSource(c: Config): CertificateSource {
   return { certFile: configPath(c.tls.cert), keyFile: configPath(c.tls.key), minVersion: c.tls.minVersion, ciphers: c.tls.ciphers, watch: c.tls.watch };
 }
 
-/** flowTokens.secret, or a random one when it is empty (tokens then only hold on this node). */
-export function flowTokenSecret(config: Config, logger: Logger): string | Buffer {
-  if (config.flowTokens.secret !== '') return config.flowTokens.secret;
-  if (config.state.store === 'redis') logger.warn('flowTokens.secret is empty: tokens issued by this node will not be accepted by other nodes');
-  return randomBytes(32);
+/**
+ * The certificate a TLS or WSS listener needs (generated when neither file
+ * exists); undefined when no listener needs one. The supervisor runs it before
+ * forking workers, so they do not race to write the same files.
+ */
+export async function listenerCertificate(listeners: readonly ListenerSpec[], c: Config, log: Logger): Promise<{ cert: string; key: string } | undefined> {
+  if (!listeners.some((l) => l.transport === 'tls' || l.transport === 'wss')) return undefined;
+  const hosts = [...new Set(listeners.map((l) => l.advertise))];
+  return ensureCertificate({ certFile: configPath(c.tls.cert), keyFile: configPath(c.tls.key), hosts, logger: log });
+}
+
+/** The listener specs of the configuration (advertise filled in). */
+export function listenerSpecs(c: Config): ListenerSpec[] {
+  return c.listen.map((l) => ({
+    transport: l.transport,
+    address: l.address,
+    port: l.port,
+    advertise: l.advertise ?? defaultAdvertise(l.address),
+    ...(l.interface !== undefined ? { interface: l.interface } : {}),
+  }));
 }
 
 /** A wildcard bind advertises the first non-internal IPv4 address (or loopback when there is none). */

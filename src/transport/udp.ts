@@ -4,6 +4,7 @@ import { udpFlowId } from './flow-token.js';
 import type { Address } from './flow.js';
 import { crlfKeepalive } from './keepalive.js';
 import { familyOf, tooLargeError, type Listener, type ListenerContext, type ListenerState } from './listener.js';
+import { bindReusePort } from './reuse-port.js';
 import { isStunBindingRequest, stunBindingResponse } from './stun.js';
 
 /** A UDP flow: the listener socket plus one remote address. Sends leave from the listener socket. */
@@ -43,7 +44,7 @@ export class UdpListener implements Listener {
         reject(err);
       };
       socket.once('error', onStartError);
-      socket.bind(this.info.port, this.info.address, () => {
+      const onBound = (): void => {
         socket.off('error', onStartError);
         // A socket error after bind (ICMP unreachable and the like) concerns one datagram, not the listener.
         socket.on('error', (err) => this.#ctx.logger.warn({ err, listener: this.info.label }, 'udp socket error'));
@@ -60,7 +61,27 @@ export class UdpListener implements Listener {
         this.info.boundPort = bound.port;
         this.info.up = true;
         resolve();
-      });
+      };
+      switch (this.info.bind) {
+        case 'reuse-port': {
+          let fd: number;
+          try {
+            fd = bindReusePort(this.info.address, this.info.port);
+          } catch (err) {
+            socket.close();
+            reject(err);
+            return;
+          }
+          // exclusive: a cluster worker keeps this socket to itself (no handle shared through the primary).
+          socket.bind({ fd, exclusive: true }, onBound);
+          break;
+        }
+        case 'own':
+          socket.bind({ port: this.info.port, address: this.info.address, exclusive: true }, onBound);
+          break;
+        default:
+          socket.bind(this.info.port, this.info.address, onBound);
+      }
     });
   }
 
@@ -94,6 +115,15 @@ export class UdpListener implements Listener {
       if (err) this.#ctx.logger.debug({ err, listener: this.info.label, address, port }, 'udp send failed');
     });
     return true;
+  }
+
+  /** A datagram that reached another worker's socket and was passed here: handled as if it came to this socket. */
+  receiveSteered(msg: Buffer, address: string, port: number): void {
+    if (msg.length === 0 || msg.length > this.#ctx.limits.maxMessageBytes) return;
+    const flow = this.flowTo(address, port, true);
+    if (flow === undefined) return;
+    if (this.#ctx.receiveSteered !== undefined) this.#ctx.receiveSteered(flow, msg);
+    else this.#ctx.receive(flow, msg);
   }
 
   #onDatagram(msg: Buffer, rinfo: RemoteInfo): void {

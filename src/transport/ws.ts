@@ -8,6 +8,7 @@ import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { FlowBase } from './flow-base.js';
 import type { Address } from './flow.js';
 import { CRLF_PONG, crlfKeepalive } from './keepalive.js';
+import { shareTicketKeys, TICKET_KEY_PURPOSE } from './ticket-keys.js';
 import { connectionFlowId, familyOf, type Listener, type ListenerContext, type ListenerState } from './listener.js';
 import { applyCredentials, secureContextOptions, type TlsCredentials, type TlsCredentialsHolder } from './tls-credentials.js';
 import type { HandshakeCheck, HandshakeVerdict } from './ws-handshake.js';
@@ -169,6 +170,7 @@ export class WsListener implements Listener, TlsCredentialsHolder {
     const limits = this.#ctx.limits;
     const server = createTlsServer({ ...secureContextOptions(credentials), handshakeTimeout: limits.handshakeTimeoutMs });
     this.#tlsServer = server;
+    shareTicketKeys(server, this.#ctx.flows.tokens.derivedKey(TICKET_KEY_PURPOSE));
     const pending = this.#pending;
     const forget = function (this: Socket): void {
       pending.delete(this);

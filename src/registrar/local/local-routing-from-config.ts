@@ -24,8 +24,10 @@ export function localRoutingFromConfig(ctx: PartContext, w: LocalRoutingWiring):
   const bindings = new BindingStore({ store: w.store, keyPrefix: config.state.redis.keyPrefix, ttlSeconds: r.maxExpires + 30 });
   const domains = r.domains.length > 0 ? new LocalDomains(r.domains) : LocalDomains.defaults(transport.listeners);
   const logger = ctx.logger.child({ part: 'registrar' });
-  // Other nodes on the same Redis reach this node's clients through its UDP (else TCP) listener.
-  const nodeListener = transport.listeners.find((l) => l.transport === 'udp') ?? transport.listeners.find((l) => l.transport === 'tcp');
+  // Other nodes on the same Redis reach this node's clients through its UDP (else TCP) listener;
+  // a worker (workers > 1) through its own port, which the other workers do not share.
+  const pick = (t: 'udp' | 'tcp') => transport.listeners.find((l) => l.transport === t && l.bind === 'own') ?? transport.listeners.find((l) => l.transport === t);
+  const nodeListener = pick('udp') ?? pick('tcp');
   const nodeUri = nodeListener === undefined ? undefined : `sip:${formatHostPort(nodeListener.advertise, nodeListener.boundPort)};transport=${nodeListener.transport}`;
   if (config.state.store === 'redis' && config.trustedSources.length === 0) {
     logger.warn('registrar.mode local on a shared Redis: list the other nodes in trustedSources (and share flowTokens.secret) so calls reach users registered on them');

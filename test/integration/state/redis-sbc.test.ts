@@ -68,8 +68,10 @@ describe('topology records in Redis (proxy mode, UDP client, backend on 127.0.0.
     client.send(request({ ...base, method: 'ACK', cseq: 1 }), sbcUdp);
     await backend.peer.next(isReq('ACK', callId));
 
-    const keys = await reader.keys('*');
-    assert.deepEqual(keys, [`${KEY_PREFIX}topo:${recordKey}`], 'one record, the prefix applied exactly once');
+    const secretKey = `${KEY_PREFIX}secret:flow-token`;
+    const all = await reader.keys('*');
+    assert.deepEqual(all.sort(), [secretKey, `${KEY_PREFIX}topo:${recordKey}`].sort(), 'one record and the flow-token secret the nodes share, the prefix applied exactly once');
+    const keys = all.filter((k) => k !== secretKey);
     const record = await reader.hgetall(keys[0]!);
     const stored = Object.entries(record);
     assert.ok(stored.some(([field, value]) => field.startsWith('c.') && value === backend.contact), `the backend's Contact is kept for the way back: ${JSON.stringify(record)}`);
@@ -83,10 +85,11 @@ describe('topology records in Redis (proxy mode, UDP client, backend on 127.0.0.
     assert.equal(bye.msg.kind === 'request' && bye.msg.uri, backend.contact, 'the BYE reaches the backend through the record read back from Redis');
     await client.next(isRes(200, 'BYE', callId));
     // The record goes after the final response is relayed: give the relay chain a moment.
-    let left = await reader.keys(`${KEY_PREFIX}*`);
+    const records = async (): Promise<string[]> => (await reader.keys(`${KEY_PREFIX}*`)).filter((k) => k !== secretKey);
+    let left = await records();
     for (let i = 0; i < 40 && left.length > 0; i++) {
       await new Promise((r) => setTimeout(r, 25));
-      left = await reader.keys(`${KEY_PREFIX}*`);
+      left = await records();
     }
     assert.deepEqual(left, [], 'no record left after BYE');
   });

@@ -50,7 +50,8 @@ describe('config schema defaults (CONTRACT.md)', () => {
 
   it('has the documented defaults for the keys beyond the contract', () => {
     const c = defaultConfig();
-    assert.deepEqual(c.transport, { maxHeaderCount: 128, maxConnectionsPerIp: 100, handshakeTimeoutSeconds: 10, idleTimeoutSeconds: 900, wsPingIntervalSeconds: 30, udpReceiveBufferBytes: 4194304 });
+    assert.deepEqual(c.transport, { maxHeaderCount: 128, maxConnectionsPerIp: 100, handshakeTimeoutSeconds: 10, idleTimeoutSeconds: 900, wsPingIntervalSeconds: 30, udpReceiveBufferBytes: 4194304, workerPortBase: 0 });
+    assert.equal(c.workers, 1);
     assert.deepEqual(c.flowTokens, { secret: '' });
     assert.deepEqual(c.tls, { cert: 'certs/server.crt', key: 'certs/server.key', watch: true, minVersion: 'TLSv1.2' });
     assert.deepEqual(c.security.websocket.token, { secret: '', param: 'token', userClaim: 'sub', clockToleranceSeconds: 30 });

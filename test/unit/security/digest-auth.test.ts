@@ -371,3 +371,19 @@ test('bounded failure memory: at the cap the oldest pair is forgotten', () => {
   assert.equal(fail('192.0.2.3'), 401);
   assert.equal(fail('192.0.2.1'), 401, 'its two failures were forgotten to make room');
 });
+
+test('workers: a nonce answered at the worker that issued it passes; at another worker sharing the secret, a right password gets stale=true, a wrong one counts as wrong', () => {
+  const clock = { now: 1_700_000_000_000 };
+  const worker = (issuer: number): DigestAuthenticator => new DigestAuthenticator({ users: USERS.ok ? USERS.value : (undefined as never), secret: 'flow-secret', logger: silentLogger(), now: () => clock.now, issuer });
+  const one = worker(1);
+  const two = worker(2);
+  const c = challengeOf(one.check(sipRequest(), flow));
+  const answer = (password?: string): SipRequest => sipRequest({ headers: [`Authorization: ${credentials({ realm: c.realm, nonce: c.nonce, ...(c.opaque !== undefined ? { opaque: c.opaque } : {}), ...(password !== undefined ? { password } : {}) })}`] });
+  const elsewhere = two.check(answer(), flow);
+  assert.equal(elsewhere?.status, 401);
+  assert.equal(challengeOf(elsewhere).stale, true, 'the client retries with worker 2\'s nonce, no password prompt');
+  assert.equal(challengeOf(two.check(answer('wrong'), flow)).stale, undefined);
+  assert.equal(one.check(answer(), flow), undefined, 'the issuing worker accepts it');
+  assert.equal(challengeOf(one.check(answer(), flow)).stale, true, 'and refuses its replay');
+  assert.throws(() => new DigestNonces('flow-secret', 256), RangeError);
+});
