@@ -371,11 +371,16 @@ export class Admission {
     return undefined;
   }
 
-  /** Every signal well below its limit (hysteresis: between early and late the rate holds). */
+  /**
+   * The lateness well below its target and the queue short; the heap and the
+   * pending INVITEs under their limits, well under when they were what
+   * tripped (hysteresis: in between the rate holds).
+   */
   #isEarly(s: LoadSample, lateness: number): boolean {
     const t = this.#t;
-    return !this.#heapOver(s, COOL_LIMITS) && lateness < t.loopDelayMs * COOL &&
-      s.udpQueuedBytes < t.udpQueueBytes / 4 && s.pendingInvites < t.maxPendingInvites * COOL_LIMITS;
+    if (lateness >= t.loopDelayMs * COOL || s.udpQueuedBytes >= t.udpQueueBytes / 4) return false;
+    const share = (signal: OverloadSignal): number => (this.#reason === signal ? COOL_LIMITS : 1);
+    return !this.#heapOver(s, share('heap')) && s.pendingInvites < t.maxPendingInvites * share('pending-invites');
   }
 
   /** The sample's longest pause beyond normal jitter, kept for excuses(). */

@@ -255,3 +255,26 @@ describe('queue delay estimate', () => {
     assert.equal(estimateQueueDelayMs(230_400, { datagrams: 0, bytes: 0 }, 100), 100);
   });
 });
+
+describe('Admission: hysteresis belongs to the signal that tripped', () => {
+  it('a heap at 65 % of its threshold does not hold back the rate when the heap was not the trouble', () => {
+    const r = rig();
+    surge(r, 1000);
+    const before = r.a.admitRate!;
+    r.step(1000, { elu: 0.45, heapLiveFraction: 0.65 * thresholds.heapFraction });
+    assert.ok(r.a.admitRate! > before, `raised: ${before} → ${r.a.admitRate}`);
+  });
+
+  it('after heap shedding, the rate grows again only once the live heap is well under its threshold', () => {
+    const r = rig();
+    r.step(100, { heapLiveFraction: 0.8 });
+    assert.equal(r.a.reason, 'heap');
+    r.step(100, { heapLiveFraction: 0.8 });
+    r.step(100, { heapLiveFraction: 0.8 });
+    const cut = r.a.admitRate!;
+    r.step(100, { elu: 0.3, heapLiveFraction: 0.7 });
+    assert.equal(r.a.admitRate, cut, 'just under the threshold: held');
+    r.step(100, { elu: 0.3, heapLiveFraction: 0.5 });
+    assert.ok(r.a.admitRate! > cut, 'well under: raised');
+  });
+});
