@@ -304,16 +304,16 @@ export class Admission {
     // What a cut starts from: the rate, or what is offered when that is less (then nothing was being shed).
     const base = Math.max(floor, Math.min(this.#rate, this.#offeredRate));
     if (hard !== undefined || demand > 1) {
-      // A hard limit (memory, drops, a full queue, too many pending INVITEs) cuts on every sample until it stops;
-      // more asked than the loop can do (the queue grows, or stands over the target) cuts towards what it did.
+      // A hard limit (memory, drops, a full queue, too many pending INVITEs) cuts by DECREASE at least; more asked
+      // than the loop can do (the queue grows, or stands over the target) cuts towards what it did. At most every
+      // CUT_HOLD samples (a GC pause fills the queue, and it takes a sample or two to drain), the heap excepted.
       this.#coolRun = 0;
-      let factor = hard !== undefined ? DECREASE : 1;
-      if (demand > 1 && this.#sinceCut >= CUT_HOLD) {
-        factor = Math.min(factor, Math.max(MAX_CUT, 1 / demand));
+      this.#reason = hard ?? 'queue-delay';
+      if (hard === 'heap' || this.#sinceCut >= CUT_HOLD) {
+        const factor = Math.min(hard !== undefined ? DECREASE : 1, demand > 1 ? Math.max(MAX_CUT, 1 / demand) : 1);
+        this.#rate = Math.max(floor, base * factor);
         this.#sinceCut = 0;
       }
-      this.#reason = hard ?? 'queue-delay';
-      if (factor < 1) this.#rate = Math.max(floor, base * factor);
       return;
     }
     if (late && s.loopDelayMs >= s.queueDelayMs && lateness >= previousLateness * DRAINING) {
@@ -367,6 +367,7 @@ export class Admission {
     if (s.udpDrops > 0) return 'udp-queue';
     // A full queue already shrinking is being dealt with.
     if (!draining && s.udpQueuedBytes >= t.udpQueueBytes) return 'udp-queue';
+    // (Drops count even while draining: what arrives meanwhile is lost.)
     if (s.pendingInvites >= t.maxPendingInvites) return 'pending-invites';
     return undefined;
   }
