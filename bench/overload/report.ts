@@ -157,6 +157,8 @@ export interface Verdict {
 /** The --heap-search result: runs with a 256 MB old space. */
 export interface HeapResult {
   seconds: number;
+  /** --max-old-space-size of the runs, MB. @default 256 */
+  mb?: number;
   highest: number | undefined;
   runs: Array<{ rate: number; died?: string }>;
 }
@@ -200,7 +202,7 @@ export function verdicts(capacity: number, gateway: SystemRun | undefined, kamai
   }
   if (heap !== undefined) {
     const died = heap.runs.filter((r) => r.died !== undefined);
-    out.push({ name: `heap 256 MB: highest rate for ${heap.seconds} s`, figure: `${heap.highest ?? 'none'} calls/s${died.length > 0 ? `; died at ${died.map((r) => `${r.rate}/s`).join(', ')}` : ''}`, target: 'a rate; never dies', met: heap.highest !== undefined && died.length === 0 });
+    out.push({ name: `heap ${heap.mb ?? 256} MB: highest rate for ${heap.seconds} s`, figure: `${heap.highest ?? 'none'} calls/s${died.length > 0 ? `; died at ${died.map((r) => `${r.rate}/s`).join(', ')}` : ''}`, target: 'a rate; never dies', met: heap.highest !== undefined && died.length === 0 });
   }
   return out;
 }

@@ -11,7 +11,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { constants as perfConstants, monitorEventLoopDelay, performance, PerformanceObserver, type EventLoopUtilization, type IntervalHistogram } from 'node:perf_hooks';
-import { getHeapStatistics } from 'node:v8';
+import { getHeapSpaceStatistics, getHeapStatistics } from 'node:v8';
 
 /** One sample of the load signals. */
 export interface LoadSample {
@@ -27,7 +27,11 @@ export interface LoadSample {
   pendingInvites: number;
   /** JS heap in use / heap size limit, 0–1 (garbage included). */
   heapFraction: number;
-  /** JS heap in use right after the last full (mark-sweep) GC / heap size limit, 0–1: what is really alive; 0 before the first one. */
+  /**
+   * Old generation in use right after the last full (mark-sweep) GC over its
+   * limit (--max-old-space-size), 0–1: what is really alive, against what
+   * kills the process when full; 0 before the first full GC.
+   */
   heapLiveFraction: number;
   /** Bytes waiting in the kernel receive queues of our UDP sockets (last read); 0 when unreadable. */
   udpQueuedBytes: number;
@@ -71,6 +75,24 @@ export interface LoadMonitorOptions {
 const HEAP_EVERY = 2;
 /** Pending INVITEs are counted by walking the live transactions: every few samples only. */
 const PENDING_EVERY = 5;
+/**
+ * V8's heap size limit is the old generation's (--max-old-space-size) plus
+ * this for the young one (3 × the 16 MiB semi-space on 64-bit Node 20):
+ * 304 MiB for --max-old-space-size=256.
+ */
+const YOUNG_GENERATION_BYTES = 48 * 1024 * 1024;
+
+/** Old generation in use now over its limit (see YOUNG_GENERATION_BYTES), 0–1. */
+export function oldGenerationFraction(): number {
+  let used = 0;
+  for (const space of getHeapSpaceStatistics()) {
+    if (space.space_name !== 'new_space' && space.space_name !== 'new_large_object_space') used += space.space_used_size;
+  }
+  const limit = getHeapStatistics().heap_size_limit;
+  const oldLimit = Math.max(limit / 2, limit - YOUNG_GENERATION_BYTES);
+  return oldLimit > 0 ? used / oldLimit : 0;
+}
+
 /** The estimate never says more than this, ms. */
 const MAX_QUEUE_DELAY_MS = 10_000;
 
@@ -135,8 +157,7 @@ export class LoadMonitor {
       for (const e of list.getEntries()) {
         const kind = (e as { detail?: { kind?: number } }).detail?.kind;
         if (kind === perfConstants.NODE_PERFORMANCE_GC_MAJOR) {
-          const heap = getHeapStatistics();
-          this.#heapLive = heap.heap_size_limit > 0 ? heap.used_heap_size / heap.heap_size_limit : 0;
+          this.#heapLive = oldGenerationFraction();
           break;
         }
       }
