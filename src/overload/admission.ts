@@ -303,14 +303,17 @@ export class Admission {
     const floor = Math.max(MIN_RATE, MIN_SHARE * this.#offeredRate);
     // What a cut starts from: the rate, or what is offered when that is less (then nothing was being shed).
     const base = Math.max(floor, Math.min(this.#rate, this.#offeredRate));
-    if (hard !== undefined || demand > 1) {
+    // Demand over 1 with the lateness still under half its target is a busy loop keeping up (or one starved
+    // sample): no cut. Hard limits cut regardless.
+    const overDemand = demand > 1 && lateness >= t.loopDelayMs * COOL;
+    if (hard !== undefined || overDemand) {
       // A hard limit (memory, drops, a full queue, too many pending INVITEs) cuts by DECREASE at least; more asked
       // than the loop can do (the queue grows, or stands over the target) cuts towards what it did. At most every
       // CUT_HOLD samples (a GC pause fills the queue, and it takes a sample or two to drain), the heap excepted.
       this.#coolRun = 0;
       this.#reason = hard ?? 'queue-delay';
       if (hard === 'heap' || this.#sinceCut >= CUT_HOLD) {
-        const factor = Math.min(hard !== undefined ? DECREASE : 1, demand > 1 ? Math.max(MAX_CUT, 1 / demand) : 1);
+        const factor = Math.min(hard !== undefined ? DECREASE : 1, overDemand ? Math.max(MAX_CUT, 1 / demand) : 1);
         this.#rate = Math.max(floor, base * factor);
         this.#sinceCut = 0;
       }

@@ -167,6 +167,16 @@ describe('Admission: how much to admit while shedding', () => {
     assert.ok(raised <= 10_000 * 1.1 + 1e-6, `never above what is offered (a little over): ${raised}`);
   });
 
+  it('a busy loop keeping its lateness under half the target is not cut, whatever one sample\'s demand says', () => {
+    const r = rig();
+    surge(r, 1000);
+    for (let i = 0; i < 3; i++) r.step(1000, backlog(300, { queueDelayMs: 30, elu: 0.95 }));
+    const before = r.a.admitRate!;
+    for (let i = 1; i <= 4; i++) r.step(1000, backlog(300 + 100 * i, { queueDelayMs: 30 + 3 * i, datagramsRead: 500 }));
+    assert.ok(r.a.demand > 1, `demand ${r.a.demand}`);
+    assert.equal(r.a.admitRate, before);
+  });
+
   it('when the surge stops, everything is admitted at once and shedding ends after recoverSamples', () => {
     const r = rig();
     surge(r, 3000);
