@@ -7,13 +7,16 @@
  *      fresh gateway and then Kamailio at the same absolute rates;
  *   3. memory: a steady 1,000 calls/s for 60 s against each, then RSS/PSS
  *      and the gateway's heap used;
- *   4. (--heap-search, long) the highest rate the gateway carries for 5
- *      minutes with --max-old-space-size=256.
+ *   4. heap: the highest rate the gateway carries for 5 minutes with
+ *      --max-old-space-size=256 (alive, >= 99 % answered): C first, then
+ *      0.75 C (two runs at most, about 11 minutes; --heap-search goes on
+ *      down a quarter at a time, --heap-rate N runs that rate only,
+ *      --skip-heap none).
  * Progress goes to stderr; the table to stdout; the figures as JSON to
  * --json FILE (default bench/results/overload-<time>.json).
  *
  * Run: node dist/bench/overload/run.js [--quick] [--capacity N] [--heap-search] [--heap-rate N] [--heap-seconds S] [--heap-mb MB] [--json FILE]
- *        [--kamailio-children N] [--skip-gateway] [--skip-kamailio] [--skip-memory]
+ *        [--kamailio-children N] [--skip-gateway] [--skip-kamailio] [--skip-memory] [--skip-heap]
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -43,6 +46,7 @@ const { values } = parseArgs({
     'skip-kamailio': { type: 'boolean', default: false },
     'skip-gateway': { type: 'boolean', default: false },
     'skip-memory': { type: 'boolean', default: false },
+    'skip-heap': { type: 'boolean', default: false },
   },
 });
 const quick = values.quick ?? false;
@@ -241,9 +245,9 @@ async function heapRun(work: string, rate: number, seconds: number, dir: string)
  * The highest rate the gateway carries for `seconds` on a fresh process with
  * a 256 MB old space (alive, >= 99 % answered within 2 s): the clean capacity
  * C first (no rate above it is carried cleanly anyway), then a quarter lower
- * each time until one passes. `only` runs that one rate.
+ * each time until one passes, `maxRuns` runs at most. `only` runs that one rate.
  */
-async function heapSearch(work: string, capacity: number, seconds: number, dir: string, only?: number): Promise<{ highest: number | undefined; runs: HeapRun[] }> {
+async function heapSearch(work: string, capacity: number, seconds: number, dir: string, maxRuns: number, only?: number): Promise<{ highest: number | undefined; runs: HeapRun[] }> {
   const runs: HeapRun[] = [];
   const passes = (r: HeapRun): boolean => r.died === undefined && r.answeredPercent >= 99;
   if (only !== undefined) {
@@ -251,7 +255,7 @@ async function heapSearch(work: string, capacity: number, seconds: number, dir: 
     runs.push(r);
     return { highest: passes(r) ? only : undefined, runs };
   }
-  for (let rate = Math.round(capacity / 50) * 50; rate >= 100; rate = Math.round((rate * 0.75) / 50) * 50) {
+  for (let rate = Math.round(capacity / 50) * 50; rate >= 100 && runs.length < maxRuns; rate = Math.round((rate * 0.75) / 50) * 50) {
     const r = await heapRun(work, rate, seconds, dir);
     runs.push(r);
     if (passes(r)) return { highest: rate, runs };
@@ -351,9 +355,9 @@ async function main(): Promise<void> {
     }
     const heapRate = values['heap-rate'] === undefined ? undefined : Number(values['heap-rate']);
     if (heapRate !== undefined && !(heapRate > 0)) throw new Error(`--heap-rate ${values['heap-rate']}: not a positive number`);
-    if ((values['heap-search'] ?? false) || heapRate !== undefined) {
+    if (!(values['skip-heap'] ?? false) || heapRate !== undefined) {
       try {
-        result['heapSearch'] = await heapSearch(work.dir, capacity, heapSeconds, dir, heapRate);
+        result['heapSearch'] = await heapSearch(work.dir, capacity, heapSeconds, dir, values['heap-search'] ?? false ? Infinity : 2, heapRate);
       } catch (err) {
         errors.push(`heap search: ${(err as Error).message}`);
       }
