@@ -323,7 +323,10 @@ export class Admission {
       // Late by the loop itself, not the queue (e.g. work from other sockets), and not getting better.
       this.#coolRun = 0;
       this.#reason = 'loop-delay';
-      this.#rate = Math.max(floor, base * DECREASE);
+      if (this.#sinceCut >= CUT_HOLD) {
+        this.#rate = Math.max(floor, base * DECREASE);
+        this.#sinceCut = 0;
+      }
       return;
     }
     if (!this.#isEarly(s, lateness)) {

@@ -288,3 +288,20 @@ describe('Admission: hysteresis belongs to the signal that tripped', () => {
     assert.ok(r.a.admitRate! > cut, 'well under: raised');
   });
 });
+
+describe('Admission: lateness from the loop itself', () => {
+  it('a loop late by itself (no queue: e.g. work on other sockets) cuts the rate, every other sample, until it is on time', () => {
+    const r = rig();
+    for (let i = 0; i < 3; i++) r.step(500, { loopDelayMs: 200, elu: 1 });
+    assert.equal(r.a.state, 'shedding');
+    assert.equal(r.a.reason, 'loop-delay');
+    r.step(500, { loopDelayMs: 200, elu: 1 });
+    const rates: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      r.step(500, { loopDelayMs: 200, elu: 1 });
+      rates.push(r.a.admitRate!);
+    }
+    const cuts = rates.filter((x, i) => i > 0 && x < rates[i - 1]!).length;
+    assert.ok(cuts >= 2 && cuts <= 3, `cut ${cuts} times in 6 samples: ${rates.join(', ')}`);
+  });
+});
