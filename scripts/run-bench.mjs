@@ -15,7 +15,10 @@
 //          [--wss-clients N] [--workers N] [--profile DIR]
 //          [--sbc-udp-rcvbuf BYTES]  what-if: SBC UDP sockets get this receive buffer (not the SBC as shipped)
 //          [--capacity N]            overload: the SBC's clean rate, instead of measuring it
-//          [--heap-search]           overload: also the highest rate for 5 minutes with --max-old-space-size=256 (long)
+//          [--heap-search]           overload: the highest rate for 5 minutes with --max-old-space-size=256 goes on down a quarter at a time
+//                                    (by default C, then 0.75 C: two runs at most, about 11 minutes)
+//          [--heap-rate N]           overload: only that rate for 5 minutes with --max-old-space-size=256
+//          [--skip-heap]             overload: no 256 MB runs
 // Needs `npm run build` first (npm run bench does it).
 import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -34,6 +37,8 @@ const { values } = parseArgs({
     'sbc-udp-rcvbuf': { type: 'string' },
     capacity: { type: 'string' },
     'heap-search': { type: 'boolean', default: false },
+    'heap-rate': { type: 'string' },
+    'skip-heap': { type: 'boolean', default: false },
   },
 });
 
@@ -164,6 +169,8 @@ if (runOverload) {
     if (values.quick) args.push('--quick');
     if (values.capacity !== undefined) args.push('--capacity', values.capacity);
     if (values['heap-search']) args.push('--heap-search');
+    if (values['heap-rate'] !== undefined) args.push('--heap-rate', values['heap-rate']);
+    if (values['skip-heap']) args.push('--skip-heap');
     const run = await node(args, true);
     try {
       overload = JSON.parse(readFileSync(overloadJson, 'utf8'));

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { freePortInRange } from '../../test/helpers/free-port.js';
 import { byLabel, parsePromText, rangeOf, sumOf } from './prom-text.js';
-import { split503 } from './report.js';
+import { split503, verdicts, type SystemRun } from './report.js';
 import { callerFigures, callsCreated, parseOutcomeLog, parseStatCsv, recoverySeconds, type CallOutcome } from './sipp-files.js';
 import { startCaller } from './sipp.js';
 import type { StepResult } from './steps.js';
@@ -149,6 +149,27 @@ describe('503 causes', () => {
 
   test('Kamailio: by its reason phrase', () => {
     assert.deepEqual(split503('kamailio', step({ '503': 5 }, { 'No Destination': 3, 'Service Unavailable': 2 })), { shed: 0, noTarget: 3, other: 2 });
+  });
+});
+
+describe('verdicts', () => {
+  const step = (label: string, started: number, good: number): StepResult =>
+    ({ label, rate: 100, durationS: 10, caller: { started, answered: good, good, goodput: good / 10, failedByStatus: {}, unavailableByPhrase: {} }, udpDrops: 0, callerKilled: false }) as unknown as StepResult;
+  const run = (after: StepResult): SystemRun => ({ name: 'gateway', steps: [step('0.5x', 500, 500), step('1x', 1000, 1000), after], recoveryS: 0, backendDown: [] });
+  const find = (v: ReturnType<typeof verdicts>, name: string) => v.find((x) => x.name.startsWith(name));
+
+  test('calls after the surge: met at 99 %, missed below', () => {
+    assert.equal(find(verdicts(1000, run(step('after 0.5x', 1000, 990)), undefined, undefined), 'overload: calls after the surge')?.met, true);
+    assert.equal(find(verdicts(1000, run(step('after 0.5x', 1000, 989)), undefined, undefined), 'overload: calls after the surge')?.met, false);
+  });
+
+  test('256 MB heap: a rate found and no run died', () => {
+    const g = run(step('after 0.5x', 10, 10));
+    assert.equal(find(verdicts(1000, g, undefined, undefined, { seconds: 300, highest: 750, runs: [{ rate: 1000 }, { rate: 750 }] }), 'heap 256 MB')?.met, true);
+    const died = find(verdicts(1000, g, undefined, undefined, { seconds: 300, highest: 750, runs: [{ rate: 1000, died: 'exit 134' }, { rate: 750 }] }), 'heap 256 MB');
+    assert.equal(died?.met, false);
+    assert.match(died?.figure ?? '', /died at 1000\/s/);
+    assert.equal(find(verdicts(1000, g, undefined, undefined), 'heap 256 MB'), undefined, 'no verdict without the runs');
   });
 });
 

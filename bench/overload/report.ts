@@ -154,8 +154,17 @@ export interface Verdict {
   met: boolean | undefined;
 }
 
+/** The --heap-search result: runs with a 256 MB old space. */
+export interface HeapResult {
+  seconds: number;
+  /** --max-old-space-size of the runs, MB. @default 256 */
+  mb?: number;
+  highest: number | undefined;
+  runs: Array<{ rate: number; died?: string }>;
+}
+
 /** The issue's targets, judged on the gateway's figures (Kamailio's where the target compares). */
-export function verdicts(capacity: number, gateway: SystemRun | undefined, kamailio: SystemRun | undefined, memory: MemoryResult | undefined): Verdict[] {
+export function verdicts(capacity: number, gateway: SystemRun | undefined, kamailio: SystemRun | undefined, memory: MemoryResult | undefined, heap?: HeapResult): Verdict[] {
   const out: Verdict[] = [];
   if (gateway !== undefined && gateway.steps.length > 0) {
     const at = (label: string): StepResult | undefined => gateway.steps.find((s) => s.label === label);
@@ -173,6 +182,11 @@ export function verdicts(capacity: number, gateway: SystemRun | undefined, kamai
     const down = gateway.backendDown.length > 0 || gateway.steps.some((s) => (s.gateway?.backendUpMin ?? 1) < 1);
     out.push({ name: 'overload: backend marked down', figure: down ? 'yes' : 'no', target: 'no', met: !down });
     out.push({ name: 'overload: recovery to >= 99% after the surge', figure: gateway.recoveryS === undefined ? 'not within the last step' : `${gateway.recoveryS} s`, target: '<= 2 s', met: gateway.recoveryS !== undefined && gateway.recoveryS <= 2 });
+    const after = at('after 0.5x');
+    if (after !== undefined && after.caller.started > 0) {
+      const pct = (100 * after.caller.good) / after.caller.started;
+      out.push({ name: 'overload: calls after the surge answered within 2 s', figure: `${after.caller.good}/${after.caller.started} = ${pct.toFixed(1)}%`, target: '>= 99%', met: pct >= 99 });
+    }
     out.push({ name: 'overload: gateway alive after the 3x surge', figure: gateway.died ?? 'alive', target: 'alive (no out-of-memory)', met: gateway.died === undefined });
     const surge = at('3x');
     const kSurge = kamailio?.steps.find((s) => s.label === '3x');
@@ -185,6 +199,10 @@ export function verdicts(capacity: number, gateway: SystemRun | undefined, kamai
   if (g !== undefined && k !== undefined && k.pssKb > 0) {
     const ratio = g.pssKb / k.pssKb;
     out.push({ name: `memory at ${memory?.rate} calls/s after ${memory?.seconds} s vs Kamailio (PSS)`, figure: `${mb(g.pssKb)} vs ${mb(k.pssKb)} = ${ratio.toFixed(1)}x`, target: '<= 2x', met: ratio <= 2 });
+  }
+  if (heap !== undefined) {
+    const died = heap.runs.filter((r) => r.died !== undefined);
+    out.push({ name: `heap ${heap.mb ?? 256} MB: highest rate for ${heap.seconds} s`, figure: `${heap.highest ?? 'none'} calls/s${died.length > 0 ? `; died at ${died.map((r) => `${r.rate}/s`).join(', ')}` : ''}`, target: 'a rate; never dies', met: heap.highest !== undefined && died.length === 0 });
   }
   return out;
 }

@@ -7,13 +7,16 @@
  *      fresh gateway and then Kamailio at the same absolute rates;
  *   3. memory: a steady 1,000 calls/s for 60 s against each, then RSS/PSS
  *      and the gateway's heap used;
- *   4. (--heap-search, long) the highest rate the gateway carries for 5
- *      minutes with --max-old-space-size=256.
+ *   4. heap: the highest rate the gateway carries for 5 minutes with
+ *      --max-old-space-size=256 (alive, >= 99 % answered): C first, then
+ *      0.75 C (two runs at most, about 11 minutes; --heap-search goes on
+ *      down a quarter at a time, --heap-rate N runs that rate only,
+ *      --skip-heap none).
  * Progress goes to stderr; the table to stdout; the figures as JSON to
  * --json FILE (default bench/results/overload-<time>.json).
  *
- * Run: node dist/bench/overload/run.js [--quick] [--capacity N] [--heap-search] [--json FILE]
- *        [--kamailio-children N] [--skip-gateway] [--skip-kamailio] [--skip-memory]
+ * Run: node dist/bench/overload/run.js [--quick] [--capacity N] [--heap-search] [--heap-rate N] [--heap-seconds S] [--heap-mb MB] [--json FILE]
+ *        [--kamailio-children N] [--skip-gateway] [--skip-kamailio] [--skip-memory] [--skip-heap]
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -33,11 +36,17 @@ const { values } = parseArgs({
     quick: { type: 'boolean', default: false },
     capacity: { type: 'string' },
     'heap-search': { type: 'boolean', default: false },
+    // One rate instead of the search, and the length of each run (default 300 s, --quick 20 s).
+    'heap-rate': { type: 'string' },
+    'heap-seconds': { type: 'string' },
+    // The old-space limit of those runs, MB (default 256: the issue's figure).
+    'heap-mb': { type: 'string' },
     json: { type: 'string' },
     'kamailio-children': { type: 'string' },
     'skip-kamailio': { type: 'boolean', default: false },
     'skip-gateway': { type: 'boolean', default: false },
     'skip-memory': { type: 'boolean', default: false },
+    'skip-heap': { type: 'boolean', default: false },
   },
 });
 const quick = values.quick ?? false;
@@ -48,6 +57,7 @@ const log = (line: string): void => {
 const PLAN = quick
   ? { stepS: 3, recoveryS: 4, calibrationS: 2, calibrationRates: [500, 1000, 2000], memoryRate: 1000, memoryS: 10, heapS: 20 }
   : { stepS: 10, recoveryS: 12, calibrationS: 3, calibrationRates: [1000, 1500, 2000, 3000, 4000], memoryRate: 1000, memoryS: 60, heapS: 300 };
+const heapSeconds = values['heap-seconds'] === undefined ? PLAN.heapS : Number(values['heap-seconds']);
 const MULTIPLIERS: Array<[string, number]> = [['0.5x', 0.5], ['1x', 1], ['1.5x', 1.5], ['2x', 2], ['3x', 3]];
 // Two cores: two SIP workers per core keep one busy while the other waits on a lock or the kernel.
 const KAMAILIO_CHILDREN = Number(values['kamailio-children'] ?? 4);
@@ -76,10 +86,11 @@ async function probeRate(sys: SystemUnderTest, rate: number, seconds: number, di
  * the first when that one is not), then one run halfway on a fresh gateway;
  * C = the highest clean rate.
  */
-async function findCapacity(work: string): Promise<{ capacity: number; steps: CalibrationStep[] }> {
+async function findCapacity(work: string): Promise<{ capacity: number; confirmed: boolean; steps: CalibrationStep[] }> {
   const dir = mkdtempSync(join(tmpdir(), 'overload-cal-'));
   const steps: CalibrationStep[] = [];
   let best = 0;
+  let confirmed = quick;
   let failedAt: number | undefined;
   let gw = await startGateway({ workDir: work });
   try {
@@ -116,21 +127,24 @@ async function findCapacity(work: string): Promise<{ capacity: number; steps: Ca
     }
     // A short run overestimates (queues and timers have not filled yet): C must hold for a whole step.
     // Confirm it for PLAN.stepS on a fresh gateway, a quarter lower each time it does not.
-    for (let tries = 0; best > 100 && tries < 3 && !quick; tries++) {
+    for (let tries = 0; best > 100 && tries < 4 && !quick; tries++) {
       await gw.stop();
       gw = await startGateway({ workDir: work });
       // A fresh process sheds while its JIT warms up: warm it at half the rate first (the step run warms up too).
       await probeRate(gw, Math.round(best / 2), 3, dir, 'warm-up (not counted)');
       const s = await probeRate(gw, best, PLAN.stepS, dir, `confirm for ${PLAN.stepS} s`);
       steps.push(s);
-      if (s.clean) break;
+      if (s.clean) {
+        confirmed = true;
+        break;
+      }
       best = Math.max(100, Math.round((best * 0.75) / 50) * 50);
     }
   } finally {
     await gw.stop();
     rmSync(dir, { recursive: true, force: true });
   }
-  return { capacity: best > 0 ? best : 100, steps };
+  return { capacity: best > 0 ? best : 100, confirmed, steps };
 }
 
 /** Warm up (not counted), then the step plan; recovery from the last step. */
@@ -170,47 +184,83 @@ async function memoryRun(sys: SystemUnderTest, rate: number, seconds: number, di
   return { ...reading, answeredPercent: f.started > 0 ? (100 * f.answered) / f.started : 0 };
 }
 
-/**
- * The highest rate the gateway carries for PLAN.heapS on a fresh process
- * with a 256 MB old space (alive, >= 99 % answered within 2 s). Starts at
- * 1,000 calls/s and walks up while runs pass, or down until one passes.
- */
-async function heapSearch(work: string, capacity: number, dir: string): Promise<{ highest: number | undefined; runs: Array<{ rate: number; answeredPercent: number; died?: string }> }> {
-  const rates = [250, 500, 750, 1000, 1250, 1500, 2000, 2500, 3000, 4000].filter((r) => r <= Math.max(capacity, 1000));
-  const runs: Array<{ rate: number; answeredPercent: number; died?: string }> = [];
-  const passes = async (rate: number): Promise<boolean> => {
-    const gw = await startGateway({ workDir: work, nodeFlags: ['--max-old-space-size=256'] });
-    try {
-      const run = startCaller({ target: gw.target, host: gw.callerHost, port: await freePortInRange(20000, 32000), rate, calls: rate * PLAN.heapS, dir, name: `heap-${rate}`, boundMs: (PLAN.heapS + STRAGGLER_S) * 1000 });
-      const res = await run.done;
-      const f = callerFigures(res.outcomes, { durationS: PLAN.heapS, created: res.created });
-      const died = gw.exitStatus();
-      const answeredPercent = f.started > 0 ? (100 * f.good) / f.started : 0;
-      runs.push({ rate, answeredPercent, ...(died !== undefined ? { died } : {}) });
-      log(`heap search: ${rate}/s for ${PLAN.heapS} s with --max-old-space-size=256: ${answeredPercent.toFixed(2)}% answered within 2 s${died !== undefined ? `, gateway died (${died})` : ''}`);
-      return died === undefined && answeredPercent >= 99;
-    } finally {
-      await gw.stop();
-    }
-  };
-  let i = rates.indexOf(1000);
-  if (i < 0) i = rates.length - 1;
-  let highest: number | undefined;
-  if (await passes(rates[i] ?? 1000)) {
-    highest = rates[i];
-    for (let j = i + 1; j < rates.length; j++) {
-      if (!(await passes(rates[j] ?? 0))) break;
-      highest = rates[j];
-    }
-  } else {
-    for (let j = i - 1; j >= 0; j--) {
-      if (await passes(rates[j] ?? 0)) {
-        highest = rates[j];
-        break;
+interface HeapRun {
+  rate: number;
+  seconds: number;
+  answeredPercent: number;
+  /** Calls that got a 503 from admission control (a surge shed before the heap is exhausted). */
+  shedPercent: number;
+  /** Largest nodejs_heap_size_used_bytes and RSS seen (scraped every 5 s), MB. */
+  heapUsedMaxMb?: number;
+  rssMaxMb: number;
+  died?: string;
+}
+
+const HEAP_MB = Number(values['heap-mb'] ?? 256);
+const HEAP_FLAG = `--max-old-space-size=${HEAP_MB}`;
+
+/** One run of `rate` for `seconds` on a fresh gateway with a 256 MB old space: does it live, and how much is answered. */
+async function heapRun(work: string, rate: number, seconds: number, dir: string): Promise<HeapRun> {
+  const gw = await startGateway({ workDir: work, nodeFlags: [HEAP_FLAG] });
+  let heapMax: number | undefined;
+  let rssMax = 0;
+  let watching = true;
+  const watcher = (async () => {
+    while (watching && gw.exitStatus() === undefined) {
+      const m = await gw.memory(true).catch(() => undefined);
+      if (m !== undefined) {
+        rssMax = Math.max(rssMax, m.rssKb / 1024);
+        if (m.heapUsedBytes !== undefined) heapMax = Math.max(heapMax ?? 0, m.heapUsedBytes / 1048576);
       }
+      for (let i = 0; i < 50 && watching; i++) await new Promise((r) => setTimeout(r, 100));
     }
+  })();
+  try {
+    const run = startCaller({ target: gw.target, host: gw.callerHost, port: await freePortInRange(20000, 32000), rate, calls: rate * seconds, dir, name: `heap-${rate}`, boundMs: (seconds + STRAGGLER_S) * 1000 });
+    const res = await run.done;
+    watching = false;
+    await watcher;
+    const f = callerFigures(res.outcomes, { durationS: seconds, created: res.created });
+    const died = gw.exitStatus();
+    const shed = f.failedByStatus['503'] ?? 0;
+    const r: HeapRun = {
+      rate,
+      seconds,
+      answeredPercent: f.started > 0 ? (100 * f.good) / f.started : 0,
+      shedPercent: f.started > 0 ? (100 * shed) / f.started : 0,
+      ...(heapMax !== undefined ? { heapUsedMaxMb: Math.round(heapMax) } : {}),
+      rssMaxMb: Math.round(rssMax),
+      ...(died !== undefined ? { died } : {}),
+    };
+    log(`heap: ${rate}/s for ${seconds} s with ${HEAP_FLAG}: ${r.answeredPercent.toFixed(2)}% answered within 2 s, ${r.shedPercent.toFixed(2)}% shed (503), heap used max ${r.heapUsedMaxMb ?? '-'} MB, RSS max ${r.rssMaxMb} MB${died !== undefined ? `, gateway DIED (${died})` : ', alive'}`);
+    return r;
+  } finally {
+    watching = false;
+    await watcher;
+    await gw.stop();
   }
-  return { highest, runs };
+}
+
+/**
+ * The highest rate the gateway carries for `seconds` on a fresh process with
+ * a 256 MB old space (alive, >= 99 % answered within 2 s): the clean capacity
+ * C first (no rate above it is carried cleanly anyway), then a quarter lower
+ * each time until one passes, `maxRuns` runs at most. `only` runs that one rate.
+ */
+async function heapSearch(work: string, capacity: number, seconds: number, dir: string, maxRuns: number, only?: number): Promise<{ highest: number | undefined; runs: HeapRun[] }> {
+  const runs: HeapRun[] = [];
+  const passes = (r: HeapRun): boolean => r.died === undefined && r.answeredPercent >= 99;
+  if (only !== undefined) {
+    const r = await heapRun(work, only, seconds, dir);
+    runs.push(r);
+    return { highest: passes(r) ? only : undefined, runs };
+  }
+  for (let rate = Math.round(capacity / 50) * 50; rate >= 100 && runs.length < maxRuns; rate = Math.round((rate * 0.75) / 50) * 50) {
+    const r = await heapRun(work, rate, seconds, dir);
+    runs.push(r);
+    if (passes(r)) return { highest: rate, runs };
+  }
+  return { highest: undefined, runs };
 }
 
 async function main(): Promise<void> {
@@ -239,7 +289,8 @@ async function main(): Promise<void> {
       const cal = await findCapacity(work.dir);
       capacity = cal.capacity;
       result['calibration'] = cal.steps;
-      log(`capacity: C = ${capacity} calls/s (highest rate with every call answered within 2 s in ${PLAN.calibrationS} s, confirmed for ${PLAN.stepS} s)`);
+      result['capacityConfirmed'] = cal.confirmed;
+      log(`capacity: C = ${capacity} calls/s (highest rate with every call answered within 2 s in ${PLAN.calibrationS} s, ${cal.confirmed ? `confirmed for ${PLAN.stepS} s` : `NOT confirmed for ${PLAN.stepS} s: the last try failed too (a busy machine?)`})`);
     }
     result['capacity'] = capacity;
     const plan: StepPlan[] = [
@@ -302,7 +353,15 @@ async function main(): Promise<void> {
       }
       errors.push(...memory.errors.map((e) => `memory ${e}`));
     }
-    if (values['heap-search'] ?? false) result['heapSearch'] = await heapSearch(work.dir, capacity, dir);
+    const heapRate = values['heap-rate'] === undefined ? undefined : Number(values['heap-rate']);
+    if (heapRate !== undefined && !(heapRate > 0)) throw new Error(`--heap-rate ${values['heap-rate']}: not a positive number`);
+    if (!(values['skip-heap'] ?? false) || heapRate !== undefined) {
+      try {
+        result['heapSearch'] = await heapSearch(work.dir, capacity, heapSeconds, dir, values['heap-search'] ?? false ? Infinity : 2, heapRate);
+      } catch (err) {
+        errors.push(`heap search: ${(err as Error).message}`);
+      }
+    }
   } finally {
     work.remove();
     rmSync(dir, { recursive: true, force: true });
@@ -314,12 +373,16 @@ async function main(): Promise<void> {
   const loadNote = `machine: ${cpus().length} cores, load average ${(result['machine'] as { load1AtStart: number }).load1AtStart.toFixed(1)} at the start, ${(loadavg()[0] ?? 0).toFixed(1)} at the end` +
     ((loadavg()[0] ?? 0) > cpus().length * 0.5 ? ' (busy: other work shares the cores; every figure is lower and noisier than on an idle machine)' : '');
   const lines = [loadNote, ...table, '', `recovery to >= 99% answered within 2 s after the surge: ${recovery}${downs}`];
+  if (result['capacityConfirmed'] === false) lines.splice(1, 0, `capacity C = ${capacity} calls/s was NOT confirmed for a whole step (every try at a higher rate failed): the machine was probably busy; the steps are relative to it`);
   if (gatewayRun?.died !== undefined) lines.push(`gateway DIED during the steps: ${gatewayRun.died}`);
   if (memory !== undefined) lines.push(memoryLine(memory));
-  const heap = result['heapSearch'] as { highest: number | undefined } | undefined;
-  if (heap !== undefined) lines.push(`highest rate for ${PLAN.heapS} s with --max-old-space-size=256: ${heap.highest ?? 'none'} calls/s`);
+  const heap = result['heapSearch'] as { highest: number | undefined; runs: HeapRun[] } | undefined;
+  if (heap !== undefined) {
+    const tried = heap.runs.map((r) => `${r.rate}/s: ${r.answeredPercent.toFixed(1)}% answered, ${r.shedPercent.toFixed(1)}% shed, heap max ${r.heapUsedMaxMb ?? '-'} MB, RSS max ${r.rssMaxMb} MB, ${r.died !== undefined ? `DIED (${r.died})` : 'alive'}`).join('; ');
+    lines.push(`highest rate for ${heapSeconds} s with ${HEAP_FLAG} (alive, >= 99% answered within 2 s): ${heap.highest ?? 'none'} calls/s (${tried})`);
+  }
   for (const e of errors) lines.push(`error: ${e.split('\n')[0]}`);
-  const v: Verdict[] = verdicts(capacity, gatewayRun, kamailioRun, memory);
+  const v: Verdict[] = verdicts(capacity, gatewayRun, kamailioRun, memory, heap === undefined ? undefined : { ...heap, seconds: heapSeconds, mb: HEAP_MB });
   Object.assign(result, { gateway: gatewayRun, kamailio: kamailioRun, memory, verdicts: v, errors, table: lines, seconds: Math.round((Date.now() - started) / 1000) });
   const file = values.json ?? join(repoRoot, 'bench', 'results', `overload-${new Date(started).toISOString().replace(/[:.]/g, '-')}.json`);
   mkdirSync(dirname(file), { recursive: true });

@@ -51,15 +51,30 @@ export class AdmissionGate {
   readonly #random: () => number;
   /** When the last 503 went out (performance.now()); an ACK is searched for our tag only within 64·T1 of it. */
   #lastShedAt = Number.NEGATIVE_INFINITY;
+  /** UDP datagrams (and their bytes) seen since takeReads(): the load monitor's read rate. */
+  #datagrams = 0;
+  #bytes = 0;
 
   constructor(options: AdmissionGateOptions) {
     this.#o = options;
     this.#random = options.random ?? Math.random;
   }
 
+  /** UDP datagrams and bytes screened since the previous call. */
+  takeReads(): { datagrams: number; bytes: number } {
+    const r = { datagrams: this.#datagrams, bytes: this.#bytes };
+    this.#datagrams = 0;
+    this.#bytes = 0;
+    return r;
+  }
+
   /** True when the message was dealt with here (shed, or the ACK of a shed 503); false → parse and process it. */
   screen(flow: Flow, data: Buffer): boolean {
     const admission = this.#o.admission;
+    if (flow.reliable === false) {
+      this.#datagrams++;
+      this.#bytes += data.length;
+    }
     // Fast path while normal: four byte compares; an ACK is only searched for our tag while a 503 of ours can still be ACKed.
     const ack = data[0] === 65 && data[1] === 67 && data[2] === 75 && data[3] === 32;
     if (ack) return performance.now() - this.#lastShedAt <= 64 * this.#o.t1Ms && data.indexOf(SHED_TAG_MARKER) >= 0;
@@ -68,10 +83,11 @@ export class AdmissionGate {
     if (method === undefined || !isSheddable(method)) return false;
     const inside = this.#o.isInside(flow);
     if (inside && !admission.critical) return false;
-    if (admission.admitsNew()) return false;
     const head = scanRequestHead(data, method);
     if (head === undefined || head.toTag) return false;
     if (this.#o.hasServerTransaction(head.branch, head.sentBy, method)) return false;
+    // Only a new request counts against the admitted rate (not a retransmission, not an in-dialog one).
+    if (admission.admitsNew()) return false;
     if (admission.lastStallMs > this.#o.t1Ms) {
       // It sat behind a stall longer than T1: its retransmission is already queued and will be answered.
       this.#o.shed?.inc({ reason: 'stale' });

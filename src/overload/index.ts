@@ -13,7 +13,7 @@ import { LoadMonitor } from './load-monitor.js';
 
 export { Admission, type AdmissionThresholds, type OverloadSignal, type OverloadState } from './admission.js';
 export { AdmissionGate, SHED_TAG_PREFIX } from './admission-gate.js';
-export { LoadMonitor, type LoadSample, udpSocketStats } from './load-monitor.js';
+export { estimateQueueDelayMs, kernelBytesPerDatagram, LoadMonitor, type LoadSample, udpSocketStats } from './load-monitor.js';
 
 export interface OverloadSettings extends Omit<AdmissionThresholds, 'sampleIntervalMs'> {
   enabled: boolean;
@@ -63,6 +63,8 @@ export class OverloadControl {
       intervalMs: s.sampleIntervalMs,
       pendingInvites: o.pendingInvites,
       udpPorts: o.udpPorts,
+      // The gate sees every datagram only when installed (enabled); otherwise no queue delay is estimated.
+      ...(s.enabled ? { reads: () => this.gate.takeReads() } : {}),
       onSample: (sample) => {
         this.admission.update(sample);
         const ratio = this.admission.shedding ? this.admission.admitFraction : 1;
