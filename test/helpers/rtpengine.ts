@@ -32,6 +32,10 @@ export interface RunningRtpengine {
   stop(): Promise<void>;
   /** The engine's stderr so far (the last 64 kB), for failure messages. */
   logs(): string;
+  /** A mark for `logsSince`: how many characters the engine has logged so far. */
+  logMark(): number;
+  /** What the engine logged after `mark` (what is still within the last 64 kB). */
+  logsSince(mark: number): string;
 }
 
 const LOG_LIMIT = 64 * 1024;
@@ -62,8 +66,10 @@ export async function startRtpengine(options: RtpengineOptions = {}): Promise<Ru
   ];
   const child = spawn('rtpengine', args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
+  let logged = 0;
   child.stderr?.setEncoding('utf8');
   child.stderr?.on('data', (chunk: string) => {
+    logged += chunk.length;
     log = (log + chunk).slice(-LOG_LIMIT);
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -88,6 +94,8 @@ export async function startRtpengine(options: RtpengineOptions = {}): Promise<Ru
     resume: () => signal(child, 'SIGCONT'),
     stop: () => (stopping ??= stop(child, exited)),
     logs: () => log,
+    logMark: () => logged,
+    logsSince: (mark) => log.slice(Math.max(0, log.length - (logged - mark))),
   };
 
   try {
