@@ -5,12 +5,12 @@
  * get 503 + Retry-After; a second signal exits at once.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { sbcCommand } from '../../helpers/paths.js';
+import { startCliGateway } from '../../helpers/cli-gateway.js';
 import { rand, request, response, SipPeer } from '../../helpers/sip-peer.js';
 import type { SipRequest } from '../../../src/sip/message.js';
 
@@ -27,28 +27,8 @@ admin: { listen: "127.0.0.1:0" }
 web: { enabled: false }
 security: { blockedUserAgents: [], rateLimit: { requestsPerSecondPerIp: 0 } }
 ${extra}`);
-  const { command, args } = sbcCommand();
-  const child = spawn(command, [...args, '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const lines: string[] = [];
-  const exited = new Promise<{ code: number | null; at: number }>((resolve) => child.on('exit', (code) => resolve({ code, at: Date.now() })));
-  const udpPort = await new Promise<number>((resolve, reject) => {
-    let buf = '';
-    const timer = setTimeout(() => reject(new Error(`no start line: ${lines.join('\n')}`)), 20_000);
-    child.stdout!.on('data', (c: Buffer) => {
-      buf += c.toString();
-      let i;
-      while ((i = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, i);
-        buf = buf.slice(i + 1);
-        lines.push(line);
-        const obj = JSON.parse(line) as { msg?: string; listeners?: string[] };
-        const udp = obj.listeners?.find((l) => l.startsWith('udp:'));
-        if (obj.msg === 'webrtc-sbc started' && udp !== undefined) { clearTimeout(timer); resolve(Number(udp.split(':').pop())); }
-      }
-    });
-    child.on('exit', () => reject(new Error(`exited early: ${lines.join('\n')}`)));
-  });
-  return { child, udpPort, exited, lines };
+  const g = await startCliGateway(file);
+  return { child: g.child, udpPort: g.udpPort, exited: g.exited, lines: g.lines };
 }
 
 /** Resolves with the exit if it comes within `ms`, else undefined (the process keeps running). */
