@@ -1,4 +1,4 @@
-import { isIP } from 'node:net';
+import { BlockList, isIP } from 'node:net';
 
 /** A host and port taken apart from `host:port` or `[v6]:port`. */
 export interface HostPort {
@@ -58,6 +58,23 @@ export function isCidr(text: string): boolean {
   const prefix = text.slice(slash + 1);
   if (!/^\d{1,3}$/.test(prefix)) return false;
   return Number(prefix) <= (family === 4 ? 32 : 128);
+}
+
+/** The networks of validated CIDRs (see isCidr) as one list to check addresses against. */
+export function cidrList(cidrs: readonly string[]): BlockList {
+  const list = new BlockList();
+  for (const cidr of cidrs) {
+    const [net = '', bits] = cidr.split('/');
+    const family = isIP(net) === 6 ? 'ipv6' : 'ipv4';
+    list.addSubnet(net, Number(bits ?? (family === 'ipv6' ? 128 : 32)), family);
+  }
+  return list;
+}
+
+/** Whether `address` (an IP literal) is in `list`; anything else is not. */
+export function inCidrList(list: BlockList, address: string): boolean {
+  const family = isIP(address);
+  return family !== 0 && list.check(address, family === 6 ? 'ipv6' : 'ipv4');
 }
 
 /** The unspecified addresses a listener binds to but no peer can reach. */

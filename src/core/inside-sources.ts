@@ -1,5 +1,6 @@
-import { BlockList, isIP } from 'node:net';
+import type { BlockList } from 'node:net';
 import { networkInterfaces } from 'node:os';
+import { cidrList, inCidrList } from '../config/net-formats.js';
 import type { Flow } from '../transport/flow.js';
 
 /** A backend target as far as recognising its traffic goes. */
@@ -16,7 +17,7 @@ export interface BackendAddress {
  * UDP is still a client. Trusted sources are CIDRs.
  */
 export class InsideSources {
-  readonly #trusted = new BlockList();
+  readonly #trusted: BlockList;
   /** Flows we opened toward backends. */
   readonly #dialed = new WeakSet<Flow>();
   #backends = new Set<string>();
@@ -27,12 +28,7 @@ export class InsideSources {
   #verdicts = new WeakMap<Flow, boolean>();
 
   constructor(trustedCidrs: readonly string[]) {
-    for (const cidr of trustedCidrs) {
-      const [net, bits] = cidr.split('/');
-      if (net === undefined) continue;
-      const family = isIP(net) === 6 ? 'ipv6' : 'ipv4';
-      this.#trusted.addSubnet(net, Number(bits ?? (family === 'ipv6' ? 128 : 32)), family);
-    }
+    this.#trusted = cidrList(trustedCidrs);
   }
 
   /** The backends now configured (at start and after a reload). */
@@ -78,8 +74,7 @@ export class InsideSources {
   /** For a hop with no flow yet (stateless response forwarding, UDP only). */
   hasUdpAddress(address: string, port: number): boolean {
     if (this.#backends.has(key('udp', address, port))) return true;
-    const family = isIP(address);
-    return family !== 0 && this.#trusted.check(address, family === 6 ? 'ipv6' : 'ipv4');
+    return inCidrList(this.#trusted, address);
   }
 }
 

@@ -1,9 +1,8 @@
 import type { RouteSpec } from './spec.js';
 
 interface CompiledRoute {
-  /** Lower-case domain for an exact match, or the `.suffix` of a wildcard. */
-  match: string;
-  wildcard: boolean;
+  /** Whether a normalized host is the route's domain. */
+  match: (host: string) => boolean;
   backend: string;
 }
 
@@ -18,12 +17,7 @@ export class DomainRoutes {
   readonly #routes: CompiledRoute[];
 
   constructor(routes: readonly RouteSpec[]) {
-    this.#routes = routes.map((r) => {
-      const domain = normalizeHost(r.domain);
-      if (domain === '*') return { match: '', wildcard: true, backend: r.backend };
-      if (domain.startsWith('*.')) return { match: domain.slice(1), wildcard: true, backend: r.backend };
-      return { match: domain, wildcard: false, backend: r.backend };
-    });
+    this.#routes = routes.map((r) => ({ match: hostPattern(r.domain), backend: r.backend }));
   }
 
   /**
@@ -33,14 +27,29 @@ export class DomainRoutes {
   match(host: string): string | undefined {
     const h = normalizeHost(host);
     for (const r of this.#routes) {
-      if (r.wildcard ? h.endsWith(r.match) && h.length > r.match.length : h === r.match) return r.backend;
+      if (r.match(h)) return r.backend;
     }
     return undefined;
   }
 }
 
+/**
+ * A domain pattern: exact, `*.example.com` (names under example.com, not
+ * example.com itself) or `*` (everything); the test takes a host already
+ * normalized (normalizeHost).
+ */
+export function hostPattern(domain: string): (host: string) => boolean {
+  const d = normalizeHost(domain);
+  if (d === '*') return () => true;
+  if (d.startsWith('*.')) {
+    const suffix = d.slice(1);
+    return (h) => h.length > suffix.length && h.endsWith(suffix);
+  }
+  return (h) => h === d;
+}
+
 /** Lower-case, without a trailing root dot, so `Example.COM.` equals `example.com`. */
-function normalizeHost(host: string): string {
+export function normalizeHost(host: string): string {
   const h = host.trim().toLowerCase();
   return h.endsWith('.') ? h.slice(0, -1) : h;
 }

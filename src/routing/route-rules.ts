@@ -4,10 +4,12 @@
  * answers the request (reply), or rewrites the Request-URI user (strip,
  * prefix) and picks a group; the domain form only picks a group.
  */
-import { BlockList, isIP } from 'node:net';
+import type { BlockList } from 'node:net';
 import type { RouteEntry } from '../config/routing-schema.js';
 import { RULE_MAX_USER_LENGTH } from '../config/routing-schema.js';
 import type { RouteSpec } from './spec.js';
+import { cidrList, inCidrList } from '../config/net-formats.js';
+import { hostPattern, normalizeHost } from './domain-routes.js';
 
 /** What the first matching rule says. */
 export interface RuleOutcome {
@@ -73,7 +75,7 @@ export class RouteRules {
       if (rule.domain !== undefined && !rule.domain.match(host)) continue;
       if (rule.ruriUser !== undefined && !rule.ruriUser(input.ruriUser)) continue;
       if (rule.fromUser !== undefined && !rule.fromUser(input.fromUser)) continue;
-      if (rule.source !== undefined && !checkAddress(rule.source, input.sourceAddress)) continue;
+      if (rule.source !== undefined && !inCidrList(rule.source, input.sourceAddress)) continue;
       const a = rule.action;
       let user: string | undefined;
       if ((a.strip !== undefined || a.prefix !== undefined) && input.ruriUser !== undefined) {
@@ -108,7 +110,7 @@ function compile(e: RouteEntry, index: number): CompiledRule {
     domain: m.domain === undefined ? undefined : domainTest(m.domain),
     ruriUser: m.ruriUser === undefined ? undefined : userTest(m.ruriUser),
     fromUser: m.fromUser === undefined ? undefined : userTest(m.fromUser),
-    source: m.source === undefined ? undefined : blockList(m.source),
+    source: m.source === undefined ? undefined : cidrList(m.source),
     action: e.action ?? {},
     domainForm: false,
   };
@@ -123,34 +125,8 @@ function userTest(m: { prefix?: string | undefined; regex?: string | undefined }
   return (user) => user !== undefined && user.length <= RULE_MAX_USER_LENGTH && re.test(user);
 }
 
-/** Exact, `*.suffix` (names under it, not itself) or `*` (everything), like the dispatcher's domain routes. */
+/** Exact, `*.suffix` (names under it, not itself) or `*` (everything), as the domain routes match. */
 function domainTest(domain: string): DomainTest {
-  const d = normalizeHost(domain);
-  if (d === '*') return { domain, match: () => true };
-  if (d.startsWith('*.')) {
-    const suffix = d.slice(1);
-    return { domain, match: (h) => h.endsWith(suffix) && h.length > suffix.length };
-  }
-  return { domain, match: (h) => h === d };
+  return { domain, match: hostPattern(domain) };
 }
 
-function blockList(cidrs: readonly string[]): BlockList {
-  const list = new BlockList();
-  for (const cidr of cidrs) {
-    const [net = '', bits] = cidr.split('/');
-    const family = isIP(net) === 6 ? 'ipv6' : 'ipv4';
-    list.addSubnet(net, Number(bits ?? (family === 'ipv6' ? 128 : 32)), family);
-  }
-  return list;
-}
-
-function checkAddress(list: BlockList, address: string): boolean {
-  const family = isIP(address);
-  if (family === 0) return false;
-  return list.check(address, family === 6 ? 'ipv6' : 'ipv4');
-}
-
-function normalizeHost(host: string): string {
-  const h = host.trim().toLowerCase();
-  return h.endsWith('.') ? h.slice(0, -1) : h;
-}
