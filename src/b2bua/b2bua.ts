@@ -57,8 +57,6 @@ export interface B2buaOptions {
   };
   /** Reason header of the BYEs for a client that is gone. */
   clientGoneReason?: string;
-  /** Told the A-leg Call-ID of every call ended because its client is gone (call records: `client-gone`). */
-  clientGone?: (callId: string) => void;
   /**
    * state.store redis: the URI other nodes reach this one at. Our dialog
    * records name it, and a request for a dialog another node holds (its
@@ -400,10 +398,7 @@ export class B2bua implements RequestTaker {
     for (const call of set) {
       if (call.state === 'ended') continue;
       this.#ending(call, { by: 'sbc', reason: 'client-gone' });
-      if (clientGone) {
-        this.#o.metrics?.clientGone.inc();
-        this.#o.clientGone?.(call.a.callId);
-      }
+      if (clientGone) this.#o.metrics?.clientGone.inc();
       call.hangUp(undefined, clientGone ? this.#o.clientGoneReason : undefined);
     }
   }

@@ -137,7 +137,6 @@ export class CorePart implements Part {
         recovery,
         ...(recovery.nodeUri !== undefined ? { nodeUri: recovery.nodeUri } : {}),
         clientGoneReason: CLIENT_GONE_REASON,
-        clientGone: (callId: string) => this.#established.ended(callId, { by: 'sbc', reason: 'client-gone' }),
       });
     }
     // Built-in services (echo, tone): local registrar with embedded media; they take their calls as the B2BUA would.
