@@ -19,8 +19,8 @@ export interface StoreHarness {
   elapse(ms: number): Promise<void>;
 }
 
-/** Resolves once `condition` holds; published messages may arrive after publish() resolves (on a Redis Cluster under load, seconds later: it failed at 2 s in full-suite runs). */
-export async function eventually(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+/** Resolves once `condition` holds; published messages may arrive after publish() resolves. */
+export async function eventually(condition: () => boolean, what: string, timeoutMs = 2000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {
     if (Date.now() > deadline) assert.fail(`not within ${timeoutMs} ms: ${what}`);
