@@ -1,11 +1,23 @@
 // Runs every compiled test file under dist/test with Node's test runner.
-// Usage: node scripts/run-tests.mjs [dir-or-file ...]   (default: unit, integration, e2e, and the bench tools' own tests)
+// Usage: node scripts/run-tests.mjs [--workers N] [dir-or-file ...]   (default: unit, integration, e2e, and the bench tools' own tests)
+// --workers N: every gateway a test starts through test/helpers/sbc.ts runs as the real CLI with N workers (SBC_TEST_WORKERS).
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 const root = resolve(import.meta.dirname, '..');
-const roots = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ['dist/test/unit', 'dist/test/integration', 'dist/test/e2e', 'dist/bench'];
+const argv = process.argv.slice(2);
+const w = argv.indexOf('--workers');
+if (w >= 0) {
+  const n = Number(argv[w + 1]);
+  if (!Number.isInteger(n) || n < 1) {
+    console.error(`--workers needs a whole number of workers, not ${argv[w + 1] ?? 'nothing'}`);
+    process.exit(2);
+  }
+  process.env.SBC_TEST_WORKERS = String(n);
+  argv.splice(w, 2);
+}
+const roots = argv.length > 0 ? argv : ['dist/test/unit', 'dist/test/integration', 'dist/test/e2e', 'dist/bench'];
 
 function collect(path, out) {
   if (!existsSync(path)) return out;

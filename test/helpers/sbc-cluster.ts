@@ -25,14 +25,9 @@ export interface LogLine {
   [key: string]: unknown;
 }
 
-export interface ClusterSbc {
+/** The CLI running with workers, whatever its configuration. */
+export interface WorkersCli {
   child: ChildProcess;
-  /** The shared SIP port (UDP and TCP). */
-  port: number;
-  /** WS / WSS ports when asked for (0 otherwise). */
-  wsPort: number;
-  wssPort: number;
-  tlsPort: number;
   /** Live workers by id (a restarted worker replaces its entry). */
   workers: Map<number, ClusterWorker>;
   lines: LogLine[];
@@ -43,7 +38,18 @@ export interface ClusterSbc {
   killWorker(id: number): number;
   /** The worker whose inside port is `port`. */
   workerByInsidePort(port: number): ClusterWorker | undefined;
+  /** The supervisor's admin API (http://…), once it said it listens. */
+  adminUrl: string | undefined;
   stop(): Promise<void>;
+}
+
+export interface ClusterSbc extends WorkersCli {
+  /** The shared SIP port (UDP and TCP). */
+  port: number;
+  /** WS / WSS ports when asked for (0 otherwise). */
+  wsPort: number;
+  wssPort: number;
+  tlsPort: number;
 }
 
 /** Starts `webrtc-sbc` with `workers` and the YAML `extra`; resolves when every worker is ready. */
@@ -66,12 +72,24 @@ shutdown: { drainSeconds: 0 }
 security: { blockedUserAgents: [], rateLimit: { requestsPerSecondPerIp: 0 } }
 overload: { loopDelayMs: 2000 }
 ${extra}`);
+  const cli = await runWorkersCli(file, workers, [port], () => rmSync(dir, { recursive: true, force: true }));
+  return { ...cli, port, wsPort, wssPort, tlsPort };
+}
+
+/**
+ * Runs `webrtc-sbc --config FILE` whose configuration has `workers`;
+ * resolves when every worker and the admin API are ready. `shared` are the
+ * configured UDP ports (a worker's other UDP port is its inside port);
+ * `cleanup` runs after the process has exited.
+ */
+export async function runWorkersCli(file: string, workers: number, shared: number[], cleanup: () => void = () => undefined): Promise<WorkersCli> {
   const { command, args } = sbcCommand();
   const child = spawn(command, [...args, '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   const lines: LogLine[] = [];
   const waiters: { match: (l: LogLine) => boolean; resolve: (l: LogLine) => void }[] = [];
   const live = new Map<number, ClusterWorker>();
+  let adminUrl: string | undefined;
   let stderr = '';
   child.stderr!.on('data', (c: Buffer) => { stderr += c.toString(); });
   let buf = '';
@@ -91,9 +109,10 @@ ${extra}`);
         if (line.msg === 'worker ready' && typeof line.pid === 'number') w.pid = line.pid;
         if (line.msg === 'webrtc-sbc started') {
           const listeners = (line.listeners as string[] | undefined) ?? [];
-          w.insidePort = listeners.filter((l) => l.startsWith('udp:')).map((l) => Number(l.split(':').pop())).find((p) => p !== port) ?? 0;
+          w.insidePort = listeners.filter((l) => l.startsWith('udp:')).map((l) => Number(l.split(':').pop())).find((p) => !shared.includes(p)) ?? 0;
         }
       }
+      if (line.msg === 'admin API listening for every worker' && typeof line.admin === 'string') adminUrl = line.admin;
       for (let k = waiters.length - 1; k >= 0; k--) {
         if (waiters[k]!.match(line)) waiters.splice(k, 1)[0]!.resolve(line);
       }
@@ -113,7 +132,7 @@ ${extra}`);
     // CLUSTER_DEBUG=FILE: every line the gateway printed, written to FILE, to see why a test failed.
     if (process.env.CLUSTER_DEBUG) writeFileSync(process.env.CLUSTER_DEBUG, lines.map((l) => JSON.stringify(l)).join('\n'));
     await stopChild(child, exited.then(() => undefined));
-    rmSync(dir, { recursive: true, force: true });
+    cleanup();
   };
   try {
     const ready = new Set<number>();
@@ -122,7 +141,7 @@ ${extra}`);
       void exited.then((code) => reject(new Error(`gateway exited (${code}) before its workers were ready:\n${stderr}`)));
       const check = (l: LogLine): boolean => {
         if (l.msg === 'worker ready' && typeof l.worker === 'number') ready.add(l.worker);
-        if (ready.size < workers) return false;
+        if (ready.size < workers || adminUrl === undefined) return false;
         clearTimeout(timer);
         resolve();
         return true;
@@ -136,10 +155,6 @@ ${extra}`);
   }
   return {
     child,
-    port,
-    wsPort,
-    wssPort,
-    tlsPort,
     workers: live,
     lines,
     exited,
@@ -151,6 +166,7 @@ ${extra}`);
       return pid;
     },
     workerByInsidePort: (p) => [...live.values()].find((w) => w.insidePort === p),
+    get adminUrl() { return adminUrl; },
     stop,
   };
 }

@@ -9,6 +9,7 @@ import { configSchema, type Config } from '../../src/config/schema.js';
 import { silentLogger, createLogger } from '../../src/log/logger.js';
 import { Server, type ServerOptions } from '../../src/server.js';
 import type { ListenerInfo, TransportProtocol } from '../../src/transport/flow.js';
+import { startWorkersSbc, testWorkers } from './sbc-workers.js';
 
 export interface TestSbc {
   server: Server;
@@ -50,10 +51,40 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** Config input as YAML would give it; listeners default to udp, tcp, ws on 127.0.0.1:0, media to passthrough. */
-export async function startSbc(input: Record<string, unknown> = {}, options: ServerOptions = {}): Promise<TestSbc> {
+/**
+ * Config input as YAML would give it; listeners default to udp, tcp, ws on
+ * 127.0.0.1:0, media to passthrough. With SBC_TEST_WORKERS=N (the suite at
+ * workers N) the gateway is the real CLI with N workers in a child process
+ * (test/helpers/sbc-workers.ts); a test that looks inside the gateway's
+ * process (`server`) or hands it ServerOptions uses startSbcInProcess.
+ */
+export async function startSbc(input: Record<string, unknown> = {}): Promise<TestSbc> {
+  const workers = testWorkers();
+  if (workers === 1) return startSbcInProcess(input);
   const dir = mkdtempSync(join(tmpdir(), 'sbc-test-'));
-  const config = configSchema.parse({
+  const cleanup = (): void => rmSync(dir, { recursive: true, force: true });
+  try {
+    const running = await startWorkersSbc(withTestDefaults(input, dir), workers, dir, cleanup);
+    const config = configSchema.parse(running.input);
+    return {
+      get server(): Server {
+        throw new Error('this test looks inside the gateway process: it starts the gateway with startSbcInProcess');
+      },
+      config,
+      listener: (t) => running.listener(t, config),
+      hostPort: (t) => `${running.listener(t, config).address}:${running.listener(t, config).boundPort}`,
+      adminUrl: running.adminUrl,
+      stop: () => running.stop(),
+    };
+  } catch (err) {
+    cleanup();
+    throw err;
+  }
+}
+
+/** The configuration input a test gateway starts from, with the test's own keys over it. */
+function withTestDefaults(input: Record<string, unknown>, dir: string): Record<string, unknown> {
+  return {
     listen: [
       { transport: 'udp', address: '127.0.0.1', port: 0 },
       { transport: 'tcp', address: '127.0.0.1', port: 0 },
@@ -68,7 +99,13 @@ export async function startSbc(input: Record<string, unknown> = {}, options: Ser
     ...input,
     security: testSecurity(input.security),
     overload: testOverload(input.overload),
-  });
+  };
+}
+
+/** The gateway as a Server in the test's own process, whatever SBC_TEST_WORKERS says. */
+export async function startSbcInProcess(input: Record<string, unknown> = {}, options: ServerOptions = {}): Promise<TestSbc> {
+  const dir = mkdtempSync(join(tmpdir(), 'sbc-test-'));
+  const config = configSchema.parse(withTestDefaults(input, dir));
   const logger = process.env.TEST_SBC_LOG ? createLogger('debug') : silentLogger();
   const server = new Server(config, logger, options);
   try {

@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import { configSchema } from '../../../src/config/schema.js';
 import type { SipRequest } from '../../../src/sip/message.js';
 import { HepCollector, type HepPacket } from '../../helpers/hep-collector.js';
-import { startSbc, type TestSbc } from '../../helpers/sbc.js';
+import { startSbc, startSbcInProcess, type TestSbc } from '../../helpers/sbc.js';
 import { rand, request, response, SipPeer, uacRouteSet } from '../../helpers/sip-peer.js';
 
 interface Seen { raw: string; from: string; to: string }
@@ -195,7 +195,7 @@ describe('HEP capture and reload', () => {
     const base = { listen: [{ transport: 'udp', address: '127.0.0.1', port: 0 }] };
     const steps = [`127.0.0.1:${first.port}`, `127.0.0.1:${second.port}`, ''];
     let step = 0;
-    const sbc = await startSbc(base, {
+    const sbc = await startSbcInProcess(base, {
       reloadConfig: async () => ({ ok: true as const, value: { config: configSchema.parse({ ...base, capture: { hep: { address: steps[step] } } }) } }),
     });
     const phone = await SipPeer.udp();

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { rand, request, SipPeer } from '../../helpers/sip-peer.js';
-import { startSbc, type TestSbc } from '../../helpers/sbc.js';
+import { startSbc, startSbcInProcess, type TestSbc } from '../../helpers/sbc.js';
 import { backends, calleeHangsUp, callerHangsUp, placeCall, readRecords, recordFor, sleep, uas, type Uas } from './records-helpers.js';
 
 for (const mode of ['proxy', 'b2bua'] as const) {
@@ -188,7 +188,7 @@ describe('call records: POST /api/reload', () => {
     const second = join(dir, 'second.jsonl');
     const backend = await uas();
     let next: TestSbc['config'] | undefined;
-    const sbc = await startSbc({ backends: backends(backend), timers: { t1Ms: 50 }, callRecords: { file: first } }, {
+    const sbc = await startSbcInProcess({ backends: backends(backend), timers: { t1Ms: 50 }, callRecords: { file: first } }, {
       reloadConfig: async () => ({ ok: true, value: { config: next! } }),
     });
     const client = await SipPeer.udp();

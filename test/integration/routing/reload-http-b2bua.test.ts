@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Config } from '../../../src/config/index.js';
 import { sbcCommand } from '../../helpers/paths.js';
-import { startSbc, type TestSbc } from '../../helpers/sbc.js';
+import { startSbc, startSbcInProcess, type TestSbc } from '../../helpers/sbc.js';
 import { SipPeer } from '../../helpers/sip-peer.js';
 import { group, Phone, scriptDir, Uas } from './harness.js';
 
@@ -31,7 +31,7 @@ describe('reload of the routing script', () => {
     g = await threeGroups();
     file = dir.write('route.mjs', `export default () => ({ relay: { group: 'carrier' } });\n`);
     let config: Config | undefined;
-    sbc = await startSbc({ backends: g.backends, routing: { script: file } }, { reloadConfig: async () => ({ ok: true as const, value: { config: config! } }) });
+    sbc = await startSbcInProcess({ backends: g.backends, routing: { script: file } }, { reloadConfig: async () => ({ ok: true as const, value: { config: config! } }) });
     config = sbc.config;
     phone = new Phone(await SipPeer.udp(), sbc.listener('udp').boundPort, g.all);
   });
@@ -80,7 +80,7 @@ describe('reload with isolation: worker', () => {
     const g = await threeGroups();
     const file = dir.write('route.mjs', `export default () => ({ relay: { group: 'carrier' } });\n`);
     let config: Config | undefined;
-    const sbc = await startSbc({ backends: g.backends, routing: { script: file, isolation: 'worker' } }, { reloadConfig: async () => ({ ok: true as const, value: { config: config! } }) });
+    const sbc = await startSbcInProcess({ backends: g.backends, routing: { script: file, isolation: 'worker' } }, { reloadConfig: async () => ({ ok: true as const, value: { config: config! } }) });
     config = sbc.config;
     const phone = new Phone(await SipPeer.udp(), sbc.listener('udp').boundPort, g.all);
     t.after(async () => { phone.peer.close(); for (const u of g.all) u.peer.close(); await sbc.stop(); dir.remove(); });

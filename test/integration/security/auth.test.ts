@@ -16,7 +16,7 @@ import { DigestNonces } from '../../../src/security/digest-auth.js';
 import { computeHa1, computeResponse, parseDigestChallenge, type DigestChallenge } from '../../../src/sip/digest.js';
 import { freePortInRange } from '../../helpers/free-port.js';
 import { sbcCommand } from '../../helpers/paths.js';
-import { startSbc, type TestSbc } from '../../helpers/sbc.js';
+import { startSbc, startSbcInProcess, type TestSbc } from '../../helpers/sbc.js';
 import { rand, request, response, SipPeer, type Received } from '../../helpers/sip-peer.js';
 
 const FLOW_SECRET = 'auth-test-flow-secret';
@@ -274,7 +274,7 @@ describe('users file reload', () => {
     const usersFile = join(dir, 'reload-users');
     writeFileSync(usersFile, 'alice:wonderland\n');
     const input = { ...backendsOf(registrar), timers: { t1Ms: 50 }, security: { auth: { mode: 'local', usersFile } } };
-    const sbc = await startSbc(input, { reloadConfig: async () => ({ ok: true as const, value: { config: configSchema.parse({ ...input, listen: [{ transport: 'udp', address: '127.0.0.1', port: 0 }] }) } }) });
+    const sbc = await startSbcInProcess(input, { reloadConfig: async () => ({ ok: true as const, value: { config: configSchema.parse({ ...input, listen: [{ transport: 'udp', address: '127.0.0.1', port: 0 }] }) } }) });
     t.after(() => sbc.stop());
     const to = { address: '127.0.0.1', port: sbc.listener('udp').boundPort };
     const phone = await SipPeer.udp();

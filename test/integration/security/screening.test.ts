@@ -9,7 +9,7 @@ import { execFile } from 'node:child_process';
 import { describe, test, type TestContext } from 'node:test';
 import { configSchema, defaultConfig } from '../../../src/config/schema.js';
 import { rand, request, response, SipPeer } from '../../helpers/sip-peer.js';
-import { startSbc, type TestSbc } from '../../helpers/sbc.js';
+import { startSbc, startSbcInProcess, type TestSbc } from '../../helpers/sbc.js';
 
 /** The product's screening defaults (the test helper turns them off for other tests). */
 const PRODUCT_SECURITY = (() => {
@@ -155,7 +155,7 @@ describe('reload', () => {
   test('POST /api/reload applies blockedUserAgents without a restart', async (t) => {
     const base = { security: { blockedUserAgents: [], rateLimit: { requestsPerSecondPerIp: 0 } } };
     const next = configSchema.parse({ ...base, security: { blockedUserAgents: ['evil-scanner'], rateLimit: { requestsPerSecondPerIp: 0 } } });
-    const sbc = await startSbc(base, { reloadConfig: async () => ({ ok: true as const, value: { config: next } }) });
+    const sbc = await startSbcInProcess(base, { reloadConfig: async () => ({ ok: true as const, value: { config: next } }) });
     t.after(() => sbc.stop());
     const scan = (peer: SipPeer, userAgent: string): void =>
       peer.send(request({ method: 'OPTIONS', uri: `sip:${sbc.hostPort('udp')}`, sentBy: `${peer.address.address}:${peer.address.port}`, headers: [`User-Agent: ${userAgent}`] }), udpOf(sbc));

@@ -20,7 +20,7 @@ import { configSchema, type Config } from '../../../src/config/schema.js';
 import { createLogger } from '../../../src/log/logger.js';
 import { ok } from '../../../src/sip/result.js';
 import { ecKey, hmacKey, mintToken, rsaKey, type SigningKey } from '../../helpers/handshake-token.js';
-import { startSbc, type TestSbc } from '../../helpers/sbc.js';
+import { startSbc, startSbcInProcess, type TestSbc } from '../../helpers/sbc.js';
 import { rand, request, response, SipPeer, type Received } from '../../helpers/sip-peer.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sbc-ws-edge-'));
@@ -99,7 +99,7 @@ describe('WebSocket handshake checks (security.websocket) on a real gateway', ()
     };
     writeFileSync(join(dir, 'users'), 'alice:alice-password\nbob:bob-password\n');
     const websocket = { allowedOrigins: [APP, 'https://*.tenant.example'], token: { ...hs.config, audience: AUDIENCE } };
-    sbc = await startSbc(input(websocket), {
+    sbc = await startSbcInProcess(input(websocket), {
       reloadConfig: async () => ok({ config: configSchema.parse({ ...config, security: { ...config.security, websocket: reloadWith ?? config.security.websocket } }) }),
     });
     config = sbc.config;

@@ -18,7 +18,7 @@ import { after, describe, test } from 'node:test';
 import WebSocket from 'ws';
 import { configSchema } from '../../../src/config/schema.js';
 import { ok } from '../../../src/sip/result.js';
-import { startSbc, type TestSbc } from '../../helpers/sbc.js';
+import { startSbc, startSbcInProcess, type TestSbc } from '../../helpers/sbc.js';
 import { rand, request, response, SipPeer, uacRouteSet } from '../../helpers/sip-peer.js';
 import { freshTestCert, type TestCert } from '../../helpers/test-cert.js';
 
@@ -166,7 +166,7 @@ describe('certificate renewal without a restart', () => {
     const backend = await backendUas();
     let tls: Record<string, unknown> = { watch: false };
     const input = (): Record<string, unknown> => gatewayInput(files, backend, tls);
-    const sbc = await startSbc(input(), { reloadConfig: async () => ok({ config: configSchema.parse({ ...sbc.config, tls: { ...sbc.config.tls, ...tls } }) }) });
+    const sbc = await startSbcInProcess(input(), { reloadConfig: async () => ok({ config: configSchema.parse({ ...sbc.config, tls: { ...sbc.config.tls, ...tls } }) }) });
     const tlsPort = sbc.listener('tls').boundPort;
     const reload = async (): Promise<{ status: number; body: Record<string, unknown> }> => {
       const res = await fetch(`${sbc.adminUrl}/api/reload`, { method: 'POST' });
