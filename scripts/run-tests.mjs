@@ -1,6 +1,6 @@
 // Runs every compiled test file under dist/test with Node's test runner.
 // Usage: node scripts/run-tests.mjs [--workers N] [dir-or-file ...]   (default: unit, integration, e2e, and the bench tools' own tests)
-// --workers N: every gateway a test starts through test/helpers/sbc.ts runs as the real CLI with N workers (SBC_TEST_WORKERS).
+// --workers N: every gateway a test starts through test/helpers/sbc.ts runs as the real CLI with N workers (TEST_GATEWAY_WORKERS).
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -14,7 +14,7 @@ if (w >= 0) {
     console.error(`--workers needs a whole number of workers, not ${argv[w + 1] ?? 'nothing'}`);
     process.exit(2);
   }
-  process.env.SBC_TEST_WORKERS = String(n);
+  process.env.TEST_GATEWAY_WORKERS = String(n);
   argv.splice(w, 2);
 }
 const roots = argv.length > 0 ? argv : ['dist/test/unit', 'dist/test/integration', 'dist/test/e2e', 'dist/bench'];

@@ -1,5 +1,5 @@
 /**
- * The suite at `workers` N: with SBC_TEST_WORKERS=N (N ≥ 2, set by
+ * The suite at `workers` N: with TEST_GATEWAY_WORKERS=N (N ≥ 2, set by
  * `node scripts/run-tests.mjs --workers N`) startSbc runs the real CLI with a
  * supervisor and N workers in a child process instead of a Server in the
  * test's own process. Listeners configured on port 0 get a free port picked
@@ -15,7 +15,7 @@ import { runWorkersCli, type WorkersCli } from './sbc-cluster.js';
 
 /** Workers the suite runs the gateway with (1: in the test's own process). */
 export function testWorkers(): number {
-  const n = Number(process.env.SBC_TEST_WORKERS ?? '1');
+  const n = Number(process.env.TEST_GATEWAY_WORKERS ?? '1');
   return Number.isInteger(n) && n > 1 ? n : 1;
 }
 

@@ -53,7 +53,7 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 
 /**
  * Config input as YAML would give it; listeners default to udp, tcp, ws on
- * 127.0.0.1:0, media to passthrough. With SBC_TEST_WORKERS=N (the suite at
+ * 127.0.0.1:0, media to passthrough. With TEST_GATEWAY_WORKERS=N (the suite at
  * workers N) the gateway is the real CLI with N workers in a child process
  * (test/helpers/sbc-workers.ts); a test that looks inside the gateway's
  * process (`server`) or hands it ServerOptions uses startSbcInProcess.
@@ -102,7 +102,7 @@ function withTestDefaults(input: Record<string, unknown>, dir: string): Record<s
   };
 }
 
-/** The gateway as a Server in the test's own process, whatever SBC_TEST_WORKERS says. */
+/** The gateway as a Server in the test's own process, whatever TEST_GATEWAY_WORKERS says. */
 export async function startSbcInProcess(input: Record<string, unknown> = {}, options: ServerOptions = {}): Promise<TestSbc> {
   const dir = mkdtempSync(join(tmpdir(), 'sbc-test-'));
   const config = configSchema.parse(withTestDefaults(input, dir));
