@@ -118,6 +118,7 @@ export class Server {
     const core: CorePart = (this.#core = new CorePart({
       ...ctx,
       store,
+      recordStore: () => state.recordStore,
       transport,
       transactions,
       dispatcher,

@@ -13,7 +13,7 @@ import { silentLogger, type Logger } from '../log/logger.js';
 import { StateStoreClosedError, StateStoreUnavailableError } from '../state/errors.js';
 import type { StateStore } from '../state/store.js';
 import { isSbcMessage, parentEndpoint, sendSafely, type IpcEndpoint } from './ipc-endpoint.js';
-import { fromWireError, STORE_MESSAGE, STORE_PUBLICATION, type StoreOp } from './store-protocol.js';
+import { fromWireError, MAX_BATCH, STORE_MESSAGE, STORE_PUBLICATION, type StoreOp, type WireRequest } from './store-protocol.js';
 
 /** Safe defaults for every limit, in one place. */
 export const IPC_STORE_DEFAULTS = {
@@ -54,6 +54,9 @@ export class IpcStateStore implements StateStore {
   /** In id order, so in deadline order: the sweep stops at the first live one. */
   readonly #pending = new Map<number, Pending>();
   readonly #channels = new Map<string, Channel>();
+  /** Requests of this turn of the event loop, sent together by #flush. */
+  #outbox: WireRequest[] = [];
+  #flushing: NodeJS.Immediate | undefined;
   #nextId = 1;
   #sweep: NodeJS.Timeout | undefined;
   #closed = false;
@@ -155,7 +158,9 @@ export class IpcStateStore implements StateStore {
     this.#endpoint.off('disconnect', this.#onDisconnect);
     clearInterval(this.#sweep);
     this.#sweep = undefined;
-    if (!this.#lost) sendSafely(this.#endpoint, { sbc: STORE_MESSAGE, client: this.#client, id: 0, op: 'close', args: [] });
+    // What was asked in this turn still goes (its answers are not waited for).
+    if (!this.#lost) this.#outbox.push([0, 'close', []]);
+    this.#flush();
     this.#channels.clear();
     this.#failAll((op) => new StateStoreClosedError(op));
   }
@@ -178,14 +183,28 @@ export class IpcStateStore implements StateStore {
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { resolve, reject, op, deadline: Date.now() + this.#timeoutMs });
       this.#armSweep();
-      sendSafely(this.#endpoint, { sbc: STORE_MESSAGE, client: this.#client, id, op, args }, (error) => {
-        const p = this.#pending.get(id);
-        if (p === undefined) return;
-        this.#pending.delete(id);
-        p.reject(new StateStoreUnavailableError(`state store unavailable: ${error.message} (${op})`));
-      });
+      this.#outbox.push([id, op, args]);
+      if (this.#outbox.length >= MAX_BATCH) this.#flush();
+      else this.#flushing ??= setImmediate(this.#flush);
     });
   }
+
+  /** Sends this turn's requests as one message; a send that fails rejects each of them. */
+  readonly #flush = (): void => {
+    if (this.#flushing !== undefined) clearImmediate(this.#flushing);
+    this.#flushing = undefined;
+    const batch = this.#outbox;
+    if (batch.length === 0) return;
+    this.#outbox = [];
+    sendSafely(this.#endpoint, { sbc: STORE_MESSAGE, client: this.#client, batch }, (error) => {
+      for (const [id, op] of batch) {
+        const p = this.#pending.get(id);
+        if (p === undefined) continue;
+        this.#pending.delete(id);
+        p.reject(new StateStoreUnavailableError(`state store unavailable: ${error.message} (${op})`));
+      }
+    });
+  };
 
   readonly #onMessage = (message: unknown): void => {
     if (isSbcMessage(message, STORE_PUBLICATION)) {
@@ -194,17 +213,23 @@ export class IpcStateStore implements StateStore {
       if (entry !== undefined) for (const listener of Array.from(entry.listeners)) this.#deliver(message.channel, listener, message.message);
       return;
     }
-    if (!isSbcMessage(message, STORE_MESSAGE) || message.client !== this.#client || typeof message.id !== 'number') return;
-    const p = this.#pending.get(message.id);
-    if (p === undefined) return;
-    this.#pending.delete(message.id);
-    if (message.ok === true) p.resolve(message.value);
-    else p.reject(fromWireError(message.error));
+    if (!isSbcMessage(message, STORE_MESSAGE) || message.client !== this.#client || !Array.isArray(message.answers)) return;
+    for (const answer of message.answers as unknown[]) {
+      if (!Array.isArray(answer) || typeof answer[0] !== 'number') continue;
+      const p = this.#pending.get(answer[0]);
+      if (p === undefined) continue;
+      this.#pending.delete(answer[0]);
+      if (answer[1] === 1) p.resolve(answer[2]);
+      else p.reject(fromWireError(answer[2]));
+    }
   };
 
   readonly #onDisconnect = (): void => {
     if (this.#lost) return;
     this.#lost = true;
+    if (this.#flushing !== undefined) clearImmediate(this.#flushing);
+    this.#flushing = undefined;
+    this.#outbox = [];
     this.#logger.error('state store unavailable: the channel to the supervisor closed');
     this.#failAll((op) => new StateStoreUnavailableError(`state store unavailable: the channel to the supervisor closed (${op})`));
   };

@@ -17,7 +17,7 @@ import { silentLogger } from '../log/logger.js';
 import { MemoryStore, type MemoryStoreOptions } from '../state/memory-store.js';
 import type { StateStore } from '../state/store.js';
 import { isSbcMessage, sendSafely, type IpcEndpoint } from './ipc-endpoint.js';
-import { isStoreOp, STORE_MESSAGE, STORE_PUBLICATION, toWireError, type StoreOp } from './store-protocol.js';
+import { isStoreOp, MAX_BATCH, STORE_MESSAGE, STORE_PUBLICATION, toWireError, type StoreOp, type WireAnswer } from './store-protocol.js';
 
 export interface SharedStoreOptions {
   /** The store to serve; default a new MemoryStore (closed by close()). */
@@ -125,28 +125,52 @@ export function serveStoreOver(endpoint: IpcEndpoint, store: StateStore, logger:
     }
   };
 
+  /** Answers ready in this turn, by client, sent together by flush. */
+  let outbox = new Map<string, WireAnswer[]>();
+  let flushing: NodeJS.Immediate | undefined;
+  const flush = (): void => {
+    flushing = undefined;
+    const ready = outbox;
+    outbox = new Map();
+    if (stopped) return;
+    for (const [client, answers] of ready) {
+      sendSafely(endpoint, { sbc: STORE_MESSAGE, client, answers }, (error) => logger.debug({ err: error }, 'state answer not delivered (worker gone)'));
+    }
+  };
+  const reply = (client: string, answer: WireAnswer): void => {
+    if (stopped) return;
+    let answers = outbox.get(client);
+    if (answers === undefined) outbox.set(client, (answers = []));
+    answers.push(answer);
+    flushing ??= setImmediate(flush);
+  };
+
   const onMessage = (message: unknown): void => {
     if (stopped || !isSbcMessage(message, STORE_MESSAGE)) return;
-    const { client, id, op } = message;
-    if (typeof client !== 'string' || typeof id !== 'number') return;
-    const args = Array.isArray(message.args) ? (message.args as unknown[]) : [];
-    const reply = (answer: Record<string, unknown>): void => {
-      if (stopped) return;
-      sendSafely(endpoint, { sbc: STORE_MESSAGE, client, id, ...answer }, (error) => logger.debug({ err: error }, 'state answer not delivered (worker gone)'));
-    };
-    if (!isStoreOp(op)) {
-      reply({ ok: false, error: { name: 'TypeError', message: `unknown state store operation ${String(op)}` } });
-      return;
+    const { client, batch } = message;
+    if (typeof client !== 'string' || !Array.isArray(batch) || batch.length > MAX_BATCH) return;
+    for (const request of batch as unknown[]) {
+      if (!Array.isArray(request) || typeof request[0] !== 'number') continue;
+      const id = request[0];
+      const op: unknown = request[1];
+      const args = Array.isArray(request[2]) ? (request[2] as unknown[]) : [];
+      if (!isStoreOp(op)) {
+        reply(client, [id, 0, { name: 'TypeError', message: `unknown state store operation ${String(op)}` }]);
+        continue;
+      }
+      perform(client, op, args).then(
+        // JSON has no undefined: an answer without a value is one.
+        (value) => reply(client, value === undefined ? [id, 1] : [id, 1, value]),
+        (error: unknown) => reply(client, [id, 0, toWireError(error)]),
+      );
     }
-    perform(client, op, args).then(
-      (value) => reply({ ok: true, value }),
-      (error: unknown) => reply({ ok: false, error: toWireError(error) }),
-    );
   };
   const onDisconnect = (): void => stop();
   const stop = (): void => {
     if (stopped) return;
     stopped = true;
+    if (flushing !== undefined) clearImmediate(flushing);
+    flushing = undefined;
     endpoint.off('message', onMessage);
     endpoint.off('disconnect', onDisconnect);
     for (const client of [...subscriptions.keys()]) dropClient(client);

@@ -1,9 +1,12 @@
 /**
- * The state-store messages between workers and the supervisor:
+ * The state-store messages between workers and the supervisor. Requests
+ * made in one turn of the event loop go as one message, and so do the
+ * answers the supervisor has ready in one turn: a channel message costs far
+ * more than the few bytes of a request, and a busy worker makes several
+ * requests per turn.
  *
- *   worker → supervisor  { sbc: 'state', client, id, op, args }
- *   supervisor → worker  { sbc: 'state', client, id, ok: true, value }
- *                        { sbc: 'state', client, id, ok: false, error: { name, message } }
+ *   worker → supervisor  { sbc: 'state', client, batch: [[id, op, args], …] }
+ *   supervisor → worker  { sbc: 'state', client, answers: [[id, 1, value] | [id, 1] | [id, 0, { name, message }], …] }
  *   supervisor → worker  { sbc: 'state-pub', client, channel, message }   (a subscribed channel)
  *
  * `client` names one IpcStateStore instance, so a worker may open and close
@@ -19,6 +22,14 @@ export const STORE_PUBLICATION = 'state-pub';
 export const STORE_OPS = ['get', 'set', 'setIfAbsent', 'delete', 'expire', 'hget', 'hgetall', 'hset', 'hdel', 'incr', 'publish', 'subscribe', 'unsubscribe', 'close'] as const;
 export type StoreOp = (typeof STORE_OPS)[number];
 const OP_SET: ReadonlySet<string> = new Set(STORE_OPS);
+
+/** One request in a batch: its id, the operation, its arguments. */
+export type WireRequest = [id: number, op: StoreOp, args: unknown[]];
+/** One answer in a batch: 1 and the value (none for undefined), or 0 and the error. */
+export type WireAnswer = [id: number, ok: 1, value?: unknown] | [id: number, ok: 0, error: WireError];
+
+/** Most requests one batch carries: a larger burst goes as several messages. */
+export const MAX_BATCH = 512;
 
 export function isStoreOp(op: unknown): op is StoreOp {
   return typeof op === 'string' && OP_SET.has(op);

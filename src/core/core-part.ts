@@ -24,10 +24,13 @@ import { EstablishedCalls } from './established-calls.js';
 import { OwnAddresses } from './own-addresses.js';
 import { Pipeline } from './pipeline.js';
 import type { Authenticator } from './request-checks.js';
+import type { RecordStore } from '../state/mirrored-records.js';
 
 /** What the core is built from; each is read when the part starts (the parts before it have started by then). */
 export interface CorePartOptions extends PartContext, SipLayers {
   store: () => StateStore;
+  /** Where topology records go (StatePart.recordStore). @default store */
+  recordStore?: () => RecordStore;
   dispatcher: () => Dispatcher;
   media: () => MediaHooks | undefined;
   registrations: Registrations;
@@ -154,7 +157,7 @@ export class CorePart implements Part {
       callEnded: (callId) => callLimits.ended(callId),
       ...(records !== undefined ? { records } : {}),
     });
-    const topology = c.topologyHiding.enabled ? topologyFromConfig(o, o.store(), o.flowTokenSecret()) : undefined;
+    const topology = c.topologyHiding.enabled ? topologyFromConfig(o, o.recordStore?.() ?? o.store(), o.flowTokenSecret()) : undefined;
     this.#topology = topology;
     const logger = o.logger.child({ part: 'core' });
     const proxyDialogs = this.#b2bua !== undefined ? undefined : new ProxyDialogs({

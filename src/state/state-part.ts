@@ -14,6 +14,7 @@ import { gatewayWorkerId } from '../cluster/worker-env.js';
 import type { Part, PartContext } from '../server/part.js';
 import { started } from '../server/part.js';
 import { createStateStore } from './index.js';
+import { MirroredRecords, type RecordStore } from './mirrored-records.js';
 import { sharedSecret, type SharedSecret } from './shared-secret.js';
 import type { StateStore } from './store.js';
 
@@ -23,6 +24,7 @@ export class StatePart implements Part {
   #store: StateStore | undefined;
   #secret: string | Buffer | undefined;
   #shared: SharedSecret | undefined;
+  #records: MirroredRecords | undefined;
 
   constructor(ctx: PartContext) {
     this.#ctx = ctx;
@@ -30,6 +32,16 @@ export class StatePart implements Part {
 
   get store(): StateStore {
     return started(this.#store);
+  }
+
+  /**
+   * Where records one worker owns go (topology records): with workers on one
+   * machine kept in the worker and mirrored to the supervisor's store
+   * (MirroredRecords), else the store itself (Redis: another node may read
+   * them at once).
+   */
+  get recordStore(): RecordStore {
+    return this.#records ?? this.store;
   }
 
   /** The HMAC key of flow tokens, digest nonces and topology keys; settled by start(). */
@@ -49,6 +61,7 @@ export class StatePart implements Part {
     this.#store = worker !== undefined && c.state.store === 'memory'
       ? new IpcStateStore({ logger })
       : await createStateStore(c.state, { logger });
+    if (this.#store instanceof IpcStateStore) this.#records = new MirroredRecords(this.#store, { logger });
     if (c.flowTokens.secret !== '') {
       this.#secret = c.flowTokens.secret;
     } else if (this.shared) {
@@ -62,6 +75,8 @@ export class StatePart implements Part {
 
   async stop(): Promise<void> {
     this.#shared?.stop();
+    // Its last changes are sent before the store closes.
+    this.#records?.close();
     await this.#store?.close();
   }
 }

@@ -1,10 +1,10 @@
 /** topologyHiding.enabled: the topology hiding of the proxy path, from its configuration section. */
 import type { PartContext } from '../server/part.js';
 import { PRODUCT } from '../server/part.js';
-import type { StateStore } from '../state/index.js';
+import type { RecordStore } from '../state/mirrored-records.js';
 import { TopologyHiding } from './topology-hiding.js';
 
-export function topologyFromConfig(ctx: PartContext, store: StateStore, secret: string | Buffer): TopologyHiding {
+export function topologyFromConfig(ctx: PartContext, store: RecordStore, secret: string | Buffer): TopologyHiding {
   const c = ctx.config;
   const t = c.topologyHiding;
   return new TopologyHiding({

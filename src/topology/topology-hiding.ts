@@ -20,7 +20,8 @@ import { formatParams, formatUri, parseUri } from '../sip/uri.js';
 import { formatNameAddr, parseNameAddr, type NameAddr } from '../sip/headers/name-addr.js';
 import type { SipMessage, SipRequest, SipResponse } from '../sip/message.js';
 import { randomToken } from '../sip/ids.js';
-import { KEY_FAMILY, stateKey, type StateStore } from '../state/index.js';
+import { KEY_FAMILY, stateKey } from '../state/index.js';
+import type { RecordStore } from '../state/mirrored-records.js';
 import type { ListenerInfo } from '../transport/flow.js';
 import type { Logger } from '../log/logger.js';
 import { ownContactUri } from '../core/record-route.js';
@@ -37,7 +38,8 @@ export const TOPOLOGY_DEFAULTS = {
 } as const;
 
 export interface TopologyHidingOptions {
-  store: StateStore;
+  /** Where the records live (the state store, or a worker's MirroredRecords). */
+  store: RecordStore;
   /** state.redis.keyPrefix: every key of ours starts with it. */
   keyPrefix: string;
   /** Key of the Call-ID mask; share it across nodes (flowTokens.secret). */
@@ -69,7 +71,7 @@ export interface HiddenRequest {
 
 export class TopologyHiding {
   readonly hideClientVias: boolean;
-  readonly #store: StateStore;
+  readonly #store: RecordStore;
   readonly #prefix: string;
   readonly #mask: CallIdMask | undefined;
   readonly #policy: HeaderPolicy;

@@ -215,6 +215,8 @@ function describeSharedWorkers(store: 'memory' | 'redis'): void {
       phone.send(request({ ...inDialog, method: 'ACK', uri: target, headers: uacRouteSet(ok).map((r) => `Route: ${r}`) }), one.udp);
 
       // The phone's BYE reaches worker 2 (as after a worker restart): only the record worker 1 stored knows the backend's Contact.
+      // A worker keeps its records and mirrors them to the shared store within 100 ms; a restart takes longer than that.
+      await new Promise((r) => setTimeout(r, 300));
       const onWorker2 = (uri: string): string => uri.replaceAll(`${one.udp.address}:${one.udp.port}`, `${two.udp.address}:${two.udp.port}`);
       const routes = uacRouteSet(ok).map(onWorker2);
       phone.send(request({ ...inDialog, method: 'BYE', uri: onWorker2(target), cseq: 2, headers: routes.map((r) => `Route: ${r}`) }), two.udp);
