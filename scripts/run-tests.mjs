@@ -1,6 +1,7 @@
 // Runs every compiled test file under dist/test with Node's test runner.
 // Usage: node scripts/run-tests.mjs [--workers N] [dir-or-file ...]   (default: unit, integration, e2e, and the bench tools' own tests)
-// --workers N: every gateway a test starts through test/helpers/sbc.ts runs as the real CLI with N workers (TEST_GATEWAY_WORKERS).
+// --workers N: every gateway a test starts through test/helpers/sbc.ts runs as the real CLI with N workers (TEST_GATEWAY_WORKERS);
+// with no paths it runs the integration (but cluster) and e2e tests.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -17,7 +18,9 @@ if (w >= 0) {
   process.env.TEST_GATEWAY_WORKERS = String(n);
   argv.splice(w, 2);
 }
-const roots = argv.length > 0 ? argv : ['dist/test/unit', 'dist/test/integration', 'dist/test/e2e', 'dist/bench'];
+// With --workers and no paths: every test that starts a gateway (the unit tests start none; the cluster tests pick their own worker counts).
+const workersRoots = () => [...readdirSync(resolve(root, 'dist/test/integration')).filter((d) => d !== 'cluster').map((d) => `dist/test/integration/${d}`), 'dist/test/e2e'];
+const roots = argv.length > 0 ? argv : w >= 0 ? workersRoots() : ['dist/test/unit', 'dist/test/integration', 'dist/test/e2e', 'dist/bench'];
 
 function collect(path, out) {
   if (!existsSync(path)) return out;
