@@ -9,7 +9,7 @@ import { silentLogger, type Logger } from '../log/logger.js';
 import type { Flow } from '../transport/flow.js';
 import { Admission, type AdmissionThresholds } from './admission.js';
 import { AdmissionGate, type ShedCounter } from './admission-gate.js';
-import { LoadMonitor } from './load-monitor.js';
+import { LoadMonitor, type UdpSocketRef } from './load-monitor.js';
 
 export { Admission, type AdmissionThresholds, type OverloadSignal, type OverloadState } from './admission.js';
 export { AdmissionGate, SHED_TAG_PREFIX } from './admission-gate.js';
@@ -29,7 +29,7 @@ export interface OverloadControlOptions {
   pendingInvites: () => number;
   hasServerTransaction(branch: string, sentBy: string, method: string): boolean;
   isInside(flow: Flow): boolean;
-  udpPorts: () => readonly number[];
+  udpSockets: () => readonly UdpSocketRef[];
 }
 
 export class OverloadControl {
@@ -62,7 +62,7 @@ export class OverloadControl {
     this.#monitor = new LoadMonitor({
       intervalMs: s.sampleIntervalMs,
       pendingInvites: o.pendingInvites,
-      udpPorts: o.udpPorts,
+      udpSockets: o.udpSockets,
       // The gate sees every datagram only when installed (enabled); otherwise no queue delay is estimated.
       ...(s.enabled ? { reads: () => this.gate.takeReads() } : {}),
       onSample: (sample) => {

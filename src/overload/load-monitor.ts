@@ -63,8 +63,8 @@ export interface LoadMonitorOptions {
   /** Pending INVITE transactions now (server and client, not the completed ones in their wait timers). */
   pendingInvites: () => number;
   onSample: (sample: LoadSample) => void;
-  /** Local ports of our UDP sockets, whose kernel queues and drops are read. */
-  udpPorts?: () => readonly number[];
+  /** Our UDP sockets (local port, and inode where others share the port), whose kernel queues and drops are read. */
+  udpSockets?: () => readonly UdpSocketRef[];
   /** Where those are read. @default ['/proc/net/udp', '/proc/net/udp6'] */
   udpFiles?: readonly string[];
   /** UDP datagrams read since the previous call; without it the queue delay is not estimated (0). */
@@ -225,7 +225,7 @@ export class LoadMonitor {
 
   /** Start reading the kernel's UDP tables, `then` when done; false when there is nothing to read. */
   #readUdp(then: () => void): boolean {
-    const ports = this.#o.udpPorts?.() ?? [];
+    const ports = this.#o.udpSockets?.() ?? [];
     if (ports.length === 0 || this.#udpFiles.length === 0) return false;
     this.#udpReading = true;
     Promise.all(this.#udpFiles.map((f) => readFile(f, 'latin1').catch(() => ''))).then((texts) => {
@@ -254,13 +254,19 @@ export class LoadMonitor {
   }
 }
 
+/** One of our UDP sockets: its local port, and its inode when sockets of other processes share the port (SO_REUSEPORT). */
+export interface UdpSocketRef {
+  port: number;
+  inode?: number | undefined;
+}
+
 /**
- * Receive-queue bytes and drop counts of the sockets bound to `ports`, from
- * the text of /proc/net/udp or /proc/net/udp6 (columns: sl local rem st
- * tx_queue:rx_queue … drops; addresses and queues in hex). undefined when
- * none of the ports is listed.
+ * Receive-queue bytes and drop counts of `sockets`, from the text of
+ * /proc/net/udp or /proc/net/udp6 (columns: sl local rem st
+ * tx_queue:rx_queue tr:tm retrnsmt uid timeout inode ref pointer drops;
+ * addresses and queues in hex). undefined when none is listed.
  */
-export function udpSocketStats(text: string, ports: readonly number[]): { queuedBytes: number; drops: number } | undefined {
+export function udpSocketStats(text: string, sockets: readonly UdpSocketRef[]): { queuedBytes: number; drops: number } | undefined {
   let queuedBytes = 0;
   let drops = 0;
   let found = false;
@@ -275,7 +281,7 @@ export function udpSocketStats(text: string, ports: readonly number[]): { queued
     const dropText = cols[12];
     if (local === undefined || queues === undefined) continue;
     const port = parseInt(local.slice(local.lastIndexOf(':') + 1), 16);
-    if (!ports.includes(port)) continue;
+    if (!isOurs(sockets, port, cols[9])) continue;
     const rx = parseInt(queues.slice(queues.indexOf(':') + 1), 16);
     found = true;
     if (Number.isFinite(rx)) queuedBytes += rx;
@@ -283,4 +289,12 @@ export function udpSocketStats(text: string, ports: readonly number[]): { queued
     if (Number.isFinite(d)) drops += d;
   }
   return found ? { queuedBytes, drops } : undefined;
+}
+
+function isOurs(sockets: readonly UdpSocketRef[], port: number, inodeText: string | undefined): boolean {
+  for (const s of sockets) {
+    if (s.port !== port) continue;
+    if (s.inode === undefined || String(s.inode) === inodeText) return true;
+  }
+  return false;
 }

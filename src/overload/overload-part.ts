@@ -33,7 +33,9 @@ export class OverloadPart implements Part {
       pendingInvites: () => transactions.pendingInvites(),
       hasServerTransaction: (branch, sentBy, method) => transactions.hasServerTransaction(branch, sentBy, method),
       isInside: this.#o.isInside,
-      udpPorts: () => transport.listeners.filter((l) => l.transport === 'udp' && l.up).map((l) => l.boundPort),
+      // A reuse-port socket is known by its inode (the other workers' share its port); one whose inode is not read yet is left out.
+      udpSockets: () => transport.listeners.filter((l) => l.transport === 'udp' && l.up && (l.bind !== 'reuse-port' || l.socketInode !== undefined))
+        .map((l) => (l.bind === 'reuse-port' ? { port: l.boundPort, inode: l.socketInode } : { port: l.boundPort })),
     });
     this.#control = overload;
     if (overload.enabled) transport.setGate((flow, data) => overload.gate.screen(flow, data));

@@ -39,6 +39,8 @@ export interface ListenerInfo extends ListenerSpec {
   /** Actually bound port (differs from `port` when 0 was configured). */
   readonly boundPort: number;
   readonly up: boolean;
+  /** A `reuse-port` UDP socket's inode (Linux), once read: it tells this worker's socket from the others on the port. */
+  readonly socketInode?: number | undefined;
 }
 
 export interface Flow {

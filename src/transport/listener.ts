@@ -44,6 +44,11 @@ export class ListenerState implements ListenerInfo {
   readonly bind?: 'reuse-port' | 'own';
   boundPort = 0;
   up = false;
+  /**
+   * A `reuse-port` UDP socket's inode (Linux), once known: other workers'
+   * sockets share its port, so its own kernel queue is told apart by it.
+   */
+  socketInode: number | undefined;
   /** Shared by every listener of one transport layer; the flows of this listener report their messages to it. */
   readonly tap: WireTap;
 

@@ -1,4 +1,5 @@
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { readlink } from 'node:fs/promises';
 import { FlowBase } from './flow-base.js';
 import { udpFlowId } from './flow-token.js';
 import type { Address } from './flow.js';
@@ -74,6 +75,7 @@ export class UdpListener implements Listener {
           }
           // exclusive: a cluster worker keeps this socket to itself (no handle shared through the primary).
           socket.bind({ fd, exclusive: true }, onBound);
+          void socketInode(fd).then((inode) => { this.info.socketInode = inode; });
           break;
         }
         case 'own':
@@ -153,4 +155,11 @@ export class UdpListener implements Listener {
     }
     this.#ctx.flows.get(udpFlowId(this.info.index, rinfo.address, rinfo.port))?.touch();
   }
+}
+
+/** The inode of the socket behind `fd` (`socket:[N]` in /proc/self/fd), undefined where there is no /proc. */
+async function socketInode(fd: number): Promise<number | undefined> {
+  const link = await readlink(`/proc/self/fd/${fd}`).catch(() => '');
+  const m = /^socket:\[(\d+)\]$/.exec(link);
+  return m === null ? undefined : Number(m[1]);
 }

@@ -53,7 +53,7 @@ export interface ClusterSbc extends WorkersCli {
 }
 
 /** Starts `webrtc-sbc` with `workers` and the YAML `extra`; resolves when every worker is ready. */
-export async function startClusterSbc(workers: number, extra = '', options: { ws?: boolean; wss?: boolean; tls?: boolean } = {}): Promise<ClusterSbc> {
+export async function startClusterSbc(workers: number, extra = '', options: { ws?: boolean; wss?: boolean; tls?: boolean; /** The `overload:` line, in place of the tests' own. */ overload?: string } = {}): Promise<ClusterSbc> {
   const dir = mkdtempSync(join(tmpdir(), 'sbc-cluster-'));
   const port = await freePortInRange(20000, 29999);
   const wsPort = options.ws === true ? await freePortInRange(20000, 29999) : 0;
@@ -70,7 +70,7 @@ web: { enabled: false }
 media: { mode: passthrough }
 shutdown: { drainSeconds: 0 }
 security: { blockedUserAgents: [], rateLimit: { requestsPerSecondPerIp: 0 } }
-overload: { loopDelayMs: 2000 }
+${options.overload ?? 'overload: { loopDelayMs: 2000 }'}
 ${extra}`);
   const cli = await runWorkersCli(file, workers, [port], () => rmSync(dir, { recursive: true, force: true }));
   return { ...cli, port, wsPort, wssPort, tlsPort };

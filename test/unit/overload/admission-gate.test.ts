@@ -56,8 +56,17 @@ describe('raw request scan', () => {
     const text = '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops\n' +
       ' 3150: 0100007F:13C4 00000000:0000 07 00000000:00001A00 00:00000000 00000000     0        0 32749 2 0000000094c97c6a 149\n' +
       ' 3151: 0100007F:4F5A 00000000:0000 07 00000000:00000100 00:00000000 00000000     0        0 32761 2 000000009c2794ba 7\n';
-    assert.deepEqual(udpSocketStats(text, [5060]), { queuedBytes: 0x1a00, drops: 149 });
-    assert.equal(udpSocketStats(text, [1]), undefined);
+    assert.deepEqual(udpSocketStats(text, [{ port: 5060 }]), { queuedBytes: 0x1a00, drops: 149 });
+    assert.equal(udpSocketStats(text, [{ port: 1 }]), undefined);
+  });
+
+  it('tells SO_REUSEPORT sockets sharing a port apart by inode: another worker\'s queue and drops are not ours', () => {
+    const text = '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops\n' +
+      ' 3150: 0100007F:13C4 00000000:0000 07 00000000:00001A00 00:00000000 00000000     0        0 32749 2 0000000094c97c6a 149\n' +
+      ' 3150: 0100007F:13C4 00000000:0000 07 00000000:00000200 00:00000000 00000000     0        0 32750 2 0000000094c97c6b 0\n';
+    assert.deepEqual(udpSocketStats(text, [{ port: 5060, inode: 32750 }]), { queuedBytes: 0x200, drops: 0 });
+    assert.deepEqual(udpSocketStats(text, [{ port: 5060 }]), { queuedBytes: 0x1c00, drops: 149 }, 'without an inode every socket on the port counts');
+    assert.equal(udpSocketStats(text, [{ port: 5060, inode: 1 }]), undefined);
   });
 });
 
