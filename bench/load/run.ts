@@ -472,7 +472,7 @@ async function wssPart(work: string): Promise<WssPartResult> {
       result.flowsByWorker = byWorker;
       if (capped) result.flowsCapped = true;
       const text = Object.entries(byWorker).map(([w, n]) => `worker ${w} ${n.flows} (${n.registered} registered)`).join(', ');
-      log(`wss: WSS flows per worker at the end: ${text === '' ? 'none' : text}${capped ? ' (a list reached the 10,000 cap: counts are floors)' : ''}`);
+      log(`wss: WSS flows per worker at the end (the 100 warm-up clients included): ${text === '' ? 'none' : text}${capped ? ' (a list reached the 10,000 cap: counts are floors)' : ''}`);
     } catch (err) {
       log(`wss: flows per worker not read: ${(err as Error).message}`);
     }
