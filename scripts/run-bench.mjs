@@ -11,8 +11,13 @@
 // the same calls beside it.
 // The routing part runs the calls ramp with no routing logic, a trivial routing.script and a
 // routing.http service on loopback, one fresh SBC each, and times one HTTP decision alone.
-// Usage: node scripts/run-bench.mjs [--quick] [--only parse,calls,routing,register,refresh,media,wss,overload,embedded-media]
+// The workers part (bench/overload/workers.ts; not in the default run: about 10 minutes) measures the
+// clean rate (SIPp calls/s, every call answered within 2 s) of the gateway with workers 1, 2 and auto
+// and of Kamailio in the same run; target: workers auto >= 1.2x Kamailio. Run it with --only workers.
+// Usage: node scripts/run-bench.mjs [--quick] [--only parse,calls,routing,register,refresh,media,wss,overload,embedded-media,workers]
 //          [--wss-clients N] [--workers N] [--profile DIR]
+//          [--gateway-workers N|auto]  calls, register, refresh and wss parts: the SBC runs `workers: N`
+//                                    (--workers stays the number of generator processes)
 //          [--sbc-udp-rcvbuf BYTES]  what-if: SBC UDP sockets get this receive buffer (not the SBC as shipped)
 //          [--capacity N]            overload: the SBC's clean rate, instead of measuring it
 //          [--heap-search]           overload: the highest rate for 5 minutes with --max-old-space-size=256 goes on down a quarter at a time
@@ -33,6 +38,7 @@ const { values } = parseArgs({
     only: { type: 'string' },
     'wss-clients': { type: 'string' },
     workers: { type: 'string' },
+    'gateway-workers': { type: 'string' },
     profile: { type: 'string' },
     'sbc-udp-rcvbuf': { type: 'string' },
     capacity: { type: 'string' },
@@ -50,16 +56,19 @@ const loadParts = only === undefined ? undefined : [...only].filter((p) => LOAD_
 const runLoad = loadParts === undefined || loadParts.length > 0;
 const runOverload = only === undefined || only.has('overload');
 const runEmbeddedMedia = only === undefined || only.has('embedded-media');
+// About 10 minutes (four systems, each ramped and confirmed on a fresh process): asked for by name only.
+const runWorkers = only !== undefined && only.has('workers');
 
-const TARGETS = { routingScriptCostPercent: 5, callsPerSecond: 1500, mediaCallsPerSecond: 800, mediaAddedP50Ms: 3, registersPerSecond: 5000, wssFlows: 10_000, bytesPerWssFlow: 20 * 1024, embeddedCalls: 150 };
+const TARGETS = { workersVsKamailio: 1.2, routingScriptCostPercent: 5, callsPerSecond: 1500, mediaCallsPerSecond: 800, mediaAddedP50Ms: 3, registersPerSecond: 5000, wssFlows: 10_000, bytesPerWssFlow: 20 * 1024, embeddedCalls: 150 };
 
 const parseBench = join(root, 'dist', 'bench', 'sip-parse.bench.js');
 const routingStepBench = join(root, 'dist', 'bench', 'routing-step.bench.js');
 const loadBench = join(root, 'dist', 'bench', 'load', 'run.js');
 const overloadBench = join(root, 'dist', 'bench', 'overload', 'run.js');
 const embeddedMediaBench = join(root, 'dist', 'bench', 'media', 'embedded-media.js');
+const workersBench = join(root, 'dist', 'bench', 'overload', 'workers.js');
 const profileTop = join(root, 'dist', 'bench', 'load', 'profile-top.js');
-for (const f of [parseBench, routingStepBench, loadBench, overloadBench, embeddedMediaBench]) {
+for (const f of [parseBench, routingStepBench, loadBench, overloadBench, embeddedMediaBench, workersBench]) {
   if (!existsSync(f)) {
     console.error(`missing ${f}: run \`npm run build\` first (npm run bench does)`);
     process.exit(1);
@@ -133,6 +142,7 @@ if (values.quick) loadArgs.push('--quick');
 if (loadParts !== undefined) loadArgs.push('--only', loadParts.join(','));
 if (values['wss-clients'] !== undefined) loadArgs.push('--wss-clients', values['wss-clients']);
 if (values.workers !== undefined) loadArgs.push('--workers', values.workers);
+if (values['gateway-workers'] !== undefined) loadArgs.push('--gateway-workers', values['gateway-workers']);
 if (values.profile !== undefined) loadArgs.push('--profile', resolve(values.profile));
 if (values['sbc-udp-rcvbuf'] !== undefined) loadArgs.push('--sbc-udp-rcvbuf', values['sbc-udp-rcvbuf']);
 let results;
@@ -184,6 +194,26 @@ if (runOverload) {
     }
   }
   if (overloadError !== undefined) console.error(overloadError);
+}
+let workersRun;
+let workersError;
+if (runWorkers) {
+  console.log('\n== workers: clean calls/s (SIPp UDP) of the gateway with workers 1, 2, auto and of Kamailio 5.6, same run ==');
+  workersError = ensureOverloadPeers();
+  if (workersError === undefined) {
+    const workersJson = join(scratch, 'workers.json');
+    const run = await node([workersBench, '--json', workersJson, ...(values.quick ? ['--step-seconds', '5'] : [])], true);
+    try {
+      workersRun = JSON.parse(readFileSync(workersJson, 'utf8'));
+      const keep = join(root, 'bench', 'results', `workers-${new Date(started).toISOString().replace(/[:.]/g, '-')}.json`);
+      mkdirSync(dirname(keep), { recursive: true });
+      copyFileSync(workersJson, keep);
+      console.log(`workers raw figures: ${keep}`);
+    } catch {
+      workersError = `workers bench produced no results (exit ${run.code})`;
+    }
+  }
+  if (workersError !== undefined) console.error(workersError);
 }
 rmSync(scratch, { recursive: true, force: true });
 
@@ -290,8 +320,14 @@ if (results !== undefined) {
     // The floor (bare Node TLS + ws, no SIP, same clients, same run) is shown beside the SBC's figures; verdicts judge the SBC's own.
     const f = w.floor;
     const floorKb = (bytes) => (f === undefined ? '' : ` (floor: bare Node TLS+ws ${fmt(bytes / 1024, 1)} kB)`);
-    rows.push(['SBC memory per WSS flow (RSS delta)', `${fmt(w.rssPerFlowBytes / 1024, 1)} kB${floorKb(f?.rssPerFlowBytes)}`, `<= ${TARGETS.bytesPerWssFlow / 1024} kB`, verdict(w.rssPerFlowBytes <= TARGETS.bytesPerWssFlow)]);
-    rows.push(['  JS heap per WSS flow after full GC', `${fmt(w.heapPerFlowBytes / 1024, 1)} kB${floorKb(f?.heapPerFlowBytes)}`, '', '']);
+    const gw = results.gatewayWorkerCount > 1 ? `, ${results.gatewayWorkerCount} workers: sum over supervisor + workers` : '';
+    rows.push([`SBC memory per WSS flow (RSS delta${gw})`, `${fmt(w.rssPerFlowBytes / 1024, 1)} kB${floorKb(f?.rssPerFlowBytes)}`, `<= ${TARGETS.bytesPerWssFlow / 1024} kB`, verdict(w.rssPerFlowBytes <= TARGETS.bytesPerWssFlow)]);
+    if (w.pssPerFlowBytes !== undefined) rows.push(['  PSS per WSS flow (shared pages counted once)', `${fmt(w.pssPerFlowBytes / 1024, 1)} kB${floorKb(f?.pssPerFlowBytes)}`, '', '']);
+    rows.push(['  JS heap per WSS flow after full GC', `${w.heapPerFlowBytes === undefined ? `not measured (${w.after?.heapError ?? '?'})` : `${fmt(w.heapPerFlowBytes / 1024, 1)} kB`}${floorKb(f?.heapPerFlowBytes)}`, '', '']);
+    if (w.flowsByWorker !== undefined && results.gatewayWorkerCount > 1) {
+      const spread = Object.entries(w.flowsByWorker).map(([id, n]) => `w${id} ${n.flows}`).join(', ');
+      rows.push(['  WSS flows per worker at the end (with warm-up)', `${spread}${w.flowsCapped ? ' (capped lists: floors)' : ''}`, '', '']);
+    }
     const top = w.bestRefresh;
     const stop = w.refresh.find((s) => stopReason(s) !== undefined);
     const why = stop === undefined ? '' : `; at ${stop.rate}/s: ${stopReason(stop)}`;
@@ -305,7 +341,8 @@ if (results !== undefined) {
     if (top?.sbcCpuPercent !== undefined) {
       const same = f?.refresh.find((s) => s.rate === top.rate);
       const floorCpu = same?.sbcCpuPercent === undefined ? '' : ` (floor: ${same.sbcCpuPercent}%)`;
-      rows.push([`  SBC CPU at that rate`, `${top.sbcCpuPercent}% of one core${floorCpu}`, '', '']);
+      const each = top.sbcCpuPerProcess === undefined ? '' : ` (supervisor ${top.sbcCpuPerProcess[0]}% + workers ${top.sbcCpuPerProcess.slice(1).map((p) => `${p}%`).join(' / ')})`;
+      rows.push([`  SBC CPU at that rate`, `${top.sbcCpuPercent}% of one core${each}${floorCpu}`, '', '']);
     }
   }
   for (const e of results.errors ?? []) rows.push(['error', e.split('\n')[0], '', 'MISSED']);
@@ -342,6 +379,22 @@ if (overload !== undefined) {
   for (const e of overload.errors ?? []) rows.push(['error', `overload: ${e.split('\n')[0]}`, '', 'MISSED']);
 }
 if (overloadError !== undefined) rows.push(['error', overloadError, '', 'MISSED']);
+if (workersRun !== undefined) {
+  // Clean rate: every call answered within 2 s, confirmed for a whole step on a fresh process (bench/overload/workers.ts).
+  const list = workersRun.results ?? [];
+  const kam = list.find((r) => r.name.startsWith('kamailio'));
+  const one = list.find((r) => r.name === 'gateway workers 1');
+  const gateways = list.filter((r) => r.name.startsWith('gateway'));
+  // The target is the every-core setting; without it in the run, the best gateway row.
+  const judged = gateways.find((r) => r.name === 'gateway workers auto') ?? [...gateways].sort((a, b) => b.clean - a.clean)[0];
+  for (const r of list) {
+    const ratio = (base) => (base !== undefined && base.clean > 0 ? `${fmt(r.clean / base.clean)}×` : '-');
+    const isJudged = r === judged && kam !== undefined;
+    const met = isJudged && kam.clean > 0 ? r.clean >= TARGETS.workersVsKamailio * kam.clean : undefined;
+    rows.push([`workers: ${r.name}, clean calls/s (SIPp UDP)`, `${r.clean} calls/s (${ratio(one)} workers 1, ${ratio(kam)} Kamailio)`, isJudged ? `>= ${TARGETS.workersVsKamailio}× Kamailio` : '', verdict(met)]);
+  }
+}
+if (workersError !== undefined) rows.push(['error', `workers: ${workersError}`, '', 'MISSED']);
 
 const widths = [0, 1, 2, 3].map((i) => Math.max(...rows.map((r) => String(r[i]).length), ['bench', 'figure', 'target', 'verdict'][i].length));
 const line = (r) => r.map((c, i) => String(c).padEnd(widths[i])).join('  ').trimEnd();
@@ -353,4 +406,4 @@ for (const r of rows) console.log(line(r));
 const missed = rows.filter((r) => r[3] === 'MISSED').length;
 const met = rows.filter((r) => r[3] === 'MET').length;
 console.log(`\ntargets met: ${met}, missed: ${missed}`);
-process.exit(results === undefined && overload === undefined && embeddedMedia === undefined && parse.code !== 0 ? 1 : 0);
+process.exit(results === undefined && overload === undefined && embeddedMedia === undefined && workersRun === undefined && parse.code !== 0 ? 1 : 0);

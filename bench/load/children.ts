@@ -80,6 +80,32 @@ export async function procCpuSeconds(pid: number): Promise<number | undefined> {
   }
 }
 
+/** Direct children of `pid` (a supervisor's gateway workers); empty when it has none or is gone. */
+export async function childPids(pid: number): Promise<number[]> {
+  const text = await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => '');
+  return text.split(/\s+/).filter((t) => t !== '').map(Number);
+}
+
+/** `pid` and its direct children: the whole gateway when it runs workers (supervisor first). */
+export async function withChildren(pid: number): Promise<number[]> {
+  return [pid, ...(await childPids(pid))];
+}
+
+/** Sum of Pss (kB) over `pids` from /proc/PID/smaps_rollup (shared pages counted once); processes gone meanwhile count 0. */
+export async function pssKb(pids: readonly number[]): Promise<number> {
+  let total = 0;
+  for (const pid of pids) {
+    try {
+      const text = await readFile(`/proc/${pid}/smaps_rollup`, 'utf8');
+      const m = /^Pss:\s+(\d+) kB/m.exec(text);
+      total += Number(m?.[1] ?? 0);
+    } catch {
+      // gone
+    }
+  }
+  return total;
+}
+
 /**
  * Datagrams the kernel dropped for the UDP sockets bound to `port` (the
  * `drops` column of /proc/net/udp): a full receive buffer, i.e. the process

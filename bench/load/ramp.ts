@@ -11,8 +11,10 @@ export type UdpMode = 'call' | 'register' | 'refresh';
 
 export interface StepResult extends StepFigures {
   rate: number;
-  /** CPU the SBC used during the step, in % of one core; undefined when measured without it. */
+  /** CPU the SBC used during the step, in % of one core (with workers: the supervisor and every worker together); undefined when measured without it. */
   sbcCpuPercent?: number;
+  /** With workers: the same CPU per process, supervisor first, then each worker. */
+  sbcCpuPerProcess?: number[];
   /** One-minute load average of the machine at the end of the step: other work skews the figures. */
   load1: number;
   /** Datagrams the kernel dropped at the SBC's UDP socket during the step (its receive buffer was full). */
@@ -28,8 +30,8 @@ export interface RampOptions {
   durationS: number;
   workers: number;
   timeoutMs: number;
-  /** Process whose CPU use is sampled per step (the SBC). */
-  sbcPid?: number;
+  /** Process whose CPU use is sampled per step (the SBC); with workers, the supervisor and its workers. */
+  sbcPid?: number | readonly number[];
   /** The SBC's UDP port, whose kernel drops are counted per step. */
   sbcUdpPort?: number;
   /** Progress lines go here. */
@@ -59,13 +61,13 @@ export async function runStep(o: Omit<RampOptions, 'rates'>, rate: number): Prom
   );
   const drops0 = o.sbcUdpPort === undefined ? undefined : await udpDrops(o.sbcUdpPort);
   // SBC CPU over the sending window only (workers start within a few hundred ms): the drain after it would dilute the figure.
-  const sbcCpu = o.sbcPid === undefined ? Promise.resolve(undefined) : cpuPercentOver(o.sbcPid, 300, o.durationS * 1000);
+  const sbcCpu = o.sbcPid === undefined ? Promise.resolve(undefined) : cpuPercentsOver(o.sbcPid, 300, o.durationS * 1000);
   try {
     const limit = (o.durationS * 3 + 10) * 1000 + o.timeoutMs;
     const reports = await Promise.all(
       children.map((c) => nextMessage(c, (m) => (m as { report?: WorkerReport }).report, limit)),
     );
-    const sbcCpuPercent = await sbcCpu;
+    const cpu = await sbcCpu;
     const drops1 = o.sbcUdpPort === undefined ? undefined : await udpDrops(o.sbcUdpPort);
     const figures = combine(reports);
     const generatorCpuS = reports.reduce((sum, r) => sum + r.cpuMs / 1000, 0);
@@ -74,7 +76,7 @@ export async function runStep(o: Omit<RampOptions, 'rates'>, rate: number): Prom
       rate,
       ...figures,
       load1: Math.round((loadavg()[0] ?? 0) * 100) / 100,
-      ...(sbcCpuPercent !== undefined ? { sbcCpuPercent } : {}),
+      ...cpuFields(cpu),
       generatorCpuPercent: Math.round((generatorCpuS / sendS) * 100),
       ...(drops0 !== undefined && drops1 !== undefined ? { sbcUdpDrops: drops1 - drops0 } : {}),
     };
@@ -83,15 +85,30 @@ export async function runStep(o: Omit<RampOptions, 'rates'>, rate: number): Prom
   }
 }
 
-/** CPU `pid` uses between `fromMs` and `toMs` from now, in % of one core. */
-export async function cpuPercentOver(pid: number, fromMs: number, toMs: number): Promise<number | undefined> {
+/** CPU each of `pids` uses between `fromMs` and `toMs` from now, in % of one core, in the order given; undefined when the first is gone. */
+export async function cpuPercentsOver(pids: number | readonly number[], fromMs: number, toMs: number): Promise<number[] | undefined> {
+  const list = typeof pids === 'number' ? [pids] : pids;
   await new Promise((r) => setTimeout(r, fromMs));
-  const a = await procCpuSeconds(pid);
+  const a = await Promise.all(list.map((pid) => procCpuSeconds(pid)));
   const t = performance.now();
   await new Promise((r) => setTimeout(r, Math.max(100, toMs - fromMs)));
-  const b = await procCpuSeconds(pid);
-  if (a === undefined || b === undefined) return undefined;
-  return Math.round(((b - a) / ((performance.now() - t) / 1000)) * 100);
+  const b = await Promise.all(list.map((pid) => procCpuSeconds(pid)));
+  if (a[0] === undefined || b[0] === undefined) return undefined;
+  const seconds = (performance.now() - t) / 1000;
+  return list.map((_, i) => Math.round((((b[i] ?? 0) - (a[i] ?? 0)) / seconds) * 100));
+}
+
+/** CPU `pids` use together between `fromMs` and `toMs` from now, in % of one core. */
+export async function cpuPercentOver(pids: number | readonly number[], fromMs: number, toMs: number): Promise<number | undefined> {
+  const each = await cpuPercentsOver(pids, fromMs, toMs);
+  return each?.reduce((sum, p) => sum + p, 0);
+}
+
+/** The step fields for per-process CPU figures: the total, and each process when there are several. */
+export function cpuFields(each: number[] | undefined): Pick<StepResult, 'sbcCpuPercent' | 'sbcCpuPerProcess'> {
+  if (each === undefined) return {};
+  const sbcCpuPercent = each.reduce((sum, p) => sum + p, 0);
+  return each.length > 1 ? { sbcCpuPercent, sbcCpuPerProcess: each } : { sbcCpuPercent };
 }
 
 /** Steps through `rates` until one fails or falls short of its rate; returns every step run. */
@@ -128,7 +145,8 @@ export function best(steps: readonly StepResult[]): StepResult | undefined {
 
 export function formatStep(label: string, s: StepResult): string {
   const failures = Object.entries(s.failures).map(([k, v]) => `${k}=${v}`).join(' ');
-  const cpu = s.sbcCpuPercent === undefined ? '' : ` sbc-cpu=${s.sbcCpuPercent}%`;
+  const perProcess = s.sbcCpuPerProcess === undefined ? '' : ` (supervisor ${s.sbcCpuPerProcess[0]}% + workers ${s.sbcCpuPerProcess.slice(1).map((p) => `${p}%`).join(' / ')})`;
+  const cpu = s.sbcCpuPercent === undefined ? '' : ` sbc-cpu=${s.sbcCpuPercent}%${perProcess}`;
   const drops = s.sbcUdpDrops === undefined || s.sbcUdpDrops === 0 ? '' : ` sbc-udp-drops=${s.sbcUdpDrops}`;
   const short = s.sentRate < 0.9 * s.rate ? ' SHORT (requests left below the asked rate)' : s.p50Ms > QUEUEING_P50_MS ? ` QUEUEING (p50 above ${QUEUEING_P50_MS} ms)` : '';
   return (

@@ -10,6 +10,16 @@
  *            re-REGISTER over those connections at rising rates. The same
  *            clients then do the same against bench/load/wss-floor (bare
  *            Node TLS + ws, no SIP): the platform's own cost per flow.
+ *   --gateway-workers N|auto  the calls, register, refresh and wss parts run
+ *            the SBC with `workers: N` (a node:cluster supervisor and N
+ *            gateway workers; the WSS listener is shared, connections go
+ *            round-robin). CPU and memory figures then cover the whole
+ *            gateway: CPU summed over the supervisor and every worker (and
+ *            shown per process), RSS and PSS summed over them, the JS heap
+ *            after GC summed over every process's inspector (Node gives each
+ *            worker its own port, --inspect-port=P+k). The wss part also
+ *            reports how many flows each worker holds at the end (/api/flows
+ *            of the supervisor, which answers for all workers).
  * Each part gets a fresh SBC, so one part's lingering transactions do not
  * load the next. Progress goes to stderr; the results as JSON to stdout or
  * to --json FILE.
@@ -17,20 +27,21 @@
  *   routing  the calls ramp with no routing logic, a trivial routing.script
  *            and a routing.http service (bench/load/routing-part.ts).
  * Run: node dist/bench/load/run.js [--quick] [--only calls,routing,register,refresh,media,wss]
- *        [--wss-clients N] [--workers N] [--profile DIR] [--json FILE]
+ *        [--wss-clients N] [--workers N] [--gateway-workers N|auto] [--profile DIR] [--json FILE]
  *        [--rates R1,R2,...] [--step-seconds S]
  *        [--sbc-udp-rcvbuf BYTES]   what-if: the SBC's UDP sockets get this receive buffer
  */
 import type { ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { loadavg } from 'node:os';
+import { readFile } from 'node:fs/promises';
+import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { freePortInRange } from '../../test/helpers/free-port.js';
 import { startRtpengine } from '../../test/helpers/rtpengine.js';
-import { forkWorker, nextMessage, procStatusKb, stopChild } from './children.js';
+import { childPids, forkWorker, nextMessage, procStatusKb, pssKb, stopChild, withChildren } from './children.js';
 import { collectAndMeasure, type MemoryFigures } from './heap-probe.js';
-import { best, cpuPercentOver, formatStep, passed, ramp, runStep, type StepResult, type UdpMode } from './ramp.js';
+import { best, cpuFields, cpuPercentsOver, formatStep, passed, ramp, runStep, type StepResult, type UdpMode } from './ramp.js';
 import { routingBench, type RoutingBenchResult } from './routing-part.js';
 import { benchWorkDir, startSbcProcess, type SbcProcess } from './sbc-process.js';
 import { combine, ms, type WorkerReport } from './stats.js';
@@ -42,6 +53,7 @@ const { values } = parseArgs({
     only: { type: 'string' },
     'wss-clients': { type: 'string' },
     workers: { type: 'string' },
+    'gateway-workers': { type: 'string' },
     profile: { type: 'string' },
     json: { type: 'string' },
     rates: { type: 'string' },
@@ -53,6 +65,19 @@ const { values } = parseArgs({
 const quick = values.quick ?? false;
 const parts = new Set((values.only ?? 'calls,routing,register,refresh,media,wss').split(','));
 const workers = Number(values.workers ?? 2);
+/** The SBC's `workers` key; undefined = its default (one process, no supervisor). */
+const gatewayWorkers: number | 'auto' | undefined = parseGatewayWorkers(values['gateway-workers']);
+const gatewayWorkerCount = gatewayWorkers === 'auto' ? availableParallelism() : gatewayWorkers ?? 1;
+/** The `workers` option for startSbcProcess, when one was asked for. */
+const gatewayOption = gatewayWorkers === undefined ? {} : { workers: gatewayWorkers };
+
+function parseGatewayWorkers(text: string | undefined): number | 'auto' | undefined {
+  if (text === undefined) return undefined;
+  if (text === 'auto') return 'auto';
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--gateway-workers must be a whole number >= 1 or auto, not ${text}`);
+  return n;
+}
 const udpRecvBuffer = values['sbc-udp-rcvbuf'] === undefined ? undefined : Number(values['sbc-udp-rcvbuf']);
 const log = (line: string): void => {
   process.stderr.write(`${line}\n`);
@@ -93,23 +118,42 @@ export interface UdpPartResult {
   direct?: StepResult;
 }
 
-type MemoryReading = MemoryFigures & { vmRssKb: number };
+/** Memory of the server measured: one process, or the supervisor and its workers summed. */
+interface MemoryReading {
+  /** RSS summed over its processes, kB (shared pages counted in each). */
+  vmRssKb: number;
+  /** PSS summed over its processes, kB (shared pages counted once). */
+  pssKb: number;
+  /** How many processes were measured. */
+  processes: number;
+  /** Live JS heap after a full GC, summed over its processes; undefined when it could not be measured. */
+  heapUsedBytes?: number;
+  /** Why the heap was not measured, when it was not. */
+  heapError?: string;
+  /** The inspector's figures per process (supervisor first), when measured. */
+  perProcess?: MemoryFigures[];
+}
 
 /** One WSS server under the clients: N flows registered, memory per flow, re-REGISTER ceiling. */
 export interface WssMeasurement {
   open: OpenReport;
   before: MemoryReading;
   after: MemoryReading;
-  /** Growth per registered flow, bytes: RSS (as the OS sees it) and live JS heap after a full GC. */
+  /** Growth per registered flow, bytes: RSS and PSS (as the OS sees them, summed over the gateway's processes) and live JS heap after a full GC (undefined when not measured). */
   rssPerFlowBytes: number;
-  heapPerFlowBytes: number;
-  /** Re-REGISTER steps; their sbcCpuPercent is the CPU of the server measured (the SBC, or the floor). */
+  pssPerFlowBytes: number;
+  heapPerFlowBytes?: number;
+  /** Re-REGISTER steps; their sbcCpuPercent is the CPU of the server measured (the SBC with all its workers, or the floor). */
   refresh: StepResult[];
   bestRefresh: StepResult | undefined;
 }
 
 export interface WssPartResult extends WssMeasurement {
   clients: number;
+  /** WSS flows each gateway worker held at the end (after the re-REGISTER steps), by worker id; "1" without workers. */
+  flowsByWorker?: Record<string, { flows: number; registered: number }>;
+  /** Set when a worker's list reached the admin API's cap (10,000 flows per worker): its count is a floor. */
+  flowsCapped?: boolean;
   /** The same measurement against bare Node TLS + ws with no SIP (bench/load/wss-floor): what the platform costs by itself. */
   floor?: WssMeasurement;
   /** Why the floor could not be measured, when it could not. */
@@ -128,6 +172,10 @@ export interface LoadResults {
   /** Set when the SBC ran with a what-if change (not as shipped). */
   whatIf?: string;
   workers: number;
+  /** The SBC's `workers` key in the calls, register, refresh and wss parts (1 = no supervisor). */
+  gatewayWorkers: number | 'auto';
+  /** How many gateway workers that is on this machine. */
+  gatewayWorkerCount: number;
   calls?: UdpPartResult;
   /** Calls with no routing logic, a trivial routing.script and a routing.http service, same run. */
   routing?: RoutingBenchResult;
@@ -149,8 +197,11 @@ async function udpPart(label: string, mode: UdpMode, rates: readonly number[], w
   const uas = await startUas();
   let sbc: SbcProcess | undefined;
   try {
-    sbc = await startSbcProcess({ uasPort: uas.port, workDir: work, ...(udpRecvBuffer !== undefined ? { udpRecvBufferBytes: udpRecvBuffer } : {}), ...(values.profile !== undefined ? { cpuProfileDir: values.profile } : {}) });
-    log(`${label}: SBC pid ${sbc.pid} udp 127.0.0.1:${sbc.udpPort}, UAS 127.0.0.1:${uas.port}, ${workers} generator processes`);
+    sbc = await startSbcProcess({ uasPort: uas.port, workDir: work, ...gatewayOption, ...(udpRecvBuffer !== undefined ? { udpRecvBufferBytes: udpRecvBuffer } : {}), ...(values.profile !== undefined ? { cpuProfileDir: values.profile } : {}) });
+    const pids = await withChildren(sbc.pid);
+    log(`${label}: SBC pid ${sbc.pid}${gatewayLine(pids)} udp 127.0.0.1:${sbc.udpPort}, UAS 127.0.0.1:${uas.port}, ${workers} generator processes`);
+    // SO_REUSEPORT keeps each source address on one worker: one socket per generator process.
+    if (pids.length > 1 && workers < 2 * gatewayWorkerCount) log(`${label}: note: ${workers} generator sockets over ${gatewayWorkerCount} workers (the kernel hashes each source to one worker); --workers ${2 * gatewayWorkerCount} or more spreads them better`);
     // Warm-up, not counted: a cold SBC (JIT, first allocations) drops datagrams in its first second at any rate.
     const warm = await runStep({ mode: mode === 'refresh' ? 'register' : mode, label, target: { host: '127.0.0.1', port: sbc.udpPort }, durationS: quick ? 1 : 2, workers, timeoutMs: 5000, log }, Math.min(rates[0] ?? 250, 500));
     log(formatStep(`${label} warm-up (not counted)`, warm));
@@ -163,7 +214,7 @@ async function udpPart(label: string, mode: UdpMode, rates: readonly number[], w
       durationS: PLAN.stepS,
       workers,
       timeoutMs: 5000,
-      sbcPid: sbc.pid,
+      sbcPid: pids,
       sbcUdpPort: sbc.udpPort,
       log,
     });
@@ -214,9 +265,61 @@ async function mediaPart(rates: readonly number[], work: string): Promise<MediaP
   }
 }
 
+/** ", 2 workers (pids …)" when the SBC runs workers, else nothing. */
+function gatewayLine(pids: readonly number[]): string {
+  return pids.length > 1 ? ` (supervisor) with ${pids.length - 1} workers, pids ${pids.slice(1).join(' ')}` : '';
+}
+
+/** The inspector port Node gave a cluster worker (`--inspect-port=N` on its command line), or undefined. */
+async function workerInspectPort(pid: number): Promise<number | undefined> {
+  const args = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0');
+  const flag = args.find((a) => a.startsWith('--inspect-port='));
+  return flag === undefined ? undefined : Number(flag.slice('--inspect-port='.length).split(':').pop());
+}
+
+/**
+ * The SBC's memory: RSS and PSS summed over the supervisor and its workers;
+ * the JS heap after a full GC through each one's inspector, summed (the
+ * supervisor holds the shared store, the workers the flows).
+ */
 async function sbcMemory(sbc: SbcProcess, inspectPort: number): Promise<MemoryReading> {
-  const m = await collectAndMeasure(inspectPort);
-  return { ...m, vmRssKb: (await procStatusKb(sbc.pid, 'VmRSS')) ?? 0 };
+  const workerPids = await childPids(sbc.pid);
+  const pids = [sbc.pid, ...workerPids];
+  const reading: MemoryReading = { vmRssKb: 0, pssKb: 0, processes: pids.length };
+  try {
+    const ports = [inspectPort];
+    for (const pid of workerPids) {
+      const port = await workerInspectPort(pid);
+      if (port === undefined) throw new Error(`worker ${pid} has no --inspect-port`);
+      ports.push(port);
+    }
+    reading.perProcess = await Promise.all(ports.map((port) => collectAndMeasure(port)));
+    reading.heapUsedBytes = reading.perProcess.reduce((sum, m) => sum + m.heapUsedBytes, 0);
+  } catch (err) {
+    reading.heapError = (err as Error).message;
+  }
+  // After the GCs, so RSS sees what they gave back.
+  for (const pid of pids) reading.vmRssKb += (await procStatusKb(pid, 'VmRSS')) ?? 0;
+  reading.pssKb = await pssKb(pids);
+  return reading;
+}
+
+/** WSS flows per worker from the admin API (the supervisor's answers for every worker). */
+async function flowsByWorker(adminUrl: string): Promise<{ byWorker: Record<string, { flows: number; registered: number }>; capped: boolean }> {
+  const res = await fetch(`${adminUrl}/api/flows`, { signal: AbortSignal.timeout(30_000) });
+  if (res.status !== 200) throw new Error(`GET /api/flows: ${res.status}`);
+  const body = (await res.json()) as { flows?: Array<{ transport?: string; worker?: number; registered?: unknown[] }> };
+  const byWorker: Record<string, { flows: number; registered: number }> = {};
+  const listed: Record<string, number> = {};
+  for (const f of body.flows ?? []) {
+    const w = String(f.worker ?? 1);
+    listed[w] = (listed[w] ?? 0) + 1;
+    if (f.transport !== 'wss') continue;
+    const entry = (byWorker[w] ??= { flows: 0, registered: 0 });
+    entry.flows++;
+    if ((f.registered?.length ?? 0) > 0) entry.registered++;
+  }
+  return { byWorker, capped: Object.values(listed).some((n) => n >= 10_000) };
 }
 
 /** Open `count` clients spread over the client processes; their reports added up. */
@@ -244,20 +347,19 @@ async function openClients(procs: ChildProcess[], url: string, count: number, ta
   };
 }
 
-async function wssRefreshStep(procs: ChildProcess[], serverPid: number, rate: number): Promise<StepResult> {
-  const sbcCpu = cpuPercentOver(serverPid, 300, PLAN.wssStepS * 1000);
+async function wssRefreshStep(procs: ChildProcess[], serverPids: readonly number[], rate: number): Promise<StepResult> {
+  const sbcCpu = cpuPercentsOver(serverPids, 300, PLAN.wssStepS * 1000);
   const reports = await Promise.all(
     procs.map((p) => {
       p.send({ cmd: 'refresh', rate: rate / procs.length, duration: PLAN.wssStepS });
       return nextMessage(p, (m) => (m as { report?: WorkerReport }).report, (PLAN.wssStepS * 3 + 30) * 1000);
     }),
   );
-  const sbcCpuPercent = await sbcCpu;
   return {
     rate,
     ...combine(reports),
     load1: Math.round((loadavg()[0] ?? 0) * 100) / 100,
-    ...(sbcCpuPercent !== undefined ? { sbcCpuPercent } : {}),
+    ...cpuFields(await sbcCpu),
   };
 }
 
@@ -268,7 +370,8 @@ interface WssServer {
   /** What its memory line calls it, e.g. "SBC memory". */
   memoryName: string;
   refreshLabel: string;
-  pid: number;
+  /** Its processes: one, or the supervisor and its workers. */
+  pids: readonly number[];
   url: string;
   memory(): Promise<MemoryReading>;
 }
@@ -298,21 +401,27 @@ async function measureWss(procs: ChildProcess[], server: WssServer): Promise<Wss
   const after = await server.memory();
   const flows = Math.max(1, open.registered);
   const rssPerFlowBytes = Math.round(((after.vmRssKb - before.vmRssKb) * 1024) / flows);
-  const heapPerFlowBytes = Math.round((after.heapUsedBytes - before.heapUsedBytes) / flows);
+  const pssPerFlowBytes = Math.round(((after.pssKb - before.pssKb) * 1024) / flows);
+  const heapPerFlowBytes = after.heapUsedBytes === undefined || before.heapUsedBytes === undefined ? undefined : Math.round((after.heapUsedBytes - before.heapUsedBytes) / flows);
+  const mb = (kb: number): string => `${kb >= 0 ? '+' : ''}${(kb / 1024).toFixed(1)} MB`;
+  const heapText =
+    heapPerFlowBytes === undefined || after.heapUsedBytes === undefined || before.heapUsedBytes === undefined
+      ? `JS heap after GC not measured (${after.heapError ?? before.heapError ?? '?'})`
+      : `JS heap after GC ${mb((after.heapUsedBytes - before.heapUsedBytes) / 1024)} (${(heapPerFlowBytes / 1024).toFixed(1)} kB/flow)`;
+  const over = after.processes > 1 ? `, summed over ${after.processes} processes (supervisor + workers)` : '';
   log(
-    `${server.label}: ${server.memoryName} for ${open.registered} flows: RSS +${((after.vmRssKb - before.vmRssKb) / 1024).toFixed(1)} MB` +
-      ` (${(rssPerFlowBytes / 1024).toFixed(1)} kB/flow), JS heap after GC +${((after.heapUsedBytes - before.heapUsedBytes) / 1048576).toFixed(1)} MB` +
-      ` (${(heapPerFlowBytes / 1024).toFixed(1)} kB/flow)`,
+    `${server.label}: ${server.memoryName} for ${open.registered} flows${over}: RSS ${mb(after.vmRssKb - before.vmRssKb)}` +
+      ` (${(rssPerFlowBytes / 1024).toFixed(1)} kB/flow), PSS ${mb(after.pssKb - before.pssKb)} (${(pssPerFlowBytes / 1024).toFixed(1)} kB/flow), ${heapText}`,
   );
   const refresh: StepResult[] = [];
   for (const rate of PLAN.wssRates) {
-    const step = await wssRefreshStep(procs, server.pid, rate);
+    const step = await wssRefreshStep(procs, server.pids, rate);
     refresh.push(step);
     log(formatStep(server.refreshLabel, step));
     if (!passed(step)) break;
     await new Promise((r) => setTimeout(r, 1000));
   }
-  return { open, before, after, rssPerFlowBytes, heapPerFlowBytes, refresh, bestRefresh: best(refresh) };
+  return { open, before, after, rssPerFlowBytes, pssPerFlowBytes, ...(heapPerFlowBytes !== undefined ? { heapPerFlowBytes } : {}), refresh, bestRefresh: best(refresh) };
 }
 
 /** Every client process cuts and forgets its connections, and stays up for the next server. */
@@ -336,9 +445,9 @@ async function floorPart(procs: ChildProcess[], work: string): Promise<WssMeasur
     const memory = async (): Promise<MemoryReading> => {
       child.send({ cmd: 'memory' });
       const m = await nextMessage(child, (r) => (r as { memory?: MemoryFigures }).memory, 30_000);
-      return { ...m, vmRssKb: (await procStatusKb(pid, 'VmRSS')) ?? 0 };
+      return { vmRssKb: (await procStatusKb(pid, 'VmRSS')) ?? 0, pssKb: await pssKb([pid]), processes: 1, heapUsedBytes: m.heapUsedBytes, perProcess: [m] };
     };
-    return await measureWss(procs, { label: FLOOR_LABEL, memoryName: 'memory', refreshLabel: `${FLOOR_LABEL}: refresh`, pid, url, memory });
+    return await measureWss(procs, { label: FLOOR_LABEL, memoryName: 'memory', refreshLabel: `${FLOOR_LABEL}: refresh`, pids: [pid], url, memory });
   } finally {
     await stopChild(child);
   }
@@ -351,12 +460,22 @@ async function wssPart(work: string): Promise<WssPartResult> {
   const procs = Array.from({ length: Math.max(1, Math.ceil(wssClients / 5000)) }, () => forkWorker('wss-clients', []));
   let sbc: SbcProcess | undefined;
   try {
-    sbc = await startSbcProcess({ uasPort: uas.port, workDir: work, ...(udpRecvBuffer !== undefined ? { udpRecvBufferBytes: udpRecvBuffer } : {}), wss: true, maxConnectionsPerIp: wssClients + 1000, inspectPort, ...(values.profile !== undefined ? { cpuProfileDir: values.profile } : {}) });
+    sbc = await startSbcProcess({ uasPort: uas.port, workDir: work, ...gatewayOption, ...(udpRecvBuffer !== undefined ? { udpRecvBufferBytes: udpRecvBuffer } : {}), wss: true, maxConnectionsPerIp: wssClients + 1000, inspectPort, ...(values.profile !== undefined ? { cpuProfileDir: values.profile } : {}) });
     const url = `wss://127.0.0.1:${sbc.wssPort}`;
-    log(`wss: SBC pid ${sbc.pid} ${url}, ${wssClients} clients in ${procs.length} processes`);
+    const pids = await withChildren(sbc.pid);
+    log(`wss: SBC pid ${sbc.pid}${gatewayLine(pids)} ${url}, ${wssClients} clients in ${procs.length} processes`);
     const running = sbc;
-    const measured = await measureWss(procs, { label: 'wss', memoryName: 'SBC memory', refreshLabel: 'wss refresh', pid: sbc.pid, url, memory: () => sbcMemory(running, inspectPort) });
+    const measured = await measureWss(procs, { label: 'wss', memoryName: 'SBC memory', refreshLabel: 'wss refresh', pids, url, memory: () => sbcMemory(running, inspectPort) });
     const result: WssPartResult = { clients: wssClients, ...measured };
+    try {
+      const { byWorker, capped } = await flowsByWorker(sbc.adminUrl);
+      result.flowsByWorker = byWorker;
+      if (capped) result.flowsCapped = true;
+      const text = Object.entries(byWorker).map(([w, n]) => `worker ${w} ${n.flows} (${n.registered} registered)`).join(', ');
+      log(`wss: WSS flows per worker at the end (the 100 warm-up clients included): ${text === '' ? 'none' : text}${capped ? ' (a list reached the 10,000 cap: counts are floors)' : ''}`);
+    } catch (err) {
+      log(`wss: flows per worker not read: ${(err as Error).message}`);
+    }
     // The floor runs alone: the SBC and the UAS are gone, the clients are ready for new connections.
     await dropClients(procs);
     await sbc.stop();
@@ -378,8 +497,9 @@ async function wssPart(work: string): Promise<WssPartResult> {
 }
 
 async function main(): Promise<LoadResults> {
-  const results: LoadResults = { quick, workers, errors: [], ...(udpRecvBuffer !== undefined ? { whatIf: `SBC UDP receive buffer ${udpRecvBuffer} bytes (preload)` } : {}) };
+  const results: LoadResults = { quick, workers, gatewayWorkers: gatewayWorkers ?? 1, gatewayWorkerCount, errors: [], ...(udpRecvBuffer !== undefined ? { whatIf: `SBC UDP receive buffer ${udpRecvBuffer} bytes (preload)` } : {}) };
   if (results.whatIf !== undefined) log(`WHAT-IF RUN: ${results.whatIf}; figures are not the SBC as shipped`);
+  if (gatewayWorkerCount > 1) log(`gateway: workers ${gatewayWorkers} = ${gatewayWorkerCount} workers behind a supervisor (calls, register, refresh, wss parts)`);
   const work = benchWorkDir();
   try {
     const part = async <K extends 'calls' | 'register' | 'refresh'>(key: K, mode: UdpMode, rates: readonly number[], direct: boolean): Promise<void> => {

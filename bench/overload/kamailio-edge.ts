@@ -137,18 +137,3 @@ export async function processGroup(pgid: number): Promise<number[]> {
   }
   return pids;
 }
-
-/** Sum of Pss (kB) over `pids` from /proc/PID/smaps_rollup; processes gone meanwhile count 0. */
-export async function pssKb(pids: readonly number[]): Promise<number> {
-  let total = 0;
-  for (const pid of pids) {
-    try {
-      const text = await readFile(`/proc/${pid}/smaps_rollup`, 'utf8');
-      const m = /^Pss:\s+(\d+) kB/m.exec(text);
-      total += Number(m?.[1] ?? 0);
-    } catch {
-      // gone
-    }
-  }
-  return total;
-}

@@ -6,22 +6,21 @@
  * each while it runs: memory, kernel UDP drops at its port, and for the
  * gateway its /metrics.
  */
-import { readFile } from 'node:fs/promises';
 import { freePortInRange } from '../../test/helpers/free-port.js';
-import { procCpuSeconds, procStatusKb, udpDrops } from '../load/children.js';
+import { procCpuSeconds, procStatusKb, pssKb, udpDrops, withChildren } from '../load/children.js';
 import { startSbcProcess, type SbcProcess } from '../load/sbc-process.js';
-import { processGroup, pssKb, startKamailioEdge, type KamailioEdge } from './kamailio-edge.js';
+import { processGroup, startKamailioEdge, type KamailioEdge } from './kamailio-edge.js';
 import { parsePromText, type Sample } from './prom-text.js';
 import { startSippUas, type SippUas } from './sipp.js';
 
 export type SystemName = 'gateway' | 'kamailio';
 
 export interface MemoryReading {
-  /** Resident set, kB: the process (gateway) or the sum over all processes (Kamailio, shared pages counted in every worker). */
+  /** Resident set, kB, summed over all processes (the gateway's supervisor and workers, Kamailio's children): shared pages counted in every one. */
   rssKb: number;
   /** Proportional set, kB, summed over every process: shared pages counted once. */
   pssKb: number;
-  /** The gateway's nodejs_heap_size_used_bytes; undefined for Kamailio or when /metrics did not answer. */
+  /** The gateway's nodejs_heap_size_used_bytes (summed over its workers); undefined for Kamailio or when /metrics did not answer. */
   heapUsedBytes?: number;
 }
 
@@ -48,12 +47,6 @@ export interface SystemUnderTest {
   exitStatus(): string | undefined;
   tail(): string[];
   stop(): Promise<void>;
-}
-
-/** Direct children of `pid` (the gateway's workers). */
-async function childPids(pid: number): Promise<number[]> {
-  const text = await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => '');
-  return text.split(/\s+/).filter((t) => t !== '').map(Number);
 }
 
 const PORTS: [number, number] = [20000, 32000];
@@ -110,13 +103,18 @@ export async function startGateway(o: GatewayOptions): Promise<SystemUnderTest> 
     scrape,
     memory: async (heap) => {
       const samples = heap ? await scrape(5000) : undefined;
-      const heapUsed = samples?.find((s) => s.name === 'nodejs_heap_size_used_bytes')?.value;
-      return { rssKb: (await procStatusKb(running.pid, 'VmRSS')) ?? 0, pssKb: await pssKb([running.pid]), ...(heapUsed !== undefined ? { heapUsedBytes: heapUsed } : {}) };
+      // With workers the series is per worker (label `worker`); the supervisor's own heap is not in it.
+      const heaps = samples?.filter((s) => s.name === 'nodejs_heap_size_used_bytes') ?? [];
+      const heapUsed = heaps.length === 0 ? undefined : heaps.reduce((sum, s) => sum + s.value, 0);
+      const pids = await withChildren(running.pid);
+      let rss = 0;
+      for (const pid of pids) rss += (await procStatusKb(pid, 'VmRSS')) ?? 0;
+      return { rssKb: rss, pssKb: await pssKb(pids), ...(heapUsed !== undefined ? { heapUsedBytes: heapUsed } : {}) };
     },
     cpuSeconds: async () => {
       // The supervisor and its workers (workers > 1).
       let total = 0;
-      for (const pid of [running.pid, ...(await childPids(running.pid))]) total += (await procCpuSeconds(pid)) ?? 0;
+      for (const pid of await withChildren(running.pid)) total += (await procCpuSeconds(pid)) ?? 0;
       return total;
     },
     uasCpuSeconds: async () => (await procCpuSeconds(uas.pid)) ?? 0,
