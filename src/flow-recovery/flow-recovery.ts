@@ -18,8 +18,9 @@
  * open with dialogs on it replaces that flow (RFC 5626 §4.2: one flow per
  * instance): the old one is aliased and closed.
  *
- * With a shared store (state.store redis) the client may come back on
- * another node: the holding node writes `recover:<identity>` for the grace;
+ * With a shared store (state.store redis, or the store the supervisor
+ * serves its workers) the client may come back on another node or worker
+ * (a reconnecting WebSocket is accepted by any worker): the holding node writes `recover:<identity>` for the grace;
  * the node that sees the client again writes `flow-alias:<old flow id>`
  * (new flow id, its node URI, the new flow's token) and publishes it, and
  * the holding node then sends what it has for the old flow to that node
@@ -55,7 +56,7 @@ export interface FlowRecoveryOptions {
   tokens: FlowTokens;
   store: StateStore;
   keyPrefix: string;
-  /** state.store redis: other nodes may hold the flow or see the client come back. */
+  /** Redis, or workers > 1 on the store the supervisor serves: other nodes (workers) may hold the flow or see the client come back. */
   shared: boolean;
   /** This node: its id among the nodes, and the URI the others reach it at (absent on a single node). */
   node: { id: string; uri?: string };
