@@ -217,7 +217,11 @@ function mergeViews({ answers, silent }: WorkerAnswers, totals?: (merged: unknow
   return { status: 200, body: { ...(isRecord(merged) ? merged : { view: merged }), workers: views, ...(silent > 0 ? { silentWorkers: silent } : {}) } };
 }
 
-/** `base` with each boolean `up` ANDed with the value at the same place in `others`. */
+/**
+ * `base` with each boolean `up` ANDed with the value at the same place in
+ * `others`; an entry up in `base` but down in another view takes that
+ * view's `reason` too (why it is down: the worker that saw it fail knows).
+ */
 function andUp(base: unknown, others: unknown[]): unknown {
   if (Array.isArray(base)) return base.map((item, i) => andUp(item, others.map((o) => (Array.isArray(o) ? o[i] : undefined))));
   if (!isRecord(base)) return base;
@@ -226,6 +230,8 @@ function andUp(base: unknown, others: unknown[]): unknown {
     if (key === 'up' && typeof value === 'boolean') out[key] = value && others.every((o) => !isRecord(o) || o.up !== false);
     else out[key] = andUp(value, others.map((o) => (isRecord(o) ? o[key] : undefined)));
   }
+  const downElsewhere = base.up === true ? others.find((o): o is Record<string, unknown> => isRecord(o) && o.up === false) : undefined;
+  if (downElsewhere !== undefined && 'reason' in downElsewhere) out.reason = downElsewhere.reason;
   return out;
 }
 
