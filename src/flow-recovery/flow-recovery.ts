@@ -20,7 +20,8 @@
  *
  * With a shared store (state.store redis, or the store the supervisor
  * serves its workers) the client may come back on another node or worker
- * (a reconnecting WebSocket is accepted by any worker): the holding node writes `recover:<identity>` for the grace;
+ * (any worker may accept a reconnecting WebSocket): the holding node writes
+ * `recover:<identity>` for the grace;
  * the node that sees the client again writes `flow-alias:<old flow id>`
  * (new flow id, its node URI, the new flow's token) and publishes it, and
  * the holding node then sends what it has for the old flow to that node
@@ -128,7 +129,7 @@ export class FlowRecovery {
    * which then takes over at once, before its 2xx reaches the client, with no
    * store round trip in between.
    */
-  readonly #awaitingVouch = new WeakMap<Flow, { key: string; record: RecoverRecord }>();
+  readonly #awaitingVouch = new WeakMap<Flow, { key: string; record: RecoverRecord; at: number }>();
   readonly #dialogSources: Array<(flowId: string) => boolean> = [];
   readonly #goneListeners = new Set<FlowGoneListener>();
   readonly #unsubscribe: Array<() => void> = [];
@@ -226,7 +227,8 @@ export class FlowRecovery {
     }
     if (waiting || !this.#o.shared) return;
     const found = vouched ? this.#awaitingVouch.get(flow) : undefined;
-    if (found !== undefined) {
+    // Only while the other node may still hold the flow (its record lives for the grace).
+    if (found !== undefined && performance.now() - found.at <= this.#graceMs) {
       this.#awaitingVouch.delete(flow);
       this.#storeChecked.set(flow, 'vouched');
       this.#inheritFromNode(found.key, found.record, flow);
@@ -493,7 +495,7 @@ export class FlowRecovery {
       if (typeof record.instance === 'string' && otherInstance(keys, [record.instance])) continue;
       // As here: from another address only once the registrar accepted the client's REGISTER.
       if (!vouched && record.address !== flow.remote.address) {
-        this.#awaitingVouch.set(flow, { key, record });
+        this.#awaitingVouch.set(flow, { key, record, at: performance.now() });
         return;
       }
       // The registrar vouched while this lookup was under way: taken over already.
