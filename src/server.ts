@@ -106,7 +106,7 @@ export class Server {
       mediaEngine: (callId: string): Promise<string | undefined> | undefined => media.selection.engines?.engineFor(callId),
       outsideCallId: (callId: string, key: string | undefined): string | undefined => core.topology?.outsideCallId(callId, key),
     }));
-    const flowRecovery: FlowRecoveryPart = new FlowRecoveryPart({ ...ctx, store, transport, isInside: (flow: Flow): boolean => core.isInside(flow) });
+    const flowRecovery: FlowRecoveryPart = new FlowRecoveryPart({ ...ctx, store, shared: () => state.shared, transport, isInside: (flow: Flow): boolean => core.isInside(flow) });
     const media: MediaPart = (this.#media = new MediaPart({
       ...ctx,
       store,

@@ -5,10 +5,10 @@
  *
  * | route | merged answer |
  * | --- | --- |
- * | GET /healthz | 200 only when all `workers` answered 200; per-worker states either way |
+ * | GET /healthz | 200 only when all `workers` answered 200; per-worker states either way; the registrar's mode and its registrations summed over the workers |
  * | GET /metrics | prom-client AggregatorRegistry: counters, gauges, histograms summed; process, event-loop, backend/engine health and overload series per worker (label `worker`); plus `sbc_workers_up` and `sbc_worker_up{worker}` |
  * | GET /api/flows, /api/dialogs, /api/registrations | every worker's list, each entry with its `worker` |
- * | GET /api/backends, /api/engines | the first worker's view, with `up` true only where every worker sees it up, and each worker's own view under `workers` |
+ * | GET /api/backends, /api/engines | the first worker's view, with `up` true only where every worker sees it up, and each worker's own view under `workers`; an engine's sessions, requests and port pairs summed over the workers |
  * | POST /api/reload | sent to every worker; 200 when all reloaded, else the first refusal's status; each worker's answer under `workers` |
  *
  * A worker that does not answer within `timeoutMs` (1 s for /healthz) is
@@ -27,6 +27,8 @@ import type { Logger } from '../log/logger.js';
 import { AdminServer, type AdminReply, type RawReply } from '../admin/server.js';
 import { isSbcMessage, sendSafely } from './ipc-endpoint.js';
 import { ADMIN_MESSAGE } from './admin-protocol.js';
+import { withEngineTotals } from './engine-view.js';
+import { gatewayRegistrarSummary } from './health-summary.js';
 
 /** Safe defaults, in one place. */
 export const CLUSTER_ADMIN_DEFAULTS = {
@@ -126,9 +128,11 @@ export async function startClusterAdmin(o: ClusterAdminOptions): Promise<Cluster
     logger,
     health: async () => {
       const { answers, silent } = await askRoute('GET', '/healthz', undefined, CLUSTER_ADMIN_DEFAULTS.healthTimeoutMs);
-      const workers = answers.map((a) => ({ worker: a.worker, ...parsedBody(a.message) as Record<string, unknown>, status: statusOf(a.message) === 200 ? 'ok' : 'unavailable' }));
+      const bodies = answers.map((a) => parsedBody(a.message));
+      const workers = answers.map((a, i) => ({ worker: a.worker, ...bodies[i] as Record<string, unknown>, status: statusOf(a.message) === 200 ? 'ok' : 'unavailable' }));
       const up = workers.filter((w) => w.status === 'ok').length;
-      const summary = { workers: { expected: o.workers, up, silent }, perWorker: workers };
+      const registrar = gatewayRegistrarSummary(bodies);
+      const summary = { ...(registrar !== undefined ? { registrar } : {}), workers: { expected: o.workers, up, silent }, perWorker: workers };
       return { ok: up >= o.workers && silent === 0, details: summary, summary };
     },
     registry: { contentType: Registry.PROMETHEUS_CONTENT_TYPE, metrics: async () => aggregatedMetrics(await ask({ kind: 'metrics' }), o.workers, o.restarts?.()).metrics() } as Pick<Registry, 'metrics' | 'contentType'>,
@@ -138,7 +142,7 @@ export async function startClusterAdmin(o: ClusterAdminOptions): Promise<Cluster
     server.route('GET', route.path, async () => mergeLists(await askRoute('GET', route.path), route.lists));
   }
   for (const path of VIEW_ROUTES) {
-    server.route('GET', path, async () => mergeViews(await askRoute('GET', path)));
+    server.route('GET', path, async () => mergeViews(await askRoute('GET', path), path === '/api/engines' ? withEngineTotals : undefined));
   }
   server.route('POST', '/api/reload', async (req) => mergeReloads(await askRoute('POST', '/api/reload', req.body), o.workers));
 
@@ -201,17 +205,23 @@ function mergeLists({ answers, silent }: WorkerAnswers, lists: readonly string[]
 
 /**
  * The first worker's view (backends, engines) with every `up` it holds made
- * true only where all workers say up; each worker's view under `workers`.
+ * true only where all workers say up; each worker's view under `workers`;
+ * `totals` adds up what each worker counts for itself (engines).
  */
-function mergeViews({ answers, silent }: WorkerAnswers): AdminReply {
+function mergeViews({ answers, silent }: WorkerAnswers, totals?: (merged: unknown, views: readonly unknown[]) => unknown): AdminReply {
   const views = answers.map((a) => ({ worker: a.worker, body: parsedBody(a.message) })).filter((v) => statusOf(answers.find((a) => a.worker === v.worker)!.message) === 200);
   if (views.length === 0) return { status: 503, body: { error: 'no worker answered', silentWorkers: silent } };
   const first = views[0]!.body;
-  const merged = andUp(first, views.slice(1).map((v) => v.body));
+  const upAnded = andUp(first, views.slice(1).map((v) => v.body));
+  const merged = totals === undefined ? upAnded : totals(upAnded, views.map((v) => v.body));
   return { status: 200, body: { ...(isRecord(merged) ? merged : { view: merged }), workers: views, ...(silent > 0 ? { silentWorkers: silent } : {}) } };
 }
 
-/** `base` with each boolean `up` ANDed with the value at the same place in `others`. */
+/**
+ * `base` with each boolean `up` ANDed with the value at the same place in
+ * `others`; an entry up in `base` but down in another view takes that
+ * view's `reason` too (why it is down: the worker that saw it fail knows).
+ */
 function andUp(base: unknown, others: unknown[]): unknown {
   if (Array.isArray(base)) return base.map((item, i) => andUp(item, others.map((o) => (Array.isArray(o) ? o[i] : undefined))));
   if (!isRecord(base)) return base;
@@ -220,6 +230,8 @@ function andUp(base: unknown, others: unknown[]): unknown {
     if (key === 'up' && typeof value === 'boolean') out[key] = value && others.every((o) => !isRecord(o) || o.up !== false);
     else out[key] = andUp(value, others.map((o) => (isRecord(o) ? o[key] : undefined)));
   }
+  const downElsewhere = base.up === true ? others.find((o): o is Record<string, unknown> => isRecord(o) && o.up === false) : undefined;
+  if (downElsewhere !== undefined && 'reason' in downElsewhere) out.reason = downElsewhere.reason;
   return out;
 }
 

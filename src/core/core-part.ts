@@ -116,8 +116,8 @@ export class CorePart implements Part {
     const dispatcher = o.dispatcher();
     const recovery = o.recovery();
     const engine = o.media();
-    // Several nodes (state.store redis): a call relayed between two of them has its media done once, next to the client.
-    const media = engine !== undefined && c.state.store === 'redis' ? mediaBetweenNodes(engine, (flow) => recovery.isSiblingNode(flow)) : engine;
+    // Several nodes or workers on one store: a call relayed between two of them has its media done once, next to the client.
+    const media = engine !== undefined && recovery.nodeUri !== undefined ? mediaBetweenNodes(engine, (flow) => recovery.isSiblingNode(flow)) : engine;
     const callLimits = o.calls();
     const routing = o.routing?.();
     const records = o.records?.();

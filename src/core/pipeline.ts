@@ -539,6 +539,8 @@ export class Pipeline {
     if (hop === undefined) return;
     const out = await this.#hops.flowFor(hop);
     if (out === undefined) return;
+    // Toward the node (worker) its client came back on: the Route naming the client's flow there, as for other requests.
+    if (hop.kind === 'address' && hop.route !== undefined) req.headers.prepend('route', hop.route);
     req.headers.set('max-forwards', String(mf - 1));
     const toOutside = topo !== undefined && !this.isInside(out);
     const via = ownVia(out.listener, newBranch());

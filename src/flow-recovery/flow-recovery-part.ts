@@ -10,6 +10,8 @@ import { FlowRecovery } from './flow-recovery.js';
 
 export interface FlowRecoveryPartOptions extends PartContext {
   store: () => StateStore;
+  /** Whether other workers or nodes see the store (a worker's store served by the supervisor, or Redis): the client may come back on one of them. */
+  shared: () => boolean;
   transport: () => TransportLayer;
   isInside: (flow: Flow) => boolean;
 }
@@ -35,8 +37,10 @@ export class FlowRecoveryPart implements Part {
   async start(): Promise<void> {
     const { config, logger, metrics } = this.#o;
     const transport = this.#o.transport();
-    // Other nodes reach this node's clients through its UDP (else TCP) listener, as for the local registrar.
-    const l = transport.listeners.find((x) => x.transport === 'udp') ?? transport.listeners.find((x) => x.transport === 'tcp');
+    // Other nodes reach this node's clients through its UDP (else TCP) listener, as for the local registrar;
+    // a worker (workers > 1) through its own port, which the other workers do not share.
+    const pick = (t: 'udp' | 'tcp') => transport.listeners.find((x) => x.transport === t && x.bind === 'own') ?? transport.listeners.find((x) => x.transport === t);
+    const l = pick('udp') ?? pick('tcp');
     const uri = l === undefined ? undefined : `sip:${formatHostPort(l.advertise, l.boundPort)};transport=${l.transport}`;
     const recovery = new FlowRecovery({
       graceSeconds: config.flowRecovery.graceSeconds,
@@ -44,7 +48,7 @@ export class FlowRecoveryPart implements Part {
       tokens: transport.tokens,
       store: this.#o.store(),
       keyPrefix: config.state.redis.keyPrefix,
-      shared: config.state.store === 'redis',
+      shared: this.#o.shared(),
       node: { id: `${uri ?? hostname()}/${randomUUID().slice(0, 8)}`, ...(uri !== undefined ? { uri } : {}) },
       isInside: this.#o.isInside,
       logger: logger.child({ part: 'flow-recovery' }),

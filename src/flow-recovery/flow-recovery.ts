@@ -18,8 +18,10 @@
  * open with dialogs on it replaces that flow (RFC 5626 §4.2: one flow per
  * instance): the old one is aliased and closed.
  *
- * With a shared store (state.store redis) the client may come back on
- * another node: the holding node writes `recover:<identity>` for the grace;
+ * With a shared store (state.store redis, or the store the supervisor
+ * serves its workers) the client may come back on another node or worker
+ * (any worker may accept a reconnecting WebSocket): the holding node writes
+ * `recover:<identity>` for the grace;
  * the node that sees the client again writes `flow-alias:<old flow id>`
  * (new flow id, its node URI, the new flow's token) and publishes it, and
  * the holding node then sends what it has for the old flow to that node
@@ -55,7 +57,7 @@ export interface FlowRecoveryOptions {
   tokens: FlowTokens;
   store: StateStore;
   keyPrefix: string;
-  /** state.store redis: other nodes may hold the flow or see the client come back. */
+  /** Redis, or workers > 1 on the store the supervisor serves: other nodes (workers) may hold the flow or see the client come back. */
   shared: boolean;
   /** This node: its id among the nodes, and the URI the others reach it at (absent on a single node). */
   node: { id: string; uri?: string };
@@ -86,6 +88,15 @@ type NodeMessage =
   | { t: 'recovered'; from: string; old: string[]; flowId: string; nodeUri: string; token: string }
   | { t: 'gone'; from: string; ids: string[] };
 
+/** `recover:<identity>`: the held flow of a client, written by the node holding it (fields unchecked until read). */
+interface RecoverRecord {
+  flowId?: unknown;
+  node?: unknown;
+  nodeUri?: unknown;
+  address?: unknown;
+  instance?: unknown;
+}
+
 /** How long an alias outlives its recovery: as long as a dialog may (topology and dialog records). */
 const ALIAS_TTL_SECONDS = 12 * 3600;
 const CHANNEL = 'flow-recovery';
@@ -112,6 +123,13 @@ export class FlowRecovery {
   readonly #siblings = new Set<string>();
   /** Flows already looked up in the shared store, and whether with the registrar's word. */
   readonly #storeChecked = new WeakMap<Flow, 'plain' | 'vouched'>();
+  /**
+   * Flows whose client another node holds, found from another address: the
+   * record, kept until the registrar vouches for the client (registered()),
+   * which then takes over at once, before its 2xx reaches the client, with no
+   * store round trip in between.
+   */
+  readonly #awaitingVouch = new WeakMap<Flow, { key: string; record: RecoverRecord; at: number }>();
   readonly #dialogSources: Array<(flowId: string) => boolean> = [];
   readonly #goneListeners = new Set<FlowGoneListener>();
   readonly #unsubscribe: Array<() => void> = [];
@@ -208,6 +226,14 @@ export class FlowRecovery {
       return;
     }
     if (waiting || !this.#o.shared) return;
+    const found = vouched ? this.#awaitingVouch.get(flow) : undefined;
+    // Only while the other node may still hold the flow (its record lives for the grace).
+    if (found !== undefined && performance.now() - found.at <= this.#graceMs) {
+      this.#awaitingVouch.delete(flow);
+      this.#storeChecked.set(flow, 'vouched');
+      this.#inheritFromNode(found.key, found.record, flow);
+      return;
+    }
     const checked = this.#storeChecked.get(flow);
     if (checked === 'vouched' || (checked === 'plain' && !vouched)) return;
     this.#storeChecked.set(flow, vouched ? 'vouched' : 'plain');
@@ -459,26 +485,37 @@ export class FlowRecovery {
         return;
       }
       if (text === undefined) continue;
-      let record: { flowId?: unknown; node?: unknown; nodeUri?: unknown; address?: unknown; instance?: unknown };
+      let record: RecoverRecord;
       try {
-        record = JSON.parse(text) as { flowId?: unknown; node?: unknown; nodeUri?: unknown; address?: unknown; instance?: unknown };
+        record = JSON.parse(text) as RecoverRecord;
       } catch {
         continue;
       }
       if (typeof record.flowId !== 'string' || record.node === this.#o.node.id || flow.closed || this.#closed) continue;
       if (typeof record.instance === 'string' && otherInstance(keys, [record.instance])) continue;
       // As here: from another address only once the registrar accepted the client's REGISTER.
-      if (!vouched && record.address !== flow.remote.address) return;
-      const oldId = record.flowId;
-      if (typeof record.nodeUri === 'string') this.#addSibling(record.nodeUri);
-      this.#o.store.delete(this.#recoverKey(key)).catch(() => undefined);
-      const inherited = this.#alias(oldId, { flowId: flow.id }, flow.id);
-      for (const x of inherited) this.#remoteOrigin.add(x);
-      this.#o.metrics?.flowRecoveries.inc();
-      this.#log.info({ flow: flow.id, previous: oldId }, 'client came back on this node; its dialogs on another node follow');
-      this.#writeAliases(inherited, flow);
+      if (!vouched && record.address !== flow.remote.address) {
+        this.#awaitingVouch.set(flow, { key, record, at: performance.now() });
+        return;
+      }
+      // The registrar vouched while this lookup was under way: taken over already.
+      if (this.#storeChecked.get(flow) === 'vouched' && !vouched) return;
+      this.#inheritFromNode(key, record, flow);
       return;
     }
+  }
+
+  /** The client of a flow another node holds (its recover record under `key`) is on `flow` here now. */
+  #inheritFromNode(key: string, record: RecoverRecord, flow: Flow): void {
+    if (typeof record.flowId !== 'string' || flow.closed || this.#closed || this.#aliases.has(record.flowId)) return;
+    const oldId = record.flowId;
+    if (typeof record.nodeUri === 'string') this.#addSibling(record.nodeUri);
+    this.#o.store.delete(this.#recoverKey(key)).catch(() => undefined);
+    const inherited = this.#alias(oldId, { flowId: flow.id }, flow.id);
+    for (const x of inherited) this.#remoteOrigin.add(x);
+    this.#o.metrics?.flowRecoveries.inc();
+    this.#log.info({ flow: flow.id, previous: oldId }, 'client came back on this node; its dialogs on another node follow');
+    this.#writeAliases(inherited, flow);
   }
 
   /** Tell the store (and the other nodes) where the clients of `ids` are now. */

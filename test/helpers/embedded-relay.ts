@@ -38,6 +38,27 @@ export function embeddedSessions(body: unknown): number | undefined {
   return undefined;
 }
 
+/** What /api/engines says the embedded relay holds and has free (with workers, summed over them). */
+export interface RelayCounts {
+  sessions: number;
+  legsOpen: number;
+  portPairsFree: number;
+  portPairsTotal: number;
+}
+
+/** GET /api/engines: the embedded relay's entry; fails when it is not listed with these counts. */
+export async function relayCounts(adminUrl: string): Promise<RelayCounts> {
+  const { raw } = await relayHolding(adminUrl);
+  const list = isRecord(raw) && Array.isArray(raw['engines']) ? (raw['engines'] as unknown[]) : [];
+  const e = list.find((x) => isRecord(x) && x['name'] === 'embedded');
+  const n = (k: string): number => {
+    const v = isRecord(e) ? e[k] : undefined;
+    if (typeof v !== 'number') throw new Error(`GET /api/engines lists no embedded relay with ${k}: ${JSON.stringify(raw)}`);
+    return v;
+  };
+  return { sessions: n('sessions'), legsOpen: n('legsOpen'), portPairsFree: n('portPairsFree'), portPairsTotal: n('portPairsTotal') };
+}
+
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }

@@ -17,6 +17,8 @@ export interface ClusterWorker {
   pid: number;
   /** The worker's own UDP port (its inside port). */
   insidePort: number;
+  /** Its listeners as its start-up line lists them (`udp:127.0.0.1:5060`), its own ports among them. */
+  listeners: string[];
 }
 
 export interface LogLine {
@@ -99,16 +101,19 @@ export async function runWorkersCli(file: string, workers: number, shared: numbe
     while ((i = buf.indexOf('\n')) >= 0) {
       const text = buf.slice(0, i);
       buf = buf.slice(i + 1);
+      // TEST_SBC_LOG: every line the gateway prints, as an in-process gateway's logger would show it.
+      if (process.env.TEST_SBC_LOG) process.stdout.write(`${text}\n`);
       let line: LogLine;
       try { line = JSON.parse(text) as LogLine; } catch { continue; }
       lines.push(line);
       // A worker's start-up line (its ports) and the supervisor's 'worker ready' (its pid) come from two processes: either may be read first.
       if (typeof line.worker === 'number' && (line.msg === 'webrtc-sbc started' || line.msg === 'worker ready')) {
-        const w = live.get(line.worker) ?? { id: line.worker, pid: 0, insidePort: 0 };
+        const w = live.get(line.worker) ?? { id: line.worker, pid: 0, insidePort: 0, listeners: [] };
         live.set(line.worker, w);
         if (line.msg === 'worker ready' && typeof line.pid === 'number') w.pid = line.pid;
         if (line.msg === 'webrtc-sbc started') {
           const listeners = (line.listeners as string[] | undefined) ?? [];
+          w.listeners = listeners;
           w.insidePort = listeners.filter((l) => l.startsWith('udp:')).map((l) => Number(l.split(':').pop())).find((p) => !shared.includes(p)) ?? 0;
         }
       }

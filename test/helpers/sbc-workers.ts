@@ -24,6 +24,8 @@ export interface WorkersSbc {
   /** The configuration input as written (free ports in place of 0). */
   input: Record<string, unknown>;
   listener(transport: TransportProtocol, config: Config): ListenerInfo;
+  /** The configured ports on `transport` and every live worker's own ones. */
+  ports(transport: TransportProtocol): number[];
   adminUrl: string;
   stop(): Promise<void>;
 }
@@ -31,7 +33,9 @@ export interface WorkersSbc {
 /** Starts the CLI with `workers` and the configuration `input` (YAML input shape) written into `dir`. */
 export async function startWorkersSbc(input: Record<string, unknown>, workers: number, dir: string, cleanup: () => void): Promise<WorkersSbc> {
   const listen = Array.isArray(input.listen) ? (input.listen as Array<Record<string, unknown>>) : [];
-  const written = { ...input, workers, listen: await Promise.all(listen.map(async (l) => (l.port === 0 ? { ...l, port: await freePortInRange(20_000, 29_999) } : l))) };
+  // TEST_SBC_LOG: the gateway logs at debug, as in-process, and its lines are echoed (runWorkersCli).
+  const log = process.env.TEST_SBC_LOG ? { log: { level: 'debug', ...(input.log as Record<string, unknown> | undefined) } } : {};
+  const written = { ...input, ...log, workers, listen: await Promise.all(listen.map(async (l) => (l.port === 0 ? { ...l, port: await freePortInRange(20_000, 29_999) } : l))) };
   const file = join(dir, 'gateway.json');
   writeFileSync(file, JSON.stringify(written));
   const shared = written.listen.filter((l) => l.transport === 'udp').map((l) => Number(l.port));
@@ -44,6 +48,11 @@ export async function startWorkersSbc(input: Record<string, unknown>, workers: n
       const spec = config.listen[index];
       if (spec === undefined) throw new Error(`no ${t} listener`);
       return { ...spec, advertise: spec.advertise ?? spec.address, index, boundPort: spec.port, up: true };
+    },
+    ports: (t) => {
+      const configured = written.listen.filter((l) => l.transport === t).map((l) => Number(l.port));
+      const own = [...cli.workers.values()].flatMap((w) => w.listeners.filter((l) => l.startsWith(`${t}:`)).map((l) => Number(/:(\d+)(?: |$)/.exec(l)?.[1])));
+      return [...new Set([...configured, ...own])];
     },
     adminUrl: cli.adminUrl ?? '',
     stop: () => cli.stop(),

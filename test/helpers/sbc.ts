@@ -17,6 +17,14 @@ export interface TestSbc {
   listener(transport: TransportProtocol): ListenerInfo;
   /** `host:port` of a listener. */
   hostPort(transport: TransportProtocol): string;
+  /**
+   * Every port the gateway has on `transport`: its listeners' and, with
+   * workers, each worker's own (a worker sends from it and names it in its
+   * Via, Record-Route, Path and Contact; README "Every core: `workers`").
+   */
+  ports(transport: TransportProtocol): number[];
+  /** Workers the gateway runs with (1: a Server in the test's process). */
+  workers: number;
   adminUrl: string;
   stop(): Promise<void>;
 }
@@ -73,6 +81,8 @@ export async function startSbc(input: Record<string, unknown> = {}): Promise<Tes
       config,
       listener: (t) => running.listener(t, config),
       hostPort: (t) => `${running.listener(t, config).address}:${running.listener(t, config).boundPort}`,
+      ports: (t) => running.ports(t),
+      workers,
       adminUrl: running.adminUrl,
       stop: () => running.stop(),
     };
@@ -126,10 +136,26 @@ export async function startSbcInProcess(input: Record<string, unknown> = {}, opt
     config,
     listener,
     hostPort: (t) => `${listener(t).address}:${listener(t).boundPort}`,
+    ports: (t) => server.transport.listeners.filter((x) => x.transport === t).map((x) => x.boundPort),
+    workers: 1,
     adminUrl: `http://127.0.0.1:${admin?.port ?? 0}`,
     stop: async () => {
       await server.stop();
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** Regular-expression source matching any port the gateway has on `transport` (TestSbc.ports). */
+export function portPattern(sbc: TestSbc, transport: TransportProtocol): string {
+  return `(?:${sbc.ports(transport).join('|')})`;
+}
+
+/**
+ * Regular-expression source of the `;w=N` a worker puts on the Record-Route,
+ * Path and B2BUA Contact URIs it creates (README "Every core: `workers`"):
+ * required with workers, matching nothing but the empty string without.
+ */
+export function workerParamPattern(sbc: TestSbc): string {
+  return sbc.workers > 1 ? ';w=[1-9]\\d*' : '';
 }

@@ -4,9 +4,13 @@
  * what each far end saw.
  */
 import assert from 'node:assert/strict';
+import { Redis } from 'ioredis';
+import { dialogRecordKey } from '../../../src/b2bua/dialog-records.js';
 import type { SipMessage, SipRequest } from '../../../src/sip/message.js';
+import { startRedis } from '../../helpers/redis.js';
 import { rand, request, response, SipPeer, type Received } from '../../helpers/sip-peer.js';
-import { startSbc, type TestSbc } from '../../helpers/sbc.js';
+import { portPattern, startSbc, workerParamPattern, type TestSbc } from '../../helpers/sbc.js';
+import { testWorkers } from '../../helpers/sbc-workers.js';
 
 /** What the backend does with an INVITE. */
 export type UasMode = 'answer' | 'ring' | 'busy' | 'silent' | 'reliable';
@@ -134,20 +138,58 @@ export class Backend {
   }
 }
 
-export interface B2buaBed {
+/** A gateway in B2BUA mode and a way to read the records it keeps of its legs. */
+export interface B2buaSbc {
   sbc: TestSbc;
+  /** The state store's record of a leg (empty when there is none). */
+  storedDialog(legKey: string): Promise<Record<string, string>>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the gateway with `input`. In the test's own process the records are
+ * read through its B2BUA; with workers the memory store lives in the
+ * supervisor, out of the test's reach, so the gateway shares a Redis with
+ * the test instead, which reads the records there as an operator would.
+ */
+export async function startB2buaSbc(input: Record<string, unknown>): Promise<B2buaSbc> {
+  if (testWorkers() === 1) {
+    const sbc = await startSbc(input);
+    return { sbc, storedDialog: (k) => sbc.server.b2bua!.storedDialog(k), stop: () => sbc.stop() };
+  }
+  const redis = await startRedis();
+  const prefix = `b2b-${rand(3)}:`;
+  const client = new Redis(redis.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    const sbc = await startSbc({ ...input, state: { store: 'redis', redis: { url: redis.url, keyPrefix: prefix } } });
+    return {
+      sbc,
+      storedDialog: (k) => client.hgetall(dialogRecordKey(prefix, k)),
+      stop: async () => {
+        await sbc.stop();
+        client.disconnect();
+        await redis.stop();
+      },
+    };
+  } catch (err) {
+    client.disconnect();
+    await redis.stop();
+    throw err;
+  }
+}
+
+export interface B2buaBed extends B2buaSbc {
   backend: Backend;
   wsUrl: string;
   udp: { address: string; port: number };
-  stop(): Promise<void>;
 }
 
 /** An SBC in B2BUA mode in front of one scripted backend. */
 export async function startB2buaBed(extra: Record<string, unknown> = {}): Promise<B2buaBed> {
   const backend = await Backend.start();
-  let sbc: TestSbc;
+  let gw: B2buaSbc;
   try {
-    sbc = await startSbc({
+    gw = await startB2buaSbc({
       mode: 'b2bua',
       backends: {
         default: {
@@ -164,18 +206,29 @@ export async function startB2buaBed(extra: Record<string, unknown> = {}): Promis
     backend.close();
     throw err;
   }
+  const sbc = gw.sbc;
   const udp = { address: '127.0.0.1', port: sbc.listener('udp').boundPort };
   backend.sbc = udp.port;
   return {
     sbc,
+    storedDialog: gw.storedDialog,
     backend,
     wsUrl: `ws://127.0.0.1:${sbc.listener('ws').boundPort}`,
     udp,
     stop: async () => {
       backend.close();
-      await sbc.stop();
+      await gw.stop();
     },
   };
+}
+
+/**
+ * Our Contact on a leg over `transport`: a dialog key of ours at one of the
+ * gateway's ports on it, and with workers the worker's `;w=N` (README
+ * "Every core: `workers`"), without it otherwise.
+ */
+export function ourContact(sbc: TestSbc, transport: 'udp' | 'ws'): RegExp {
+  return new RegExp(`^sip:b2b[0-9a-f]+@127\\.0\\.0\\.1:${portPattern(sbc, transport)};transport=${transport}${workerParamPattern(sbc)}$`);
 }
 
 /** A request of `method` in `callId`, as a predicate for SipPeer.next(). */
@@ -208,14 +261,12 @@ export function assertNoLeak(seen: readonly Received[], forbidden: Record<string
 }
 
 /** The SBC's store holds no record for these leg keys, and GET /api/dialogs is empty. */
-export async function assertNoDialogs(sbc: TestSbc, keys: string[]): Promise<void> {
-  const b2bua = sbc.server.b2bua;
-  assert.ok(b2bua !== undefined, 'the SBC runs in B2BUA mode');
+export async function assertNoDialogs(gw: B2buaSbc, keys: string[]): Promise<void> {
   // The last messages of a call are still being handled when the far end has its answer.
   const deadline = Date.now() + 2000;
   for (;;) {
-    const stored = await Promise.all(keys.map((k) => b2bua.storedDialog(k)));
-    const res = await fetch(`${sbc.adminUrl}/api/dialogs`);
+    const stored = await Promise.all(keys.map((k) => gw.storedDialog(k)));
+    const res = await fetch(`${gw.sbc.adminUrl}/api/dialogs`);
     const dialogs = ((await res.json()) as { dialogs: unknown[] }).dialogs;
     const left = stored.filter((s) => Object.keys(s).length > 0);
     if ((left.length === 0 && dialogs.length === 0) || Date.now() > deadline) {
@@ -228,9 +279,9 @@ export async function assertNoDialogs(sbc: TestSbc, keys: string[]): Promise<voi
 }
 
 /** Both legs' records exist while the call is up (so the check above can fail). */
-export async function assertDialogsStored(sbc: TestSbc, keys: string[]): Promise<void> {
+export async function assertDialogsStored(gw: B2buaSbc, keys: string[]): Promise<void> {
   for (const k of keys) {
-    const rec = await sbc.server.b2bua!.storedDialog(k);
+    const rec = await gw.storedDialog(k);
     assert.ok(Object.keys(rec).length > 0, `a record for leg ${k} while the call is up`);
   }
 }

@@ -114,7 +114,7 @@ describe('B2BUA in-dialog requests', () => {
     await c.client.peer.next(isRes(200, 'BYE', c.callId));
     assertNoLeak(bed.backend.peer.received.filter((r) => r.msg.callId === c.bCallId), { 'Call-ID': c.callId, 'From tag': c.fromTag, 'Via host': c.client.host }, 'the backend');
     assertNoLeak(c.client.peer.received.filter((r) => r.msg.callId === c.callId), { 'Call-ID': c.bCallId, 'tag': bed.backend.tag, 'port': String(bed.backend.port) }, 'the client');
-    await assertNoDialogs(bed.sbc, [contactUser(c.bInvite), c.aContact.replace(/^sip:([^@]+)@.*/, '$1')]);
+    await assertNoDialogs(bed, [contactUser(c.bInvite), c.aContact.replace(/^sip:([^@]+)@.*/, '$1')]);
   });
 
   test('INFO from the client and MESSAGE from the backend inside the call; their answers map back', async () => {
@@ -145,7 +145,7 @@ describe('B2BUA in-dialog requests', () => {
     // A request for the ended dialog is answered 481 (RFC 3261 §12.2.2).
     c.client.peer.send(fromClient(c, 'INFO', 9));
     await c.client.peer.next(isRes(481, 'INFO', c.callId));
-    await assertNoDialogs(bed.sbc, [contactUser(c.bInvite)]);
+    await assertNoDialogs(bed, [contactUser(c.bInvite)]);
   });
 
   test('re-INVITE glare: a second INVITE while one is pending gets 491', async () => {
@@ -163,7 +163,7 @@ describe('B2BUA in-dialog requests', () => {
     c.client.peer.send(fromClient(c, 'BYE', 3));
     await c.client.peer.next(isRes(200, 'BYE', c.callId));
     await bed.backend.peer.next(isReq('BYE', c.bCallId));
-    await assertNoDialogs(bed.sbc, [contactUser(c.bInvite)]);
+    await assertNoDialogs(bed, [contactUser(c.bInvite)]);
   });
 
   test('an out-of-dialog MESSAGE gets its own Call-ID and tags inside; the answer comes back', async () => {

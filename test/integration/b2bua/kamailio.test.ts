@@ -8,18 +8,19 @@ import { after, before, describe, test } from 'node:test';
 import type { SipRequest, SipResponse } from '../../../src/sip/message.js';
 import { startKamailio, type RunningKamailio } from '../../helpers/kamailio.js';
 import { rand } from '../../helpers/sip-peer.js';
-import { startSbc, type TestSbc } from '../../helpers/sbc.js';
+import type { TestSbc } from '../../helpers/sbc.js';
 import { UdpUa, WsClient } from '../kamailio/harness.js';
-import { assertNoDialogs, assertNoLeak, contactUser } from './harness.js';
+import { assertNoDialogs, assertNoLeak, contactUser, startB2buaSbc, type B2buaSbc } from './harness.js';
 
 describe('B2BUA mode with Kamailio as the registrar', () => {
   let kam: RunningKamailio;
+  let gw: B2buaSbc;
   let sbc: TestSbc;
   const open: Array<{ close(): void }> = [];
 
   before(async () => {
     kam = await startKamailio();
-    sbc = await startSbc({
+    gw = await startB2buaSbc({
       mode: 'b2bua',
       listen: [
         { transport: 'udp', address: '127.0.0.1', port: 0 },
@@ -30,10 +31,11 @@ describe('B2BUA mode with Kamailio as the registrar', () => {
       media: { mode: 'passthrough' },
       timers: { t1Ms: 100 },
     });
+    sbc = gw.sbc;
   });
   after(async () => {
     for (const o of open) o.close();
-    await sbc?.stop();
+    await gw?.stop();
     await kam?.stop();
   });
 
@@ -79,7 +81,7 @@ describe('B2BUA mode with Kamailio as the registrar', () => {
 
     assertNoLeak(client.peer.received.filter((r) => r.msg.callId === clientCallId), { 'Call-ID': call.callId, 'From tag': call.fromTag, 'phone address': `127.0.0.1:${ua.peer.address.port}` }, 'the client');
     assertNoLeak(ua.peer.received.filter((r) => r.msg.callId === call.callId), { 'Call-ID': clientCallId, 'Via host': client.host, 'Contact user': client.user }, 'the phone');
-    await assertNoDialogs(sbc, [contactUser(ok), contactUser(inv)]);
+    await assertNoDialogs(gw, [contactUser(ok), contactUser(inv)]);
   });
 
   test('a WS client calls the phone through Kamailio; BYE from the phone', async () => {
@@ -103,6 +105,6 @@ describe('B2BUA mode with Kamailio as the registrar', () => {
     assertNoLeak(client.peer.received.filter((r) => r.msg.callId === call.callId), { 'Call-ID': inv.callId!, 'phone address': `127.0.0.1:${ua.peer.address.port}`, 'phone tag': ua.tags.get(inv.callId!) ?? '' }, 'the client');
     // The caller's identity (From user) is kept on purpose; its Call-ID, tag, Via and Contact are not.
     assertNoLeak(ua.peer.received.filter((r) => r.msg.callId === inv.callId), { 'Call-ID': call.callId, 'From tag': call.fromTag, 'Via/Contact host': client.host }, 'the phone');
-    await assertNoDialogs(sbc, [contactUser(ok), contactUser(inv)]);
+    await assertNoDialogs(gw, [contactUser(ok), contactUser(inv)]);
   });
 });

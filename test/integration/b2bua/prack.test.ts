@@ -61,7 +61,7 @@ describe('B2BUA PRACK / 100rel', () => {
     const bye = (await bed.backend.peer.next(isReq('BYE', bInvite.callId))).msg as SipRequest;
     assert.equal(bye.cseq()!.seq, bInvite.cseq()!.seq + 2);
     await phone.next(isRes(200, 'BYE', callId));
-    await assertNoDialogs(bed.sbc, [contactUser(ok), contactUser(bInvite)]);
+    await assertNoDialogs(bed, [contactUser(ok), contactUser(bInvite)]);
   });
 
   test('a PRACK naming an RSeq we never sent gets 481', async () => {
@@ -81,6 +81,6 @@ describe('B2BUA PRACK / 100rel', () => {
     phone.send(request({ ...invite, method: 'CANCEL', headers: [] }), bed.udp);
     await phone.next(isRes(487, 'INVITE', callId));
     await bed.backend.peer.next(isReq('CANCEL', bInvite.callId));
-    await assertNoDialogs(bed.sbc, [contactUser(progress), contactUser(bInvite)]);
+    await assertNoDialogs(bed, [contactUser(progress), contactUser(bInvite)]);
   });
 });

@@ -86,7 +86,7 @@ describe('B2BUA REFER / NOTIFY / Replaces', () => {
     client.peer.send(response(done, 200, 'OK'));
     await bed.backend.peer.next(isRes(200, 'NOTIFY', c.bInvite.callId));
     await hangUp(c, 3);
-    await assertNoDialogs(bed.sbc, [c.aContact.replace(/^sip:([^@]+)@.*/, '$1'), contactUser(c.bInvite)]);
+    await assertNoDialogs(bed, [c.aContact.replace(/^sip:([^@]+)@.*/, '$1'), contactUser(c.bInvite)]);
   });
 
   test('attended transfer: Refer-To with Replaces naming our other call is rewritten to that call\'s B leg', async () => {
@@ -119,6 +119,6 @@ describe('B2BUA REFER / NOTIFY / Replaces', () => {
 
     await hangUp(first, 3);
     await hangUp(second, 2);
-    await assertNoDialogs(bed.sbc, [first.aContact.replace(/^sip:([^@]+)@.*/, '$1'), second.aContact.replace(/^sip:([^@]+)@.*/, '$1'), contactUser(first.bInvite), contactUser(second.bInvite)]);
+    await assertNoDialogs(bed, [first.aContact.replace(/^sip:([^@]+)@.*/, '$1'), second.aContact.replace(/^sip:([^@]+)@.*/, '$1'), contactUser(first.bInvite), contactUser(second.bInvite)]);
   });
 });

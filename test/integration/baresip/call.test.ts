@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startBaresip, type Baresip } from '../../helpers/baresip.js';
-import { startSbc, type TestSbc } from '../../helpers/sbc.js';
+import { portPattern, startSbc, type TestSbc } from '../../helpers/sbc.js';
 import type { Received } from '../../helpers/sip-peer.js';
 import { ScriptedBackend } from './backend.js';
 
@@ -43,12 +43,12 @@ describe('baresip over UDP calls through the SBC', () => {
     const inv = backend.peer.received.find(isInvite);
     assert.ok(inv !== undefined, 'the UAS got the INVITE');
     const vias = inv.msg.vias()!;
-    assert.equal(`${vias[0]!.host}:${vias[0]!.port}`, sbc.hostPort('udp'), 'top Via is the SBC');
+    assert.ok(isOurs(sbc, vias[0]!.host, vias[0]!.port), `top Via is the SBC (${vias[0]!.host}:${vias[0]!.port})`);
     assert.equal(vias.length, 2, 'our Via above the phone\'s');
     assert.equal(vias[1]!.port, phone.sipPort, 'the phone\'s Via below ours');
     const rr = inv.msg.headers.values('record-route');
     assert.ok(rr.length >= 1, 'Record-Route present');
-    assert.ok(rr.every((v) => v.includes(sbc.hostPort('udp')) && /;lr\b/.test(v)), `Record-Route is ours with lr: ${rr.join(' | ')}`);
+    assert.ok(rr.every((v) => new RegExp(`[@:]127\\.0\\.0\\.1:${portPattern(sbc, 'udp')}[;>]`).test(v) && /;lr\b/.test(v)), `Record-Route is ours with lr: ${rr.join(' | ')}`);
     assert.match(inv.raw, /\r\nm=audio \d+ RTP\/AVP 0\b/, 'passthrough: the phone\'s PCMU offer arrives as sent');
     assert.match(inv.raw, /\r\nc=IN IP4 127\.0\.0\.1\r\n/);
 
@@ -61,7 +61,7 @@ describe('baresip over UDP calls through the SBC', () => {
     await phone.hangup();
     const bye = await backend.peer.next((r) => r.msg.kind === 'request' && r.msg.method === 'BYE' && r.msg.callId === inv.msg.callId, 5000);
     const byeVia = bye.msg.topVia()!;
-    assert.equal(`${byeVia.host}:${byeVia.port}`, sbc.hostPort('udp'), 'BYE came through the SBC');
+    assert.ok(isOurs(sbc, byeVia.host, byeVia.port), `BYE came through the SBC (${byeVia.host}:${byeVia.port})`);
     assert.equal(bye.msg.routes()!.length, 0, 'our Route popped from the BYE');
     const closed = await phone.waitEvent('CALL_CLOSED', 5000);
     assert.equal(closed.id, established.id);
@@ -91,6 +91,11 @@ describe('baresip over UDP calls through the SBC', () => {
     assert.doesNotMatch(byeIn.raw, /\r\nRoute:/i, 'no Route left for the phone');
   });
 });
+
+/** An address of the gateway's on UDP: its listener, or with workers a worker's own port (its Via names it). */
+function isOurs(sbc: TestSbc, host: string, port: number | undefined): boolean {
+  return host === sbc.listener('udp').address && sbc.ports('udp').includes(port ?? 0);
+}
 
 async function waitFor(cond: () => boolean, timeoutMs: number, what: () => string): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -103,9 +103,13 @@ describe('HEP capture of a WSS call', () => {
     const expected: Array<Seen & { leg: string }> = [
       ...clientSent.map((s) => ({ ...s, leg: 'client → gateway (wss)' })),
       ...client.received.filter((r) => ofCall(r.raw)).map((r) => ({ raw: r.raw, from: wss, to: me, leg: 'gateway → client (wss)' })),
-      ...uas.peer.received.filter((r) => ofCall(r.raw)).map((r) => ({ raw: r.raw, from: udp, to: `127.0.0.3:${uas.peer.address.port}`, leg: 'gateway → uas (udp)' })),
+      // The UDP port the gateway sent from: its listener's, or with workers the worker's own.
+      ...uas.peer.received.filter((r) => ofCall(r.raw)).map((r) => ({ raw: r.raw, from: `${r.from.address}:${r.from.port}`, to: `127.0.0.3:${uas.peer.address.port}`, leg: 'gateway → uas (udp)' })),
       ...uas.sent.filter((s) => ofCall(s.raw)).map((s) => ({ ...s, leg: 'uas → gateway (udp)' })),
     ];
+    for (const r of uas.peer.received.filter((x) => ofCall(x.raw))) {
+      assert.ok(r.from.address === '127.0.0.1' && sbc.ports('udp').includes(r.from.port), `the UAS heard the gateway from a UDP port of its own (${r.from.address}:${r.from.port}; its listener is ${udp})`);
+    }
     // INVITE, ACK, BYE from the client; 100 (ours), 180, 200, 200 to it; the same three requests to the UAS; its 100, 180, 200, 200.
     assert.equal(expected.length, 3 + 4 + 3 + 4, expected.map((e) => `${e.leg}: ${e.raw.slice(0, 20)}`).join('\n'));
 

@@ -10,6 +10,7 @@ import type { SipRequest, SipResponse } from '../../../src/sip/message.js';
 import { rand, request } from '../../helpers/sip-peer.js';
 import type { KamailioContact } from '../../helpers/kamailio.js';
 import { closeAndWaitGone, startBed, toTag, UdpUa, WsClient, type KamailioBed } from './harness.js';
+import { portPattern, workerParamPattern } from '../../helpers/sbc.js';
 
 /** The per-flow binding cap (registrar.maxBindingsPerFlow, default 20). */
 const MAX_BINDINGS_PER_FLOW = 20;
@@ -41,10 +42,10 @@ describe('Path registration through the SBC with Kamailio as the registrar', () 
     assert.equal(ok.status, 200, `REGISTER ${aor}: ${ok.status} ${ok.reason}`);
     return ok;
   };
-  /** Our Path as Kamailio stored it: `<sip:TOKEN@127.0.0.1:UDPPORT;transport=udp;lr;ob>`. */
+  /** Our Path as Kamailio stored it: `<sip:TOKEN@127.0.0.1:UDPPORT;transport=udp;lr;ob>` (with workers `;lr;w=N;ob` and the port that worker's own). */
   const ourPath = (c: KamailioContact): string => {
     assert.equal(c.path.length, 1, `one Path entry for ${c.contact}: ${c.path.join(', ')}`);
-    const m = new RegExp(`^<sip:([A-Za-z0-9_-]+)@127\\.0\\.0\\.1:${bed.sbcUdp.port};transport=udp;lr;ob>$`).exec(c.path[0]!);
+    const m = new RegExp(`^<sip:([A-Za-z0-9_-]+)@127\\.0\\.0\\.1:${portPattern(bed.sbc, 'udp')};transport=udp;lr${workerParamPattern(bed.sbc)};ob>$`).exec(c.path[0]!);
     assert.ok(m !== null, `Path stored by Kamailio: ${c.path[0]}`);
     return m[1]!;
   };
@@ -155,7 +156,7 @@ describe('Path registration through the SBC with Kamailio as the registrar', () 
     const ok2 = (await ua.nextResponse(call2.callId, 200, 'INVITE')).msg as SipResponse;
     assert.equal(toTag(ok2), a.tags.get(call2.callId));
     // Kamailio logs every reply it receives: the closed flow's branch ended with our 430.
-    await bed.kam.waitForEvent(new RegExp(`^reply 430 INVITE ci=${call2.callId} src=127\\.0\\.0\\.1:${bed.sbcUdp.port}$`));
+    await bed.kam.waitForEvent(new RegExp(`^reply 430 INVITE ci=${call2.callId} src=127\\.0\\.0\\.1:${portPattern(bed.sbc, 'udp')}$`));
     const provisionals = ua.peer.received.filter((r) => r.msg.kind === 'response' && r.msg.callId === call2.callId && r.msg.status > 100 && r.msg.status < 200);
     assert.ok(provisionals.every((r) => toTag(r.msg as SipResponse) === a.tags.get(call2.callId)), 'the closed flow never rang');
     ua.ack(ok2, call2);
@@ -190,7 +191,7 @@ describe('Path registration through the SBC with Kamailio as the registrar', () 
     ua.ack(ok, call);
     await second.nextRequest('ACK', call.callId);
     // Kamailio forked to the old binding too: we answered 430 for the dead flow.
-    await bed.kam.waitForEvent(new RegExp(`^reply 430 INVITE ci=${call.callId} src=127\\.0\\.0\\.1:${bed.sbcUdp.port}$`));
+    await bed.kam.waitForEvent(new RegExp(`^reply 430 INVITE ci=${call.callId} src=127\\.0\\.0\\.1:${portPattern(bed.sbc, 'udp')}$`));
 
     // A request routed with the old token directly: 430 Flow Failed, relayed back by Kamailio.
     const byeCallId = viaKamailio(ua, 'BYE', oldPath);
@@ -220,7 +221,7 @@ describe('Path registration through the SBC with Kamailio as the registrar', () 
     const callId = viaKamailio(ua, 'BYE', tampered);
     const res = await ua.nextResponse(callId, (s) => s >= 200, 'BYE');
     assert.equal((res.msg as SipResponse).status, 403);
-    await bed.kam.waitForEvent(new RegExp(`^reply 403 BYE ci=${callId} src=127\\.0\\.0\\.1:${bed.sbcUdp.port}$`));
+    await bed.kam.waitForEvent(new RegExp(`^reply 403 BYE ci=${callId} src=127\\.0\\.0\\.1:${portPattern(bed.sbc, 'udp')}$`));
     assert.equal(client.peer.count((r) => r.msg.callId === callId), 0);
 
     // The genuine token still works for the same client.

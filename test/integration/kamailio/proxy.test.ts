@@ -83,7 +83,7 @@ describe('proxy core with Kamailio as the backend registrar/proxy', () => {
     const rr = invite.recordRoutes()!;
     assert.equal(rr.length, 3, 'Kamailio\'s Record-Route on top of the SBC\'s two (WS → UDP)');
     assert.equal(rr[0]!.uri.port, bed.kam.port);
-    assert.equal(rr[1]!.uri.port, bed.sbcUdp.port);
+    assert.ok(bed.sbc.ports('udp').includes(rr[1]!.uri.port ?? 0), `the SBC's inside Record-Route names a UDP port of ours (${rr[1]!.uri.port})`);
     assert.equal(rr[2]!.uri.params.get('transport'), 'ws');
 
     client.ack(ok, call);

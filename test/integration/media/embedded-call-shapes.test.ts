@@ -13,13 +13,14 @@ import { startSbc, type TestSbc } from '../../helpers/sbc.js';
 import { rand, request, response, SipPeer, uacRouteSet, uasRouteSet, type Received } from '../../helpers/sip-peer.js';
 import { WeriftBrowser } from '../../helpers/werift-browser.js';
 import { plainRtpSdp } from './sdp-samples.js';
+import { relayCounts } from '../../helpers/embedded-relay.js';
 
 const PORT_MIN = 20_000 + 2 * Math.floor(Math.random() * 10_000);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-async function until(what: string, check: () => boolean, timeoutMs = 5000): Promise<void> {
+async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!check()) {
+  while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(25);
   }
@@ -117,7 +118,7 @@ describe('embedded media relay call shapes (proxy mode)', () => {
       const bye = await backend.next(isReq('BYE', callId));
       backend.send(response(bye.msg as SipRequest, 200, 'OK'), bye.from);
       await ws.nextResponse(200, 'BYE');
-      await until('session freed', () => sbc.server.embeddedMedia!.snapshot().sessions === 0);
+      await until('session freed', async () => (await relayCounts(sbc.adminUrl)).sessions === 0);
     } finally {
       rtp.close();
       await browser.close();
@@ -153,7 +154,7 @@ describe('embedded media relay call shapes (proxy mode)', () => {
       ws.send(request({ method: 'BYE', uri: `sip:fs@127.0.0.1:${backend.address.port}`, sentBy: 'b.invalid', viaTransport: 'WS', callId, fromTag: 'br', toTag: 'f2', cseq: 2, headers: uacRouteSet(ok.msg).map((r) => `Route: ${r}`) }));
       const bye = await backend.next(isReq('BYE', callId));
       backend.send(response(bye.msg as SipRequest, 200, 'OK'), bye.from);
-      await until('session freed', () => sbc.server.embeddedMedia!.snapshot().sessions === 0);
+      await until('session freed', async () => (await relayCounts(sbc.adminUrl)).sessions === 0);
     } finally {
       fork1.close();
       fork2.close();
@@ -188,7 +189,7 @@ describe('embedded media relay call shapes (proxy mode)', () => {
       phone.send(request({ method: 'BYE', uri: `sip:fs@127.0.0.1:${backend.address.port}`, sentBy: `127.0.0.1:${phone.address.port}`, callId, fromTag: 'ph', toTag: 'fs', cseq: 2, headers: uacRouteSet(ok.msg).map((r) => `Route: ${r}`) }), sbcUdp);
       const bye = await backend.next(isReq('BYE', callId));
       backend.send(response(bye.msg as SipRequest, 200, 'OK'), bye.from);
-      await until('session freed', () => sbc.server.embeddedMedia!.snapshot().sessions === 0);
+      await until('session freed', async () => (await relayCounts(sbc.adminUrl)).sessions === 0);
     } finally {
       phoneRtp.close();
       backendRtp.close();

@@ -10,6 +10,7 @@ import { createSocket } from 'node:dgram';
 import { after, before, describe, test } from 'node:test';
 import type { SipResponse } from '../../../src/sip/message.js';
 import { RtpUas } from '../../helpers/rtp-uas.js';
+import { relayCounts, type RelayCounts } from '../../helpers/embedded-relay.js';
 import { startSbc, type TestSbc } from '../../helpers/sbc.js';
 import { rand, request, SipPeer, uacRouteSet, type Received } from '../../helpers/sip-peer.js';
 import { WeriftBrowser } from '../../helpers/werift-browser.js';
@@ -79,10 +80,9 @@ async function metric(sbc: TestSbc, pattern: RegExp): Promise<number> {
   return sum;
 }
 
-function embeddedOf(sbc: TestSbc): { sessions: number; legsOpen: number; portPairsFree: number; portPairsTotal: number } {
-  const relay = sbc.server.embeddedMedia;
-  if (relay === undefined) throw new Error('no embedded relay');
-  return relay.snapshot();
+/** What the relay holds, as GET /api/engines shows it (with workers, summed over them). */
+function embeddedOf(sbc: TestSbc): Promise<RelayCounts> {
+  return relayCounts(sbc.adminUrl);
 }
 
 function udpHandles(): number {
@@ -170,7 +170,7 @@ for (const mode of ['proxy', 'b2bua'] as const) {
       assert.equal(call.browser.ssrcs.size, 1, 'still one SSRC toward the browser after the re-INVITEs');
 
       await hangUp(call);
-      await until('session freed', () => embeddedOf(sbc).sessions === 0);
+      await until('session freed', async () => (await embeddedOf(sbc)).sessions === 0);
       assert.ok((await metric(sbc, /^sbc_media_embedded_packets_total\{side="webrtc",direction="in"\}/)) >= 70);
       assert.ok((await metric(sbc, /^sbc_media_embedded_packets_total\{side="plain",direction="in"\}/)) >= 60);
       assert.ok((await metric(sbc, /^sbc_media_embedded_dtmf_events_total\{side="webrtc"\}/)) >= 2);
@@ -220,21 +220,21 @@ for (const mode of ['proxy', 'b2bua'] as const) {
       await call.browser.sendAudio(20, 0);
       await until('audio after the flood', () => call.browser.totalReceived(0) >= received + 15);
       await hangUp(call);
-      await until('session freed', () => embeddedOf(sbc).sessions === 0);
+      await until('session freed', async () => (await embeddedOf(sbc)).sessions === 0);
     });
 
     test('cleanup: sockets, peers and port pairs return to their starting count after 10 calls', async () => {
       await sleep(200);
-      const start = { udp: udpHandles(), ...embeddedOf(sbc) };
+      const start = { udp: udpHandles(), ...(await embeddedOf(sbc)) };
       for (let i = 0; i < 10; i++) {
         const call = await browserCall(sbc, ws);
         await call.browser.connected();
         await call.browser.sendAudio(3, 0);
         await hangUp(call);
       }
-      await until('sessions closed', () => embeddedOf(sbc).sessions === 0 && embeddedOf(sbc).legsOpen === 0);
+      await until('sessions closed', async () => { const now = await embeddedOf(sbc); return now.sessions === 0 && now.legsOpen === 0; });
       await until('UDP handles back', () => udpHandles() <= start.udp, 5000);
-      const end = embeddedOf(sbc);
+      const end = await embeddedOf(sbc);
       assert.equal(end.portPairsFree, start.portPairsFree);
       assert.equal(end.portPairsFree, end.portPairsTotal);
     });
@@ -270,7 +270,7 @@ describe('embedded media relay limits', () => {
     try {
       const call = await browserCall(sbc, ws);
       await call.browser.connected();
-      await until('inactive session freed', () => embeddedOf(sbc).sessions === 0, 6000);
+      await until('inactive session freed', async () => (await embeddedOf(sbc)).sessions === 0, 6000);
       assert.equal(await metric(sbc, /^sbc_media_embedded_failures_total\{reason="inactivity"\}/), 1);
       await hangUp(call);
     } finally {

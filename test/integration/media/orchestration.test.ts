@@ -154,7 +154,8 @@ describe('media through rtpengine', () => {
       const final = await ws.next((r) => r.msg.kind === 'response' && r.msg.status >= 300, 5000);
       assert.equal((final.msg as { status: number }).status, 503);
       assert.equal(uas.count(isReq('INVITE', callId)), 0, 'nothing reached the backend');
-      assert.ok(sbc.server.dispatcher.snapshot().groups[0]!.targets[0]!.up, 'the backend stays up');
+      const backends = (await (await fetch(`${sbc.adminUrl}/api/backends`)).json()) as { groups: Array<{ targets: Array<{ up: boolean }> }> };
+      assert.ok(backends.groups[0]!.targets[0]!.up, 'the backend stays up (GET /api/backends; with workers, up on every one)');
     } finally {
       engine.resume();
       ws.close();

@@ -83,8 +83,8 @@ describe('call records across two nodes (Redis)', () => {
     assert.deepEqual(r.source, { address: '127.0.0.1', port: client.address.port, transport: 'udp' }, 'the source A saw');
     assert.equal(r.direction, 'outbound');
     assert.ok(r.duration >= 0.05);
-    // A still tracks the call (it never saw the BYE); its drain must not write it a second time.
-    await a.server.callRecords.recorder?.stop();
+    // A still tracks the call (it never saw the BYE); its drain (node A stopping) must not write it a second time.
+    await a.stop();
     await sleep(100);
     assert.equal(readRecords(fileA).filter((x) => x.callId === call.callId).length, 0, 'A wrote nothing');
     assert.equal(readRecords(fileB).filter((x) => x.callId === call.callId).length, 1);

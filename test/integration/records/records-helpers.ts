@@ -6,6 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import type { SipRequest } from '../../../src/sip/message.js';
 import type { CallRecord } from '../../../src/records/index.js';
+import { parseUri } from '../../../src/sip/uri.js';
 import { rand, request, response, SipPeer, uacRouteSet, uasRouteSet, type Received } from '../../helpers/sip-peer.js';
 
 export interface Uas {
@@ -99,7 +100,13 @@ export async function calleeHangsUp(client: SipPeer, sbcUdp: { address: string; 
   const inv = call.inviteAtBackend.msg as SipRequest;
   const routes = uasRouteSet(inv);
   const backendTag = backend.tags.get(inv.callId ?? '') ?? call.toTag;
-  backend.peer.send(request({ method: 'BYE', uri: `sip:alice@10.255.255.1:5060`, sentBy: `127.0.0.1:${backend.peer.address.port}`, callId: inv.callId, from: '<sip:bob@example.com>', fromTag: backendTag, to: '<sip:alice@example.com>', toTag: inv.from()!.params.get('tag')!, cseq: 1, headers: routes.map((r) => `Route: ${r}`) }), sbcUdp);
+  // No route set (B2BUA: the gateway is the dialog peer): to its Contact, as a UA does (RFC 3261 §12.2.1.1);
+  // with workers that names the worker holding the call. Through a proxy the Route decides; the Request-URI is the caller's.
+  const contact = /<([^>]+)>/.exec(inv.headers.get('contact') ?? '')?.[1];
+  const peer = routes.length === 0 && contact !== undefined ? parseUri(contact) : undefined;
+  const uri = peer?.ok === true ? contact! : 'sip:alice@10.255.255.1:5060';
+  const to = peer?.ok === true ? { address: peer.value.host, port: peer.value.port ?? 5060 } : sbcUdp;
+  backend.peer.send(request({ method: 'BYE', uri, sentBy: `127.0.0.1:${backend.peer.address.port}`, callId: inv.callId, from: '<sip:bob@example.com>', fromTag: backendTag, to: '<sip:alice@example.com>', toTag: inv.from()!.params.get('tag')!, cseq: 1, headers: routes.map((r) => `Route: ${r}`) }), to);
   const bye = await client.next((r) => r.msg.kind === 'request' && r.msg.method === 'BYE' && r.msg.callId === call.callId);
   client.send(response(bye.msg as SipRequest, 200, 'OK'), client.transport === 'udp' ? sbcUdp : undefined);
   await backend.peer.next((r) => r.msg.kind === 'response' && r.msg.cseq()?.method === 'BYE' && r.msg.callId === inv.callId);
