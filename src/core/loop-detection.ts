@@ -43,7 +43,18 @@ export function loopHash(req: SipRequest): string {
   h = fnv1a(fnvChar(h, NL), String(req.cseq()?.seq ?? ''));
   h = fnvLines(fnvChar(h, NL), req.headers.getAll('route'));
   h = fnvLines(fnvChar(h, NL), req.headers.getAll('proxy-require'));
-  return (h >>> 0).toString(16).padStart(8, '0');
+  return hex8(h >>> 0);
+}
+
+/** Character codes of 0-9a-f. */
+const HEX = [48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 97, 98, 99, 100, 101, 102];
+
+/** 8 lower-case hex digits, as `n.toString(16).padStart(8, '0')` writes them (that one goes through the runtime). */
+function hex8(n: number): string {
+  return String.fromCharCode(
+    HEX[(n >>> 28) & 15]!, HEX[(n >>> 24) & 15]!, HEX[(n >>> 20) & 15]!, HEX[(n >>> 16) & 15]!,
+    HEX[(n >>> 12) & 15]!, HEX[(n >>> 8) & 15]!, HEX[(n >>> 4) & 15]!, HEX[n & 15]!,
+  );
 }
 
 export const OWN_BRANCH_PREFIX = 'z9hG4bK-s';
