@@ -51,6 +51,8 @@ export interface SbcOptions {
   routing?: Record<string, unknown>;
   /** The `workers` key (1, N or auto). @default the SBC's default */
   workers?: number | 'auto';
+  /** The gateway's built main.js to run instead of this checkout's (another build, for A/B comparisons). */
+  entry?: string;
 }
 
 export interface SbcProcess {
@@ -108,7 +110,7 @@ export async function startSbcProcess(o: SbcOptions): Promise<SbcProcess> {
   const file = join(o.workDir, `sbc-${udpPort}.yaml`);
   writeFileSync(file, JSON.stringify(config, null, 2));
 
-  const { command, args } = sbcCommand();
+  const { command, args } = o.entry !== undefined ? { command: process.execPath, args: [o.entry] } : sbcCommand();
   const nodeFlags: string[] = [...(o.nodeFlags ?? [])];
   if (o.cpuProfileDir !== undefined) nodeFlags.push('--cpu-prof', `--cpu-prof-dir=${o.cpuProfileDir}`);
   if (o.inspectPort !== undefined) nodeFlags.push(`--inspect=127.0.0.1:${o.inspectPort}`);

@@ -62,6 +62,10 @@ export interface GatewayOptions {
   nodeFlags?: string[];
   /** The `workers` key. @default the gateway's default (1) */
   workers?: number | 'auto';
+  /** Another build's main.js to run (A/B comparisons). @default this checkout's */
+  entry?: string;
+  /** Write a V8 CPU profile into this directory when the gateway exits. */
+  cpuProfileDir?: string;
 }
 
 /** The gateway with its own SIPp UAS; probes off (SIPp answers no OPTIONS), otherwise as sbc-process configures it. */
@@ -77,6 +81,8 @@ export async function startGateway(o: GatewayOptions): Promise<SystemUnderTest> 
       probeIntervalSeconds: 0,
       ...(o.nodeFlags !== undefined ? { nodeFlags: o.nodeFlags } : {}),
       ...(o.workers !== undefined ? { workers: o.workers } : {}),
+      ...(o.entry !== undefined ? { entry: o.entry } : {}),
+      ...(o.cpuProfileDir !== undefined ? { cpuProfileDir: o.cpuProfileDir } : {}),
       onLine: (line) => {
         if (/backend (target )?down/.test(line) && downLines.length < 100) downLines.push(line);
       },

@@ -145,10 +145,7 @@ export function createMetrics(registry: Registry = new Registry()): SbcMetrics {
 
   return {
     registry,
-    sipMessages: counter(
-      new Counter({ name: 'sbc_sip_messages_total', help: 'SIP messages received (in) and sent (out)', labelNames: ['direction', 'transport', 'method'] as const, registers }),
-      (l) => ({ direction: l.direction, transport: l.transport, method: methodLabel(l.method) }),
-    ),
+    sipMessages: messageCounter((collect) => new Counter({ name: 'sbc_sip_messages_total', help: 'SIP messages received (in) and sent (out)', labelNames: ['direction', 'transport', 'method'] as const, registers, collect })),
     sipResponses: counter(
       new Counter({ name: 'sbc_sip_responses_total', help: 'SIP responses by status class', labelNames: ['direction', 'class'] as const, registers }),
       (l) => ({ direction: l.direction, class: statusClassLabel(l.status) }),
@@ -315,6 +312,44 @@ class BoundedLabel {
 
 function counter<L, N extends string>(metric: Counter<N>, toLabels: (labels: L) => Record<N, string>): CounterHandle<L> {
   return { inc: (labels, value = 1) => metric.inc(toLabels(labels), value) };
+}
+
+type MessageLabels = { direction: Direction; transport: TransportProtocol; method: string };
+
+/**
+ * `sbc_sip_messages_total`, counted for every message: the counts build up
+ * in one cell per label set, found by three map lookups with no label
+ * string built, and go into the prom-client counter when it is collected
+ * (a scrape, `get()`), so what it reports is the same.
+ */
+function messageCounter(make: (collect: () => void) => Counter<'direction' | 'transport' | 'method'>): CounterHandle<MessageLabels> {
+  interface Cell { labels: { direction: Direction; transport: TransportProtocol; method: string }; pending: number }
+  // direction → transport → method label → cell; bounded by the label sets (methods beyond the known ones are "other").
+  const cells = new Map<Direction, Map<TransportProtocol, Map<string, Cell>>>();
+  const all: Cell[] = [];
+  const metric = make(() => {
+    for (const c of all) {
+      if (c.pending === 0) continue;
+      metric.inc(c.labels, c.pending);
+      c.pending = 0;
+    }
+  });
+  return {
+    inc: (l, value = 1) => {
+      let byTransport = cells.get(l.direction);
+      if (byTransport === undefined) cells.set(l.direction, (byTransport = new Map()));
+      let byMethod = byTransport.get(l.transport);
+      if (byMethod === undefined) byTransport.set(l.transport, (byMethod = new Map()));
+      const method = methodLabel(l.method);
+      let cell = byMethod.get(method);
+      if (cell === undefined) {
+        cell = { labels: { direction: l.direction, transport: l.transport, method }, pending: 0 };
+        byMethod.set(method, cell);
+        all.push(cell);
+      }
+      cell.pending += value;
+    },
+  };
 }
 
 function gauge<L, N extends string>(metric: Gauge<N>, toLabels: (labels: L) => Record<N, string>): GaugeHandle<L> {

@@ -283,13 +283,18 @@ export class ProxyTransaction {
       this.#server.respond(res);
       return;
     }
-    this.#relayChain = this.#relayChain
-      .then(() => transform(res, downstream))
-      .catch((err: unknown) => this.#options.logger.error({ err }, 'response transform failed'))
-      .then(() => {
-        if (res.status >= 200) this.#release();
-        this.#server.respond(res);
-      });
+    // One link per response: responses leave in the order they came, each once its transform is done.
+    this.#relayChain = this.#relayChain.then(() => this.#transformThenRespond(transform, res, downstream));
+  }
+
+  async #transformThenRespond(transform: NonNullable<ProxyTransactionOptions['transformResponse']>, res: SipResponse, downstream: Flow | undefined): Promise<void> {
+    try {
+      await transform(res, downstream);
+    } catch (err) {
+      this.#options.logger.error({ err }, 'response transform failed');
+    }
+    if (res.status >= 200) this.#release();
+    this.#server.respond(res);
   }
 
   /**

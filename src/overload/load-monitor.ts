@@ -254,6 +254,33 @@ export class LoadMonitor {
   }
 }
 
+/** Value of a hex digit, -1 for any other character. */
+function hexValue(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  const l = c | 0x20;
+  return l >= 97 && l <= 102 ? l - 87 : -1;
+}
+
+/** The port of the local_address column (`sl: ADDR:PORT …`, hex) of the line text[from, to); NaN when it has none. */
+function localPortAt(text: string, from: number, to: number): number {
+  let p = from;
+  while (p < to && text.charCodeAt(p) <= 32) p++;
+  while (p < to && text.charCodeAt(p) > 32) p++; // sl
+  while (p < to && text.charCodeAt(p) <= 32) p++;
+  const start = p;
+  while (p < to && text.charCodeAt(p) > 32) p++;
+  const colon = text.lastIndexOf(':', p - 1);
+  let q = colon >= start ? colon + 1 : start;
+  let port = 0;
+  let digits = 0;
+  for (; q < p; q++, digits++) {
+    const v = hexValue(text.charCodeAt(q));
+    if (v < 0) break;
+    port = port * 16 + v;
+  }
+  return digits === 0 ? NaN : port;
+}
+
 /** One of our UDP sockets: its local port, and its inode when sockets of other processes share the port (SO_REUSEPORT). */
 export interface UdpSocketRef {
   port: number;
@@ -274,8 +301,13 @@ export function udpSocketStats(text: string, sockets: readonly UdpSocketRef[]): 
   while (pos > 0 && pos < text.length) {
     let end = text.indexOf('\n', pos);
     if (end < 0) end = text.length;
-    const cols = text.slice(pos, end).trim().split(/\s+/);
+    const lineStart = pos;
     pos = end + 1;
+    // Most lines are other processes' sockets (thousands on a busy host): their
+    // local port is read in place, and only our ports' lines are split.
+    const linePort = localPortAt(text, lineStart, end);
+    if (!sockets.some((s) => s.port === linePort)) continue;
+    const cols = text.slice(lineStart, end).trim().split(/\s+/);
     const local = cols[1];
     const queues = cols[4];
     const dropText = cols[12];

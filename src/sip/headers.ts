@@ -38,6 +38,19 @@ const canonicalCache = new Map<string, string>();
 /** Suffix of the cache key for the parsed view of a header's first value alone. */
 export const FIRST = '#1';
 
+/** `name#1` for each canonical name, made once: a fresh key string per edit would be hashed again on every lookup. */
+const firstKeys = new Map<string, string>();
+
+/** The cache key of the parsed view of a header's first value (`via#1`). */
+export function firstKey(canonical: string): string {
+  let key = firstKeys.get(canonical);
+  if (key === undefined) {
+    key = `${canonical}${FIRST}`;
+    if (firstKeys.size < 1024) firstKeys.set(canonical, key);
+  }
+  return key;
+}
+
 /** Lower-case long form of a header name. */
 export function canonicalName(name: string): string {
   const cached = canonicalCache.get(name);
@@ -214,7 +227,7 @@ export class HeaderList {
     this.#fields[idx] = { name: n, rawName: field.rawName, value: parts.length > 1 ? parts.join(', ') : value };
     this.#invalidate(n);
     if (parsedView !== undefined) (this.#parsed ??= new Map()).set(n, parsedView);
-    if (firstView !== undefined) (this.#parsed ??= new Map()).set(`${n}${FIRST}`, firstView);
+    if (firstView !== undefined) (this.#parsed ??= new Map()).set(firstKey(n), firstView);
     return true;
   }
 
@@ -259,9 +272,9 @@ export class HeaderList {
 
   /** Parsed views of a header: the whole list and its first value (`name#1`). */
   #invalidate(n: string): void {
-    if (this.#parsed === undefined) return;
+    if (this.#parsed === undefined || this.#parsed.size === 0) return;
     this.#parsed.delete(n);
-    this.#parsed.delete(`${n}${FIRST}`);
+    this.#parsed.delete(firstKey(n));
   }
 
   #removeAll(n: string): number {

@@ -1,4 +1,4 @@
-import { FIRST, HeaderList, splitCommaValues } from './headers.js';
+import { firstKey, HeaderList, splitCommaValues } from './headers.js';
 import { parseCSeq, type CSeq } from './headers/cseq.js';
 import { parseNameAddr, type NameAddr } from './headers/name-addr.js';
 import { parseVia, type Via } from './headers/via.js';
@@ -7,6 +7,8 @@ import { parseUri, type SipUri } from './uri.js';
 export type SipMessage = SipRequest | SipResponse;
 
 const EMPTY = Buffer.alloc(0);
+/** Cache key of the top Via's parsed view. */
+const TOP_VIA = firstKey('via');
 
 /**
  * Common part of requests and responses. Headers stay raw until a parsed view
@@ -44,7 +46,7 @@ abstract class SipMessageBase {
    * matching, received/rport), so the rest of the chain is not parsed for it.
    */
   topVia(): Via | undefined {
-    return this.headers.parsed(`via${FIRST}`, (h) => {
+    return this.headers.parsed(TOP_VIA, (h) => {
       const line = h.get('via');
       if (line === undefined) return undefined;
       const first = line.indexOf(',') === -1 ? line : splitCommaValues(line)[0];

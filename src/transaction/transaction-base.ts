@@ -78,7 +78,20 @@ export abstract class TransactionBase<S extends string> {
   }
 
   protected setState(s: S): void {
+    const was = this.pendingInvite;
     this.#state = s;
+    if (this.pendingInvite !== was) this.ctx.pendingInviteChanged?.(was ? -1 : 1);
+  }
+
+  /**
+   * An INVITE transaction still waiting for a final response: a server one in
+   * Proceeding, a client one in Calling or Proceeding (not the completed ones
+   * in their wait timers).
+   */
+  get pendingInvite(): boolean {
+    if (this.#terminated) return false;
+    const state: string = this.#state;
+    return this.type === 'ist' ? state === 'proceeding' : this.type === 'ict' && (state === 'calling' || state === 'proceeding');
   }
 
   /**
@@ -128,7 +141,9 @@ export abstract class TransactionBase<S extends string> {
   /** Move to Terminated: stop timers, leave the table, tell the user. Idempotent. */
   protected terminate(): void {
     if (this.#terminated) return;
+    const was = this.pendingInvite;
     this.#terminated = true;
+    if (was) this.ctx.pendingInviteChanged?.(-1);
     this.stopTimers();
     this.ctx.terminated(this as unknown as Transaction);
     this.notify('onTerminated');

@@ -60,6 +60,8 @@ export class TransactionLayer {
   readonly #unkeyed = new Set<Transaction>();
   #size = 0;
   readonly #counts: Record<TransactionType, number> = { ict: 0, nict: 0, ist: 0, nist: 0 };
+  /** INVITE transactions waiting for a final response, kept up to date by their state changes. */
+  #pendingInvites = 0;
   readonly #ctx: TransactionContext;
   #closed = false;
 
@@ -73,6 +75,7 @@ export class TransactionLayer {
       logger: this.#logger,
       terminated: (tx) => this.#forget(tx),
       startCancel: (cancel, flow) => this.#startCancel(cancel, flow),
+      pendingInviteChanged: (delta) => { this.#pendingInvites += delta; },
     };
   }
 
@@ -89,15 +92,11 @@ export class TransactionLayer {
   /**
    * INVITE transactions still waiting for a final response (server in
    * Proceeding, client in Calling or Proceeding); the completed ones in their
-   * wait timers are not counted. O(live transactions): for sampling, not per message.
+   * wait timers are not counted. A count kept by the transactions' state
+   * changes: tens of thousands of live transactions under call load are not walked.
    */
   pendingInvites(): number {
-    const pending = (tx: Transaction): boolean => (tx.type === 'ist' ? tx.state === 'proceeding' : tx.type === 'ict' && (tx.state === 'calling' || tx.state === 'proceeding'));
-    let n = 0;
-    for (const tx of this.#server.values()) if (pending(tx)) n++;
-    for (const tx of this.#client.values()) if (pending(tx)) n++;
-    for (const tx of this.#unkeyed) if (pending(tx)) n++;
-    return n;
+    return this.#pendingInvites;
   }
 
   /** A server transaction exists for a z9hG4bK branch, sent-by and method (admission control keeps retransmissions away from shedding). */
@@ -195,6 +194,7 @@ export class TransactionLayer {
   /** Count a transaction the caller has just put in its table (or not, when it has no key). */
   #track(tx: Transaction): void {
     if (tx.id === undefined) this.#unkeyed.add(tx);
+    if (tx.pendingInvite) this.#pendingInvites++;
     this.#size++;
     this.#counts[tx.type]++;
   }

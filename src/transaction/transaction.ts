@@ -31,4 +31,6 @@ export interface TransactionContext {
   terminated(tx: Transaction): void;
   /** Start a CANCEL's own client transaction (ICT `cancel()`); the layer keys it by branch + CANCEL. */
   startCancel(cancel: SipRequest, flow: Flow): NonInviteClientTransaction;
+  /** An INVITE transaction started (+1) or stopped (-1) waiting for its final response (see TransactionLayer.pendingInvites). */
+  pendingInviteChanged?(delta: 1 | -1): void;
 }

@@ -72,7 +72,8 @@ export class FlowTable {
   }
 
   get(id: string): FlowBase | undefined {
-    return this.#connections.get(id) ?? this.#udp.get(id);
+    // UDP first: every datagram looks its flow up here, and under call load the UDP flows are most of them.
+    return this.#udp.get(id) ?? this.#connections.get(id);
   }
 
   *values(): IterableIterator<FlowBase> {

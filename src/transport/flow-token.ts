@@ -49,6 +49,10 @@ export class FlowTokens {
       : encodeConnection(flow.id);
     const token = Buffer.concat([payload, this.#mac(payload)]).toString('base64url');
     this.#cache.set(flow, token);
+    // The in-dialog requests that bring it back need no HMAC: a token we just issued verifies to what it encodes.
+    this.#remember(token, flow.transport === 'udp'
+      ? { flowId: udpFlowId(flow.listener.index, flow.remote.address, flow.remote.port), udp: { listenerIndex: flow.listener.index, address: flow.remote.address, port: flow.remote.port } }
+      : { flowId: flow.id });
     return token;
   }
 
@@ -68,9 +72,13 @@ export class FlowTokens {
     const data = decode(payload);
     if (data === undefined) return fail('malformed');
     // Only tokens that verified are cached, so the cache cannot be filled with garbage from the wire.
+    this.#remember(token, data);
+    return ok(data);
+  }
+
+  #remember(token: string, data: FlowTokenData): void {
     if (this.#verified.size >= VERIFIED_CACHE_MAX) this.#verified.clear();
     this.#verified.set(token, data);
-    return ok(data);
   }
 
   /**

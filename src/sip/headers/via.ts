@@ -54,7 +54,9 @@ function parseOneVia(s: string): Result<Via> {
     if (p === start) return fail('missing Via host');
     host = s.slice(start, p);
   }
-  const via: Via = { transport: transport[0].toUpperCase(), host: host.toLowerCase(), params: new Map() };
+  const viaTransport = transport[0].toUpperCase();
+  const viaHost = host.toLowerCase();
+  let viaPort: number | undefined;
 
   const colon = skipWsp(s, p);
   if (s.charCodeAt(colon) === 58 /* : */) {
@@ -63,13 +65,14 @@ function parseOneVia(s: string): Result<Via> {
     while (p < s.length && isDigit(s.charCodeAt(p))) p++;
     const port = Number(s.slice(start, p));
     if (p === start || p - start > 5 || port < 1 || port > 65535) return fail('bad Via port');
-    via.port = port;
+    viaPort = port;
   }
 
   const scan = scanHeaderParams(s, p);
   if (!scan.ok) return fail(scan.error);
   if (skipWsp(s, scan.end) !== s.length) return fail('unexpected text after Via');
-  via.params = scan.params;
+  // The scanned parameters are the Via's own: no Map is made only to be replaced.
+  const via: Via = viaPort === undefined ? { transport: viaTransport, host: viaHost, params: scan.params } : { transport: viaTransport, host: viaHost, port: viaPort, params: scan.params };
   const rport = via.params.get('rport');
   // rport is a flag in requests and carries the source port in responses (RFC 3581 §4).
   if (rport !== undefined && rport !== null && !/^\d{1,5}$/.test(rport)) return fail('bad rport');

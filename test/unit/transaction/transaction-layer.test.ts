@@ -102,3 +102,33 @@ test('close() terminates every transaction and leaves no timers behind', () => {
   assert.equal(activeTimeouts(), before);
   assert.deepEqual(layer.receiveRequest(request({ method: 'OPTIONS', branch: 'z9hG4bK-late' }), flow), { kind: 'overloaded' }, 'a closed layer takes nothing new');
 });
+
+test('pendingInvites counts INVITE transactions until their final response, as their states change', () => {
+  const layer = new TransactionLayer({ logger: silentLogger() });
+  const flow = new RecordingFlow('udp');
+  const user = new RecordingUser();
+  try {
+    const invite = request({ method: 'INVITE', branch: 'z9hG4bK-p1' });
+    const ist = layer.createServerTransaction(invite, flow);
+    layer.createServerTransaction(request({ method: 'OPTIONS', branch: 'z9hG4bK-p2' }), flow);
+    assert.equal(layer.pendingInvites(), 1, 'an IST in Proceeding; a NIST is no INVITE');
+    const out = request({ method: 'INVITE', branch: 'z9hG4bK-p3' });
+    layer.createClientTransaction(out, flow, user);
+    assert.equal(layer.pendingInvites(), 2, 'an ICT in Calling');
+    assert.equal(layer.receiveResponse(responseTo(out, 180, 'Ringing', 't'), flow), true);
+    ist.respond(responseTo(invite, 180, 'Ringing', 'u'));
+    assert.equal(layer.pendingInvites(), 2, 'provisionals keep both waiting');
+    assert.equal(layer.receiveResponse(responseTo(out, 200, 'OK', 't'), flow), true);
+    assert.equal(layer.pendingInvites(), 1, 'the ICT got its final');
+    ist.respond(responseTo(invite, 486, 'Busy Here', 'u'));
+    assert.equal(layer.pendingInvites(), 0, 'the IST sent its final (Completed)');
+    const again = layer.createServerTransaction(request({ method: 'INVITE', branch: 'z9hG4bK-p4' }), flow);
+    assert.equal(layer.pendingInvites(), 1);
+    again.close();
+    assert.equal(layer.pendingInvites(), 0, 'a closed transaction waits for nothing');
+    layer.createServerTransaction(request({ method: 'INVITE', branch: 'z9hG4bK-p5' }), flow);
+  } finally {
+    layer.close();
+  }
+  assert.equal(layer.pendingInvites(), 0, 'close() ends them all');
+});
