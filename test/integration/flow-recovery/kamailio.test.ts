@@ -45,6 +45,22 @@ async function waitFlowState(sbc: TestSbc, callId: string | undefined, state: st
   throw new Error(`no dialog${callId === undefined ? '' : ` ${callId}`} with flow state ${state}: ${JSON.stringify(seen)}`);
 }
 
+/**
+ * Poll GET /api/dialogs until no call (or not `callId`) shows its client
+ * recovering: with workers the one holding the call hears of the client's
+ * return from the worker that took it, a moment after the registrar's 200.
+ */
+async function waitRecovered(sbc: TestSbc, callId: string | undefined): Promise<void> {
+  const deadline = Date.now() + 5000;
+  let seen: DialogView[] = [];
+  while (Date.now() < deadline) {
+    seen = await dialogs(sbc);
+    if (!seen.some((d) => (callId === undefined || d.callId === callId) && flowStateOf(d) === 'recovering')) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`a dialog${callId === undefined ? '' : ` ${callId}`} still recovering: ${JSON.stringify(seen)}`);
+}
+
 async function metric(sbc: TestSbc, name: string): Promise<number> {
   const text = await (await fetch(`${sbc.adminUrl}/metrics`)).text();
   const line = text.split('\n').find((l) => l.startsWith(`${name} `));
@@ -162,6 +178,7 @@ for (const mode of ['proxy', 'b2bua'] as const) {
       await back.peer.nextResponse((st) => st >= 200, 'OPTIONS');
       assert.equal((await dialogs(sbc)).some((d) => flowStateOf(d) === 'recovering'), true, 'still recovering before the registrar answered');
       assert.equal((await back.registered(aor)).status, 200);
+      await waitRecovered(sbc, undefined);
 
       fromCallee(ua, invite, 'INVITE', 2);
       const reinvite = (await back.nextRequest('INVITE', undefined, 3000)).msg as SipRequest;
@@ -234,6 +251,7 @@ for (const mode of ['proxy', 'b2bua'] as const) {
       const second = await phone();
       assert.notEqual(second.address.port, first.address.port, 'a new connection from a new port');
       assert.equal(await registerOn(second, 2), 200);
+      await waitRecovered(sbc, mode === 'proxy' ? callId : undefined);
       fromCallee(ua, invite, 'BYE', 2);
       const bye = (await second.nextRequest('BYE', 3000)).msg as SipRequest;
       if (mode === 'proxy') assert.equal(bye.callId, callId);
