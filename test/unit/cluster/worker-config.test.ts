@@ -19,6 +19,12 @@ describe('workerConfig', () => {
     assert.equal(workerConfig(config, 1, 1), config, 'one worker keeps the configuration as it is');
   });
 
+  test('shares media.embedded.maxSessions out between the workers, rounded up', () => {
+    const config = configSchema.parse({ media: { embedded: { maxSessions: 1000 } } });
+    assert.deepEqual([1, 2, 3].map((id) => workerConfig(config, id, 3).media.embedded.maxSessions), [334, 334, 334]);
+    assert.equal(workerConfig(configSchema.parse({ media: { embedded: { maxSessions: 1 } } }), 2, 2).media.embedded.maxSessions, 1, 'at least one each');
+  });
+
   test('a range too small to share is left whole', () => {
     const config = configSchema.parse({ media: { embedded: { ports: '30000-30001' } } });
     assert.equal(workerConfig(config, 2, 4).media.embedded.ports, '30000-30001');
