@@ -6,7 +6,7 @@
  * | route | merged answer |
  * | --- | --- |
  * | GET /healthz | 200 only when all `workers` answered 200; per-worker states either way |
- * | GET /metrics | prom-client AggregatorRegistry: counters, gauges, histograms summed; process, event-loop, backend/engine health and overload series per worker (label `worker`); plus `sbc_workers_up` and `sbc_worker_up{worker}` |
+ * | GET /metrics | prom-client AggregatorRegistry: counters, gauges, histograms summed (unless a metric names its own aggregator: the TLS certificate's expiry is the soonest any worker serves, its reloads the most any worker counted); process, event-loop, backend/engine health and overload series per worker (label `worker`); plus `sbc_workers_up` and `sbc_worker_up{worker}` |
  * | GET /api/flows, /api/dialogs, /api/registrations | every worker's list, each entry with its `worker` |
  * | GET /api/backends, /api/engines | the first worker's view, with `up` true only where every worker sees it up, and each worker's own view under `workers` |
  * | POST /api/reload | sent to every worker; 200 when all reloaded, else the first refusal's status; each worker's answer under `workers` |
