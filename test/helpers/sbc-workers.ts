@@ -23,7 +23,7 @@ export interface WorkersSbc {
   cli: WorkersCli;
   /** The configuration input as written (free ports in place of 0). */
   input: Record<string, unknown>;
-  listener(transport: TransportProtocol, config: Config): ListenerInfo;
+  listener(transport: TransportProtocol, config: Config, address?: string): ListenerInfo;
   adminUrl: string;
   stop(): Promise<void>;
 }
@@ -39,8 +39,8 @@ export async function startWorkersSbc(input: Record<string, unknown>, workers: n
   return {
     cli,
     input: written,
-    listener: (t, config) => {
-      const index = config.listen.findIndex((l) => l.transport === t);
+    listener: (t, config, address) => {
+      const index = config.listen.findIndex((l) => l.transport === t && (address === undefined || l.address === address));
       const spec = config.listen[index];
       if (spec === undefined) throw new Error(`no ${t} listener`);
       return { ...spec, advertise: spec.advertise ?? spec.address, index, boundPort: spec.port, up: true };

@@ -14,7 +14,8 @@ import { startWorkersSbc, testWorkers } from './sbc-workers.js';
 export interface TestSbc {
   server: Server;
   config: Config;
-  listener(transport: TransportProtocol): ListenerInfo;
+  /** The first listener of `transport` (on `address` when given). */
+  listener(transport: TransportProtocol, address?: string): ListenerInfo;
   /** `host:port` of a listener. */
   hostPort(transport: TransportProtocol): string;
   adminUrl: string;
@@ -71,7 +72,7 @@ export async function startSbc(input: Record<string, unknown> = {}): Promise<Tes
         throw new Error('this test looks inside the gateway process: it starts the gateway with startSbcInProcess');
       },
       config,
-      listener: (t) => running.listener(t, config),
+      listener: (t, address) => running.listener(t, config, address),
       hostPort: (t) => `${running.listener(t, config).address}:${running.listener(t, config).boundPort}`,
       adminUrl: running.adminUrl,
       stop: () => running.stop(),
@@ -115,8 +116,8 @@ export async function startSbcInProcess(input: Record<string, unknown> = {}, opt
     rmSync(dir, { recursive: true, force: true });
     throw err;
   }
-  const listener = (t: TransportProtocol): ListenerInfo => {
-    const l = server.transport.listeners.find((x) => x.transport === t);
+  const listener = (t: TransportProtocol, address?: string): ListenerInfo => {
+    const l = server.transport.listeners.find((x) => x.transport === t && (address === undefined || x.address === address));
     if (l === undefined) throw new Error(`no ${t} listener`);
     return l;
   };
