@@ -31,7 +31,7 @@ import { startKamailio, type RunningKamailio } from '../helpers/kamailio.js';
 import { describeLeaks, findLeaks, LeakCapture } from '../helpers/leak-check.js';
 import { RtpUas, type RtpCall } from '../helpers/rtp-uas.js';
 import { startRtpengine, type RunningRtpengine } from '../helpers/rtpengine.js';
-import { startSbc, type TestSbc } from '../helpers/sbc.js';
+import { startSbc, topologyRecords, type TestSbc } from '../helpers/sbc.js';
 import { UdpUa } from '../integration/kamailio/harness.js';
 
 const DOMAIN = 'example.com';
@@ -143,10 +143,10 @@ describe('topology hiding (proxy mode) seen from the softphone page in Chromium'
   };
 
   const assertNoTopologyRecords = async (what: string): Promise<void> => {
-    const server = need(sbc, 'the SBC').server;
+    const server = need(sbc, 'the SBC');
     // The record is deleted once the final response to the BYE has been relayed.
-    await waitUntil(async () => (await server.topologyRecords()) === 0, 3000, async () => `${what}: ${await server.topologyRecords()} topology record(s) left`);
-    assert.equal(await server.topologyRecords(), 0, `${what}: no topology record left for the ended dialog`);
+    await waitUntil(async () => (await topologyRecords(server)) === 0, 3000, async () => `${what}: ${await topologyRecords(server)} topology record(s) left`);
+    assert.equal(await topologyRecords(server), 0, `${what}: no topology record left for the ended dialog`);
   };
 
   /** The page hears its beep echoed and the echo phone counts RTP from it. */
@@ -184,7 +184,7 @@ describe('topology hiding (proxy mode) seen from the softphone page in Chromium'
     const rtpPort = call.media.port;
     await p.waitForState('in call');
     assert.equal((await p.statusLine()).text, `In call with echo@${DOMAIN}`);
-    assert.equal(await need(sbc, 'the SBC').server.topologyRecords(), 1, 'the dialog\'s hidden route set and Contact are in the state store');
+    assert.equal(await topologyRecords(need(sbc, 'the SBC')), 1, 'the dialog\'s hidden route set and Contact are in the state store');
     await assertAudioBothWays(p, call, 'call from the page');
 
     const ok = sipFrames(from).find((m) => m.kind === 'response' && m.status === 200 && m.cseq()?.method === 'INVITE');

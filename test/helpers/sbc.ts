@@ -134,3 +134,12 @@ export async function startSbcInProcess(input: Record<string, unknown> = {}, opt
     },
   };
 }
+
+/** Topology records still held for dialogs (GET /api/dialogs `topologyRecords`, summed over workers). */
+export async function topologyRecords(sbc: Pick<TestSbc, 'adminUrl'>): Promise<number> {
+  const res = await fetch(`${sbc.adminUrl}/api/dialogs`);
+  if (res.status !== 200) throw new Error(`GET /api/dialogs: ${res.status}`);
+  const n = ((await res.json()) as { topologyRecords?: unknown }).topologyRecords;
+  if (typeof n !== 'number') throw new Error('GET /api/dialogs has no topologyRecords: is topology hiding on?');
+  return n;
+}
