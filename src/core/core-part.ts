@@ -21,6 +21,7 @@ import type { RoutingStep } from './backend-choice.js';
 import type { ProxyCallWatcher, UaCallWatcher } from './call-events.js';
 import { CLIENT_GONE_REASON, mediaBetweenNodes, ProxyBye, ProxyDialogs, RecoveryHooks, type FlowRecovery } from '../flow-recovery/index.js';
 import { EstablishedCalls } from './established-calls.js';
+import { SiblingWorkers } from './sibling-workers.js';
 import { OwnAddresses } from './own-addresses.js';
 import { Pipeline } from './pipeline.js';
 import type { Authenticator } from './request-checks.js';
@@ -54,6 +55,8 @@ export class CorePart implements Part {
   readonly #o: CorePartOptions;
   /** Proxy mode: calls whose 2xx went through us and whose BYE has not (what holds a drain). */
   readonly #established: EstablishedCalls;
+  /** The other workers (workers > 1), for the records: a call one of them relayed here is its to record. */
+  readonly #siblings = new SiblingWorkers();
   #pipeline: Pipeline | undefined;
   #b2bua: B2bua | undefined;
   #topology: TopologyHiding | undefined;
@@ -64,7 +67,7 @@ export class CorePart implements Part {
   constructor(options: CorePartOptions) {
     this.#o = options;
     const records = options.records;
-    this.#established = new EstablishedCalls(records === undefined ? {} : { watcher: records });
+    this.#established = new EstablishedCalls(records === undefined ? {} : { watcher: records, fromSibling: (source) => this.#siblings.has(source) });
   }
 
   /** The proxy's established calls: where a call the SBC ends itself is reported (`ended(callId, { by, reason })`). */
@@ -222,7 +225,9 @@ export class CorePart implements Part {
 
   /** The other workers' own ports (workers > 1): what they relay here counts as inside. */
   trustSiblings(ports: Iterable<{ transport: string; port: number }>): void {
-    this.#pipeline?.trustSiblings(ports);
+    const list = [...ports];
+    this.#siblings.set(list);
+    this.#pipeline?.trustSiblings(list);
   }
 
   /** Refuse new calls and registrations (503 + Retry-After). */
