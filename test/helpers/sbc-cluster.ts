@@ -17,6 +17,8 @@ export interface ClusterWorker {
   pid: number;
   /** The worker's own UDP port (its inside port). */
   insidePort: number;
+  /** Every listener as its start-up line gives it (`transport:address:port`, shared and own). */
+  listeners: string[];
 }
 
 export interface LogLine {
@@ -104,11 +106,12 @@ export async function runWorkersCli(file: string, workers: number, shared: numbe
       lines.push(line);
       // A worker's start-up line (its ports) and the supervisor's 'worker ready' (its pid) come from two processes: either may be read first.
       if (typeof line.worker === 'number' && (line.msg === 'webrtc-sbc started' || line.msg === 'worker ready')) {
-        const w = live.get(line.worker) ?? { id: line.worker, pid: 0, insidePort: 0 };
+        const w = live.get(line.worker) ?? { id: line.worker, pid: 0, insidePort: 0, listeners: [] };
         live.set(line.worker, w);
         if (line.msg === 'worker ready' && typeof line.pid === 'number') w.pid = line.pid;
         if (line.msg === 'webrtc-sbc started') {
-          const listeners = (line.listeners as string[] | undefined) ?? [];
+          const listeners = ((line.listeners as string[] | undefined) ?? []).map((l) => l.replace(/ \(advertised as .*\)$/, ''));
+          w.listeners = listeners;
           w.insidePort = listeners.filter((l) => l.startsWith('udp:')).map((l) => Number(l.split(':').pop())).find((p) => !shared.includes(p)) ?? 0;
         }
       }

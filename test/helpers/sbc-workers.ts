@@ -24,6 +24,8 @@ export interface WorkersSbc {
   /** The configuration input as written (free ports in place of 0). */
   input: Record<string, unknown>;
   listener(transport: TransportProtocol, config: Config, address?: string): ListenerInfo;
+  /** The listener's port and every worker's own port on its address (they send from those). */
+  ports(transport: TransportProtocol, config: Config, address?: string): number[];
   adminUrl: string;
   stop(): Promise<void>;
 }
@@ -36,14 +38,20 @@ export async function startWorkersSbc(input: Record<string, unknown>, workers: n
   writeFileSync(file, JSON.stringify(written));
   const shared = written.listen.filter((l) => l.transport === 'udp').map((l) => Number(l.port));
   const cli = await runWorkersCli(file, workers, shared, cleanup);
+  const listener = (t: TransportProtocol, config: Config, address?: string): ListenerInfo => {
+    const index = config.listen.findIndex((l) => l.transport === t && (address === undefined || l.address === address));
+    const spec = config.listen[index];
+    if (spec === undefined) throw new Error(`no ${t} listener`);
+    return { ...spec, advertise: spec.advertise ?? spec.address, index, boundPort: spec.port, up: true };
+  };
   return {
     cli,
     input: written,
-    listener: (t, config, address) => {
-      const index = config.listen.findIndex((l) => l.transport === t && (address === undefined || l.address === address));
-      const spec = config.listen[index];
-      if (spec === undefined) throw new Error(`no ${t} listener`);
-      return { ...spec, advertise: spec.advertise ?? spec.address, index, boundPort: spec.port, up: true };
+    listener,
+    ports: (t, config, address) => {
+      const l = listener(t, config, address);
+      const own = [...cli.workers.values()].flatMap((w) => w.listeners).filter((x) => x.startsWith(`${t}:${l.address}:`)).map((x) => Number(x.slice(x.lastIndexOf(':') + 1)));
+      return [...new Set([l.boundPort, ...own])];
     },
     adminUrl: cli.adminUrl ?? '',
     stop: () => cli.stop(),

@@ -16,6 +16,8 @@ export interface TestSbc {
   config: Config;
   /** The first listener of `transport` (on `address` when given). */
   listener(transport: TransportProtocol, address?: string): ListenerInfo;
+  /** The listener's port, and with workers each worker's own port on the same address (Via, Record-Route and Path name those). */
+  ports(transport: TransportProtocol, address?: string): number[];
   /** `host:port` of a listener. */
   hostPort(transport: TransportProtocol): string;
   adminUrl: string;
@@ -73,6 +75,7 @@ export async function startSbc(input: Record<string, unknown> = {}): Promise<Tes
       },
       config,
       listener: (t, address) => running.listener(t, config, address),
+      ports: (t, address) => running.ports(t, config, address),
       hostPort: (t) => `${running.listener(t, config).address}:${running.listener(t, config).boundPort}`,
       adminUrl: running.adminUrl,
       stop: () => running.stop(),
@@ -126,6 +129,7 @@ export async function startSbcInProcess(input: Record<string, unknown> = {}, opt
     server,
     config,
     listener,
+    ports: (t, address) => [listener(t, address).boundPort],
     hostPort: (t) => `${listener(t).address}:${listener(t).boundPort}`,
     adminUrl: `http://127.0.0.1:${admin?.port ?? 0}`,
     stop: async () => {
