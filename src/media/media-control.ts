@@ -48,6 +48,12 @@ export interface RtpengineMediaOptions {
    * engine, so neither side learns the other's media address. @default true
    */
   anchorPlainCalls?: boolean;
+  /**
+   * Under a supervisor (workers > 1): this worker's mark (`w2`) in the engine
+   * session of a dialog's pass through it when another worker already holds a
+   * session for the Call-ID (browser → worker 1 → a proxy → worker 2 → browser).
+   */
+  workerMark?: string;
 }
 
 export class RtpengineMedia implements MediaHooks {
@@ -55,6 +61,7 @@ export class RtpengineMedia implements MediaHooks {
   readonly #flags: FlagSets;
   readonly #log: Logger;
   readonly #anchorPlain: boolean;
+  readonly #workerMark: string | undefined;
   /** Call-IDs whose WebRTC offer grouped its media with BUNDLE (an answer may only keep what was offered). */
   readonly #bundled = new Map<string, true>();
   /** Flow id → Call-IDs with media through that client flow, to delete them when it closes. */
@@ -72,6 +79,7 @@ export class RtpengineMedia implements MediaHooks {
     this.#flags = options.flags;
     this.#log = options.logger;
     this.#anchorPlain = options.anchorPlainCalls ?? true;
+    this.#workerMark = options.workerMark;
   }
 
   async request(req: SipRequest, from: Flow, to: Flow): Promise<void> {
@@ -84,8 +92,10 @@ export class RtpengineMedia implements MediaHooks {
     const toTag = req.to()?.params.get('tag') ?? '';
     const client = clientOf(from, to);
     const initial = req.method === 'INVITE' && toTag === '';
-    const session = this.#session(callId, client, initial);
+    let session = this.#session(callId, client, initial);
     try {
+      // A pass this worker has not seen begin, of a call another worker offered first: a session of its own.
+      if (initial && this.#workerMark !== undefined && !this.#calls.has(callId) && (await this.#pool.holds(callId))) session = `${callId}~${this.#workerMark}`;
       let out: string;
       if (req.method === 'ACK' || req.method === 'PRACK') {
         // The answer to an offer the other side made in a response (late offer).
