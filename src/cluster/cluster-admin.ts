@@ -8,7 +8,7 @@
  * | GET /healthz | 200 only when all `workers` answered 200; per-worker states either way |
  * | GET /metrics | prom-client AggregatorRegistry: counters, gauges, histograms summed (unless a metric names its own aggregator: the TLS certificate's expiry is the soonest any worker serves, its reloads the most any worker counted); process, event-loop, backend/engine health and overload series per worker (label `worker`); plus `sbc_workers_up` and `sbc_worker_up{worker}` |
  * | GET /api/flows, /api/dialogs, /api/registrations | every worker's list, each entry with its `worker`; counts (`count`, `topologyRecords`) summed |
- * | GET /api/backends, /api/engines | the first worker's view, with `up` true only where every worker sees it up, and each worker's own view under `workers` |
+ * | GET /api/backends, /api/engines | the first worker's view, with `up` true only where every worker sees it up and the media counts (`sessions`, the embedded relay's `maxSessions`, `portPairsFree`, `portPairsTotal`, `legsOpen`) summed, and each worker's own view under `workers` |
  * | POST /api/reload | sent to every worker; 200 when all reloaded, else the first refusal's status; each worker's answer under `workers` |
  *
  * A worker that does not answer within `timeoutMs` (1 s for /healthz) is
@@ -80,6 +80,9 @@ const LIST_ROUTES = [
 ] as const;
 
 const VIEW_ROUTES = ['/api/backends', '/api/engines'] as const;
+
+/** Numbers in a view that count what each worker holds of the gateway's (its sessions, its slice of the media ports). */
+const SUMMED_VIEW_FIELDS: ReadonlySet<string> = new Set(['sessions', 'maxSessions', 'portPairsFree', 'portPairsTotal', 'legsOpen']);
 
 export async function startClusterAdmin(o: ClusterAdminOptions): Promise<ClusterAdmin> {
   const timeoutMs = o.timeoutMs ?? CLUSTER_ADMIN_DEFAULTS.timeoutMs;
@@ -201,7 +204,8 @@ function mergeLists({ answers, silent }: WorkerAnswers, lists: readonly string[]
 
 /**
  * The first worker's view (backends, engines) with every `up` it holds made
- * true only where all workers say up; each worker's view under `workers`.
+ * true only where all workers say up, and the counts of SUMMED_VIEW_FIELDS
+ * summed; each worker's view under `workers`.
  */
 function mergeViews({ answers, silent }: WorkerAnswers): AdminReply {
   const views = answers.map((a) => ({ worker: a.worker, body: parsedBody(a.message) })).filter((v) => statusOf(answers.find((a) => a.worker === v.worker)!.message) === 200);
@@ -211,13 +215,14 @@ function mergeViews({ answers, silent }: WorkerAnswers): AdminReply {
   return { status: 200, body: { ...(isRecord(merged) ? merged : { view: merged }), workers: views, ...(silent > 0 ? { silentWorkers: silent } : {}) } };
 }
 
-/** `base` with each boolean `up` ANDed with the value at the same place in `others`. */
+/** `base` with each boolean `up` ANDed with, and each summed count added to, the value at the same place in `others`. */
 function andUp(base: unknown, others: unknown[]): unknown {
   if (Array.isArray(base)) return base.map((item, i) => andUp(item, others.map((o) => (Array.isArray(o) ? o[i] : undefined))));
   if (!isRecord(base)) return base;
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(base)) {
     if (key === 'up' && typeof value === 'boolean') out[key] = value && others.every((o) => !isRecord(o) || o.up !== false);
+    else if (SUMMED_VIEW_FIELDS.has(key) && typeof value === 'number') out[key] = others.reduce<number>((sum, o) => sum + (isRecord(o) && typeof o[key] === 'number' ? o[key] : 0), value);
     else out[key] = andUp(value, others.map((o) => (isRecord(o) ? o[key] : undefined)));
   }
   return out;
