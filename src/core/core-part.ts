@@ -22,6 +22,8 @@ import type { ProxyCallWatcher, UaCallWatcher } from './call-events.js';
 import { CLIENT_GONE_REASON, mediaBetweenNodes, ProxyBye, ProxyDialogs, RecoveryHooks, type FlowRecovery } from '../flow-recovery/index.js';
 import { EstablishedCalls } from './established-calls.js';
 import { SiblingWorkers } from './sibling-workers.js';
+import { gatewayWorkerId } from '../cluster/worker-env.js';
+import { mediaBetweenWorkers } from '../media/worker-hop-media.js';
 import { OwnAddresses } from './own-addresses.js';
 import { Pipeline } from './pipeline.js';
 import type { Authenticator } from './request-checks.js';
@@ -117,7 +119,9 @@ export class CorePart implements Part {
     const recovery = o.recovery();
     const engine = o.media();
     // Several nodes (state.store redis): a call relayed between two of them has its media done once, next to the client.
-    const media = engine !== undefined && c.state.store === 'redis' ? mediaBetweenNodes(engine, (flow) => recovery.isSiblingNode(flow)) : engine;
+    const betweenNodes = engine !== undefined && c.state.store === 'redis' ? mediaBetweenNodes(engine, (flow) => recovery.isSiblingNode(flow)) : engine;
+    // Several workers: a call relayed to the worker holding the callee's connection has its media done there.
+    const media = betweenNodes !== undefined && gatewayWorkerId() !== undefined ? mediaBetweenWorkers(betweenNodes, (flow) => this.#siblings.has(flow)) : betweenNodes;
     const callLimits = o.calls();
     const routing = o.routing?.();
     const records = o.records?.();
@@ -130,7 +134,7 @@ export class CorePart implements Part {
         keyPrefix: c.state.redis.keyPrefix,
         logger: o.logger.child({ part: 'b2bua' }),
         metrics: o.metrics,
-        ...(media !== undefined ? { media } : {}),
+        ...(betweenNodes !== undefined ? { media: betweenNodes } : {}),
         flowFailedStatus: c.proxy.flowFailedStatus,
         failoverTimeoutMs: c.proxy.failoverTimeoutMs,
         productName: PRODUCT,

@@ -27,6 +27,8 @@ export interface MediaHooks {
   /** The call is over: free its media. */
   endCall(callId: string): void;
   close(): void;
+  /** Whether this process relays media of the call (a session of its own for the Call-ID). */
+  holds?(callId: string): boolean;
 }
 
 /** The engine could not take the SDP: the request is answered with this status. */
@@ -142,6 +144,10 @@ export class RtpengineMedia implements MediaHooks {
       // downstream dialog established with nobody to tear it down.
       this.#log.error({ err, callId, status: res.status }, 'media engine failed on a response SDP; relayed unchanged');
     }
+  }
+
+  holds(callId: string): boolean {
+    return this.#calls.has(callId);
   }
 
   endCall(callId: string): void {
