@@ -146,6 +146,7 @@ export class Server {
       media: () => media.selection,
       b2bua: () => core.b2bua,
       proxyDialogs: (): unknown[] => core.proxyDialogs?.snapshot((flowId: string) => flowRecovery.recovery.state(flowId)) ?? [],
+      topologyRecords: async () => (core.topology === undefined ? undefined : await core.topology.liveRecords()),
       registrar,
       reload: () => this.#reload(),
       stopping: () => this.#stopped !== undefined,

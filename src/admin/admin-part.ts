@@ -20,6 +20,8 @@ export interface AdminPartOptions extends PartContext {
   b2bua: () => B2bua | undefined;
   /** Proxy mode: calls with a client of ours on one side, with their client flow's state (flow recovery). */
   proxyDialogs?: () => unknown[];
+  /** Topology hiding on: records this node issued that are still in the state store (undefined when it is off). */
+  topologyRecords?: () => Promise<number | undefined>;
   registrar: RegistrarPart;
   /** POST /api/reload. */
   reload: () => Promise<AdminReply>;
@@ -68,7 +70,11 @@ export class AdminPart implements Part {
     admin.route('POST', '/api/reload', () => o.reload());
     admin.route('GET', '/api/registrations', async () => ({ status: 200, body: await registrar.snapshot() }));
     admin.route('GET', '/api/flows', () => ({ status: 200, body: { flows: flowList(transport, registrar) } }));
-    admin.route('GET', '/api/dialogs', () => ({ status: 200, body: dialogList(o.b2bua(), media, o.proxyDialogs?.() ?? []) }));
+    admin.route('GET', '/api/dialogs', async () => {
+      const records = await o.topologyRecords?.();
+      const body = dialogList(o.b2bua(), media, o.proxyDialogs?.() ?? []);
+      return { status: 200, body: records === undefined ? body : { ...body, topologyRecords: records } };
+    });
     admin.route('GET', '/api/engines', () => ({ status: 200, body: media.snapshot() }));
     this.#server = admin;
     const worker = gatewayWorkerId();
@@ -109,9 +115,10 @@ function flowList(transport: TransportLayer, registrar: RegistrarPart): unknown[
 /**
  * GET /api/dialogs: B2BUA dialogs with their media path and client flow
  * state (up, recovering, gone), the proxy's calls with a client of ours;
- * the embedded relay's sessions too.
+ * the embedded relay's sessions too. With topology hiding on, the route
+ * start adds `topologyRecords`: the dialogs' hidden route sets still held.
  */
-function dialogList(b2bua: B2bua | undefined, media: MediaSelection, proxied: unknown[]): unknown {
+function dialogList(b2bua: B2bua | undefined, media: MediaSelection, proxied: unknown[]): Record<string, unknown> {
   const embedded = media.embedded;
   const dialogs = [...(b2bua?.snapshot() ?? []), ...(proxied as Array<{ callId: string }>)].map((d) => ({ ...d, media: embedded !== undefined ? { relay: 'embedded', path: embedded.mediaPath(d.callId) } : { relay: media.active } }));
   return embedded !== undefined ? { dialogs, mediaSessions: embedded.sessionList() } : { dialogs };

@@ -162,9 +162,11 @@ export function createMetrics(registry: Registry = new Registry()): SbcMetrics {
       new Counter({ name: 'sbc_ws_handshakes_rejected_total', help: 'WebSocket handshakes refused before any SIP, by reason', labelNames: ['reason'] as const, registers }),
       (l) => ({ reason: reasons.label(l.reason) }),
     ),
-    tlsCertificateExpiry: new Gauge({ name: 'sbc_tls_certificate_expiry_timestamp_seconds', help: 'notAfter of the certificate served on tls and wss listeners, Unix seconds', registers }),
+    // Under a supervisor every worker serves (and re-reads) the same pair: the gateway's expiry is the
+    // soonest any worker serves, and one renewal on disk is one renewal, however many workers read it.
+    tlsCertificateExpiry: new Gauge({ name: 'sbc_tls_certificate_expiry_timestamp_seconds', help: 'notAfter of the certificate served on tls and wss listeners, Unix seconds', registers, aggregator: 'min' }),
     tlsCertificateReloads: counter(
-      new Counter({ name: 'sbc_tls_certificate_reloads_total', help: 'Certificate pairs re-read from disk, by result (renewed | refused)', labelNames: ['result'] as const, registers }),
+      new Counter({ name: 'sbc_tls_certificate_reloads_total', help: 'Certificate pairs re-read from disk, by result (renewed | refused)', labelNames: ['result'] as const, registers, aggregator: 'max' }),
       (l) => ({ result: l.result }),
     ),
     activeFlows: gauge(

@@ -6,9 +6,9 @@
  * | route | merged answer |
  * | --- | --- |
  * | GET /healthz | 200 only when all `workers` answered 200; per-worker states either way; the registrar's mode and its registrations summed over the workers |
- * | GET /metrics | prom-client AggregatorRegistry: counters, gauges, histograms summed; process, event-loop, backend/engine health and overload series per worker (label `worker`); plus `sbc_workers_up` and `sbc_worker_up{worker}` |
- * | GET /api/flows, /api/dialogs, /api/registrations | every worker's list, each entry with its `worker` |
- * | GET /api/backends, /api/engines | the first worker's view, with `up` true only where every worker sees it up, and each worker's own view under `workers`; an engine's sessions, requests and port pairs summed over the workers |
+ * | GET /metrics | prom-client AggregatorRegistry: counters, gauges, histograms summed (unless a metric names its own aggregator: the TLS certificate's expiry is the soonest any worker serves, its reloads the most any worker counted); process, event-loop, backend/engine health and overload series per worker (label `worker`); plus `sbc_workers_up` and `sbc_worker_up{worker}` |
+ * | GET /api/flows, /api/dialogs, /api/registrations | every worker's list, each entry with its `worker`; counts (`count`, `topologyRecords`) summed |
+ * | GET /api/backends, /api/engines | the first worker's view, with `up` true only where every worker sees it up (a target down elsewhere with that worker's `reason`) and the media counts (`sessions`, requests, the embedded relay's `maxSessions`, `portPairsFree`, `portPairsTotal`, `legsOpen`) summed, and each worker's own view under `workers` |
  * | POST /api/reload | sent to every worker; 200 when all reloaded, else the first refusal's status; each worker's answer under `workers` |
  *
  * A worker that does not answer within `timeoutMs` (1 s for /healthz) is
@@ -76,9 +76,9 @@ export interface WorkerAnswers {
 const PER_WORKER_METRICS = /^(process_|nodejs_|sbc_backend_up$|sbc_media_engine_up$|sbc_overload_state$|sbc_overload_admit_ratio$)/;
 
 const LIST_ROUTES = [
-  { path: '/api/flows', lists: ['flows'] },
-  { path: '/api/dialogs', lists: ['dialogs', 'mediaSessions'] },
-  { path: '/api/registrations', lists: ['registrations'] },
+  { path: '/api/flows', lists: ['flows'], sums: [] },
+  { path: '/api/dialogs', lists: ['dialogs', 'mediaSessions'], sums: ['topologyRecords'] },
+  { path: '/api/registrations', lists: ['registrations'], sums: ['count'] },
 ] as const;
 
 const VIEW_ROUTES = ['/api/backends', '/api/engines'] as const;
@@ -139,7 +139,7 @@ export async function startClusterAdmin(o: ClusterAdminOptions): Promise<Cluster
   });
 
   for (const route of LIST_ROUTES) {
-    server.route('GET', route.path, async () => mergeLists(await askRoute('GET', route.path), route.lists));
+    server.route('GET', route.path, async () => mergeLists(await askRoute('GET', route.path), route.lists, route.sums));
   }
   for (const path of VIEW_ROUTES) {
     server.route('GET', path, async () => mergeViews(await askRoute('GET', path), path === '/api/engines' ? withEngineTotals : undefined));
@@ -181,10 +181,10 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** Every worker's entries of the named lists, each marked with its worker; numeric `count` summed. */
-function mergeLists({ answers, silent }: WorkerAnswers, lists: readonly string[]): AdminReply {
+/** Every worker's entries of the named lists, each marked with its worker; the named numbers summed. */
+function mergeLists({ answers, silent }: WorkerAnswers, lists: readonly string[], sums: readonly string[]): AdminReply {
   const out: Record<string, unknown> = {};
-  let count: number | undefined;
+  const summed: Record<string, number> = {};
   for (const a of answers) {
     const body = parsedBody(a.message);
     if (statusOf(a.message) !== 200 || !isRecord(body)) continue;
@@ -192,14 +192,14 @@ function mergeLists({ answers, silent }: WorkerAnswers, lists: readonly string[]
       if (lists.includes(key) && Array.isArray(value)) {
         const list = (out[key] ??= []) as unknown[];
         for (const item of value) list.push(isRecord(item) ? { ...item, worker: a.worker } : item);
-      } else if (key === 'count' && typeof value === 'number') {
-        count = (count ?? 0) + value;
+      } else if (sums.includes(key) && typeof value === 'number') {
+        summed[key] = (summed[key] ?? 0) + value;
       } else if (!(key in out)) {
         out[key] = value;
       }
     }
   }
-  if (count !== undefined) out.count = count;
+  Object.assign(out, summed);
   return { status: answers.length > 0 ? 200 : 503, body: { ...out, workers: answers.map((a) => a.worker), ...(silent > 0 ? { silentWorkers: silent } : {}) } };
 }
 
@@ -220,7 +220,7 @@ function mergeViews({ answers, silent }: WorkerAnswers, totals?: (merged: unknow
 /**
  * `base` with each boolean `up` ANDed with the value at the same place in
  * `others`; an entry up in `base` but down in another view takes that
- * view's `reason` too (why it is down: the worker that saw it fail knows).
+ * view's `reason` too (the worker that saw it fail knows why).
  */
 function andUp(base: unknown, others: unknown[]): unknown {
   if (Array.isArray(base)) return base.map((item, i) => andUp(item, others.map((o) => (Array.isArray(o) ? o[i] : undefined))));

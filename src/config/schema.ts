@@ -305,7 +305,7 @@ export const configSchema = z
         minExpires: z.int().min(1).default(60).describe('Local mode: shortest registration accepted, seconds; shorter gets 423 with Min-Expires. @default 60'),
         maxExpires: z.int().min(1).default(3600).describe('Local mode: longer registrations are granted this many seconds. @default 3600'),
         maxBindingsPerAor: z.int().min(1).default(10).describe('Local mode: contacts one AOR may register; beyond it bindings whose flow is gone make room, else 403. @default 10'),
-        maxBindings: z.int().min(1).default(100_000).describe('Local mode: bindings this node holds in total; beyond it new ones get 503. @default 100000'),
+        maxBindings: z.int().min(1).default(100_000).describe('Local mode: bindings this node holds in total (with workers, all its workers together); beyond it new ones get 503. @default 100000'),
         backend: z.string().min(1).default('default').describe('Backend group that receives REGISTER. @default "default"'),
         pathMode: z.boolean().default(true).describe('Add Path with a flow token (RFC 3327, RFC 5626) so calls find the client\'s flow. @default true'),
         rewriteWsContact: z

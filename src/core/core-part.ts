@@ -21,6 +21,9 @@ import type { RoutingStep } from './backend-choice.js';
 import type { ProxyCallWatcher, UaCallWatcher } from './call-events.js';
 import { CLIENT_GONE_REASON, mediaBetweenNodes, ProxyBye, ProxyDialogs, RecoveryHooks, type FlowRecovery } from '../flow-recovery/index.js';
 import { EstablishedCalls } from './established-calls.js';
+import { SiblingWorkers } from './sibling-workers.js';
+import { gatewayWorkerId } from '../cluster/worker-env.js';
+import { mediaBetweenWorkers } from '../media/worker-hop-media.js';
 import { OwnAddresses } from './own-addresses.js';
 import { Pipeline } from './pipeline.js';
 import type { Authenticator } from './request-checks.js';
@@ -57,6 +60,8 @@ export class CorePart implements Part {
   readonly #o: CorePartOptions;
   /** Proxy mode: calls whose 2xx went through us and whose BYE has not (what holds a drain). */
   readonly #established: EstablishedCalls;
+  /** The other workers (workers > 1), for the records: a call one of them relayed here is its to record. */
+  readonly #siblings = new SiblingWorkers();
   #pipeline: Pipeline | undefined;
   #b2bua: B2bua | undefined;
   #topology: TopologyHiding | undefined;
@@ -67,7 +72,7 @@ export class CorePart implements Part {
   constructor(options: CorePartOptions) {
     this.#o = options;
     const records = options.records;
-    this.#established = new EstablishedCalls(records === undefined ? {} : { watcher: records });
+    this.#established = new EstablishedCalls(records === undefined ? {} : { watcher: records, fromSibling: (source) => this.#siblings.has(source) });
   }
 
   /** The proxy's established calls: where a call the SBC ends itself is reported (`ended(callId, { by, reason })`). */
@@ -116,8 +121,10 @@ export class CorePart implements Part {
     const dispatcher = o.dispatcher();
     const recovery = o.recovery();
     const engine = o.media();
-    // Several nodes or workers on one store: a call relayed between two of them has its media done once, next to the client.
-    const media = engine !== undefined && recovery.nodeUri !== undefined ? mediaBetweenNodes(engine, (flow) => recovery.isSiblingNode(flow)) : engine;
+    // Several nodes (state.store redis): a call relayed between two of them has its media done once, next to the client.
+    const betweenNodes = engine !== undefined && c.state.store === 'redis' ? mediaBetweenNodes(engine, (flow) => recovery.isSiblingNode(flow)) : engine;
+    // Several workers: a call relayed to the worker holding the callee's connection has its media done there.
+    const media = betweenNodes !== undefined && gatewayWorkerId() !== undefined ? mediaBetweenWorkers(betweenNodes, (flow) => this.#siblings.has(flow)) : betweenNodes;
     const callLimits = o.calls();
     const routing = o.routing?.();
     const records = o.records?.();
@@ -130,7 +137,7 @@ export class CorePart implements Part {
         keyPrefix: c.state.redis.keyPrefix,
         logger: o.logger.child({ part: 'b2bua' }),
         metrics: o.metrics,
-        ...(media !== undefined ? { media } : {}),
+        ...(betweenNodes !== undefined ? { media: betweenNodes } : {}),
         flowFailedStatus: c.proxy.flowFailedStatus,
         failoverTimeoutMs: c.proxy.failoverTimeoutMs,
         productName: PRODUCT,
@@ -225,7 +232,9 @@ export class CorePart implements Part {
 
   /** The other workers' own ports (workers > 1): what they relay here counts as inside. */
   trustSiblings(ports: Iterable<{ transport: string; port: number }>): void {
-    this.#pipeline?.trustSiblings(ports);
+    const list = [...ports];
+    this.#siblings.set(list);
+    this.#pipeline?.trustSiblings(list);
   }
 
   /** Refuse new calls and registrations (503 + Retry-After). */

@@ -20,6 +20,11 @@ export interface EstablishedCallsOptions {
   now?: () => number;
   /** The call records, once they run (read per request: the records part may start after us). */
   watcher?: () => ProxyCallWatcher | undefined;
+  /**
+   * Whether a request's source is another worker of this gateway (workers > 1):
+   * a call it relayed here is recorded by that worker, which had it first.
+   */
+  fromSibling?: (source: Flow) => boolean;
 }
 
 /**
@@ -36,6 +41,7 @@ export class EstablishedCalls {
   readonly #max: number;
   readonly #now: () => number;
   readonly #watcher: () => ProxyCallWatcher | undefined;
+  readonly #fromSibling: ((source: Flow) => boolean) | undefined;
   /** Call-ID → when it is forgotten; insertion order is age order. */
   readonly #calls = new Map<string, number>();
   readonly #endedListeners = new Set<DialogEndedListener>();
@@ -45,10 +51,13 @@ export class EstablishedCalls {
     this.#max = options.maxTracked ?? 200_000;
     this.#now = options.now ?? Date.now;
     this.#watcher = options.watcher ?? (() => undefined);
+    this.#fromSibling = options.fromSibling;
   }
 
   /** A request the proxy relays: the observer of an initial INVITE's record, if records are kept. */
   observe(req: SipRequest, source: Flow, inside: boolean, local: boolean, key: string | undefined): ProxyCallObserver | undefined {
+    // Its BYE is still shown: it may end a call whose record this worker began.
+    if (req.method === 'INVITE' && this.#fromSibling?.(source) === true) return undefined;
     return this.#watcher()?.observe(req, source, inside, local, key);
   }
 

@@ -1,7 +1,7 @@
 import type { BlockList } from 'node:net';
-import { networkInterfaces } from 'node:os';
 import { cidrList, inCidrList } from '../config/net-formats.js';
 import type { Flow } from '../transport/flow.js';
+import { SiblingWorkers } from './sibling-workers.js';
 
 /** A backend target as far as recognising its traffic goes. */
 export interface BackendAddress {
@@ -21,9 +21,8 @@ export class InsideSources {
   /** Flows we opened toward backends. */
   readonly #dialed = new WeakSet<Flow>();
   #backends = new Set<string>();
-  /** `transport port` of the other workers' own ports (workers > 1), from one of this machine's addresses. */
-  #siblings = new Set<string>();
-  #localAddresses = new Set<string>();
+  /** The other workers' own ports (workers > 1), from one of this machine's addresses. */
+  readonly #siblings = new SiblingWorkers();
   /** The verdict per flow: a flow's remote address never changes, and the check allocates. */
   #verdicts = new WeakMap<Flow, boolean>();
 
@@ -45,12 +44,7 @@ export class InsideSources {
    * relayed to the worker holding the callee's flow).
    */
   setSiblings(ports: Iterable<{ transport: string; port: number }>): void {
-    const set = new Set<string>();
-    for (const p of ports) set.add(`${p.transport} ${p.port}`);
-    if (set.size > 0 && this.#localAddresses.size === 0) {
-      for (const addrs of Object.values(networkInterfaces())) for (const a of addrs ?? []) this.#localAddresses.add(a.address);
-    }
-    this.#siblings = set;
+    this.#siblings.set(ports);
     this.#verdicts = new WeakMap();
   }
 
@@ -65,7 +59,7 @@ export class InsideSources {
     if (inside === undefined) {
       const { address, port, family } = flow.remote;
       inside = this.#backends.has(key(flow.transport, address, port)) || this.#trusted.check(address, family === 'IPv6' ? 'ipv6' : 'ipv4') ||
-        (this.#siblings.has(`${flow.transport} ${port}`) && this.#localAddresses.has(address));
+        this.#siblings.has(flow);
       this.#verdicts.set(flow, inside);
     }
     return inside;

@@ -17,6 +17,7 @@ export function mediaBetweenNodes(media: MediaHooks, isSiblingNode: (flow: Flow)
     response: (res: SipResponse, req: SipRequest, from: Flow, to: Flow) => (skip(from, to) ? Promise.resolve() : media.response(res, req, from, to)),
     endCall: (callId: string) => media.endCall(callId),
     close: () => media.close(),
+    holds: (callId: string) => media.holds?.(callId) === true,
   };
 }
 

@@ -27,6 +27,8 @@ export interface MediaHooks {
   /** The call is over: free its media. */
   endCall(callId: string): void;
   close(): void;
+  /** Whether this process relays media of the call (a session of its own for the Call-ID). */
+  holds?(callId: string): boolean;
 }
 
 /** The engine could not take the SDP: the request is answered with this status. */
@@ -48,6 +50,12 @@ export interface RtpengineMediaOptions {
    * engine, so neither side learns the other's media address. @default true
    */
   anchorPlainCalls?: boolean;
+  /**
+   * Under a supervisor (workers > 1): this worker's mark (`w2`) in the engine
+   * session of a dialog's pass through it when another worker already holds a
+   * session for the Call-ID (browser → worker 1 → a proxy → worker 2 → browser).
+   */
+  workerMark?: string;
 }
 
 export class RtpengineMedia implements MediaHooks {
@@ -55,6 +63,7 @@ export class RtpengineMedia implements MediaHooks {
   readonly #flags: FlagSets;
   readonly #log: Logger;
   readonly #anchorPlain: boolean;
+  readonly #workerMark: string | undefined;
   /** Call-IDs whose WebRTC offer grouped its media with BUNDLE (an answer may only keep what was offered). */
   readonly #bundled = new Map<string, true>();
   /** Flow id → Call-IDs with media through that client flow, to delete them when it closes. */
@@ -72,6 +81,7 @@ export class RtpengineMedia implements MediaHooks {
     this.#flags = options.flags;
     this.#log = options.logger;
     this.#anchorPlain = options.anchorPlainCalls ?? true;
+    this.#workerMark = options.workerMark;
   }
 
   async request(req: SipRequest, from: Flow, to: Flow): Promise<void> {
@@ -84,8 +94,10 @@ export class RtpengineMedia implements MediaHooks {
     const toTag = req.to()?.params.get('tag') ?? '';
     const client = clientOf(from, to);
     const initial = req.method === 'INVITE' && toTag === '';
-    const session = this.#session(callId, client, initial);
+    let session = this.#session(callId, client, initial);
     try {
+      // A pass this worker has not seen begin, of a call another worker offered first: a session of its own.
+      if (initial && this.#workerMark !== undefined && !this.#calls.has(callId) && (await this.#pool.holds(callId))) session = `${callId}~${this.#workerMark}`;
       let out: string;
       if (req.method === 'ACK' || req.method === 'PRACK') {
         // The answer to an offer the other side made in a response (late offer).
@@ -132,6 +144,10 @@ export class RtpengineMedia implements MediaHooks {
       // downstream dialog established with nobody to tear it down.
       this.#log.error({ err, callId, status: res.status }, 'media engine failed on a response SDP; relayed unchanged');
     }
+  }
+
+  holds(callId: string): boolean {
+    return this.#calls.has(callId);
   }
 
   endCall(callId: string): void {

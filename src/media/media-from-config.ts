@@ -6,6 +6,7 @@
 import type { SbcMetrics } from '../admin/metrics.js';
 import { parsePortRange, type Config } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
+import { gatewayWorkerId } from '../cluster/worker-env.js';
 import type { StateStore } from '../state/index.js';
 import { EmbeddedMedia } from './embedded/index.js';
 import { RtpengineMedia, type MediaHooks } from './media-control.js';
@@ -58,9 +59,11 @@ export async function mediaFromConfig(config: Config, ctx: MediaContext): Promis
       logger: ctx.logger,
     });
     engines.start();
+    const worker = gatewayWorkerId();
     const hooks = new RtpengineMedia({
       pool: engines,
       anchorPlainCalls: r.anchorPlainCalls,
+      ...(worker !== undefined ? { workerMark: `w${worker}` } : {}),
       flags: resolveFlagSets({ ...(r.flags !== undefined ? { flags: r.flags } : {}), ...(r.interfaces !== undefined ? { interfaces: r.interfaces } : {}) }),
       logger: ctx.logger,
     });

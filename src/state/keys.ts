@@ -17,6 +17,7 @@
  * | `ban` (a channel, no key) | published `<origin> <reason> <ip>` for each ban begun on a worker or node; every screen applies it | — |
  * | `secret:<name>` | string: a secret every node and worker sharing the store uses (`secret:flow-token`: flow tokens, digest nonces, topology keys when `flowTokens.secret` is empty) | 30 days, refreshed every 6 h by every node; put back by a node that still holds it |
  * | `reg:<aor>` | hash: local registrar bindings of one AOR, a field per binding (JSON: Contact, expiry, q, instance, reg-id, flow token, node) | `registrar.maxExpires` + 30 s, reset by each REGISTER; expired fields are pruned on the next read or write |
+ * | `regtotal:<gateway>` | hash: bindings each worker of one gateway holds (registrar.maxBindings counts them all), a field per worker id (`<count> <latest expiry ms>`) | `registrar.maxExpires` + 30 s, reset by each write |
  * | `callrec:<callId>` | string: JSON of an answered call's record so far (src/records), for the node that sees its end | `callRecords.maxCallSeconds`; deleted when the record is written |
  * | `callrec-done:<callId>:<startMs>` | string: the node that wrote the call's record (setIfAbsent: written once) | `callRecords.maxCallSeconds` + 60 s |
  *
@@ -32,6 +33,7 @@ export const KEY_FAMILY = {
   rate: 'rate',
   ban: 'ban',
   registration: 'reg',
+  registrationTotal: 'regtotal',
   callRecord: 'callrec',
   callRecordDone: 'callrec-done',
   flowRecovery: 'recover',

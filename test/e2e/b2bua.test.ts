@@ -31,7 +31,7 @@ import { startKamailio, type RunningKamailio } from '../helpers/kamailio.js';
 import { describeLeaks, findLeaks, LeakCapture } from '../helpers/leak-check.js';
 import { RtpUas, type RtpCall } from '../helpers/rtp-uas.js';
 import { startRtpengine, type RunningRtpengine } from '../helpers/rtpengine.js';
-import { startSbc, type TestSbc } from '../helpers/sbc.js';
+import { startSbcInProcess, type TestSbc } from '../helpers/sbc.js';
 import { response } from '../helpers/sip-peer.js';
 import { UdpUa } from '../integration/kamailio/harness.js';
 import { plainRtpSdp } from '../integration/media/sdp-samples.js';
@@ -70,7 +70,8 @@ describe('B2BUA mode seen from the softphone page in Chromium', () => {
     await ensureWebBuilt();
     engine = await startRtpengine({ ports: 200, interfaces: ['pub/127.0.0.1', `priv/${ENGINE_INSIDE}`] });
     kam = await startKamailio();
-    sbc = await startSbc({
+    // In-process: the test reads each leg's record from the B2BUA's state store (b2bua.storedDialog).
+    sbc = await startSbcInProcess({
       mode: 'b2bua',
       listen: [
         // Four digits: outside the engine's RTP range, so `:PORT` cannot hit an SDP line by chance.
@@ -127,7 +128,7 @@ describe('B2BUA mode seen from the softphone page in Chromium', () => {
     const uas = [need(ringer, 'the ringing phone'), need(busy, 'the busy phone')];
     return [
       SBC_INSIDE, ENGINE_INSIDE, BACKEND_NET,
-      `:${k.port}`, `:${need(sbc, 'the SBC').listener('udp').boundPort}`, `:${need(engine, 'rtpengine').ngPort}`,
+      `:${k.port}`, ...need(sbc, 'the SBC').ports('udp').map((port) => `:${port}`), `:${need(engine, 'rtpengine').ngPort}`,
       `:${e.peer.address.port}`, ...uas.map((u) => `:${u.peer.address.port}`),
       // The phones' Contacts (user@host); their AOR users are public, the host behind them is not.
       'echo@127.0.0.1', ...uas.map((u) => `${u.user}@127.0.0.1`),
@@ -226,8 +227,9 @@ describe('B2BUA mode seen from the softphone page in Chromium', () => {
     assert.deepEqual(await p.statusLine(), { text: `Registered as ${ALICE}`, state: 'registered' });
     const stored = await need(kam, 'Kamailio').contacts('alice');
     assert.equal(stored.length, 1, `one binding for alice: ${JSON.stringify(stored)}`);
-    const sbcInside = `${SBC_INSIDE}:${need(sbc, 'the SBC').listener('udp').boundPort}`;
-    assert.ok(stored[0]!.path[0]?.includes(`@${sbcInside};`), `Kamailio reaches the page through our inside listener ${sbcInside}: ${stored[0]!.path.join(',')}`);
+    // With workers the Path names the worker's own port on the inside address (requests come straight back to it).
+    const sbcInside = need(sbc, 'the SBC').ports('udp').map((port) => `${SBC_INSIDE}:${port}`);
+    assert.ok(sbcInside.some((hop) => stored[0]!.path[0]?.includes(`@${hop};`)), `Kamailio reaches the page through our inside listener ${sbcInside.join(' or ')}: ${stored[0]!.path.join(',')}`);
     const ok = sipFrames().find((m) => m.kind === 'response' && m.status === 200 && m.cseq()?.method === 'REGISTER');
     assert.ok(ok !== undefined, 'the page received the 200 to its REGISTER');
     assertNoLeaks('register');

@@ -21,7 +21,7 @@ import { behindKamailio, ensureWebBuilt, need, scenarios } from '../helpers/e2e-
 import { startKamailio, type RunningKamailio } from '../helpers/kamailio.js';
 import { RtpUas, type RtpCall } from '../helpers/rtp-uas.js';
 import { startRtpengine, type RunningRtpengine } from '../helpers/rtpengine.js';
-import { startSbc, type TestSbc } from '../helpers/sbc.js';
+import { startSbcInProcess, type TestSbc } from '../helpers/sbc.js';
 import { readRecords, sleep } from '../integration/records/records-helpers.js';
 
 const DOMAIN = 'example.com';
@@ -46,7 +46,8 @@ for (const media of ['rtpengine', 'embedded'] as const) describe(`flow recovery 
     await ensureWebBuilt();
     if (media === 'rtpengine') engine = await startRtpengine({ ports: 200 });
     kam = await startKamailio();
-    sbc = await startSbc({
+    // In-process: the scenarios have the gateway drop the page's WebSocket by closing its flow object.
+    sbc = await startSbcInProcess({
       listen: [
         { transport: 'udp', address: '127.0.0.1', port: 0 },
         { transport: 'wss', address: '127.0.0.1', port: 0 },

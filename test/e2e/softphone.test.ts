@@ -18,7 +18,7 @@ import { launchChromium, SoftphonePage, waitForAudio } from '../helpers/browser.
 import { behindKamailio, ensureWebBuilt, need, scenarios } from '../helpers/e2e-bed.js';
 import { startKamailio, type KamailioContact, type RunningKamailio } from '../helpers/kamailio.js';
 import { repoRoot } from '../helpers/paths.js';
-import { startSbc, type TestSbc } from '../helpers/sbc.js';
+import { startSbcInProcess, type TestSbc } from '../helpers/sbc.js';
 
 const DOMAIN = 'example.com';
 const ALICE = `sip:alice@${DOMAIN}`;
@@ -45,7 +45,8 @@ describe('softphone page in Chromium → SBC (WSS) → Kamailio registrar', () =
     // `npm run build` builds the page; a run straight from the sources may not have.
     await ensureWebBuilt();
     kam = await startKamailio();
-    sbc = await startSbc(sbcConfig(kam, { udp: 0, wss: 0 }));
+    // In-process: one scenario has the gateway drop the page's WebSocket by closing its flow object.
+    sbc = await startSbcInProcess(sbcConfig(kam, { udp: 0, wss: 0 }));
     browser = await launchChromium();
   });
 
@@ -97,7 +98,10 @@ describe('softphone page in Chromium → SBC (WSS) → Kamailio registrar', () =
     const path = contact.path[0]!;
     const m = /^<sip:([^@>]+)@([^:;>]+):(\d+);([^>]*)>$/.exec(path);
     assert.ok(m, `Path is a SIP URI with a user part: ${path}`);
-    assert.equal(`${m[2]}:${m[3]}`, `127.0.0.1:${sbcUdp.boundPort}`, 'the Path hop is the SBC\'s UDP listener');
+    assert.equal(m[2], sbcUdp.address, 'the Path hop is on the SBC\'s UDP listener address');
+    // With workers: the port of the worker holding the flow, on that address.
+    const ports = need(sbc, 'the SBC').ports('udp');
+    assert.ok(ports.includes(Number(m[3])), `the Path hop is the SBC's UDP listener (${ports.join(', ')}): ${path}`);
     assert.match(m[4]!, /(^|;)lr(;|$)/, 'loose routing');
     assert.equal(m[1], flow.token, 'the Path user part is the token of the page\'s WSS flow');
     assert.match(contact.contact, /;transport=ws\b/, 'SIP.js\'s WebSocket Contact is stored as it is');
@@ -214,7 +218,7 @@ describe('softphone page in Chromium → SBC (WSS) → Kamailio registrar', () =
     assert.match(shown.text, /^Connection lost \(.+\); reconnecting (now|in \d+ s)…$/, 'the user is told the phone is trying again');
 
     // A new process signs flow tokens with a new random key: only a fresh REGISTER makes the old Path usable again.
-    sbc = await startSbc(sbcConfig(need(kam, 'Kamailio'), ports));
+    sbc = await startSbcInProcess(sbcConfig(need(kam, 'Kamailio'), ports));
     await Promise.all([a.waitForState('registered', 20_000), b.waitForState('registered', 20_000)]);
     const [aliceNow, bobNow] = await Promise.all([
       binding('alice', (c) => c.path[0] !== oldPaths.alice),

@@ -17,7 +17,7 @@ export interface ClusterWorker {
   pid: number;
   /** The worker's own UDP port (its inside port). */
   insidePort: number;
-  /** Its listeners as its start-up line lists them (`udp:127.0.0.1:5060`), its own ports among them. */
+  /** Every listener as its start-up line gives it (`transport:address:port`, shared and own). */
   listeners: string[];
 }
 
@@ -112,7 +112,7 @@ export async function runWorkersCli(file: string, workers: number, shared: numbe
         live.set(line.worker, w);
         if (line.msg === 'worker ready' && typeof line.pid === 'number') w.pid = line.pid;
         if (line.msg === 'webrtc-sbc started') {
-          const listeners = (line.listeners as string[] | undefined) ?? [];
+          const listeners = ((line.listeners as string[] | undefined) ?? []).map((l) => l.replace(/ \(advertised as .*\)$/, ''));
           w.listeners = listeners;
           w.insidePort = listeners.filter((l) => l.startsWith('udp:')).map((l) => Number(l.split(':').pop())).find((p) => !shared.includes(p)) ?? 0;
         }

@@ -23,9 +23,9 @@ export interface WorkersSbc {
   cli: WorkersCli;
   /** The configuration input as written (free ports in place of 0). */
   input: Record<string, unknown>;
-  listener(transport: TransportProtocol, config: Config): ListenerInfo;
-  /** The configured ports on `transport` and every live worker's own ones. */
-  ports(transport: TransportProtocol): number[];
+  listener(transport: TransportProtocol, config: Config, address?: string): ListenerInfo;
+  /** Every port on `transport` (on `address` when given): the configured listeners' and each worker's own (they send from those). */
+  ports(transport: TransportProtocol, config: Config, address?: string): number[];
   adminUrl: string;
   stop(): Promise<void>;
 }
@@ -40,18 +40,21 @@ export async function startWorkersSbc(input: Record<string, unknown>, workers: n
   writeFileSync(file, JSON.stringify(written));
   const shared = written.listen.filter((l) => l.transport === 'udp').map((l) => Number(l.port));
   const cli = await runWorkersCli(file, workers, shared, cleanup);
+  const listener = (t: TransportProtocol, config: Config, address?: string): ListenerInfo => {
+    const index = config.listen.findIndex((l) => l.transport === t && (address === undefined || l.address === address));
+    const spec = config.listen[index];
+    if (spec === undefined) throw new Error(`no ${t} listener`);
+    return { ...spec, advertise: spec.advertise ?? spec.address, index, boundPort: spec.port, up: true };
+  };
   return {
     cli,
     input: written,
-    listener: (t, config) => {
-      const index = config.listen.findIndex((l) => l.transport === t);
-      const spec = config.listen[index];
-      if (spec === undefined) throw new Error(`no ${t} listener`);
-      return { ...spec, advertise: spec.advertise ?? spec.address, index, boundPort: spec.port, up: true };
-    },
-    ports: (t) => {
-      const configured = written.listen.filter((l) => l.transport === t).map((l) => Number(l.port));
-      const own = [...cli.workers.values()].flatMap((w) => w.listeners.filter((l) => l.startsWith(`${t}:`)).map((l) => Number(/:(\d+)(?: |$)/.exec(l)?.[1])));
+    listener,
+    ports: (t, config, address) => {
+      // On one address: that listener's port and each worker's own there; else every port on the transport.
+      const configured = address === undefined ? config.listen.filter((l) => l.transport === t).map((l) => l.port) : [listener(t, config, address).boundPort];
+      const prefix = address === undefined ? `${t}:` : `${t}:${address}:`;
+      const own = [...cli.workers.values()].flatMap((w) => w.listeners).filter((x) => x.startsWith(prefix)).map((x) => Number(x.slice(x.lastIndexOf(':') + 1)));
       return [...new Set([...configured, ...own])];
     },
     adminUrl: cli.adminUrl ?? '',

@@ -14,15 +14,17 @@ import { startWorkersSbc, testWorkers } from './sbc-workers.js';
 export interface TestSbc {
   server: Server;
   config: Config;
-  listener(transport: TransportProtocol): ListenerInfo;
+  /** The first listener of `transport` (on `address` when given). */
+  listener(transport: TransportProtocol, address?: string): ListenerInfo;
   /** `host:port` of a listener. */
   hostPort(transport: TransportProtocol): string;
   /**
-   * Every port the gateway has on `transport`: its listeners' and, with
-   * workers, each worker's own (a worker sends from it and names it in its
-   * Via, Record-Route, Path and Contact; README "Every core: `workers`").
+   * Every port the gateway has on `transport` (on `address` when given):
+   * its listeners' and, with workers, each worker's own (a worker sends from
+   * it and names it in its Via, Record-Route, Path and Contact; README
+   * "Every core: `workers`").
    */
-  ports(transport: TransportProtocol): number[];
+  ports(transport: TransportProtocol, address?: string): number[];
   /** Workers the gateway runs with (1: a Server in the test's process). */
   workers: number;
   adminUrl: string;
@@ -79,9 +81,9 @@ export async function startSbc(input: Record<string, unknown> = {}): Promise<Tes
         throw new Error('this test looks inside the gateway process: it starts the gateway with startSbcInProcess');
       },
       config,
-      listener: (t) => running.listener(t, config),
+      listener: (t, address) => running.listener(t, config, address),
+      ports: (t, address) => running.ports(t, config, address),
       hostPort: (t) => `${running.listener(t, config).address}:${running.listener(t, config).boundPort}`,
-      ports: (t) => running.ports(t),
       workers,
       adminUrl: running.adminUrl,
       stop: () => running.stop(),
@@ -125,8 +127,8 @@ export async function startSbcInProcess(input: Record<string, unknown> = {}, opt
     rmSync(dir, { recursive: true, force: true });
     throw err;
   }
-  const listener = (t: TransportProtocol): ListenerInfo => {
-    const l = server.transport.listeners.find((x) => x.transport === t);
+  const listener = (t: TransportProtocol, address?: string): ListenerInfo => {
+    const l = server.transport.listeners.find((x) => x.transport === t && (address === undefined || x.address === address));
     if (l === undefined) throw new Error(`no ${t} listener`);
     return l;
   };
@@ -136,7 +138,7 @@ export async function startSbcInProcess(input: Record<string, unknown> = {}, opt
     config,
     listener,
     hostPort: (t) => `${listener(t).address}:${listener(t).boundPort}`,
-    ports: (t) => server.transport.listeners.filter((x) => x.transport === t).map((x) => x.boundPort),
+    ports: (t, address) => server.transport.listeners.filter((x) => x.transport === t && (address === undefined || x.address === address)).map((x) => x.boundPort),
     workers: 1,
     adminUrl: `http://127.0.0.1:${admin?.port ?? 0}`,
     stop: async () => {
@@ -158,4 +160,13 @@ export function portPattern(sbc: TestSbc, transport: TransportProtocol): string 
  */
 export function workerParamPattern(sbc: TestSbc): string {
   return sbc.workers > 1 ? ';w=[1-9]\\d*' : '';
+}
+
+/** Topology records still held for dialogs (GET /api/dialogs `topologyRecords`, summed over workers). */
+export async function topologyRecords(sbc: Pick<TestSbc, 'adminUrl'>): Promise<number> {
+  const res = await fetch(`${sbc.adminUrl}/api/dialogs`);
+  if (res.status !== 200) throw new Error(`GET /api/dialogs: ${res.status}`);
+  const n = ((await res.json()) as { topologyRecords?: unknown }).topologyRecords;
+  if (typeof n !== 'number') throw new Error('GET /api/dialogs has no topologyRecords: is topology hiding on?');
+  return n;
 }

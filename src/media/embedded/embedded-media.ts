@@ -252,6 +252,10 @@ export class EmbeddedMedia implements MediaHooks {
     }
   }
 
+  holds(callId: string): boolean {
+    return this.#calls.has(callId);
+  }
+
   endCall(callId: string): void {
     const sessions = this.#calls.get(callId);
     if (sessions === undefined) return;

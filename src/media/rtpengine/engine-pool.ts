@@ -129,6 +129,11 @@ export class EnginePool {
     return this.#ranking(callId).find((e) => e.health === 'up')?.url;
   }
 
+  /** Whether an engine already holds a session named `callId` (another worker or node offered it). */
+  async holds(callId: string): Promise<boolean> {
+    return (await this.#store.get(this.#stickyKey(callId))) !== undefined;
+  }
+
   /**
    * Offer an SDP. A re-offer goes to the call's engine; a new call tries the
    * engines in ranking order (up ones first, down ones only when none is up),

@@ -7,7 +7,7 @@
  *   `Contact: *` without `Expires: 0` ─► 400
  *   0 < expires < registrar.minExpires ─► 423 + Min-Expires
  *   more than maxBindingsPerAor (after dropping bindings whose flow is gone) ─► 403
- *   more than maxBindings on this node ─► 503 + Retry-After
+ *   more than maxBindings on this node (with workers: on all of them) ─► 503 + Retry-After
  *   otherwise ─► bindings stored with the flow the REGISTER came on;
  *                200 listing every current binding with its expires
  *
@@ -22,6 +22,7 @@ import type { SipRequest } from '../../sip/message.js';
 import type { Flow } from '../../transport/flow.js';
 import type { FlowTable, FlowTokens } from '../../transport/index.js';
 import type { Binding, BindingStore } from './binding-store.js';
+import type { BindingTotal } from './gateway-binding-total.js';
 import type { LocalDomains } from './local-domains.js';
 import { readRegister, type ExpiryRules, type RegisterIntent, type RequestedContact } from './register-request.js';
 
@@ -33,6 +34,8 @@ export interface LocalRegistrarOptions extends ExpiryRules {
   maxBindingsPerAor: number;
   /** Bindings this node holds in total. */
   maxBindings: number;
+  /** Under a supervisor: the other workers' bindings count toward maxBindings too. */
+  total?: BindingTotal;
   /** This node's name in the bindings it writes. */
   node: string;
   /** This node's SIP URI for the other nodes (state.store redis), e.g. `sip:10.0.0.5:5060;transport=udp`. */
@@ -59,6 +62,8 @@ export class LocalRegistrar {
   readonly #now: () => number;
   readonly #held = new Map<string, HeldAor>();
   #total = 0;
+  /** The latest expiry of any binding held (wall-clock ms), for `total`. */
+  #latest = 0;
 
   constructor(options: LocalRegistrarOptions) {
     this.#o = options;
@@ -92,15 +97,16 @@ export class LocalRegistrar {
     const intent = read.value;
     if (!this.#o.domains.has(intent.aorUri.host)) return this.#refuse(403, 'Domain Not Served Here', 'foreign-domain');
 
-    const outcome = await this.#o.bindings.update<Outcome>(intent.aor, (live) => {
-      const result = this.#apply(live, intent, req, flow);
+    const outcome = await this.#o.bindings.update<Outcome>(intent.aor, async (live) => {
+      const result = await this.#apply(live, intent, req, flow);
       return { next: result.ok ? result.bindings : live, result };
     });
     if (!outcome.ok) {
       this.#o.metrics?.rejectedRequests.inc({ reason: outcome.reason });
       return outcome.reply;
     }
-    this.#hold(intent.aor, outcome.bindings);
+    // The 200 goes out once the other workers would count what it granted.
+    await this.#hold(intent.aor, outcome.bindings);
     if (this.#o.onFlowBindings !== undefined) {
       const now = this.#now();
       const mine = outcome.bindings.filter((b) => b.flowId === flow.id).map((b) => ({ contact: b.uri, expiresSeconds: Math.round((b.expiresAt - now) / 1000) }));
@@ -145,7 +151,7 @@ export class LocalRegistrar {
     return found.ok && !found.value.closed ? found.value : undefined;
   }
 
-  #apply(live: Binding[], intent: RegisterIntent, req: SipRequest, flow: Flow): Outcome {
+  async #apply(live: Binding[], intent: RegisterIntent, req: SipRequest, flow: Flow): Promise<Outcome> {
     if (intent.kind === 'query') return { ok: true, bindings: live };
     if (intent.kind === 'remove-all') return { ok: true, bindings: [] };
     const callId = req.callId ?? '';
@@ -171,10 +177,11 @@ export class LocalRegistrar {
       if (next.length > this.#o.maxBindingsPerAor) return this.#refused(403, 'Too Many Registrations For This Address', 'binding-limit-aor');
     }
     const grows = next.length - (this.#held.get(intent.aor)?.count ?? 0);
-    if (grows > 0 && this.#total + grows > this.#o.maxBindings) {
+    const others = grows > 0 && this.#o.total !== undefined ? await this.#o.total.others() : 0;
+    if (grows > 0 && others + this.#total + grows > this.#o.maxBindings) {
       // Only when full: forgetting what expired walks every AOR this node holds.
       this.#prune();
-      if (this.#total + grows > this.#o.maxBindings) return this.#refused(503, 'Registrar Full', 'binding-limit-total', { 'Retry-After': '60' });
+      if (others + this.#total + grows > this.#o.maxBindings) return this.#refused(503, 'Registrar Full', 'binding-limit-total', { 'Retry-After': '60' });
     }
     return { ok: true, bindings: next };
   }
@@ -233,27 +240,31 @@ export class LocalRegistrar {
     return headers;
   }
 
-  #hold(aor: string, bindings: Binding[]): void {
+  #hold(aor: string, bindings: Binding[]): Promise<void> | undefined {
     const before = this.#held.get(aor);
     if (before !== undefined) this.#total -= before.count;
     if (bindings.length === 0) {
       this.#held.delete(aor);
-      return;
+    } else {
+      const expiresAt = bindings.reduce((m, b) => Math.max(m, b.expiresAt), 0);
+      this.#held.delete(aor);
+      this.#held.set(detached(aor), { count: bindings.length, expiresAt });
+      this.#total += bindings.length;
+      this.#latest = Math.max(this.#latest, expiresAt);
     }
-    const expiresAt = bindings.reduce((m, b) => Math.max(m, b.expiresAt), 0);
-    this.#held.delete(aor);
-    this.#held.set(detached(aor), { count: bindings.length, expiresAt });
-    this.#total += bindings.length;
+    return this.#o.total?.held(this.#total, this.#latest);
   }
 
   /** Forget AORs whose every binding has expired. */
   #prune(): void {
     const now = this.#now();
+    const before = this.#total;
     for (const [aor, h] of this.#held) {
       if (h.expiresAt > now) continue;
       this.#held.delete(aor);
       this.#total -= h.count;
     }
+    if (this.#total !== before) void this.#o.total?.held(this.#total, this.#latest);
   }
 
   #refuse(status: number, reason: string, metric: string, headers?: Record<string, string>): LocalDecision {

@@ -1,11 +1,13 @@
 /** registrar.mode local: bindings in the state store, REGISTER answered here, calls forked to the contacts. */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
+import { gatewayWorkerId } from '../../cluster/worker-env.js';
 import type { PartContext } from '../../server/part.js';
 import { formatHostPort } from '../../sip/uri.js';
 import type { StateStore } from '../../state/index.js';
 import type { TransportLayer } from '../../transport/index.js';
 import { BindingStore } from './binding-store.js';
+import { GatewayBindingTotal } from './gateway-binding-total.js';
 import { LocalDomains } from './local-domains.js';
 import { LocalRegistrar, type LocalRegistrarOptions } from './local-registrar.js';
 import { LocalRouting } from './local-routing.js';
@@ -32,6 +34,9 @@ export function localRoutingFromConfig(ctx: PartContext, w: LocalRoutingWiring):
   if (config.state.store === 'redis' && config.trustedSources.length === 0) {
     logger.warn('registrar.mode local on a shared Redis: list the other nodes in trustedSources (and share flowTokens.secret) so calls reach users registered on them');
   }
+  const worker = gatewayWorkerId();
+  // A gateway with workers: the supervisor (this worker's parent) names the gateway all of them count for.
+  const total = worker === undefined ? undefined : new GatewayBindingTotal({ store: w.store, keyPrefix: config.state.redis.keyPrefix, gateway: `${hostname()}/${process.ppid}`, worker, ttlSeconds: r.maxExpires + 30, logger });
   const registrar = new LocalRegistrar({
     bindings,
     domains,
@@ -41,6 +46,7 @@ export function localRoutingFromConfig(ctx: PartContext, w: LocalRoutingWiring):
     maxExpires: r.maxExpires,
     maxBindingsPerAor: r.maxBindingsPerAor,
     maxBindings: r.maxBindings,
+    ...(total !== undefined ? { total } : {}),
     // The node is known by the address the others reach it at: after a restart its UDP bindings still count as its own.
     node: nodeUri ?? `${hostname()}/${randomUUID().slice(0, 8)}`,
     ...(nodeUri !== undefined ? { nodeUri } : {}),

@@ -78,29 +78,40 @@ describe('examples/routing/prefix-failover.mjs', () => {
 });
 
 describe('examples/routing/time-of-day.mjs', () => {
-  let b: Awaited<ReturnType<typeof bedFor>>;
   const saved = { days: process.env.OFFICE_DAYS, hours: process.env.OFFICE_HOURS };
-  before(async () => { b = await bedFor('time-of-day.mjs', ['default', 'office', 'voicemail']); });
-  after(async () => {
+  // The script reads the gateway's environment: each gateway starts with its office hours set
+  // (a gateway with workers runs in a process of its own, which takes the environment it starts with).
+  const bedWithHours = async (hours: string): Promise<Awaited<ReturnType<typeof bedFor>>> => {
+    process.env.OFFICE_DAYS = '0-6';
+    process.env.OFFICE_HOURS = hours;
+    return bedFor('time-of-day.mjs', ['default', 'office', 'voicemail']);
+  };
+  after(() => {
     process.env.OFFICE_DAYS = saved.days;
     process.env.OFFICE_HOURS = saved.hours;
     if (saved.days === undefined) delete process.env.OFFICE_DAYS;
     if (saved.hours === undefined) delete process.env.OFFICE_HOURS;
-    await b.close();
   });
 
   test('open: the office group; closed: voicemail with the original target, the hotline 480 with Retry-After', async () => {
-    process.env.OFFICE_DAYS = '0-6';
-    process.env.OFFICE_HOURS = '0-24';
-    assert.equal((await b.phone.call({ uri: 'sip:office-sales@example.com' })).reached, 'office');
-    process.env.OFFICE_HOURS = '0-0';
-    const vm = await b.phone.call({ uri: 'sip:office-sales@example.com' });
-    assert.equal(vm.reached, 'voicemail');
-    assert.equal(vm.invite!.headers.get('x-original-target'), 'office-sales');
-    const hotline = await b.phone.call({ uri: 'sip:hotline@example.com' });
-    assert.equal(hotline.status, 480);
-    assert.equal(hotline.response.headers.get('retry-after'), '3600');
-    assert.equal((await b.phone.call({ uri: 'sip:bob@example.com' })).reached, 'default');
+    const open = await bedWithHours('0-24');
+    try {
+      assert.equal((await open.phone.call({ uri: 'sip:office-sales@example.com' })).reached, 'office');
+    } finally {
+      await open.close();
+    }
+    const b = await bedWithHours('0-0');
+    try {
+      const vm = await b.phone.call({ uri: 'sip:office-sales@example.com' });
+      assert.equal(vm.reached, 'voicemail');
+      assert.equal(vm.invite!.headers.get('x-original-target'), 'office-sales');
+      const hotline = await b.phone.call({ uri: 'sip:hotline@example.com' });
+      assert.equal(hotline.status, 480);
+      assert.equal(hotline.response.headers.get('retry-after'), '3600');
+      assert.equal((await b.phone.call({ uri: 'sip:bob@example.com' })).reached, 'default');
+    } finally {
+      await b.close();
+    }
   });
 
   test('isOpen() reads the days, the hours and the time zone', async () => {

@@ -56,7 +56,7 @@ describe('listeners: OPTIONS to the SBC on every transport', () => {
   });
 
   test('UDP over IPv6', async () => {
-    const v6 = sbc.server.transport.listeners.find((l) => l.address === '::1')!;
+    const v6 = sbc.listener('udp', '::1');
     const peer = await SipPeer.udp('::1');
     try {
       peer.send(options(`[::1]:${v6.boundPort}`, `[::1]:${peer.address.port}`, 'UDP'), { address: '::1', port: v6.boundPort });

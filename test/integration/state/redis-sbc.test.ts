@@ -16,7 +16,7 @@ import { Redis } from 'ioredis';
 import type { SipResponse } from '../../../src/sip/message.js';
 import { sbcCommand } from '../../helpers/paths.js';
 import { startRedis, type RunningRedis } from '../../helpers/redis.js';
-import { startSbc, type TestSbc } from '../../helpers/sbc.js';
+import { startSbc, topologyRecords, type TestSbc } from '../../helpers/sbc.js';
 import { rand, request, SipPeer, uacRouteSet, type Received } from '../../helpers/sip-peer.js';
 import { startBackend, type Backend } from '../topology/backend.js';
 
@@ -78,7 +78,7 @@ describe('topology records in Redis (proxy mode, UDP client, backend on 127.0.0.
     assert.ok(stored.some(([field]) => field.startsWith('r.')), `the route set behind us is kept: ${JSON.stringify(record)}`);
     const ttl = await reader.pttl(keys[0]!);
     assert.ok(ttl > 0, `the record has a TTL (${ttl} ms)`);
-    assert.equal(await sbc.server.topologyRecords(), 1);
+    assert.equal(await topologyRecords(sbc), 1);
 
     client.send(request({ ...base, method: 'BYE', cseq: 2 }), sbcUdp);
     const bye = await backend.peer.next(isReq('BYE', callId));

@@ -12,7 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import type { SipRequest, SipResponse } from '../../../src/sip/message.js';
 import { describeLeaks, LeakCapture } from '../../helpers/leak-check.js';
 import { startRtpengine, type RunningRtpengine } from '../../helpers/rtpengine.js';
-import { startSbc, type TestSbc } from '../../helpers/sbc.js';
+import { startSbc, topologyRecords, type TestSbc } from '../../helpers/sbc.js';
 import { rand, request, response, SipPeer, uacRouteSet, uasRouteSet, type Received } from '../../helpers/sip-peer.js';
 import { chromeAnswer, chromeOffer } from '../media/sdp-samples.js';
 import { BACKEND_HOST, INNER_HOP, startBackend, type Backend } from './backend.js';
@@ -81,8 +81,8 @@ describe('topology hiding in proxy mode (WebSocket client, rtpengine, backend on
 
   async function assertNoRecords(what: string): Promise<void> {
     // Deletes run after the final response is relayed: give the relay chain a turn.
-    for (let i = 0; i < 20 && (await sbc.server.topologyRecords()) > 0; i++) await new Promise((r) => setTimeout(r, 25));
-    assert.equal(await sbc.server.topologyRecords(), 0, `${what}: no topology record left for ended dialogs`);
+    for (let i = 0; i < 20 && (await topologyRecords(sbc)) > 0; i++) await new Promise((r) => setTimeout(r, 25));
+    assert.equal(await topologyRecords(sbc), 0, `${what}: no topology record left for ended dialogs`);
   }
 
   function wsRequest(method: string, leg: Leg, extra: { body?: string; headers?: string[] } = {}): string {
@@ -156,7 +156,7 @@ describe('topology hiding in proxy mode (WebSocket client, rtpengine, backend on
       ws.send(wsRequest('ACK', leg));
       await backend.peer.next((r) => isReq('ACK', leg.callId)(r) && r.msg.cseq()?.seq === leg.cseq);
     }
-    assert.equal(await sbc.server.topologyRecords(), 1, 'the confirmed dialog has its record');
+    assert.equal(await topologyRecords(sbc), 1, 'the confirmed dialog has its record');
 
     ws.send(wsRequest('BYE', leg));
     const bye = await backend.peer.next(isReq('BYE', leg.callId));

@@ -8,6 +8,7 @@ import { describe, it } from 'node:test';
 import { LocalDomains } from '../../../src/registrar/local/local-domains.js';
 import { LocalRegistrar } from '../../../src/registrar/local/local-registrar.js';
 import { BindingStore } from '../../../src/registrar/local/binding-store.js';
+import { GatewayBindingTotal } from '../../../src/registrar/local/gateway-binding-total.js';
 import { readRegister } from '../../../src/registrar/local/register-request.js';
 import { registrarMode } from '../../../src/registrar/local/index.js';
 import { parseMessage } from '../../../src/sip/parser.js';
@@ -193,6 +194,47 @@ describe('LocalRegistrar', () => {
       assert.equal(d.status, 403);
       assert.equal(d.reason, 'Domain Not Served Here');
     }
+    await t.close();
+  });
+});
+
+describe('LocalRegistrar under a supervisor: maxBindings for the whole gateway (GatewayBindingTotal)', () => {
+  /** Two workers' registrars on one store, as the supervisor serves it. */
+  const setup = (maxBindings: number) => {
+    let now = 1_000_000;
+    const store = new MemoryStore();
+    const tokens = new FlowTokens('unit-test-secret-0123456789');
+    const flows = new FlowTable({ tokens, maxUdpFlows: 100, udpFlowIdleMs: 60_000 });
+    const worker = (id: number): LocalRegistrar => new LocalRegistrar({
+      bindings: new BindingStore({ store, keyPrefix: 't:', ttlSeconds: 3630, now: () => now }),
+      domains: new LocalDomains(['example.test']), tokens, flows, ...RULES, maxBindingsPerAor: 5, maxBindings, node: `w${id}`, logger: silentLogger(), now: () => now,
+      total: new GatewayBindingTotal({ store, keyPrefix: 't:', gateway: 'host/1', worker: id, ttlSeconds: 3630, logger: silentLogger(), now: () => now }),
+    });
+    const f = new FakeFlow('c1', 'tcp', { address: '192.0.2.10', port: 40001 });
+    flows.add(f);
+    return { w1: worker(1), w2: worker(2), f, advance: (ms: number) => { now += ms; }, close: async () => { flows.close(); await store.close(); } };
+  };
+  const status = (d: Awaited<ReturnType<LocalRegistrar['register']>>): number | undefined => (d.kind === 'reply' ? d.status : undefined);
+
+  it('bindings on one worker count on the other; room made on one is room on the other', async () => {
+    const t = setup(3);
+    assert.equal(status(await t.w1.register(register({ to: 'sip:a@example.test', expires: '600' }), t.f)), 200);
+    assert.equal(status(await t.w1.register(register({ to: 'sip:b@example.test', expires: '600' }), t.f)), 200);
+    assert.equal(status(await t.w2.register(register({ to: 'sip:c@example.test', expires: '600' }), t.f)), 200);
+    assert.equal(status(await t.w2.register(register({ to: 'sip:d@example.test', expires: '600' }), t.f)), 503, 'three held on the gateway');
+    assert.equal(status(await t.w2.register(register({ to: 'sip:c@example.test', expires: '600', cseq: 2 }), t.f)), 200, 'a refresh adds nothing');
+    assert.equal(status(await t.w1.register(register({ to: 'sip:a@example.test', contact: ['*'], expires: '0', cseq: 2 }), t.f)), 200);
+    assert.equal(status(await t.w2.register(register({ to: 'sip:d@example.test', expires: '600' }), t.f)), 200, 'worker 1 made room');
+    await t.close();
+  });
+
+  it('a worker\'s count stops counting once its latest binding would have expired', async () => {
+    const t = setup(2);
+    await t.w1.register(register({ to: 'sip:a@example.test', expires: '60' }), t.f);
+    await t.w1.register(register({ to: 'sip:b@example.test', expires: '120' }), t.f);
+    assert.equal(status(await t.w2.register(register({ to: 'sip:c@example.test', expires: '600' }), t.f)), 503);
+    t.advance(121_000);
+    assert.equal(status(await t.w2.register(register({ to: 'sip:c@example.test', expires: '600' }), t.f)), 200);
     await t.close();
   });
 });
