@@ -13,8 +13,8 @@ export interface MemoryFigures {
   arrayBuffersBytes: number;
 }
 
-/** Full GC in the inspected process, then its process.memoryUsage(). */
-export async function collectAndMeasure(inspectPort: number): Promise<MemoryFigures> {
+/** A connection to the inspector of the process listening on `inspectPort`, and a way to call its methods. */
+async function inspect(inspectPort: number): Promise<{ call: (method: string, params?: Record<string, unknown>) => Promise<unknown>; close: () => void }> {
   const list = (await (await fetch(`http://127.0.0.1:${inspectPort}/json/list`)).json()) as Array<{ webSocketDebuggerUrl?: string }>;
   const url = list[0]?.webSocketDebuggerUrl;
   if (url === undefined) throw new Error(`no inspector target on port ${inspectPort}`);
@@ -39,6 +39,12 @@ export async function collectAndMeasure(inspectPort: number): Promise<MemoryFigu
       ws.on('message', onMessage);
       ws.send(JSON.stringify({ id: mine, method, params }));
     });
+  return { call, close: () => ws.close() };
+}
+
+/** Full GC in the inspected process, then its process.memoryUsage(). */
+export async function collectAndMeasure(inspectPort: number): Promise<MemoryFigures> {
+  const { call, close } = await inspect(inspectPort);
   try {
     // Twice: the first pass can leave objects only the second finds unreachable (weak maps, finalizers).
     await call('HeapProfiler.collectGarbage');
@@ -47,6 +53,20 @@ export async function collectAndMeasure(inspectPort: number): Promise<MemoryFigu
     const m = JSON.parse(result.result.value) as { rss: number; heapUsed: number; external: number; arrayBuffers: number };
     return { rssBytes: m.rss, heapUsedBytes: m.heapUsed, externalBytes: m.external, arrayBuffersBytes: m.arrayBuffers };
   } finally {
-    ws.close();
+    close();
+  }
+}
+
+/** A V8 CPU profile of the inspected process over the next `ms` (what it does meanwhile, nothing before), as .cpuprofile JSON. */
+export async function profileWindow(inspectPort: number, ms: number): Promise<string> {
+  const { call, close } = await inspect(inspectPort);
+  try {
+    await call('Profiler.enable');
+    await call('Profiler.start');
+    await new Promise((r) => setTimeout(r, ms));
+    const { profile } = (await call('Profiler.stop')) as { profile: unknown };
+    return JSON.stringify(profile);
+  } finally {
+    close();
   }
 }

@@ -40,7 +40,7 @@ import { parseArgs } from 'node:util';
 import { freePortInRange } from '../../test/helpers/free-port.js';
 import { startRtpengine } from '../../test/helpers/rtpengine.js';
 import { childPids, forkWorker, nextMessage, procStatusKb, pssKb, stopChild, withChildren } from './children.js';
-import { collectAndMeasure, type MemoryFigures } from './heap-probe.js';
+import { collectAndMeasure, profileWindow, type MemoryFigures } from './heap-probe.js';
 import { best, cpuFields, cpuPercentsOver, formatStep, passed, ramp, runStep, type StepResult, type UdpMode } from './ramp.js';
 import { routingBench, type RoutingBenchResult } from './routing-part.js';
 import { benchWorkDir, startSbcProcess, type SbcProcess } from './sbc-process.js';
@@ -52,6 +52,7 @@ const { values } = parseArgs({
     quick: { type: 'boolean', default: false },
     only: { type: 'string' },
     'wss-clients': { type: 'string' },
+    'idle-profile': { type: 'string' },
     workers: { type: 'string' },
     'gateway-workers': { type: 'string' },
     profile: { type: 'string' },
@@ -374,6 +375,8 @@ interface WssServer {
   pids: readonly number[];
   url: string;
   memory(): Promise<MemoryReading>;
+  /** A CPU profile of the gateway over `ms` while its clients stay idle (--idle-profile FILE), when it can be taken. */
+  profileIdle?(ms: number): Promise<string>;
 }
 
 /**
@@ -399,6 +402,11 @@ async function measureWss(procs: ChildProcess[], server: WssServer): Promise<Wss
   for (const [reason, text] of Object.entries(open.samples)) log(`${server.label}: first ${reason}:\n${text}`);
   await new Promise((r) => setTimeout(r, SETTLE_MS));
   const after = await server.memory();
+  if (values['idle-profile'] !== undefined && server.profileIdle !== undefined) {
+    // What the open connections cost by themselves: 20 s with every client registered and quiet.
+    writeFileSync(values['idle-profile'], await server.profileIdle(20_000));
+    log(`${server.label}: CPU profile of 20 idle seconds with ${open.registered} flows: ${values['idle-profile']}`);
+  }
   const flows = Math.max(1, open.registered);
   const rssPerFlowBytes = Math.round(((after.vmRssKb - before.vmRssKb) * 1024) / flows);
   const pssPerFlowBytes = Math.round(((after.pssKb - before.pssKb) * 1024) / flows);
@@ -465,7 +473,7 @@ async function wssPart(work: string): Promise<WssPartResult> {
     const pids = await withChildren(sbc.pid);
     log(`wss: SBC pid ${sbc.pid}${gatewayLine(pids)} ${url}, ${wssClients} clients in ${procs.length} processes`);
     const running = sbc;
-    const measured = await measureWss(procs, { label: 'wss', memoryName: 'SBC memory', refreshLabel: 'wss refresh', pids, url, memory: () => sbcMemory(running, inspectPort) });
+    const measured = await measureWss(procs, { label: 'wss', memoryName: 'SBC memory', refreshLabel: 'wss refresh', pids, url, memory: () => sbcMemory(running, inspectPort), ...(gatewayWorkerCount === 1 ? { profileIdle: (ms: number) => profileWindow(inspectPort, ms) } : {}) });
     const result: WssPartResult = { clients: wssClients, ...measured };
     try {
       const { byWorker, capped } = await flowsByWorker(sbc.adminUrl);

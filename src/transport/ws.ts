@@ -24,6 +24,8 @@ export class WsFlow extends FlowBase {
   #handshakeTimer: NodeJS.Timeout | undefined;
   /** Cleared before each ping, set by the pong; still clear at the next ping = dead peer. */
   alive = true;
+  /** performance.now() of its next liveness check (ping, idle): each flow on its own beat, not all at once. */
+  nextCheckAt = 0;
   /** The SIP user the handshake token named; undefined when the handshake carried none. */
   readonly boundUser: string | undefined;
 
@@ -129,7 +131,7 @@ export class WsListener implements Listener, TlsCredentialsHolder {
         this.#server = server;
         this.#http = http;
         this.#wss = wss;
-        this.#pingTimer = setInterval(() => this.#pingAll(), limits.wsPingIntervalMs);
+        this.#pingTimer = setInterval(() => this.#checkDue(), Math.min(PING_TICK_MS, limits.wsPingIntervalMs));
         this.#pingTimer.unref();
         resolve();
       });
@@ -278,6 +280,7 @@ export class WsListener implements Listener, TlsCredentialsHolder {
       handshakeTimeoutMs: this.#ctx.limits.handshakeTimeoutMs,
       boundUser,
     });
+    flow.nextCheckAt = performance.now() + this.#ctx.limits.wsPingIntervalMs;
     this.#flows.add(flow);
     this.#ctx.flows.add(flow);
     // Listeners shared by every connection (no closures per flow): ws calls them with the WebSocket as `this`.
@@ -314,16 +317,28 @@ export class WsListener implements Listener, TlsCredentialsHolder {
     this.#ctx.receive(flow, buf);
   }
 
-  #pingAll(): void {
+  /**
+   * Every flow is checked once per wsPingIntervalMs, counted from when it
+   * opened: a dead peer (no pong since the last ping) and an idle one are
+   * closed, the others pinged. Flows open at different times, so the pings
+   * (a TLS write each) spread over the interval instead of one burst that
+   * would hold the event loop for a second with 10,000 connections.
+   */
+  #checkDue(): void {
     const now = performance.now();
-    const idleMs = this.#ctx.limits.idleTimeoutMs;
+    const { idleTimeoutMs, wsPingIntervalMs } = this.#ctx.limits;
     for (const flow of this.#flows) {
+      if (flow.nextCheckAt > now) continue;
+      flow.nextCheckAt = now + wsPingIntervalMs;
       if (!flow.alive) flow.close('dead-peer');
-      else if (now - flow.lastActivity > idleMs) flow.close('idle');
+      else if (now - flow.lastActivity > idleTimeoutMs) flow.close('idle');
       else flow.ping();
     }
   }
 }
+
+/** How often flows are looked at for their liveness check, ms. */
+const PING_TICK_MS = 1000;
 
 const FLOW = Symbol('sip flow');
 type SipWebSocket = WebSocket & { [FLOW]?: { flow: WsFlow; listener: WsListener } };
