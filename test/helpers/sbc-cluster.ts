@@ -146,7 +146,8 @@ export async function runWorkersCli(file: string, workers: number, shared: numbe
       void exited.then((code) => reject(new Error(`gateway exited (${code}) before its workers were ready:\n${stderr}`)));
       const check = (l: LogLine): boolean => {
         if (l.msg === 'worker ready' && typeof l.worker === 'number') ready.add(l.worker);
-        if (ready.size < workers || adminUrl === undefined) return false;
+        // A worker's own start-up line (its ports) and the supervisor's 'worker ready' come from two processes, in either order: both are needed.
+        if (ready.size < workers || adminUrl === undefined || [...ready].some((id) => (live.get(id)?.listeners.length ?? 0) === 0)) return false;
         clearTimeout(timer);
         resolve();
         return true;
