@@ -33,11 +33,12 @@ import type { NextHop } from '../core/own-routes.js';
 import type { Logger } from '../log/logger.js';
 import type { SipRequest } from '../sip/message.js';
 import { formatHostPort, parseUri } from '../sip/uri.js';
-import { KEY_FAMILY, stateKey, type StateStore } from '../state/index.js';
+import type { StateStore } from '../state/index.js';
 import type { Flow } from '../transport/flow.js';
 import type { FlowBase } from '../transport/flow-base.js';
 import type { FlowTable, FlowTokens } from '../transport/index.js';
 import { identityKeys, identityOf } from './client-identity.js';
+import { RecoveryRecords, type RecoverRecord } from './recovery-records.js';
 
 /** What a flow id leads to now. */
 export type FlowResolution =
@@ -88,17 +89,6 @@ type NodeMessage =
   | { t: 'recovered'; from: string; old: string[]; flowId: string; nodeUri: string; token: string }
   | { t: 'gone'; from: string; ids: string[] };
 
-/** `recover:<identity>`: the held flow of a client, written by the node holding it (fields unchecked until read). */
-interface RecoverRecord {
-  flowId?: unknown;
-  node?: unknown;
-  nodeUri?: unknown;
-  address?: unknown;
-  instance?: unknown;
-}
-
-/** How long an alias outlives its recovery: as long as a dialog may (topology and dialog records). */
-const ALIAS_TTL_SECONDS = 12 * 3600;
 const CHANNEL = 'flow-recovery';
 const MAX_CHAIN = 8;
 
@@ -106,6 +96,8 @@ export type FlowGoneListener = (flowId: string) => void;
 
 export class FlowRecovery {
   readonly #o: FlowRecoveryOptions;
+  /** recover:<identity> and flow-alias:<flowId> in the shared store. */
+  readonly #records: RecoveryRecords;
   readonly #graceMs: number;
   readonly #max: number;
   readonly #log: Logger;
@@ -140,6 +132,7 @@ export class FlowRecovery {
     this.#graceMs = Math.round(options.graceSeconds * 1000);
     this.#max = options.maxTracked ?? 100_000;
     this.#log = options.logger;
+    this.#records = new RecoveryRecords(options.store, options.keyPrefix, options.logger);
     this.#unsubscribe.push(options.flows.onClose((flow, reason) => this.#flowClosed(flow, reason)));
     options.flows.aliasResolver = (flowId) => {
       const r = this.resolve(flowId);
@@ -367,9 +360,7 @@ export class FlowRecovery {
     this.#held.set(id, { timer, keys, address: flow.remote.address });
     this.#log.info({ flow: id, reason, graceSeconds: this.#o.graceSeconds, identity: keys.length > 0 }, 'client flow closed with dialogs; waiting for the client to come back');
     if (this.#o.shared && keys.length > 0) {
-      const record = JSON.stringify({ flowId: id, node: this.#o.node.id, nodeUri: this.#o.node.uri, address: flow.remote.address, instance: keys.find((k) => k.startsWith('i:')) });
-      const ttl = Math.max(1, Math.ceil(this.#o.graceSeconds));
-      for (const key of keys) this.#o.store.set(this.#recoverKey(key), record, ttl).catch((err: unknown) => this.#log.warn({ err, flow: id }, 'flow recovery record not written; the client can only come back to this node'));
+      this.#records.hold(keys, { flowId: id, node: this.#o.node.id, nodeUri: this.#o.node.uri, address: flow.remote.address, instance: keys.find((k) => k.startsWith('i:')) }, this.#o.graceSeconds);
     }
   }
 
@@ -395,13 +386,12 @@ export class FlowRecovery {
     clearTimeout(held.timer);
     if (this.#o.shared) {
       // Came back on another node while its message did not reach us?
-      const alias = await this.#o.store.get(this.#aliasKey(id)).catch(() => undefined);
-      const parsed = alias === undefined ? undefined : parseAlias(alias);
+      const parsed = await this.#records.aliasOf(id);
       if (parsed !== undefined && parsed.node !== this.#o.node.id && this.#held.has(id)) {
         this.#recoveredElsewhere([id], parsed.flowId, parsed.nodeUri, parsed.token);
         return;
       }
-      for (const key of held.keys) this.#o.store.delete(this.#recoverKey(key)).catch(() => undefined);
+      this.#records.release(held.keys);
     }
     if (!this.#held.has(id)) return;
     this.#held.delete(id);
@@ -453,7 +443,7 @@ export class FlowRecovery {
     this.#o.metrics?.flowRecoveries.inc();
     this.#log.info({ flow: flow.id, previous: oldId, inherited: inherited.length }, held !== undefined ? 'client came back on a new flow; its dialogs follow' : 'client opened a new flow; it replaces the old one');
     if (this.#o.shared) {
-      for (const key of keys) this.#o.store.delete(this.#recoverKey(key)).catch(() => undefined);
+      this.#records.release(keys);
       this.#writeAliases(inherited, flow);
     }
     if (held === undefined) {
@@ -477,20 +467,14 @@ export class FlowRecovery {
 
   async #lookUpElsewhere(keys: string[], flow: Flow, vouched: boolean): Promise<void> {
     for (const key of keys) {
-      let text: string | undefined;
+      let record: RecoverRecord | undefined;
       try {
-        text = await this.#o.store.get(this.#recoverKey(key));
+        record = await this.#records.held(key);
       } catch (err) {
         this.#log.debug({ err }, 'flow recovery lookup failed');
         return;
       }
-      if (text === undefined) continue;
-      let record: RecoverRecord;
-      try {
-        record = JSON.parse(text) as RecoverRecord;
-      } catch {
-        continue;
-      }
+      if (record === undefined) continue;
       if (typeof record.flowId !== 'string' || record.node === this.#o.node.id || flow.closed || this.#closed) continue;
       if (typeof record.instance === 'string' && otherInstance(keys, [record.instance])) continue;
       // As here: from another address only once the registrar accepted the client's REGISTER.
@@ -510,7 +494,7 @@ export class FlowRecovery {
     if (typeof record.flowId !== 'string' || flow.closed || this.#closed || this.#aliases.has(record.flowId)) return;
     const oldId = record.flowId;
     if (typeof record.nodeUri === 'string') this.#addSibling(record.nodeUri);
-    this.#o.store.delete(this.#recoverKey(key)).catch(() => undefined);
+    this.#records.release([key]);
     const inherited = this.#alias(oldId, { flowId: flow.id }, flow.id);
     for (const x of inherited) this.#remoteOrigin.add(x);
     this.#o.metrics?.flowRecoveries.inc();
@@ -523,8 +507,7 @@ export class FlowRecovery {
     const nodeUri = this.#o.node.uri;
     if (nodeUri === undefined) return;
     const token = this.#o.tokens.issue(flow);
-    const record = JSON.stringify({ flowId: flow.id, node: this.#o.node.id, nodeUri, token });
-    for (const id of ids) this.#o.store.set(this.#aliasKey(id), record, ALIAS_TTL_SECONDS).catch((err: unknown) => this.#log.warn({ err, flow: id }, 'flow alias not written'));
+    this.#records.alias(ids, { flowId: flow.id, node: this.#o.node.id, nodeUri, token });
     this.#publish({ t: 'recovered', from: this.#o.node.id, old: ids, flowId: flow.id, nodeUri, token });
   }
 
@@ -571,14 +554,6 @@ export class FlowRecovery {
     return `${this.#o.keyPrefix}${CHANNEL}`;
   }
 
-  #recoverKey(identity: string): string {
-    return stateKey(this.#o.keyPrefix, KEY_FAMILY.flowRecovery, identity);
-  }
-
-  #aliasKey(flowId: string): string {
-    return stateKey(this.#o.keyPrefix, KEY_FAMILY.flowAlias, flowId);
-  }
-
   /** Set in a bounded map: beyond `maxTracked` the oldest entry goes. */
   #remember<V>(map: Map<string, V>, key: string, value: V): void {
     map.delete(key);
@@ -595,16 +570,4 @@ function otherInstance(keys: readonly string[], previous: readonly string[] | un
   const mine = keys.find((k) => k.startsWith('i:'));
   const theirs = previous?.find((k) => k.startsWith('i:'));
   return mine !== undefined && theirs !== undefined && mine !== theirs;
-}
-
-function parseAlias(text: string): { flowId: string; node: string; nodeUri: string; token: string } | undefined {
-  try {
-    const v = JSON.parse(text) as Record<string, unknown>;
-    if (typeof v.flowId === 'string' && typeof v.node === 'string' && typeof v.nodeUri === 'string' && typeof v.token === 'string') {
-      return { flowId: v.flowId, node: v.node, nodeUri: v.nodeUri, token: v.token };
-    }
-  } catch {
-    // not ours
-  }
-  return undefined;
 }
