@@ -201,7 +201,7 @@ export class IpcStateStore implements StateStore {
         const p = this.#pending.get(id);
         if (p === undefined) continue;
         this.#pending.delete(id);
-        p.reject(new StateStoreUnavailableError(`state store unavailable: ${error.message} (${op})`));
+        p.reject(new StateStoreUnavailableError(`state store unavailable: the channel to the supervisor did not take the request (${error.message}) (${op})`));
       }
     });
   };

@@ -4,6 +4,7 @@
  * URL read from its start-up line, its output kept (bounded), its exit awaited.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { sbcCommand } from './paths.js';
 import { stop } from './child-signals.js';
 
@@ -31,26 +32,19 @@ export async function startCliGateway(configFile: string, options: { cwd?: strin
   const exited = new Promise<{ code: number | null; at: number }>((resolve) => child.on('exit', (code) => resolve({ code, at: Date.now() })));
   child.stderr!.on('data', (c: Buffer) => keep(c.toString()));
   const started = await new Promise<{ udpPort: number; adminUrl: string | undefined }>((resolve, reject) => {
-    let buf = '';
     const timer = setTimeout(() => reject(new Error(`no start line: ${lines.join('\n')}`)), 20_000);
-    child.stdout!.on('data', (c: Buffer) => {
-      buf += c.toString();
-      let i;
-      while ((i = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, i);
-        buf = buf.slice(i + 1);
-        keep(line);
-        let obj: { msg?: string; listeners?: string[]; admin?: string };
-        try {
-          obj = JSON.parse(line) as typeof obj;
-        } catch {
-          continue;
-        }
-        const udp = obj.listeners?.find((l) => l.startsWith('udp:'));
-        if (obj.msg === 'webrtc-sbc started' && udp !== undefined) {
-          clearTimeout(timer);
-          resolve({ udpPort: Number(udp.split(':').pop()), adminUrl: obj.admin });
-        }
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      keep(line);
+      let obj: { msg?: string; listeners?: string[]; admin?: string };
+      try {
+        obj = JSON.parse(line) as typeof obj;
+      } catch {
+        return;
+      }
+      const udp = obj.listeners?.find((l) => l.startsWith('udp:'));
+      if (obj.msg === 'webrtc-sbc started' && udp !== undefined) {
+        clearTimeout(timer);
+        resolve({ udpPort: Number(udp.split(':').pop()), adminUrl: obj.admin });
       }
     });
     child.on('exit', (code) => {

@@ -5,6 +5,7 @@
  * its start-up line. Everything it starts is stopped by `stop()`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -94,33 +95,26 @@ export async function runWorkersCli(file: string, workers: number, shared: numbe
   let adminUrl: string | undefined;
   let stderr = '';
   child.stderr!.on('data', (c: Buffer) => { stderr += c.toString(); });
-  let buf = '';
-  child.stdout!.on('data', (c: Buffer) => {
-    buf += c.toString();
-    let i;
-    while ((i = buf.indexOf('\n')) >= 0) {
-      const text = buf.slice(0, i);
-      buf = buf.slice(i + 1);
-      // TEST_SBC_LOG: every line the gateway prints, as an in-process gateway's logger would show it.
-      if (process.env.TEST_SBC_LOG) process.stdout.write(`${text}\n`);
-      let line: LogLine;
-      try { line = JSON.parse(text) as LogLine; } catch { continue; }
-      lines.push(line);
-      // A worker's start-up line (its ports) and the supervisor's 'worker ready' (its pid) come from two processes: either may be read first.
-      if (typeof line.worker === 'number' && (line.msg === 'webrtc-sbc started' || line.msg === 'worker ready')) {
-        const w = live.get(line.worker) ?? { id: line.worker, pid: 0, insidePort: 0, listeners: [] };
-        live.set(line.worker, w);
-        if (line.msg === 'worker ready' && typeof line.pid === 'number') w.pid = line.pid;
-        if (line.msg === 'webrtc-sbc started') {
-          const listeners = ((line.listeners as string[] | undefined) ?? []).map((l) => l.replace(/ \(advertised as .*\)$/, ''));
-          w.listeners = listeners;
-          w.insidePort = listeners.filter((l) => l.startsWith('udp:')).map((l) => Number(l.split(':').pop())).find((p) => !shared.includes(p)) ?? 0;
-        }
+  createInterface({ input: child.stdout! }).on('line', (text) => {
+    // TEST_SBC_LOG: every line the gateway prints, as an in-process gateway's logger would show it.
+    if (process.env.TEST_SBC_LOG) process.stdout.write(`${text}\n`);
+    let line: LogLine;
+    try { line = JSON.parse(text) as LogLine; } catch { return; }
+    lines.push(line);
+    // A worker's start-up line (its ports) and the supervisor's 'worker ready' (its pid) come from two processes: either may be read first.
+    if (typeof line.worker === 'number' && (line.msg === 'webrtc-sbc started' || line.msg === 'worker ready')) {
+      const w = live.get(line.worker) ?? { id: line.worker, pid: 0, insidePort: 0, listeners: [] };
+      live.set(line.worker, w);
+      if (line.msg === 'worker ready' && typeof line.pid === 'number') w.pid = line.pid;
+      if (line.msg === 'webrtc-sbc started') {
+        const listeners = ((line.listeners as string[] | undefined) ?? []).map((l) => l.replace(/ \(advertised as .*\)$/, ''));
+        w.listeners = listeners;
+        w.insidePort = listeners.filter((l) => l.startsWith('udp:')).map((l) => Number(l.split(':').pop())).find((p) => !shared.includes(p)) ?? 0;
       }
-      if (line.msg === 'admin API listening for every worker' && typeof line.admin === 'string') adminUrl = line.admin;
-      for (let k = waiters.length - 1; k >= 0; k--) {
-        if (waiters[k]!.match(line)) waiters.splice(k, 1)[0]!.resolve(line);
-      }
+    }
+    if (line.msg === 'admin API listening for every worker' && typeof line.admin === 'string') adminUrl = line.admin;
+    for (let k = waiters.length - 1; k >= 0; k--) {
+      if (waiters[k]!.match(line)) waiters.splice(k, 1)[0]!.resolve(line);
     }
   });
   const waitFor = (match: (l: LogLine) => boolean, timeoutMs = 20_000, since?: number): Promise<LogLine> => {
