@@ -3,6 +3,7 @@ import { silentLogger, type Logger } from '../log/logger.js';
 import { StateStoreClosedError, StateWrongTypeError } from './errors.js';
 import { ExpiryIndex } from './expiry-index.js';
 import type { StateStore } from './store.js';
+import { hashFields } from './hash-fields.js';
 
 /** Safe defaults for every memory-store limit, in one place. */
 export const MEMORY_STORE_DEFAULTS = {
@@ -135,7 +136,7 @@ export class MemoryStore implements StateStore {
 
   async hgetall(key: string): Promise<Record<string, string>> {
     this.#assertOpen('hgetall');
-    const record: Record<string, string> = {};
+    const record = hashFields();
     const entry = this.#liveHash(key);
     if (entry) for (const [field, value] of entry.fields) record[field] = value;
     return record;

@@ -21,6 +21,7 @@
 import type { Logger } from '../log/logger.js';
 import { StateStoreClosedError } from './errors.js';
 import type { StateStore } from './store.js';
+import { hashFields } from './hash-fields.js';
 
 /** The part of a store a record keeper uses. */
 export type RecordStore = Pick<StateStore, 'hset' | 'hgetall' | 'expire' | 'delete'>;
@@ -77,7 +78,7 @@ export class MirroredRecords implements RecordStore {
       local.expiresAt = expiresAt;
     } else {
       const deleted = this.#dirty.has(key);
-      this.#local.set(key, { fields: { ...fields }, expiresAt, mirrored: deleted, replace: deleted });
+      this.#local.set(key, { fields: hashFields(fields), expiresAt, mirrored: deleted, replace: deleted });
       if (this.#local.size > this.#maxRecords) this.#evictOldest();
     }
     this.#dirty.add(key);
@@ -85,7 +86,7 @@ export class MirroredRecords implements RecordStore {
 
   async hgetall(key: string): Promise<Record<string, string>> {
     const local = this.#live(key);
-    if (local !== undefined) return { ...local.fields };
+    if (local !== undefined) return hashFields(local.fields);
     return this.#shared.hgetall(key);
   }
 
@@ -153,7 +154,7 @@ export class MirroredRecords implements RecordStore {
 
   /** The whole record with the TTL it has left, over whatever the shared store holds. */
   #write(key: string, local: Local, now: number): void {
-    const fields = { ...local.fields };
+    const fields = hashFields(local.fields);
     const ttl = Math.max(1, Math.ceil((local.expiresAt - now) / 1000));
     this.#settle(local.replace ? this.#shared.delete(key).then(() => this.#shared.hset(key, fields, ttl)) : this.#shared.hset(key, fields, ttl));
     local.mirrored = true;

@@ -21,6 +21,7 @@ import { formatNameAddr, parseNameAddr, type NameAddr } from '../sip/headers/nam
 import type { SipMessage, SipRequest, SipResponse } from '../sip/message.js';
 import { randomToken } from '../sip/ids.js';
 import { KEY_FAMILY, stateKey } from '../state/index.js';
+import { hashFields } from '../state/hash-fields.js';
 import type { RecordStore } from '../state/mirrored-records.js';
 import type { ListenerInfo } from '../transport/flow.js';
 import type { Logger } from '../log/logger.js';
@@ -157,7 +158,7 @@ export class TopologyHiding {
    */
   async hideRequest(req: SipRequest, o: { sourceInside: boolean; listener: ListenerInfo; key: string | undefined; recordRouted: boolean }): Promise<HiddenRequest> {
     const hidden: HiddenRequest = {};
-    const fields: Record<string, string> = {};
+    const fields = hashFields();
     const insideTag = req.from()?.params.get('tag') ?? '';
     const rr = req.headers.values('record-route');
     if (rr.length > 0) {
@@ -226,7 +227,7 @@ export class TopologyHiding {
    * Store errors are logged: the response still goes up.
    */
   async hideResponse(res: SipResponse, o: { request: SipRequest; listener: ListenerInfo; key: string | undefined; recordRouted: boolean; confirmed: boolean; ownPaths?: readonly string[] }): Promise<void> {
-    const fields: Record<string, string> = {};
+    const fields = hashFields();
     const insideTag = res.to()?.params.get('tag') ?? '';
     const rr = res.headers.values('record-route');
     if (rr.length > 0) {
