@@ -1,5 +1,7 @@
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { lookup as dnsLookup, type LookupOneOptions } from 'node:dns';
 import { readlink } from 'node:fs/promises';
+import { isIP } from 'node:net';
 import { FlowBase } from './flow-base.js';
 import { udpFlowId } from './flow-token.js';
 import type { Address } from './flow.js';
@@ -39,7 +41,7 @@ export class UdpListener implements Listener {
 
   start(): Promise<void> {
     return new Promise((resolve, reject) => {
-      const socket = createSocket({ type: this.info.family === 'IPv6' ? 'udp6' : 'udp4' });
+      const socket = createSocket({ type: this.info.family === 'IPv6' ? 'udp6' : 'udp4', lookup: literalLookup });
       const onStartError = (err: Error): void => {
         socket.close();
         reject(err);
@@ -113,9 +115,13 @@ export class UdpListener implements Listener {
   sendTo(data: Buffer, address: string, port: number): boolean {
     const socket = this.#socket;
     if (socket === undefined) return false;
-    socket.send(data, port, address, (err) => {
-      if (err) this.#ctx.logger.debug({ err, listener: this.info.label, address, port }, 'udp send failed');
-    });
+    // A callback costs every datagram a process.nextTick (or a completion callback): only asked
+    // for while debug logging is on, the one place a failed send is reported.
+    if (this.#ctx.logger.isLevelEnabled('debug')) {
+      socket.send(data, port, address, (err) => {
+        if (err) this.#ctx.logger.debug({ err, listener: this.info.label, address, port }, 'udp send failed');
+      });
+    } else socket.send(data, port, address);
     return true;
   }
 
@@ -155,6 +161,17 @@ export class UdpListener implements Listener {
     }
     this.#ctx.flows.get(udpFlowId(this.info.index, rinfo.address, rinfo.port))?.touch();
   }
+}
+
+/**
+ * dgram asks its lookup for every datagram; ours answers an IP literal (what
+ * the core always sends to) at once, where dns.lookup answers it on the next
+ * tick. Names still go to dns.lookup.
+ */
+function literalLookup(address: string, options: LookupOneOptions | number, callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void): void {
+  const family = isIP(address);
+  if (family !== 0) callback(null, address, family);
+  else dnsLookup(address, options as LookupOneOptions, callback);
 }
 
 /** The inode of the socket behind `fd` (`socket:[N]` in /proc/self/fd), undefined where there is no /proc. */
