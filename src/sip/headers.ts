@@ -79,16 +79,14 @@ export interface HeaderField {
 }
 
 /**
- * Split a header value on top-level commas: commas inside quotes, <...> or a
- * quoted-pair do not split (RFC 3261 §7.3.1, §25.1).
+ * Index of the first top-level comma at or after `from` (commas inside
+ * quotes, <...> or a quoted-pair do not count, RFC 3261 §7.3.1, §25.1), or
+ * the value's length when there is none.
  */
-export function splitCommaValues(value: string): string[] {
-  if (value.indexOf(',') === -1) return value.length > 0 ? [value] : [];
-  const out: string[] = [];
-  let start = 0;
+function nextTopLevelComma(value: string, from: number): number {
   let inQuotes = false;
   let inAngle = false;
-  for (let i = 0; i < value.length; i++) {
+  for (let i = from; i < value.length; i++) {
     const ch = value.charCodeAt(i);
     if (inQuotes) {
       if (ch === 92 /* \ */) i++;
@@ -96,15 +94,37 @@ export function splitCommaValues(value: string): string[] {
     } else if (ch === 34) inQuotes = true;
     else if (ch === 60 /* < */) inAngle = true;
     else if (ch === 62 /* > */) inAngle = false;
-    else if (ch === 44 /* , */ && !inAngle) {
-      const part = value.slice(start, i).trim();
-      if (part.length > 0) out.push(part);
-      start = i + 1;
-    }
+    else if (ch === 44 /* , */ && !inAngle) return i;
   }
-  const last = value.slice(start).trim();
-  if (last.length > 0) out.push(last);
+  return value.length;
+}
+
+/** Split a header value on top-level commas; empty parts are dropped. */
+export function splitCommaValues(value: string): string[] {
+  if (value.indexOf(',') === -1) return value.length > 0 ? [value] : [];
+  const out: string[] = [];
+  for (let start = 0; start <= value.length;) {
+    const end = nextTopLevelComma(value, start);
+    const part = value.slice(start, end).trim();
+    if (part.length > 0) out.push(part);
+    start = end + 1;
+  }
   return out;
+}
+
+/**
+ * The first non-empty value of a comma-joined line, without splitting the
+ * rest (the top Via of a line that holds the whole chain).
+ */
+export function firstCommaValue(value: string): string | undefined {
+  if (value.indexOf(',') === -1) return value.length > 0 ? value : undefined;
+  for (let start = 0; start <= value.length;) {
+    const end = nextTopLevelComma(value, start);
+    const part = value.slice(start, end).trim();
+    if (part.length > 0) return part;
+    start = end + 1;
+  }
+  return undefined;
 }
 
 /**

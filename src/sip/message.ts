@@ -1,4 +1,4 @@
-import { firstKey, HeaderList, splitCommaValues } from './headers.js';
+import { firstCommaValue, firstKey, HeaderList } from './headers.js';
 import { parseCSeq, type CSeq } from './headers/cseq.js';
 import { parseNameAddr, type NameAddr } from './headers/name-addr.js';
 import { parseVia, type Via } from './headers/via.js';
@@ -49,7 +49,7 @@ abstract class SipMessageBase {
     return this.headers.parsed(TOP_VIA, (h) => {
       const line = h.get('via');
       if (line === undefined) return undefined;
-      const first = line.indexOf(',') === -1 ? line : splitCommaValues(line)[0];
+      const first = firstCommaValue(line);
       if (first === undefined) return undefined;
       const r = parseVia(first);
       return r.ok ? r.value[0] : undefined;
