@@ -38,7 +38,9 @@ if (files.length === 0) {
   console.error('no test files found; run `npm run build` first');
   process.exit(1);
 }
-const args = ['--test', '--test-concurrency=1', '--test-timeout=600000', ...files];
+// TAP for the log, then one line per failed test at its end (scripts/failure-summary.mjs).
+const reporters = ['--test-reporter=tap', '--test-reporter-destination=stdout', `--test-reporter=${resolve(root, 'scripts/failure-summary.mjs')}`, '--test-reporter-destination=stdout'];
+const args = ['--test', '--test-concurrency=1', '--test-timeout=600000', ...reporters, ...files];
 
 // Every test talks only to loopback; running the whole suite in a fresh
 // network namespace makes that a fact, and the browser tests need it
