@@ -1,5 +1,5 @@
 /**
- * CPU per proxied call at a fixed rate: the gateway (workers 1, probes off)
+ * CPU per proxied call at a fixed rate: the gateway (`--workers`, default 1; probes off)
  * between a SIPp UAC and a SIPp UAS over UDP, record-routed, each call
  * INVITE/100/180/200/ACK/BYE/200. For each round and each build: a fresh
  * gateway, a warm-up (3 s at 250/s, 3 s at 500/s, 5 s at the rate), then
@@ -9,7 +9,7 @@
  * slows a throughput figure; builds alternate round by round (A B A B ...)
  * so drift in the machine's load falls on both alike.
  * Run: node dist/bench/overload/cpu-per-call.js [--entries A/dist/src/main.js,B/dist/src/main.js]
- *        [--rate 1000] [--seconds 20] [--rounds 3] [--cpu-prof DIR]
+ *        [--rate 1000] [--seconds 20] [--rounds 3] [--workers N] [--cpu-prof DIR]
  */
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -25,6 +25,7 @@ import { benchWorkDir } from '../load/sbc-process.js';
 import { callerFigures } from './sipp-files.js';
 import { requireSipp, startCaller } from './sipp.js';
 import { startGateway, type SystemUnderTest } from './systems.js';
+import { procCpuSeconds, withChildren } from '../load/children.js';
 
 const { values } = parseArgs({
   options: {
@@ -39,6 +40,8 @@ const { values } = parseArgs({
     'alloc-prof': { type: 'string' },
     // Extra flags for the gateway's node, space-separated (e.g. "--max-semi-space-size=32").
     'node-flags': { type: 'string', default: '' },
+    // The gateway's `workers` key; with more than 1 the step also reports each process's share (supervisor first).
+    workers: { type: 'string', default: '1' },
   },
 });
 const log = (line: string): void => { process.stderr.write(`${line}\n`); };
@@ -46,8 +49,10 @@ const RATE = Number(values.rate);
 const SECONDS = Number(values.seconds);
 const ROUNDS = Number(values.rounds);
 const ENTRIES = values.entries!.split(',');
+const WORKERS = Number(values.workers);
+if (!Number.isInteger(WORKERS) || WORKERS < 1) throw new Error(`--workers needs a whole number >= 1, not ${values.workers}`);
 
-interface Step { good: number; started: number; cpuS: number; sysS: number; usPerCall: number }
+interface Step { good: number; started: number; cpuS: number; sysS: number; usPerCall: number; perProcessS: number[] }
 
 /** Kernel-mode CPU seconds of one process so far (/proc/PID/stat field 15). */
 async function systemSeconds(pid: number): Promise<number> {
@@ -55,15 +60,24 @@ async function systemSeconds(pid: number): Promise<number> {
   return Number(text.slice(text.lastIndexOf(')') + 2).split(' ')[12] ?? 0) / 100;
 }
 
+/** CPU seconds so far of the gateway's process and each of its children (the workers), in that order. */
+async function processSeconds(pid: number): Promise<number[]> {
+  const out: number[] = [];
+  for (const p of await withChildren(pid)) out.push((await procCpuSeconds(p)) ?? 0);
+  return out;
+}
+
 async function step(sys: SystemUnderTest, rate: number, seconds: number, dir: string): Promise<Step> {
   const cpu0 = await sys.cpuSeconds();
+  const each0 = await processSeconds(sys.pid);
   const sys0 = await systemSeconds(sys.pid);
   const run = startCaller({ target: sys.target, host: sys.callerHost, port: await freePortInRange(20000, 32000), rate, calls: Math.round(rate * seconds), dir, name: `cpu-${rate}-${Date.now()}`, boundMs: (seconds + 12) * 1000, udpMode: 'un' });
   const res = await run.done;
   const cpuS = (await sys.cpuSeconds()) - cpu0;
   const sysS = (await systemSeconds(sys.pid)) - sys0;
+  const perProcessS = (await processSeconds(sys.pid)).map((v, i) => v - (each0[i] ?? 0));
   const f = callerFigures(res.outcomes, { durationS: seconds, created: res.created });
-  return { good: f.good, started: f.started, cpuS, sysS, usPerCall: f.good > 0 ? (cpuS * 1e6) / f.good : NaN };
+  return { good: f.good, started: f.started, cpuS, sysS, usPerCall: f.good > 0 ? (cpuS * 1e6) / f.good : NaN, perProcessS };
 }
 
 /** A minimal inspector client: `call(method, params)` over the target's WebSocket. */
@@ -99,7 +113,7 @@ try {
       const perfDir = values.perf;
       const allocFile = values['alloc-prof'];
       const inspectPort = allocFile === undefined ? undefined : await freePortInRange(20000, 32000);
-      const sys = await startGateway({ workDir: work.dir, entry, ...(profDir !== undefined ? { cpuProfileDir: profDir } : {}), nodeFlags: [...values['node-flags']!.split(' ').filter((f) => f !== ''), ...(perfDir !== undefined ? ['--perf-basic-prof-only-functions'] : []), ...(inspectPort !== undefined ? [`--inspect=127.0.0.1:${inspectPort}`] : [])] });
+      const sys = await startGateway({ workDir: work.dir, entry, workers: WORKERS, ...(profDir !== undefined ? { cpuProfileDir: profDir } : {}), nodeFlags: [...values['node-flags']!.split(' ').filter((f) => f !== ''), ...(perfDir !== undefined ? ['--perf-basic-prof-only-functions'] : []), ...(inspectPort !== undefined ? [`--inspect=127.0.0.1:${inspectPort}`] : [])] });
       try {
         await step(sys, 250, 3, dir);
         await step(sys, 500, 3, dir);
@@ -128,7 +142,7 @@ try {
           insp.close();
         }
         if (s.good >= 0.99 * s.started) results.get(entry)!.push(s);
-        log(`round ${round} ${entry} ${values['node-flags']}: ${s.good}/${s.started} answered, cpu ${s.cpuS.toFixed(2)} s (${s.sysS.toFixed(2)} s system), ${s.usPerCall.toFixed(0)} µs per call`);
+        log(`round ${round} ${entry} ${values['node-flags']}: ${s.good}/${s.started} answered, cpu ${s.cpuS.toFixed(2)} s (${s.sysS.toFixed(2)} s system), ${s.usPerCall.toFixed(0)} µs per call${WORKERS > 1 ? `; per process (supervisor, workers): ${s.perProcessS.map((v) => v.toFixed(2)).join(' / ')} s` : ''}`);
       } finally {
         await sys.stop();
       }

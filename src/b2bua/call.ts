@@ -31,6 +31,7 @@ import { translateReferTo, translateReplaces, type DialogLookup } from './dialog
 import { copyEndToEnd } from './header-policy.js';
 import { contactOf, identityOf, Leg, type LegHop } from './leg.js';
 import type { LegTransport } from './leg-transport.js';
+import { AckExchange } from './ack-exchange.js';
 import { OutboundRequest, type Candidate } from './outbound-request.js';
 import { Retransmitter } from './retransmitter.js';
 
@@ -64,17 +65,6 @@ export type BRoute =
 
 export type CallState = 'calling' | 'early' | 'answered' | 'confirmed' | 'ended';
 
-/** A 2xx we sent for an INVITE that arrived on a leg, waiting for its ACK. */
-interface PendingAck {
-  /** CSeq number of the INVITE on the leg the ACK comes from. */
-  seq: number;
-  /** The INVITE we sent on the other leg and its CSeq there. */
-  peerSeq: number;
-  /** Our INVITE there carried no SDP: the ACK brings the answer (late offer). */
-  lateOffer: boolean;
-  retransmitter: Retransmitter;
-}
-
 /** A reliable provisional we sent on A (RFC 3262), mapped to B's. */
 interface ReliableProvisional {
   bRseq: number;
@@ -99,9 +89,8 @@ export class Call {
   /** The B-leg INVITE of the attempt in progress (CSeq and SDP for its ACK). */
   #bInvite: SipRequest | undefined;
   #bFlow: Flow | undefined;
-  /** ACKs we sent per leg side, by CSeq number, resent when a 2xx is retransmitted. */
-  readonly #sentAcks = new Map<string, { bytes: Buffer; flow: Flow }>();
-  readonly #pendingAcks = new Map<Leg, PendingAck>();
+  /** 2xx retransmissions until their ACK, and our ACKs kept for retransmitted 2xx. */
+  readonly #acks: AckExchange;
   readonly #reliable = new Map<number, ReliableProvisional>();
   /** An INVITE transaction in progress per leg (arriving or sent), for glare (RFC 3261 §14.2). */
   readonly #inviteBusy = new Set<Leg>();
@@ -149,6 +138,7 @@ export class Call {
       inside: route.kind !== 'flow',
     });
     this.#log = ctx.logger.child({ callId: this.a.callId, bCallId: this.b.callId });
+    this.#acks = new AckExchange(ctx.legs, ctx.media, this.a);
   }
 
   get state(): CallState {
@@ -264,7 +254,7 @@ export class Call {
     const b = this.b;
     if (b.confirmed && tag === b.remoteTag) {
       // A retransmitted 2xx: our ACK got lost (RFC 3261 §13.2.2.4).
-      this.#resendAck(b, res.cseq()?.seq ?? 0);
+      this.#acks.resend(b, res.cseq()?.seq ?? 0);
       return;
     }
     if (b.confirmed || this.#state === 'ended') {
@@ -281,7 +271,7 @@ export class Call {
     const bSeq = res.cseq()?.seq ?? 0;
     const lateOffer = bInvite === undefined || !hasSdp(bInvite);
     // With the offer in our INVITE the ACK carries nothing: B need not wait for A.
-    if (!lateOffer) void this.#sendAck(this.b, bSeq, undefined);
+    if (!lateOffer) void this.#acks.send(this.b, bSeq, undefined);
     this.#queueToA(async () => {
       const aRes = this.#dialogResponse(res);
       if (hasSdp(aRes)) await this.#ctx.media?.response(aRes, this.#aInvite, tx.flow, this.#aFlow);
@@ -418,7 +408,7 @@ export class Call {
       onResponse: (res, tx) => {
         if (res.status === 100) return;
         if (method === 'INVITE' && res.status >= 200 && res.status < 300 && answered) {
-          this.#resendAck(y, res.cseq()?.seq ?? 0);
+          this.#acks.resend(y, res.cseq()?.seq ?? 0);
           return;
         }
         if (res.status >= 200) answered = true;
@@ -459,7 +449,7 @@ export class Call {
     if (method === 'INVITE' && success) {
       const lateOffer = !hasSdp(out);
       this.#send2xx(server, xRes, x, out.cseq()?.seq ?? 0, lateOffer);
-      if (!lateOffer) void this.#sendAck(y, out.cseq()?.seq ?? 0, undefined);
+      if (!lateOffer) void this.#acks.send(y, out.cseq()?.seq ?? 0, undefined);
       return;
     }
     this.#respond(server, xRes);
@@ -469,63 +459,20 @@ export class Call {
 
   /** An ACK for a 2xx we sent on leg `from`. */
   onAck(ack: SipRequest, from: Leg, source: Flow): void {
-    const pending = this.#pendingAcks.get(from);
-    const seq = ack.cseq()?.seq ?? 0;
-    if (pending === undefined || pending.seq !== seq) return;
-    this.#pendingAcks.delete(from);
-    pending.retransmitter.stop();
+    const pending = this.#acks.acknowledged(ack, from);
+    if (pending === undefined) return;
     if (from === this.a && this.#state === 'answered') this.#state = 'confirmed';
-    if (!pending.lateOffer) return;
-    // Late offer: this ACK carries the answer, which B is still waiting for.
-    void this.#sendAck(this.#peer(from), pending.peerSeq, { ack, from, source });
-  }
-
-  /** Send (and remember) the ACK for our INVITE with CSeq `seq` on `leg`; with the answer of a late offer when given. */
-  async #sendAck(leg: Leg, seq: number, answer: { ack: SipRequest; from: Leg; source: Flow } | undefined): Promise<void> {
-    const flow = await this.#ctx.legs.flowFor(leg);
-    if (flow === undefined) return;
-    const ack = leg.request('ACK', seq);
-    if (answer !== undefined && hasSdp(answer.ack)) {
-      copyEndToEnd(answer.ack, ack);
-      if (this.#ctx.media !== undefined) {
-        try {
-          // In A-leg terms: A's own ACK, or the A-leg ACK we are about to send.
-          if (answer.from === this.a) {
-            await this.#ctx.media.request(answer.ack, answer.source, flow);
-            ack.body = answer.ack.body;
-          } else {
-            await this.#ctx.media.request(ack, answer.source, flow);
-          }
-        } catch {
-          // Logged by the media layer; the ACK still completes the dialog.
-        }
-      }
-    }
-    const bytes = this.#ctx.legs.sendAck(ack, flow);
-    this.#sentAcks.set(`${leg.side}:${seq}`, { bytes, flow });
-    if (this.#sentAcks.size > 16) {
-      const oldest = this.#sentAcks.keys().next().value;
-      if (oldest !== undefined) this.#sentAcks.delete(oldest);
-    }
-  }
-
-  #resendAck(leg: Leg, seq: number): void {
-    const sent = this.#sentAcks.get(`${leg.side}:${seq}`);
-    if (sent !== undefined) sent.flow.send(sent.bytes);
+    // Late offer: this ACK carries the answer, which the other side is still waiting for.
+    if (pending.lateOffer) void this.#acks.send(this.#peer(from), pending.peerSeq, { ack, from, source });
   }
 
   /** Send a 2xx to an INVITE on `leg`; retransmit it on UDP until the ACK (RFC 3261 §13.3.1.4). */
   #send2xx(server: ServerTransaction, res: SipResponse, leg: Leg, peerSeq: number, lateOffer: boolean): void {
     this.#respond(server, res);
-    const seq = res.cseq()?.seq ?? 0;
-    this.#pendingAcks.get(leg)?.retransmitter.stop();
-    const retransmitter = new Retransmitter(server.flow, serialize(res), this.#ctx.legs.timers, () => {
-      if (this.#pendingAcks.get(leg)?.retransmitter !== retransmitter) return;
-      this.#pendingAcks.delete(leg);
+    this.#acks.await2xx(server.flow, res, leg, peerSeq, lateOffer, () => {
       this.#log.info({ leg: leg.side }, 'no ACK for our 2xx: ending the call');
       this.hangUp(undefined);
     });
-    this.#pendingAcks.set(leg, { seq, peerSeq, lateOffer, retransmitter });
   }
 
   // ── teardown ───────────────────────────────────────────────────────────
@@ -582,8 +529,7 @@ export class Call {
     if (this.#state === 'ended') return;
     this.#state = 'ended';
     this.#log.debug({ why }, 'call ended');
-    for (const p of this.#pendingAcks.values()) p.retransmitter.stop();
-    this.#pendingAcks.clear();
+    this.#acks.stop();
     for (const r of this.#reliable.values()) r.retransmitter?.stop();
     this.#reliable.clear();
     this.#inviteBusy.clear();
