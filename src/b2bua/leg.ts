@@ -8,6 +8,7 @@ import { uriMark } from '../sip/worker-mark.js';
 import { HeaderList } from '../sip/headers.js';
 import { formatNameAddr, type NameAddr } from '../sip/headers/name-addr.js';
 import { SipRequest, type SipResponse } from '../sip/message.js';
+import { ParamList } from '../sip/param-list.js';
 import { formatHostPort, parseUri } from '../sip/uri.js';
 import type { Flow, ListenerInfo } from '../transport/flow.js';
 
@@ -155,7 +156,7 @@ function isLooseRoute(value: string): boolean {
 
 /** A From/To value without its tag: a party's identity, reused on the other leg with a tag of ours. */
 export function identityOf(na: NameAddr): string {
-  const params = new Map(na.params);
+  const params = new ParamList(na.params);
   params.delete('tag');
   return formatNameAddr({ ...na, params });
 }

@@ -1,5 +1,6 @@
 import { formatVia, type Via } from '../sip/headers/via.js';
 import type { SipRequest, SipResponse } from '../sip/message.js';
+import { ParamList } from '../sip/param-list.js';
 import type { Flow } from '../transport/flow.js';
 
 /**
@@ -11,7 +12,7 @@ export function stampVia(req: SipRequest, flow: Flow, force: boolean): void {
   if (top === undefined) return;
   const hasRport = top.params.has('rport');
   if (top.host === flow.remote.address && !hasRport && !force) return;
-  const params = new Map(top.params);
+  const params = new ParamList(top.params);
   params.delete('received');
   if (hasRport || force) {
     params.delete('rport');

@@ -35,22 +35,6 @@ const MULTI_VALUE: ReadonlySet<string> = new Set([
 
 const canonicalCache = new Map<string, string>();
 
-/** Suffix of the cache key for the parsed view of a header's first value alone. */
-export const FIRST = '#1';
-
-/** `name#1` for each canonical name, made once: a fresh key string per edit would be hashed again on every lookup. */
-const firstKeys = new Map<string, string>();
-
-/** The cache key of the parsed view of a header's first value (`via#1`). */
-export function firstKey(canonical: string): string {
-  let key = firstKeys.get(canonical);
-  if (key === undefined) {
-    key = `${canonical}${FIRST}`;
-    if (firstKeys.size < 1024) firstKeys.set(canonical, key);
-  }
-  return key;
-}
-
 /** Lower-case long form of a header name. */
 export function canonicalName(name: string): string {
   const cached = canonicalCache.get(name);
@@ -133,8 +117,13 @@ export function firstCommaValue(value: string): string | undefined {
  */
 export class HeaderList {
   #fields: HeaderField[];
-  /** Parsed views by header name; made on the first one (most kept messages never get one). */
-  #parsed: Map<string, unknown> | undefined;
+  /**
+   * Parsed views, three slots each: header name, whether it is the view of
+   * the first value alone, the view. A message has a handful (Via, CSeq,
+   * From, To): a scan of constant names beats hashing them into a Map.
+   * Made on the first one (most kept messages never get one).
+   */
+  #views: unknown[] | undefined;
 
   constructor(fields: HeaderField[] = []) {
     this.#fields = fields;
@@ -246,18 +235,21 @@ export class HeaderList {
     parts[0] = value;
     this.#fields[idx] = { name: n, rawName: field.rawName, value: parts.length > 1 ? parts.join(', ') : value };
     this.#invalidate(n);
-    if (parsedView !== undefined) (this.#parsed ??= new Map()).set(n, parsedView);
-    if (firstView !== undefined) (this.#parsed ??= new Map()).set(firstKey(n), firstView);
+    if (parsedView !== undefined) (this.#views ??= []).push(n, false, parsedView);
+    if (firstView !== undefined) (this.#views ??= []).push(n, true, firstView);
     return true;
   }
 
-  /** Cached parsed view of a header; `parse` runs at most once until the header is edited. */
-  parsed<T>(name: string, parse: (list: HeaderList) => T): T {
-    const n = canonicalName(name);
-    const parsed = (this.#parsed ??= new Map());
-    if (parsed.has(n)) return parsed.get(n) as T;
-    const value = parse(this);
-    parsed.set(n, value);
+  /**
+   * Cached parsed view of the header `name` (canonical: lower-case long
+   * form), of its first value alone when `first`; `parse(list, name)` runs at
+   * most once until the header is edited.
+   */
+  parsed<T>(name: string, parse: (list: HeaderList, name: string) => T, first = false): T {
+    const views = (this.#views ??= []);
+    for (let i = 0; i < views.length; i += 3) if (views[i] === name && views[i + 1] === first) return views[i + 2] as T;
+    const value = parse(this, name);
+    views.push(name, first, value);
     return value;
   }
 
@@ -280,21 +272,21 @@ export class HeaderList {
       kept[i++] = { name: f.name, rawName: f.rawName === display ? display : copy(f.rawName), value: copy(f.value) };
     }
     this.#fields = kept;
-    this.#parsed = undefined;
+    this.#views = undefined;
   }
 
   /** Same fields (shared, they are immutable) and the same parsed views; edits to either side stay apart. */
   clone(): HeaderList {
     const copy = new HeaderList(this.#fields.slice());
-    if (this.#parsed !== undefined && this.#parsed.size > 0) copy.#parsed = new Map(this.#parsed);
+    if (this.#views !== undefined && this.#views.length > 0) copy.#views = this.#views.slice();
     return copy;
   }
 
-  /** Parsed views of a header: the whole list and its first value (`name#1`). */
+  /** Drop the parsed views of a header: the whole list and its first value. */
   #invalidate(n: string): void {
-    if (this.#parsed === undefined || this.#parsed.size === 0) return;
-    this.#parsed.delete(n);
-    this.#parsed.delete(firstKey(n));
+    const views = this.#views;
+    if (views === undefined) return;
+    for (let i = views.length - 3; i >= 0; i -= 3) if (views[i] === n) views.splice(i, 3);
   }
 
   #removeAll(n: string): number {

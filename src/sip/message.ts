@@ -1,4 +1,4 @@
-import { firstCommaValue, firstKey, HeaderList } from './headers.js';
+import { firstCommaValue, type HeaderList } from './headers.js';
 import { parseCSeq, type CSeq } from './headers/cseq.js';
 import { parseNameAddr, type NameAddr } from './headers/name-addr.js';
 import { parseVia, type Via } from './headers/via.js';
@@ -7,8 +7,6 @@ import { parseUri, type SipUri } from './uri.js';
 export type SipMessage = SipRequest | SipResponse;
 
 const EMPTY = Buffer.alloc(0);
-/** Cache key of the top Via's parsed view. */
-const TOP_VIA = firstKey('via');
 
 /**
  * Common part of requests and responses. Headers stay raw until a parsed view
@@ -30,15 +28,7 @@ abstract class SipMessageBase {
   }
 
   vias(): Via[] | undefined {
-    return this.headers.parsed('via', (h) => {
-      const out: Via[] = [];
-      for (const line of h.getAll('via')) {
-        const r = parseVia(line);
-        if (!r.ok) return undefined;
-        out.push(...r.value);
-      }
-      return out.length > 0 ? out : undefined;
-    });
+    return this.headers.parsed('via', parseVias);
   }
 
   /**
@@ -46,31 +36,19 @@ abstract class SipMessageBase {
    * matching, received/rport), so the rest of the chain is not parsed for it.
    */
   topVia(): Via | undefined {
-    return this.headers.parsed(TOP_VIA, (h) => {
-      const line = h.get('via');
-      if (line === undefined) return undefined;
-      const first = firstCommaValue(line);
-      if (first === undefined) return undefined;
-      const r = parseVia(first);
-      return r.ok ? r.value[0] : undefined;
-    });
+    return this.headers.parsed('via', parseTopVia, true);
   }
 
   cseq(): CSeq | undefined {
-    return this.headers.parsed('cseq', (h) => {
-      const v = h.get('cseq');
-      if (v === undefined) return undefined;
-      const r = parseCSeq(v);
-      return r.ok ? r.value : undefined;
-    });
+    return this.headers.parsed('cseq', parseCSeqView);
   }
 
   from(): NameAddr | undefined {
-    return this.#single('from');
+    return this.headers.parsed('from', parseSingle);
   }
 
   to(): NameAddr | undefined {
-    return this.#single('to');
+    return this.headers.parsed('to', parseSingle);
   }
 
   /** Route values, top first; undefined when one is malformed. */
@@ -114,26 +92,54 @@ abstract class SipMessageBase {
     return this.headers.get('content-type');
   }
 
-  #single(name: string): NameAddr | undefined {
-    return this.headers.parsed(name, (h) => {
-      const v = h.get(name);
-      if (v === undefined) return undefined;
-      const r = parseNameAddr(v);
-      return r.ok ? r.value : undefined;
-    });
-  }
-
   #list(name: string): NameAddr[] | undefined {
-    return this.headers.parsed(name, (h) => {
-      const out: NameAddr[] = [];
-      for (const v of h.values(name)) {
-        const r = parseNameAddr(v);
-        if (!r.ok) return undefined;
-        out.push(r.value);
-      }
-      return out;
-    });
+    return this.headers.parsed(name, parseList);
   }
+}
+
+// The parsers of the cached views: module functions, so asking for a view allocates no closure.
+
+function parseVias(h: HeaderList): Via[] | undefined {
+  const out: Via[] = [];
+  for (const line of h.getAll('via')) {
+    const r = parseVia(line);
+    if (!r.ok) return undefined;
+    out.push(...r.value);
+  }
+  return out.length > 0 ? out : undefined;
+}
+
+function parseTopVia(h: HeaderList): Via | undefined {
+  const line = h.get('via');
+  if (line === undefined) return undefined;
+  const first = firstCommaValue(line);
+  if (first === undefined) return undefined;
+  const r = parseVia(first);
+  return r.ok ? r.value[0] : undefined;
+}
+
+function parseCSeqView(h: HeaderList): CSeq | undefined {
+  const v = h.get('cseq');
+  if (v === undefined) return undefined;
+  const r = parseCSeq(v);
+  return r.ok ? r.value : undefined;
+}
+
+function parseSingle(h: HeaderList, name: string): NameAddr | undefined {
+  const v = h.get(name);
+  if (v === undefined) return undefined;
+  const r = parseNameAddr(v);
+  return r.ok ? r.value : undefined;
+}
+
+function parseList(h: HeaderList, name: string): NameAddr[] | undefined {
+  const out: NameAddr[] = [];
+  for (const v of h.values(name)) {
+    const r = parseNameAddr(v);
+    if (!r.ok) return undefined;
+    out.push(r.value);
+  }
+  return out;
 }
 
 export class SipRequest extends SipMessageBase {

@@ -1,8 +1,8 @@
 import { isDigit, isHostChar, isIpv6Char, isPasswordChar, isUriHeadersChar, isUriParamChar, isUserChar } from './chars.js';
+import { ParamList, type Params } from './param-list.js';
 import { fail, ok, type Result } from './result.js';
 
-/** URI or header parameters in wire order; names lower-cased, a flag parameter has value null. */
-export type Params = Map<string, string | null>;
+export type { Params } from './param-list.js';
 
 export interface SipUri {
   scheme: 'sip' | 'sips' | 'tel' | string;
@@ -93,10 +93,11 @@ export function parseUri(text: string): Result<SipUri> {
     // tel:, urn:, http: ... are relayed untouched, so only their shape is checked.
     const rest = text.slice(colon + 1);
     if (!isVisible(rest)) return fail('bad URI');
-    return ok({ scheme, user: rest, host: '', params: new Map() });
+    return ok({ scheme, user: rest, host: '', params: new ParamList() });
   }
 
-  const uri: SipUri = { scheme, host: '', params: new Map() };
+  const params = new ParamList();
+  const uri: SipUri = { scheme, host: '', params };
   const len = text.length;
   let pos = colon + 1;
   const at = text.indexOf('@', pos);
@@ -152,7 +153,7 @@ export function parseUri(text: string): Result<SipUri> {
     const nameEnd = eq >= 0 ? eq : pos;
     if (nameEnd === start) return fail('empty URI parameter name');
     const name = text.slice(start, nameEnd).toLowerCase();
-    if (!uri.params.has(name)) uri.params.set(name, eq >= 0 ? text.slice(eq + 1, pos) : null);
+    params.addFirst(name, eq >= 0 ? text.slice(eq + 1, pos) : null);
   }
 
   if (text.charCodeAt(pos) === 63 /* ? */) {
@@ -182,6 +183,7 @@ export function formatUri(uri: SipUri): string {
 
 /** `;name=value;flag` in map order. */
 export function formatParams(params: Params): string {
+  if (params instanceof ParamList) return params.format();
   let out = '';
   for (const [name, value] of params) out += value === null ? `;${name}` : `;${name}=${value}`;
   return out;

@@ -16,6 +16,7 @@
  * The inside tag is the tag of the inside party: From-tag of requests from
  * inside, To-tag of requests (and responses) coming the other way.
  */
+import { ParamList } from '../sip/param-list.js';
 import { formatParams, formatUri, parseUri } from '../sip/uri.js';
 import { formatNameAddr, parseNameAddr, type NameAddr } from '../sip/headers/name-addr.js';
 import type { SipMessage, SipRequest, SipResponse } from '../sip/message.js';
@@ -163,10 +164,11 @@ export class TopologyHiding {
     const rr = req.headers.values('record-route');
     if (rr.length > 0) {
       const at = o.recordRouted && o.key !== undefined ? rr.findIndex((v) => v.includes(this.routeParam(o.key!))) : -1;
-      req.headers.remove('record-route');
+      // Ours alone (the usual case) is already what leaves: the header stays as it is.
+      if (at !== 0 || rr.length > 1) req.headers.remove('record-route');
       if (at >= 0) {
         // A request from inside: ours are on top, everything below is inside.
-        req.headers.prepend('record-route', rr[at]!);
+        if (at !== 0 || rr.length > 1) req.headers.prepend('record-route', rr[at]!);
         // Kept for the responses (as long as the INVITE's proxy context): copied out of the message text.
         hidden.recordRouteBelow = rr.slice(at + 1).map(ownString);
         fields[`r.${insideTag}`] = JSON.stringify(hidden.recordRouteBelow);
@@ -232,11 +234,16 @@ export class TopologyHiding {
     const rr = res.headers.values('record-route');
     if (rr.length > 0) {
       const at = o.recordRouted && o.key !== undefined ? rr.findIndex((v) => v.includes(this.routeParam(o.key!))) : -1;
-      res.headers.remove('record-route');
-      if (at >= 0) {
-        const kept = rr.slice(at);
-        for (let i = kept.length - 1; i >= 0; i--) res.headers.prepend('record-route', kept[i]!);
-        if (res.status < 300) fields[`r.${insideTag}`] = JSON.stringify(rr.slice(0, at).reverse());
+      if (at === 0) {
+        // Nothing above ours (no proxy inside record-routed): the header leaves as it came.
+        if (res.status < 300) fields[`r.${insideTag}`] = '[]';
+      } else {
+        res.headers.remove('record-route');
+        if (at > 0) {
+          const kept = rr.slice(at);
+          for (let i = kept.length - 1; i >= 0; i--) res.headers.prepend('record-route', kept[i]!);
+          if (res.status < 300) fields[`r.${insideTag}`] = JSON.stringify(rr.slice(0, at).reverse());
+        }
       }
     }
     // A registrar echoes every Path (RFC 3327 §5.3): only ours go back, already on the client's listener.
@@ -361,7 +368,7 @@ export class TopologyHiding {
     for (const v of values) {
       const na = parseNameAddr(v);
       if (!na.ok || !own.has(bindingId(na.value))) continue;
-      const params = new Map([...na.value.params].filter(([k]) => REGISTER_CONTACT_PARAMS.has(k)));
+      const params = new ParamList([...na.value.params].filter(([k]) => REGISTER_CONTACT_PARAMS.has(k)));
       kept.push(formatNameAddr({ ...na.value, params }));
     }
     res.headers.remove('contact');

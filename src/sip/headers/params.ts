@@ -1,8 +1,8 @@
 import { isTokenChar, skipWsp } from '../chars.js';
-import type { Params } from '../uri.js';
+import { ParamList } from '../param-list.js';
 
 /** Where parameter parsing stopped, or why it failed. */
-export type ParamsScan = { ok: true; params: Params; end: number } | { ok: false; error: string };
+export type ParamsScan = { ok: true; params: ParamList; end: number } | { ok: false; error: string };
 
 function isValueChar(c: number): boolean {
   // gen-value = token / host / quoted-string (RFC 3261 §25.1); host adds ":" "[" "]".
@@ -16,7 +16,7 @@ function isValueChar(c: number): boolean {
  * Stops at the first character that cannot continue a parameter list.
  */
 export function scanHeaderParams(s: string, pos: number): ParamsScan {
-  const params: Params = new Map();
+  const params = new ParamList();
   for (;;) {
     let p = skipWsp(s, pos);
     if (s.charCodeAt(p) !== 59 /* ; */) return { ok: true, params, end: pos };
@@ -41,7 +41,7 @@ export function scanHeaderParams(s: string, pos: number): ParamsScan {
       }
       value = s.slice(valueStart, p);
     }
-    if (!params.has(name)) params.set(name, value);
+    params.addFirst(name, value);
     pos = p;
   }
 }
