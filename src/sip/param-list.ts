@@ -21,7 +21,12 @@ export class ParamList implements Params {
   /** name, value, name, value, … */
   readonly #items: Array<string | null>;
 
+  /** A list of its own with the entries of `from` (another list is copied without iterating it). */
   constructor(from?: Iterable<readonly [string, string | null]>) {
+    if (from instanceof ParamList) {
+      this.#items = from.#items.slice();
+      return;
+    }
     this.#items = [];
     if (from !== undefined) for (const [name, value] of from) this.set(name, value);
   }
