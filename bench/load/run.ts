@@ -45,6 +45,7 @@ import { best, cpuFields, cpuPercentsOver, formatStep, passed, ramp, runStep, ty
 import { routingBench, type RoutingBenchResult } from './routing-part.js';
 import { benchWorkDir, startSbcProcess, type SbcProcess } from './sbc-process.js';
 import { combine, ms, type WorkerReport } from './stats.js';
+import { parsePromText } from '../overload/prom-text.js';
 import type { OpenReport } from './wss-clients.js';
 
 const { values } = parseArgs({
@@ -59,6 +60,8 @@ const { values } = parseArgs({
     json: { type: 'string' },
     rates: { type: 'string' },
     'sbc-udp-rcvbuf': { type: 'string' },
+    // what-if: flags for the SBC's node, space-separated (e.g. "--max-semi-space-size=64")
+    'sbc-node-flags': { type: 'string' },
     'step-seconds': { type: 'string' },
   },
 });
@@ -80,6 +83,7 @@ function parseGatewayWorkers(text: string | undefined): number | 'auto' | undefi
   return n;
 }
 const udpRecvBuffer = values['sbc-udp-rcvbuf'] === undefined ? undefined : Number(values['sbc-udp-rcvbuf']);
+const sbcNodeFlags = values['sbc-node-flags'] === undefined ? {} : { nodeFlags: values['sbc-node-flags'].split(' ').filter((f) => f !== '') };
 const log = (line: string): void => {
   process.stderr.write(`${line}\n`);
 };
@@ -377,6 +381,20 @@ interface WssServer {
   memory(): Promise<MemoryReading>;
   /** A CPU profile of the gateway over `ms` while its clients stay idle (--idle-profile FILE), when it can be taken. */
   profileIdle?(ms: number): Promise<string>;
+  /** SIP messages the server counted so far, by direction and transport ("in udp" → n), when it counts them. */
+  messages?(): Promise<Record<string, number>>;
+}
+
+/** sbc_sip_messages_total from the SBC's /metrics, summed by direction and transport. */
+async function sbcMessages(adminUrl: string): Promise<Record<string, number>> {
+  const res = await fetch(`${adminUrl}/metrics`, { signal: AbortSignal.timeout(10_000) });
+  const out: Record<string, number> = {};
+  for (const sample of parsePromText(await res.text())) {
+    if (sample.name !== 'sbc_sip_messages_total') continue;
+    const key = `${sample.labels.direction ?? '?'} ${sample.labels.transport ?? '?'}`;
+    out[key] = (out[key] ?? 0) + sample.value;
+  }
+  return out;
 }
 
 /**
@@ -423,9 +441,15 @@ async function measureWss(procs: ChildProcess[], server: WssServer): Promise<Wss
   );
   const refresh: StepResult[] = [];
   for (const rate of PLAN.wssRates) {
+    const counted = await server.messages?.();
     const step = await wssRefreshStep(procs, server.pids, rate);
     refresh.push(step);
     log(formatStep(server.refreshLabel, step));
+    if (counted !== undefined) {
+      // What the step cost in messages: a REGISTER relayed once is 2 in and 2 out; more means retransmissions.
+      const now = await server.messages!();
+      log(`${server.refreshLabel}: SIP messages during the step: ${Object.keys(now).sort().map((k) => `${k} ${now[k]! - (counted[k] ?? 0)}`).join(', ')}`);
+    }
     if (!passed(step)) break;
     await new Promise((r) => setTimeout(r, 1000));
   }
@@ -468,12 +492,12 @@ async function wssPart(work: string): Promise<WssPartResult> {
   const procs = Array.from({ length: Math.max(1, Math.ceil(wssClients / 5000)) }, () => forkWorker('wss-clients', []));
   let sbc: SbcProcess | undefined;
   try {
-    sbc = await startSbcProcess({ uasPort: uas.port, workDir: work, ...gatewayOption, ...(udpRecvBuffer !== undefined ? { udpRecvBufferBytes: udpRecvBuffer } : {}), wss: true, maxConnectionsPerIp: wssClients + 1000, inspectPort, ...(values.profile !== undefined ? { cpuProfileDir: values.profile } : {}) });
+    sbc = await startSbcProcess({ uasPort: uas.port, workDir: work, ...gatewayOption, ...(udpRecvBuffer !== undefined ? { udpRecvBufferBytes: udpRecvBuffer } : {}), wss: true, maxConnectionsPerIp: wssClients + 1000, inspectPort, ...sbcNodeFlags, ...(values.profile !== undefined ? { cpuProfileDir: values.profile } : {}) });
     const url = `wss://127.0.0.1:${sbc.wssPort}`;
     const pids = await withChildren(sbc.pid);
     log(`wss: SBC pid ${sbc.pid}${gatewayLine(pids)} ${url}, ${wssClients} clients in ${procs.length} processes`);
     const running = sbc;
-    const measured = await measureWss(procs, { label: 'wss', memoryName: 'SBC memory', refreshLabel: 'wss refresh', pids, url, memory: () => sbcMemory(running, inspectPort), ...(gatewayWorkerCount === 1 ? { profileIdle: (ms: number) => profileWindow(inspectPort, ms) } : {}) });
+    const measured = await measureWss(procs, { label: 'wss', memoryName: 'SBC memory', refreshLabel: 'wss refresh', pids, url, memory: () => sbcMemory(running, inspectPort), messages: () => sbcMessages(running.adminUrl), ...(gatewayWorkerCount === 1 ? { profileIdle: (ms: number) => profileWindow(inspectPort, ms) } : {}) });
     const result: WssPartResult = { clients: wssClients, ...measured };
     try {
       const { byWorker, capped } = await flowsByWorker(sbc.adminUrl);
