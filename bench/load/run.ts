@@ -30,6 +30,7 @@
  *        [--wss-clients N] [--workers N] [--gateway-workers N|auto] [--profile DIR] [--json FILE]
  *        [--rates R1,R2,...] [--step-seconds S]
  *        [--sbc-udp-rcvbuf BYTES]   what-if: the SBC's UDP sockets get this receive buffer
+ *        [--sbc-node-flags "FLAGS"] what-if: flags for the SBC's node (its workers inherit them)
  */
 import type { ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
