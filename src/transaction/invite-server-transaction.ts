@@ -89,6 +89,12 @@ export class InviteServerTransaction extends TransactionBase<InviteServerState> 
    * it (e.g. a 1xx after the final) or the flow is closed.
    */
   respond(res: SipResponse): boolean {
+    const sent = this.#respond(res);
+    if (sent) this.ctx.responseSent?.(res, this.flow);
+    return sent;
+  }
+
+  #respond(res: SipResponse): boolean {
     const state = this.state;
     const status = res.status;
     if (state === 'proceeding') {

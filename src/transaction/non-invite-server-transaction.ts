@@ -60,6 +60,12 @@ export class NonInviteServerTransaction extends TransactionBase<NonInviteServerS
 
   /** Send a response from the TU; false after the final or when the flow is closed. */
   respond(res: SipResponse): boolean {
+    const sent = this.#respond(res);
+    if (sent) this.ctx.responseSent?.(res, this.flow);
+    return sent;
+  }
+
+  #respond(res: SipResponse): boolean {
     const state = this.state;
     if (state !== 'trying' && state !== 'proceeding') {
       this.logger.debug({ callId: this.callId, status: res.status, state }, 'NIST: response after final, dropped');

@@ -22,6 +22,8 @@ export interface TransactionLayerOptions {
   /** Live transactions (all four kinds) before new requests get `overloaded`. @default 200000 */
   maxTransactions?: number;
   logger: Logger;
+  /** A server transaction sent a response of the TU's (retransmissions not included): metrics. */
+  onResponseSent?: (res: SipResponse, flow: Flow) => void;
 }
 
 /** What the core does with an incoming request. */
@@ -76,6 +78,7 @@ export class TransactionLayer {
       terminated: (tx) => this.#forget(tx),
       startCancel: (cancel, flow) => this.#startCancel(cancel, flow),
       pendingInviteChanged: (delta) => { this.#pendingInvites += delta; },
+      ...(options.onResponseSent !== undefined ? { responseSent: options.onResponseSent } : {}),
     };
   }
 

@@ -26,6 +26,8 @@ export class TransactionPart implements Part {
     this.#layer = new TransactionLayer({
       timers: { t1Ms: t.t1Ms, t2Ms: t.t2Ms, t4Ms: t.t4Ms, timerCMs: t.timerCSeconds * 1000 },
       logger: this.#ctx.logger.child({ part: 'transaction' }),
+      // sbc_sip_messages_total counts what leaves as well as what arrives: responses too.
+      onResponseSent: (_res, flow) => this.#ctx.metrics.sipMessages.inc({ direction: 'out', transport: flow.transport, method: 'response' }),
     });
   }
 

@@ -1,6 +1,6 @@
 /** The four transaction kinds as unions, and what every transaction gets from the layer. */
 import type { Logger } from '../log/logger.js';
-import type { SipRequest } from '../sip/message.js';
+import type { SipRequest, SipResponse } from '../sip/message.js';
 import type { InviteClientTransaction } from './invite-client-transaction.js';
 import type { InviteServerTransaction } from './invite-server-transaction.js';
 import type { NonInviteClientTransaction } from './non-invite-client-transaction.js';
@@ -33,4 +33,6 @@ export interface TransactionContext {
   startCancel(cancel: SipRequest, flow: Flow): NonInviteClientTransaction;
   /** An INVITE transaction started (+1) or stopped (-1) waiting for its final response (see TransactionLayer.pendingInvites). */
   pendingInviteChanged?(delta: 1 | -1): void;
+  /** A server transaction sent a response of the TU's (not a retransmission), on `flow`. */
+  responseSent?(res: SipResponse, flow: Flow): void;
 }

@@ -125,11 +125,14 @@ describe('listeners: OPTIONS to the SBC on every transport', () => {
     assert.equal(missing.status, 404);
   });
 
-  test('/healthz reports the listeners as up; /metrics counts messages', async () => {
+  test('/healthz reports the listeners as up; /metrics counts messages both ways', async () => {
     const health = await fetch(`${sbc.adminUrl}/healthz`);
     assert.equal(health.status, 200);
     const metrics = await (await fetch(`${sbc.adminUrl}/metrics`)).text();
     assert.match(metrics, /sbc_sip_messages_total\{[^}]*method="OPTIONS"[^}]*\} [1-9]/);
+    // What leaves is counted too: the answers to those OPTIONS, per transport they left on.
+    assert.match(metrics, /sbc_sip_messages_total\{direction="out",transport="udp",method="response"\} [1-9]/);
+    assert.match(metrics, /sbc_sip_messages_total\{direction="out",transport="wss",method="response"\} [1-9]/);
   });
 });
 
