@@ -165,10 +165,11 @@ export class TopologyHiding {
     if (rr.length > 0) {
       const at = o.recordRouted && o.key !== undefined ? rr.findIndex((v) => v.includes(this.routeParam(o.key!))) : -1;
       // Ours alone (the usual case) is already what leaves: the header stays as it is.
-      if (at !== 0 || rr.length > 1) req.headers.remove('record-route');
+      const oursAlone = at === 0 && rr.length === 1;
+      if (!oursAlone) req.headers.remove('record-route');
       if (at >= 0) {
         // A request from inside: ours are on top, everything below is inside.
-        if (at !== 0 || rr.length > 1) req.headers.prepend('record-route', rr[at]!);
+        if (!oursAlone) req.headers.prepend('record-route', rr[at]!);
         // Kept for the responses (as long as the INVITE's proxy context): copied out of the message text.
         hidden.recordRouteBelow = rr.slice(at + 1).map(ownString);
         fields[`r.${insideTag}`] = JSON.stringify(hidden.recordRouteBelow);
@@ -234,17 +235,13 @@ export class TopologyHiding {
     const rr = res.headers.values('record-route');
     if (rr.length > 0) {
       const at = o.recordRouted && o.key !== undefined ? rr.findIndex((v) => v.includes(this.routeParam(o.key!))) : -1;
-      if (at === 0) {
-        // Nothing above ours (no proxy inside record-routed): the header leaves as it came.
-        if (res.status < 300) fields[`r.${insideTag}`] = '[]';
-      } else {
+      // Nothing above ours (no proxy inside record-routed, the usual case): the header leaves as it came.
+      if (at !== 0) {
         res.headers.remove('record-route');
-        if (at > 0) {
-          const kept = rr.slice(at);
-          for (let i = kept.length - 1; i >= 0; i--) res.headers.prepend('record-route', kept[i]!);
-          if (res.status < 300) fields[`r.${insideTag}`] = JSON.stringify(rr.slice(0, at).reverse());
-        }
+        const kept = at > 0 ? rr.slice(at) : [];
+        for (let i = kept.length - 1; i >= 0; i--) res.headers.prepend('record-route', kept[i]!);
       }
+      if (at >= 0 && res.status < 300) fields[`r.${insideTag}`] = JSON.stringify(rr.slice(0, at).reverse());
     }
     // A registrar echoes every Path (RFC 3327 §5.3): only ours go back, already on the client's listener.
     res.headers.remove('path');
