@@ -2,7 +2,7 @@
  * INVITE server transaction (IST), RFC 3261 §17.2.1 with RFC 6026.
  *
  *                      |INVITE
- *                      |send 100 Trying
+ *                      |100 Trying after TRYING_DELAY_MS unless the TU answered
  *   INVITE             V
  *   resend last  +------------+ 1xx from TU: send
  *   provisional  | Proceeding |<----------+
@@ -42,6 +42,16 @@ import { TransactionBase } from './transaction-base.js';
 import type { TransactionContext } from './transaction.js';
 import type { ServerTransactionUser } from './transaction-user.js';
 
+/**
+ * How long the 100 Trying waits for the TU's own first response, ms. RFC 3261
+ * §17.2.1: the server transaction MUST send a 100 unless the TU answers
+ * within 200 ms. A backend that rings or answers at once makes the 100 one
+ * datagram too many (built, serialized, sent, read by the client); one that
+ * is slow still quenches the client's retransmissions (Timer A, T1 = 500 ms)
+ * in time, and a retransmission arriving first gets the 100 at once.
+ */
+export const TRYING_DELAY_MS = 200;
+
 export type InviteServerState = 'proceeding' | 'accepted' | 'completed' | 'confirmed';
 
 /** What happened to an ACK handed to the transaction. */
@@ -51,25 +61,35 @@ export class InviteServerTransaction extends TransactionBase<InviteServerState> 
   readonly type = 'ist' as const;
   static readonly #fireH = (tx: InviteServerTransaction): void => tx.#onTimerH();
   static readonly #fireEnd = (tx: InviteServerTransaction): void => tx.terminate();
+  static readonly #fireTrying = (tx: InviteServerTransaction): void => tx.#sendTrying();
   #user: ServerTransactionUser | undefined;
   /** Last response sent, kept serialized for retransmissions. */
   #lastResponse: Buffer | KeptBytes | undefined;
   #finalStatus = 0;
   /** Timer G, made on first use: only unreliable transports retransmit. */
   #retransmit: TimerSlot | undefined;
-  readonly #timeout = new CoarseTimer(); // H, L, I
+  /** In Proceeding before the TU's first response: the 100 Trying's delay; then H, L, I. */
+  readonly #timeout = new CoarseTimer();
   #interval = 0;
 
-  /** Created by the layer; sends 100 Trying at once. */
+  /** Created by the layer; a 100 Trying follows unless the TU answers first. */
   constructor(id: string | undefined, request: SipRequest, flow: Flow, ctx: TransactionContext) {
     super(id, request, flow, ctx, 'proceeding');
   }
 
   /** @internal Called by the layer right after it put the transaction in its table. */
   start(): void {
-    // A proxy quenches upstream retransmissions at once; the 100 is
-    // hop-by-hop and never forwarded (RFC 3261 §17.2.1, §16.7 step 5).
-    // §8.2.6.1: a Timestamp in the request is copied into the 100.
+    this.#timeout.start(TRYING_DELAY_MS, this, InviteServerTransaction.#fireTrying);
+  }
+
+  /**
+   * The 100 Trying (RFC 3261 §17.2.1), while nothing else was sent: the TU
+   * was slow, or the client retransmitted first. Hop-by-hop, never forwarded
+   * (§16.7 step 5); a Timestamp in the request is copied into it (§8.2.6.1).
+   */
+  #sendTrying(): void {
+    if (this.state !== 'proceeding' || this.#lastResponse !== undefined) return;
+    this.#timeout.stop();
     const timestamp = this.request.headers.get('timestamp');
     const trying = createResponse(this.request, 100, 'Trying', timestamp === undefined ? {} : { headers: [['Timestamp', timestamp]] });
     this.#send(serialize(trying));
@@ -98,7 +118,10 @@ export class InviteServerTransaction extends TransactionBase<InviteServerState> 
     const state = this.state;
     const status = res.status;
     if (state === 'proceeding') {
-      if (status < 200) return this.#send(serialize(res));
+      if (status < 200) {
+        this.#timeout.stop(); // the TU's provisional stands for the 100
+        return this.#send(serialize(res));
+      }
       if (status < 300) {
         // RFC 6026: Accepted instead of Terminated, so forwarded 2xx
         // retransmissions still find the transaction.
@@ -138,7 +161,11 @@ export class InviteServerTransaction extends TransactionBase<InviteServerState> 
   receiveRetransmission(): void {
     const state = this.state;
     // RFC 3261 §17.2.1: resend the most recent provisional (Proceeding) or the
-    // final (Completed). RFC 6026: absorbed in Accepted.
+    // final (Completed). RFC 6026: absorbed in Accepted. Before any, the 100 now.
+    if (state === 'proceeding' && this.#lastResponse === undefined) {
+      this.#sendTrying();
+      return;
+    }
     if ((state === 'proceeding' || state === 'completed') && this.#lastResponse !== undefined) {
       this.transmit(bytesOf(this.#lastResponse));
     }

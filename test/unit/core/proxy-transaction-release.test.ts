@@ -94,7 +94,7 @@ test('after the 2xx went upstream the proxied request keeps only Via, From, To, 
 
     assert.equal(layer.receiveResponse(okFrom(branch), downstream), true);
     await new Promise((r) => setImmediate(r));
-    assert.deepEqual(upstream.firstWords(), ['100', '200']);
+    assert.deepEqual(upstream.firstWords(), ['200'], 'the 2xx came before a 100 was due');
     assert.deepEqual([...new Set(req.headers.fields.map((f) => f.name))].sort(), ['call-id', 'cseq', 'from', 'to', 'via']);
     assert.equal(req.body.length, 0);
     assert.equal(req.callId, 'call-release@test');
@@ -109,8 +109,8 @@ test('after the 2xx went upstream the proxied request keeps only Via, From, To, 
     assert.equal(layer.receiveResponse(okFrom(branch), downstream), true);
     await new Promise((r) => setImmediate(r));
     const relayed = upstream.messages();
-    assert.equal(relayed.length, 3);
-    const again = relayed[2]!;
+    assert.equal(relayed.length, 2);
+    const again = relayed[1]!;
     assert.equal(again.kind === 'response' && again.status, 200);
     assert.equal(again.headers.get('via'), 'SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK-up-1');
   } finally {

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { silentLogger } from '../../../src/log/logger.js';
 import { TransactionLayer } from '../../../src/transaction/index.js';
 import type { InviteServerTransaction } from '../../../src/transaction/index.js';
+import { TRYING_DELAY_MS } from '../../../src/transaction/invite-server-transaction.js';
 import { request, responseTo } from './helpers/messages.js';
 import { RecordingFlow } from './helpers/recording-flow.js';
 import { udpPair } from './helpers/socket-flows.js';
@@ -19,12 +20,14 @@ function setup(transport: 'udp' | 'tcp' = 'udp') {
   return { layer, flow, invite, tx };
 }
 
-test('IST sends 100 Trying at once, over a real UDP socket, with the request Vias and no To tag', async () => {
+test('IST sends 100 Trying when the TU has not answered within 200 ms, over a real UDP socket, with the request Vias and no To tag', async () => {
   const pair = await udpPair();
   const layer = new TransactionLayer({ timers, logger: silentLogger() });
   try {
     const invite = request({ method: 'INVITE' });
     layer.createServerTransaction(invite, pair.flow);
+    await new Promise((r) => setTimeout(r, TRYING_DELAY_MS / 2));
+    assert.equal(pair.received.length, 0, 'no 100 before the TU had its 200 ms (RFC 3261 §17.2.1)');
     await waitUntil('100 Trying', () => pair.received.length === 1);
     const text = pair.received[0]!;
     assert.match(text, /^SIP\/2\.0 100 Trying\r\n/);
@@ -37,10 +40,23 @@ test('IST sends 100 Trying at once, over a real UDP socket, with the request Via
   }
 });
 
-test('IST: an INVITE retransmission is absorbed and answered with the last provisional', () => {
+test('IST: a provisional from the TU within 200 ms stands for the 100 Trying', async () => {
   const { layer, flow, invite, tx } = setup();
   try {
-    assert.deepEqual(flow.firstWords(), ['100']);
+    assert.equal(tx.respond(responseTo(invite, 180, 'Ringing', 'to-1')), true);
+    await new Promise((r) => setTimeout(r, TRYING_DELAY_MS + 100));
+    assert.deepEqual(flow.firstWords(), ['180'], 'no 100 after the TU\'s own provisional');
+  } finally {
+    layer.close();
+  }
+});
+
+test('IST: an INVITE retransmission is absorbed and answered with the 100 at once, then with the last provisional', () => {
+  const { layer, flow, invite, tx } = setup();
+  try {
+    assert.deepEqual(flow.firstWords(), [], 'the 100 waits for the TU');
+    assert.deepEqual(layer.receiveRequest(request({ method: 'INVITE' }), flow), { kind: 'absorbed' });
+    assert.deepEqual(flow.firstWords(), ['100'], 'a retransmission does not wait');
     assert.deepEqual(layer.receiveRequest(request({ method: 'INVITE' }), flow), { kind: 'absorbed' });
     assert.deepEqual(flow.firstWords(), ['100', '100']);
     assert.equal(tx.respond(responseTo(invite, 180, 'Ringing', 'to-1')), true);
@@ -83,7 +99,7 @@ test('IST non-2xx over TCP: no Timer G, and Timer H reports a timeout when no AC
     tx.respond(responseTo(invite, 503, 'Service Unavailable', 'to-1'));
     await waitUntil('Timer H', () => tx.state === 'terminated');
     assert.deepEqual(events, ['timeout', 'terminated']);
-    assert.deepEqual(flow.firstWords(), ['100', '503'], 'the final was sent once: no retransmission on TCP');
+    assert.deepEqual(flow.firstWords(), ['503'], 'the final was sent once (no retransmission on TCP), and before the 100 was due');
   } finally {
     layer.close();
   }
@@ -109,10 +125,10 @@ test('IST 2xx: Accepted, the ACK passes as ack-2xx, forwarded 2xx retransmission
     assert.equal(tx.respond(responseTo(invite, 200, 'OK', 'to-1')), true);
     assert.equal(tx.state, 'accepted');
     assert.equal(tx.respond(responseTo(invite, 200, 'OK', 'to-1')), true);
-    assert.deepEqual(flow.firstWords(), ['100', '200', '200']);
+    assert.deepEqual(flow.firstWords(), ['200', '200']);
     // INVITE retransmissions are absorbed without a resend in Accepted.
     assert.deepEqual(layer.receiveRequest(request({ method: 'INVITE' }), flow), { kind: 'absorbed' });
-    assert.equal(flow.sent.length, 3);
+    assert.equal(flow.sent.length, 2);
     const ack = request({ method: 'ACK', cseqMethod: 'ACK', toTag: 'to-1' });
     assert.deepEqual(layer.receiveRequest(ack, flow), { kind: 'ack-2xx' });
     assert.deepEqual(layer.receiveRequest(ack, flow), { kind: 'ack-2xx' }, 'never absorbed');
