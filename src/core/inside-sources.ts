@@ -25,6 +25,12 @@ export class InsideSources {
   readonly #siblings = new SiblingWorkers();
   /** The verdict per flow: a flow's remote address never changes, and the check allocates. */
   #verdicts = new WeakMap<Flow, boolean>();
+  /**
+   * The trusted-CIDR verdict per address: a new flow from a known address (the
+   * next call of a phone on a new port, a NATed site) skips BlockList.check,
+   * which builds a SocketAddress each time (~6 µs). Bounded: cleared when full.
+   */
+  readonly #trustedByAddress = new Map<string, boolean>();
 
   constructor(trustedCidrs: readonly string[]) {
     this.#trusted = cidrList(trustedCidrs);
@@ -58,11 +64,20 @@ export class InsideSources {
     let inside = this.#verdicts.get(flow);
     if (inside === undefined) {
       const { address, port, family } = flow.remote;
-      inside = this.#backends.has(key(flow.transport, address, port)) || this.#trusted.check(address, family === 'IPv6' ? 'ipv6' : 'ipv4') ||
-        this.#siblings.has(flow);
+      inside = this.#backends.has(key(flow.transport, address, port)) || this.#isTrusted(address, family) || this.#siblings.has(flow);
       this.#verdicts.set(flow, inside);
     }
     return inside;
+  }
+
+  #isTrusted(address: string, family: string): boolean {
+    let trusted = this.#trustedByAddress.get(address);
+    if (trusted === undefined) {
+      trusted = this.#trusted.check(address, family === 'IPv6' ? 'ipv6' : 'ipv4');
+      if (this.#trustedByAddress.size >= TRUSTED_CACHE_MAX) this.#trustedByAddress.clear();
+      this.#trustedByAddress.set(address, trusted);
+    }
+    return trusted;
   }
 
   /** For a hop with no flow yet (stateless response forwarding, UDP only). */
@@ -71,6 +86,9 @@ export class InsideSources {
     return inCidrList(this.#trusted, address);
   }
 }
+
+/** Addresses whose trusted-CIDR verdict is remembered at most. */
+const TRUSTED_CACHE_MAX = 4096;
 
 function key(transport: string, address: string, port: number): string {
   return `${transport} ${address}:${port}`;

@@ -11,8 +11,8 @@
  *   hello <origin>               <origin> started: the others send their slots as `+` lines
  *
  * A message may carry several lines: `+` and `-` lines are published in
- * batches of what one turn of the event loop produced (a batch waits for
- * the next timer tick, not longer: an admission must be known elsewhere
+ * batches of what one turn of the event loop produced (a batch leaves at
+ * the end of that turn, not later: an admission must be known elsewhere
  * before the caller's next INVITE can get there). The copy of a node that went silent
  * (killed, no heartbeat for silenceMs) is dropped, so its calls stop
  * counting; two nodes admitting the same caller at the same instant may

@@ -19,6 +19,7 @@ export interface BatchedPublisherOptions {
   store: StateStore;
   channel: string;
   logger: Logger;
+  /** 0 = at the end of the event-loop turn that added the first line. @default 50 */
   intervalMs?: number;
   maxLines?: number;
 }
@@ -27,6 +28,8 @@ export class BatchedPublisher {
   readonly #o: BatchedPublisherOptions;
   #lines: string[] = [];
   #timer: NodeJS.Timeout | undefined;
+  /** intervalMs 0: the flush at the end of this turn. */
+  #immediate: NodeJS.Immediate | undefined;
   #dropped = 0;
   #closed = false;
 
@@ -47,8 +50,15 @@ export class BatchedPublisher {
       return;
     }
     this.#lines.push(line);
-    if (this.#timer === undefined) {
-      this.#timer = setTimeout(() => this.flush(), this.#o.intervalMs ?? BATCHED_PUBLISHER_DEFAULTS.intervalMs);
+    if (this.#timer !== undefined || this.#immediate !== undefined) return;
+    const interval = this.#o.intervalMs ?? BATCHED_PUBLISHER_DEFAULTS.intervalMs;
+    if (interval <= 0) {
+      // At the end of this turn of the event loop, not a timer tick (1 ms) later: what one turn
+      // produced leaves before the I/O of the next turn (a caller's next request) is read.
+      this.#immediate = setImmediate(() => this.flush());
+      this.#immediate.unref();
+    } else {
+      this.#timer = setTimeout(() => this.flush(), interval);
       this.#timer.unref();
     }
   }
@@ -57,6 +67,8 @@ export class BatchedPublisher {
   flush(): void {
     clearTimeout(this.#timer);
     this.#timer = undefined;
+    if (this.#immediate !== undefined) clearImmediate(this.#immediate);
+    this.#immediate = undefined;
     if (this.#lines.length === 0) return;
     const message = this.#lines.join('\n');
     this.#lines = [];

@@ -55,7 +55,7 @@ describe('proxy core with Kamailio as the backend registrar/proxy', () => {
     assert.equal(bystander.peer.received.length, 0, 'nothing reached the other WebSocket');
   });
 
-  test('INVITE from a WS client to a UAS registered at Kamailio: 100/180/200 back, ACK and BYE reach the UAS', async () => {
+  test('INVITE from a WS client to a UAS registered at Kamailio: 180/200 back, ACK and BYE reach the UAS', async () => {
     const client = await wsClient();
     const uas = await udpUa();
     // Ring first and answer once the client has the 180: Kamailio's workers may
@@ -63,9 +63,9 @@ describe('proxy core with Kamailio as the backend registrar/proxy', () => {
     uas.mode = 'ring';
     const call = client.invite(uas.user);
 
-    const trying = await client.nextResponse(call.callId, 100, 'INVITE');
-    assert.equal(trying.msg.vias()!.length, 1);
+    // Kamailio relays the UAS's 180 at once: it stands for our 100 Trying (RFC 3261 §17.2.1).
     const ringing = await client.nextResponse(call.callId, 180, 'INVITE');
+    assert.equal(ringing.msg.vias()!.length, 1);
     uas.answerRinging(call.callId);
     const okRec = await client.nextResponse(call.callId, 200, 'INVITE');
     const ok = okRec.msg as SipResponse;

@@ -311,7 +311,8 @@ describe('topology hiding in proxy mode (WebSocket client, rtpengine, backend on
 
   test('zero leak hits in everything the clients received', () => {
     const messages = capture.messages();
-    assert.ok(messages.length > 30, `captured ${messages.length} messages`);
+    // Every response of the calls above (no 100 Trying of ours where the backend rang at once) and the in-dialog requests.
+    assert.ok(messages.length > 20, `captured ${messages.length} messages`);
     const hits = capture.leaks(forbidden());
     assert.equal(hits.length, 0, `inside details reached a client:\n${describeLeaks(hits)}`);
   });
