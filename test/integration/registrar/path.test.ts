@@ -5,6 +5,7 @@
  * registered UDP phones, and the WebSocket Contact rewrite for FreeSWITCH.
  */
 import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { SipRequest } from '../../../src/sip/message.js';
 import { rand, request, response, SipPeer } from '../../helpers/sip-peer.js';
@@ -15,6 +16,25 @@ interface FlowView { id: string; transport: string; registered: Array<{ aor: str
 async function flows(sbc: TestSbc): Promise<FlowView[]> {
   const body = (await (await fetch(`${sbc.adminUrl}/api/flows`)).json()) as { flows: FlowView[] };
   return body.flows;
+}
+
+/**
+ * A UDP registrar whose port number is also free over TCP, with a TCP listener
+ * holding that number until a test needs it (an ephemeral TCP connection of any
+ * other test could otherwise take it meanwhile).
+ */
+async function udpPeerWithTcpTwin(): Promise<{ peer: SipPeer; twin: Server }> {
+  for (let attempt = 0; ; attempt++) {
+    const twin = createServer();
+    await new Promise<void>((resolve, reject) => { twin.once('error', reject); twin.listen(0, '127.0.0.1', () => resolve()); });
+    const port = (twin.address() as { port: number }).port;
+    try {
+      return { peer: await SipPeer.udp('127.0.0.1', port), twin };
+    } catch (err) {
+      await new Promise((r) => twin.close(() => r(undefined)));
+      if (attempt >= 20) throw err;
+    }
+  }
 }
 
 async function waitFor(cond: () => Promise<boolean> | boolean, timeoutMs = 5000): Promise<void> {
@@ -28,10 +48,11 @@ async function waitFor(cond: () => Promise<boolean> | boolean, timeoutMs = 5000)
 describe('Path registration', () => {
   let sbc: TestSbc;
   let registrar: SipPeer;
+  let registrarTcpTwin: Server;
   let sbcUdp: { address: string; port: number };
 
   before(async () => {
-    registrar = await SipPeer.udp();
+    ({ peer: registrar, twin: registrarTcpTwin } = await udpPeerWithTcpTwin());
     // A registrar that echoes the Contact with expires (RFC 3261 §10.3 step 8).
     registrar.onMessage = (r, p) => {
       if (r.msg.kind !== 'request') return;
@@ -51,6 +72,7 @@ describe('Path registration', () => {
   });
   after(async () => {
     registrar.close();
+    registrarTcpTwin.close();
     await sbc.stop();
   });
 
@@ -120,6 +142,7 @@ describe('Path registration', () => {
 
   test('a TCP client whose source port is the number the registrar listens on over UDP is still a client', async () => {
     // Backends are recognised by transport, address and port: the same port number over TCP is somebody else.
+    await new Promise((r) => registrarTcpTwin.close(() => r(undefined)));
     const phone = await SipPeer.tcp(sbc.listener('tcp').boundPort, '127.0.0.1', { localPort: registrar.address.port });
     try {
       const aor = `sip:erin${rand(2)}@example.com`;
