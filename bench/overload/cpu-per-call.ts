@@ -8,8 +8,10 @@
  * not the highest one, so a busy machine slows the figure less than it
  * slows a throughput figure; builds alternate round by round (A B A B ...)
  * so drift in the machine's load falls on both alike.
- * Run: node dist/bench/overload/cpu-per-call.js [--entries A/dist/src/main.js,B/dist/src/main.js]
- *        [--rate 1000] [--seconds 20] [--rounds 3] [--workers N] [--cpu-prof DIR]
+ * An entry named `kamailio` is Kamailio 5.6 (`--kamailio-children`, default 4) in the
+ * same place, for the same figure side by side (user and system time both).
+ * Run: node dist/bench/overload/cpu-per-call.js [--entries A/dist/src/main.js,B/dist/src/main.js,kamailio]
+ *        [--rate 1000] [--seconds 20] [--rounds 3] [--workers N] [--cpu-prof DIR] [--kamailio-children N]
  */
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -24,7 +26,7 @@ import { repoRoot } from '../../test/helpers/paths.js';
 import { benchWorkDir } from '../load/sbc-process.js';
 import { callerFigures } from './sipp-files.js';
 import { requireSipp, startCaller } from './sipp.js';
-import { startGateway, type SystemUnderTest } from './systems.js';
+import { startGateway, startKamailio, type SystemUnderTest } from './systems.js';
 import { procCpuSeconds, withChildren } from '../load/children.js';
 
 const { values } = parseArgs({
@@ -44,6 +46,7 @@ const { values } = parseArgs({
     'warm-seconds': { type: 'string', default: '0' },
     // The gateway's `workers` key; with more than 1 the step also reports each process's share (supervisor first).
     workers: { type: 'string', default: '1' },
+    'kamailio-children': { type: 'string', default: '4' },
   },
 });
 const log = (line: string): void => { process.stderr.write(`${line}\n`); };
@@ -56,10 +59,14 @@ if (!Number.isInteger(WORKERS) || WORKERS < 1) throw new Error(`--workers needs 
 
 interface Step { good: number; started: number; cpuS: number; sysS: number; usPerCall: number; perProcessS: number[] }
 
-/** Kernel-mode CPU seconds of one process so far (/proc/PID/stat field 15). */
+/** Kernel-mode CPU seconds so far of a process and its children (/proc/PID/stat field 15). */
 async function systemSeconds(pid: number): Promise<number> {
-  const text = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
-  return Number(text.slice(text.lastIndexOf(')') + 2).split(' ')[12] ?? 0) / 100;
+  let total = 0;
+  for (const p of await withChildren(pid)) {
+    const text = await readFile(`/proc/${p}/stat`, 'utf8').catch(() => '');
+    total += Number(text.slice(text.lastIndexOf(')') + 2).split(' ')[12] ?? 0) / 100;
+  }
+  return total;
 }
 
 /** CPU seconds so far of the gateway's process and each of its children (the workers), in that order. */
@@ -115,7 +122,7 @@ try {
       const perfDir = values.perf;
       const allocFile = values['alloc-prof'];
       const inspectPort = allocFile === undefined ? undefined : await freePortInRange(20000, 32000);
-      const sys = await startGateway({ workDir: work.dir, entry, workers: WORKERS, ...(profDir !== undefined ? { cpuProfileDir: profDir } : {}), nodeFlags: [...values['node-flags']!.split(' ').filter((f) => f !== ''), ...(perfDir !== undefined ? ['--perf-basic-prof-only-functions'] : []), ...(inspectPort !== undefined ? [`--inspect=127.0.0.1:${inspectPort}`] : [])] });
+      const sys = entry === 'kamailio' ? await startKamailio(Number(values['kamailio-children'])) : await startGateway({ workDir: work.dir, entry, workers: WORKERS, ...(profDir !== undefined ? { cpuProfileDir: profDir } : {}), nodeFlags: [...values['node-flags']!.split(' ').filter((f) => f !== ''), ...(perfDir !== undefined ? ['--perf-basic-prof-only-functions'] : []), ...(inspectPort !== undefined ? [`--inspect=127.0.0.1:${inspectPort}`] : [])] });
       try {
         await step(sys, 250, 3, dir);
         await step(sys, 500, 3, dir);
