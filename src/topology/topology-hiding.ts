@@ -62,6 +62,9 @@ export const TOPOLOGY_KEY_PARAM = 'tk';
 const KEY_SHAPE = /^[km][0-9a-f]{18}$/;
 /** Keys issued by this node remembered for `liveRecords()` (diagnostics, tests). */
 const ISSUED_MAX = 10_000;
+/** A stored route list (JSON text of the entries); most dialogs have no proxy inside record-routing, so nothing to store. */
+const EMPTY_ROUTES = '[]';
+const routeListText = (entries: readonly string[]): string => (entries.length === 0 ? EMPTY_ROUTES : JSON.stringify(entries));
 /** Contact header parameters a REGISTER's 200 may keep on its way to the client. */
 const REGISTER_CONTACT_PARAMS: ReadonlySet<string> = new Set(['expires', 'q', '+sip.instance', 'reg-id']);
 
@@ -80,7 +83,9 @@ export class TopologyHiding {
   readonly #dialogTtl: number;
   readonly #earlyTtl: number;
   readonly #log: Logger;
-  readonly #issued = new Set<string>();
+  /** The last ISSUED_MAX keys issued, a ring (newest at #issuedNext - 1): no hashing per call. */
+  readonly #issued: string[] = [];
+  #issuedNext = 0;
 
   constructor(o: TopologyHidingOptions) {
     this.#store = o.store;
@@ -98,11 +103,8 @@ export class TopologyHiding {
   /** A key for a new dialog; `startedInside` dialogs get their Call-ID masked when masking is on. */
   newKey(startedInside: boolean): string {
     const key = (startedInside && this.#mask !== undefined ? 'm' : 'k') + randomToken(9);
-    if (this.#issued.size >= ISSUED_MAX) {
-      const oldest = this.#issued.values().next().value;
-      if (oldest !== undefined) this.#issued.delete(oldest);
-    }
-    this.#issued.add(key);
+    this.#issued[this.#issuedNext] = key;
+    this.#issuedNext = (this.#issuedNext + 1) % ISSUED_MAX;
     return key;
   }
 
@@ -160,6 +162,7 @@ export class TopologyHiding {
   async hideRequest(req: SipRequest, o: { sourceInside: boolean; listener: ListenerInfo; key: string | undefined; recordRouted: boolean }): Promise<HiddenRequest> {
     const hidden: HiddenRequest = {};
     const fields = hashFields();
+    let count = 0;
     const insideTag = req.from()?.params.get('tag') ?? '';
     const rr = req.headers.values('record-route');
     if (rr.length > 0) {
@@ -172,7 +175,8 @@ export class TopologyHiding {
         if (!oursAlone) req.headers.prepend('record-route', rr[at]!);
         // Kept for the responses (as long as the INVITE's proxy context): copied out of the message text.
         hidden.recordRouteBelow = rr.slice(at + 1).map(ownString);
-        fields[`r.${insideTag}`] = JSON.stringify(hidden.recordRouteBelow);
+        fields[`r.${insideTag}`] = routeListText(hidden.recordRouteBelow);
+        count++;
       }
     }
     req.headers.remove('path');
@@ -180,12 +184,15 @@ export class TopologyHiding {
     if (o.sourceInside) {
       if (req.method !== 'REGISTER') {
         const original = this.#replaceContacts(req, o.listener, o.key);
-        if (original !== undefined && o.key !== undefined) fields[`c.${insideTag}`] = original;
+        if (original !== undefined && o.key !== undefined) {
+          fields[`c.${insideTag}`] = original;
+          count++;
+        }
       }
       this.#policy.apply(req.headers, 'request');
       if (this.masks(o.key)) this.maskCallId(req);
     }
-    if (o.key !== undefined && Object.keys(fields).length > 0) {
+    if (o.key !== undefined && count > 0) {
       const early = req.method === 'INVITE' && o.recordRouted;
       await this.#store.hset(this.#key(o.key), fields, early ? this.#earlyTtl : this.#dialogTtl);
     }
@@ -205,7 +212,7 @@ export class TopologyHiding {
     const routes = pick(record, 'r.', insideTag);
     const contact = pick(record, 'c.', insideTag);
     if (routes === undefined && contact === undefined) return false;
-    if (routes !== undefined) {
+    if (routes !== undefined && routes !== EMPTY_ROUTES) {
       const list = JSON.parse(routes) as unknown;
       if (Array.isArray(list)) {
         for (let i = list.length - 1; i >= 0; i--) {
@@ -231,6 +238,7 @@ export class TopologyHiding {
    */
   async hideResponse(res: SipResponse, o: { request: SipRequest; listener: ListenerInfo; key: string | undefined; recordRouted: boolean; confirmed: boolean; ownPaths?: readonly string[] }): Promise<void> {
     const fields = hashFields();
+    let count = 0;
     const insideTag = res.to()?.params.get('tag') ?? '';
     const rr = res.headers.values('record-route');
     if (rr.length > 0) {
@@ -241,7 +249,10 @@ export class TopologyHiding {
         const kept = at > 0 ? rr.slice(at) : [];
         for (let i = kept.length - 1; i >= 0; i--) res.headers.prepend('record-route', kept[i]!);
       }
-      if (at >= 0 && res.status < 300) fields[`r.${insideTag}`] = JSON.stringify(rr.slice(0, at).reverse());
+      if (at >= 0 && res.status < 300) {
+        fields[`r.${insideTag}`] = at === 0 ? EMPTY_ROUTES : routeListText(rr.slice(0, at).reverse());
+        count++;
+      }
     }
     // A registrar echoes every Path (RFC 3327 §5.3): only ours go back, already on the client's listener.
     res.headers.remove('path');
@@ -254,10 +265,13 @@ export class TopologyHiding {
       res.headers.remove('contact');
     } else {
       const original = this.#replaceContacts(res, o.listener, o.key);
-      if (original !== undefined && o.key !== undefined && res.status < 300 && insideTag !== '') fields[`c.${insideTag}`] = original;
+      if (original !== undefined && o.key !== undefined && res.status < 300 && insideTag !== '') {
+        fields[`c.${insideTag}`] = original;
+        count++;
+      }
     }
     this.#policy.apply(res.headers, 'response');
-    if (o.key === undefined || Object.keys(fields).length === 0) return;
+    if (o.key === undefined || count === 0) return;
     const early = res.status < 200 && !o.confirmed;
     try {
       await this.#store.hset(this.#key(o.key), fields, early ? this.#earlyTtl : this.#dialogTtl);
@@ -308,6 +322,7 @@ export class TopologyHiding {
   async liveRecords(): Promise<number> {
     let n = 0;
     for (const key of this.#issued) {
+      if (key === undefined) continue;
       const record = await this.#store.hgetall(this.#key(key)).catch(() => ({}));
       if (Object.keys(record).length > 0) n++;
     }
