@@ -121,7 +121,8 @@ try {
       if (profDir !== undefined) mkdirSync(profDir, { recursive: true });
       const perfDir = values.perf;
       const allocFile = values['alloc-prof'];
-      const inspectPort = allocFile === undefined ? undefined : await freePortInRange(20000, 32000);
+      // Kamailio has no inspector: --alloc-prof covers the gateway entries only.
+      const inspectPort = allocFile === undefined || entry === 'kamailio' ? undefined : await freePortInRange(20000, 32000);
       const sys = entry === 'kamailio' ? await startKamailio(Number(values['kamailio-children'])) : await startGateway({ workDir: work.dir, entry, workers: WORKERS, ...(profDir !== undefined ? { cpuProfileDir: profDir } : {}), nodeFlags: [...values['node-flags']!.split(' ').filter((f) => f !== ''), ...(perfDir !== undefined ? ['--perf-basic-prof-only-functions'] : []), ...(inspectPort !== undefined ? [`--inspect=127.0.0.1:${inspectPort}`] : [])] });
       try {
         await step(sys, 250, 3, dir);

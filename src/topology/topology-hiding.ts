@@ -250,7 +250,7 @@ export class TopologyHiding {
         for (let i = kept.length - 1; i >= 0; i--) res.headers.prepend('record-route', kept[i]!);
       }
       if (at >= 0 && res.status < 300) {
-        fields[`r.${insideTag}`] = at === 0 ? EMPTY_ROUTES : routeListText(rr.slice(0, at).reverse());
+        fields[`r.${insideTag}`] = routeListText(rr.slice(0, at).reverse());
         count++;
       }
     }
@@ -322,7 +322,6 @@ export class TopologyHiding {
   async liveRecords(): Promise<number> {
     let n = 0;
     for (const key of this.#issued) {
-      if (key === undefined) continue;
       const record = await this.#store.hgetall(this.#key(key)).catch(() => ({}));
       if (Object.keys(record).length > 0) n++;
     }
